@@ -1,0 +1,42 @@
+# The README's commands.  Each installs what it needs on a fresh Debian machine with Python 3.11.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA ?= ../shared/data
+PREPARED ?= .prepared/pop909
+
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install system-deps test test-fast demo bench app data
+
+# libfluidsynth is a Debian package (pyfluidsynth is only ctypes): install it when missing.
+system-deps:
+	@if ! ldconfig -p 2>/dev/null | grep -q libfluidsynth; then \
+	  echo "installing Debian package fluidsynth"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fluidsynth >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch pinned: the local CPU wheel; an unpinned torch pulls gigabytes of CUDA.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: system-deps $(STAMP)
+
+test: install
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m 'not slow'
+
+data: install
+	$(VENV)/bin/composer data pop909 --root $(DATA) --out $(PREPARED)
+
+bench: install
+	$(PY) -m benchmarks

@@ -1,0 +1,1 @@
+"""CLI subcommands, one module per room; see composer/cli.py."""
