@@ -12,11 +12,15 @@ export HF_HUB_OFFLINE := 1
 .PHONY: install system-deps test test-fast demo bench app data
 
 # libfluidsynth is a Debian package (pyfluidsynth is only ctypes): install it when missing.
+# The `fluidsynth` package brings libfluidsynth3 (built with libsndfile, so .sf3 SoundFonts
+# load) and the command line that the render tests and benchmark compare against.
+# --no-install-recommends skips qsynth and its Qt/GTK stack.
 system-deps:
-	@if ! ldconfig -p 2>/dev/null | grep -q libfluidsynth; then \
+	@if ! ldconfig -p 2>/dev/null | grep -q libfluidsynth || ! command -v fluidsynth >/dev/null; then \
 	  echo "installing Debian package fluidsynth"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fluidsynth >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends fluidsynth >/dev/null; \
 	fi
 
 $(STAMP): pyproject.toml
@@ -40,3 +44,9 @@ data: install
 
 bench: install
 	$(PY) -m benchmarks
+
+# A whole song from nothing with the shipped models (form, chords, notes): MIDI + audio in out/.
+# The seed it used is printed; `composer generate --seed S` writes the same song again.
+demo: install
+	mkdir -p out
+	$(VENV)/bin/composer generate --force -o out/demo.mid --audio out/demo.wav

@@ -17,6 +17,12 @@ from composer.errors import ComposerError
 # Modules under composer/commands/, in the order their commands are listed in --help.
 COMMAND_MODULES = (
     "midi",
+    "timbre",
+    "data",
+    "render",
+    "train",
+    "eval",
+    "generate",
 )
 
 

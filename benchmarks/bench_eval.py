@@ -1,0 +1,143 @@
+"""`composer eval` speed on 100 songs: median wall time of loading + every metric.
+
+The 100 "generated" songs are real prepared POP909 songs written as MIDI files (the speed
+of the metrics does not depend on who wrote the notes), read back through
+composer.io.midi like a folder of generated songs.  Two cases:
+
+* quick:    100 songs against the test split as reference (what a training run would do);
+* baseline: 100 songs against the train split as reference and as training set for the
+            copying check (the train split is read once, as `composer eval` does).
+
+The copying check is also timed against a plain dictionary-based longest-common-run
+search (the obvious implementation), which must return the same runs.
+
+Needs the prepared dataset (.prepared/pop909, or $PREPARED); without it the benchmark
+says so and writes nothing.  Results go to benchmarks/results/eval.json.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from benchmarks.common import median_seconds, print_table, write_results
+
+ROOT = Path(__file__).resolve().parents[1]
+PREPARED = Path(os.environ.get("PREPARED", ROOT / ".prepared" / "pop909"))
+N_SONGS = 100
+REPEATS = 3
+
+
+def naive_runs(gen_codes, train_codes) -> list[int]:
+    """Longest copied run per generated song by a dict of training bars and a run-length
+    table per position (the peer of the hashed search in composer.metrics)."""
+    index = defaultdict(list)
+    for song, (code, _) in enumerate(train_codes):
+        for bar, c in enumerate(code.tolist()):
+            if c:
+                index[c].append((song, bar))
+    out = []
+    for code, link in gen_codes:
+        best, prev = 0, {}
+        for bar, c in enumerate(code.tolist()):
+            cur = {}
+            if c:
+                for song, t_bar in index.get(c, ()):
+                    run = prev.get((song, t_bar - 1), 0)
+                    cur[(song, t_bar)] = run + 1 if run and train_codes[song][1][t_bar] == link[bar] else 1
+            best = max(best, max(cur.values(), default=0))
+            prev = cur
+        out.append(best)
+    return out
+
+
+def wall_and_cpu(fn, repeats: int, warmup: int) -> tuple[float, float]:
+    """(median wall seconds, median CPU seconds of this process) of ``fn()``: on a shared
+    machine the CPU time says what the work costs, the wall time what a user waits."""
+    cpu = []
+
+    def timed():
+        start = time.process_time()
+        fn()
+        cpu.append(time.process_time() - start)
+
+    wall = median_seconds(timed, repeats, warmup)
+    return wall, statistics.median(cpu[warmup:])
+
+
+def main() -> None:
+    if not (PREPARED / "split.json").is_file():
+        print(f"  skipped: {PREPARED} is not a prepared dataset (build it with "
+              "`composer data pop909`)")
+        return
+    from composer.data.example import SongExample
+    from composer.evaluation import evaluate_sets, load_songs
+    from composer.io.midi import write_midi
+    from composer.metrics import longest_runs_from_codes, melody_bar_codes
+
+    split = json.loads((PREPARED / "split.json").read_text())
+    ids = (split["train"] + split["valid"] + split["test"])[:N_SONGS]
+    with tempfile.TemporaryDirectory() as folder:
+        gen_dir = Path(folder) / "generated"
+        gen_dir.mkdir()
+        for song_id in ids:
+            write_midi(SongExample.load(PREPARED / "songs" / f"{song_id}.npz").to_score(),
+                       gen_dir / f"{song_id}.mid")
+        n_notes = sum(len(t.notes) for s in load_songs(str(gen_dir)).scores for t in s.tracks)
+
+        def quick():
+            evaluate_sets(load_songs(str(gen_dir)), load_songs(f"{PREPARED}@test"))
+
+        def baseline():
+            train = load_songs(f"{PREPARED}@train")
+            evaluate_sets(load_songs(str(gen_dir)), train, train)
+
+        quick_s, quick_cpu = wall_and_cpu(quick, REPEATS, warmup=1)
+        baseline_s, baseline_cpu = wall_and_cpu(baseline, REPEATS, warmup=0)
+
+        # Copying alone: hashed windows against the plain run table, same answers.
+        gen_codes = [melody_bar_codes(s) for s in load_songs(str(gen_dir)).scores]
+        train_codes = [melody_bar_codes(s) for s in load_songs(f"{PREPARED}@train").scores]
+        hashed = longest_runs_from_codes(gen_codes, train_codes).tolist()
+        start = time.perf_counter()
+        naive = naive_runs(gen_codes, train_codes)
+        naive_s = time.perf_counter() - start
+        if hashed != naive:
+            raise AssertionError("hashed and naive copy runs differ")
+        copy_s = median_seconds(lambda: longest_runs_from_codes(gen_codes, train_codes), 5)
+
+    rows = {
+        "n_generated": len(ids),
+        "n_generated_notes": n_notes,
+        "n_reference_test": len(split["test"]),
+        "n_train": len(split["train"]),
+        "quick_s": quick_s,
+        "quick_cpu_s": quick_cpu,
+        "baseline_s": baseline_s,
+        "baseline_cpu_s": baseline_cpu,
+        "copy_hashed_s": copy_s,
+        "copy_naive_s": naive_s,
+        "copy_speedup": naive_s / copy_s,
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": os.getloadavg()[0],
+    }
+    print_table([
+        ("songs", f"{len(ids)} generated ({n_notes} notes) as MIDI files"),
+        ("quick", f"{quick_s:.1f} s wall, {quick_cpu:.1f} s CPU vs test split "
+                  f"({len(split['test'])} songs), median of {REPEATS}"),
+        ("baseline", f"{baseline_s:.1f} s wall, {baseline_cpu:.1f} s CPU vs train split "
+                     f"({len(split['train'])} songs) as reference and training set, "
+                     f"median of {REPEATS}"),
+        ("copying", f"{copy_s * 1e3:.0f} ms hashed vs {naive_s * 1e3:.0f} ms plain "
+                    f"run table ({naive_s / copy_s:.1f}x), same runs"),
+        ("load", f"1-min load average {rows['load_average_1min']:.1f} on {os.cpu_count()} cores"),
+    ])
+    write_results("eval", rows)
+
+
+if __name__ == "__main__":
+    main()

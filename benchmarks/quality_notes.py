@@ -1,0 +1,72 @@
+"""Generate the songs that `composer eval` judges against the real test split.
+
+    python -m benchmarks.quality_notes --out out/eval/generated [--n 100] [--real-chords]
+    composer eval out/eval/generated --reference .prepared/pop909@test --train .prepared/pop909@train
+
+Song i takes the form (annotator 1), main key, tempo and meter of test song ``i % n_test``
+and seed i.  By default the whole cascade runs (form given exactly, chords from the chord
+level, notes from the note level).  ``--real-chords`` keeps the test song's own chords and
+keys and runs the note level alone, which judges the note level by itself.  No Bass track
+is written, since the real songs have none (the metrics pool every non-melody track).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from composer.data.example import load_split
+from composer.form import parse_form
+from composer.io.midi import write_midi
+from composer.levels.notes import NoteLevel
+from composer.pipeline import Composer, SUPPORTED_METERS
+from composer.representation.form import FormPlan
+from composer.representation.harmony import ChordGrid
+from composer.score import PITCH_CLASS_NAMES
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--data", type=Path, default=REPO / ".prepared" / "pop909")
+    p.add_argument("--models", type=Path, default=REPO / "models")
+    p.add_argument("--n", type=int, default=100)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--variation", type=float, default=None)
+    p.add_argument("--real-chords", action="store_true")
+    args = p.parse_args(argv)
+    test = load_split(args.data, "test")
+    if args.real_chords:
+        composer = Composer(None, None, NoteLevel.from_pretrained(args.models / "notes"))
+    else:
+        composer = Composer.from_pretrained(args.models)
+    if args.variation is not None:
+        composer.variation = args.variation
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    for i in range(args.n):
+        ex = test[i % len(test)]
+        meter = f"{ex.meter[0]}/{ex.meter[1]}"
+        meter = meter if meter in SUPPORTED_METERS else "4/4"
+        if args.real_chords:
+            plan = FormPlan(parse_form(ex.form), tuple(int(t) for t in ex.key_tonic),
+                            tuple(int(m) for m in ex.key_mode))
+            score = composer.compose_over(plan, ChordGrid.from_example(ex), meter=meter,
+                                          tempo=ex.tempo_bpm, seed=i, steps=args.steps, bass=False)
+        else:
+            tonic = int(np.bincount(ex.key_tonic.astype(int), minlength=12).argmax())
+            mode = int(np.round(ex.key_mode[ex.key_tonic == tonic].mean()))
+            key = f"{PITCH_CLASS_NAMES[tonic]} {'minor' if mode else 'major'}"
+            score = composer.compose(form=ex.form, key=key, tempo=ex.tempo_bpm, meter=meter, seed=i,
+                                     steps=args.steps, bass=False)
+        write_midi(score, args.out / f"gen_{i:03d}_{ex.song_id}.mid")
+        print(f"{i + 1}/{args.n} {ex.song_id} {ex.form} {time.perf_counter() - start:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

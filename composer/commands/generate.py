@@ -1,0 +1,94 @@
+"""``composer generate``: a whole song, form -> chords -> notes, as a DAW-ready MIDI file.
+
+    composer generate [--form STR] [--bars N] [--key "A minor"] [--tempo BPM] [--meter 4/4]
+        [--seed S] [--steps K] [--models DIR] [--audio song.wav] [--force] -o song.mid
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "generate", help="write a whole song (form -> chords -> notes) to a MIDI file",
+        description="Write a whole song with the cascade of diffusion models and save it as a "
+                    "DAW-ready MIDI file (section markers, chord symbols, key, tempo; tracks "
+                    "Melody, Piano, Bass).  Every option is optional; what is given is kept exactly. "
+                    "Prints the form it used and the seed that reproduces the song.")
+    p.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write (.mid)")
+    p.add_argument("--form", default=None,
+                   help="form string, e.g. i4A8B8A8B8o4 (letter + bars; i intro, o outro, A verse, "
+                        "B chorus...); '?N' leaves N bars to the model, a final '*' the rest")
+    p.add_argument("--bars", type=int, default=None, help="song length in bars (1..512)")
+    p.add_argument("--key", default=None, help='key of the whole song, e.g. "A minor", "Eb major"')
+    p.add_argument("--tempo", type=float, default=None, help="tempo in bpm (default: chosen by the seed)")
+    p.add_argument("--meter", default="4/4", help="4/4 (default), 3/4, 2/4 or 6/8")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="sampler steps of every level (default 20 form, 20 chords, 12 notes)")
+    p.add_argument("--models", type=Path, default=Path("models"),
+                   help="folder with form/, chords/, notes/ (default: models)")
+    p.add_argument("--no-bass", action="store_true", help="leave out the Bass track derived from the chords")
+    p.add_argument("--audio", type=Path, default=None,
+                   help="also render the song to this audio file (.wav/.flac) with the bundled SoundFont")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import secrets
+
+    from tqdm import tqdm
+
+    from composer.io.atomic import check_writable
+    from composer.pipeline import Composer, check_options
+
+    # Every cheap check first: a bad option costs nothing and writes nothing.
+    out = check_writable(args.output, args.force)
+    audio_out = check_writable(args.audio, args.force) if args.audio is not None else None
+    if audio_out is not None:
+        from composer.io.audio import audio_format
+        audio_format(audio_out)
+    check_options(args.form, args.bars, args.key, args.tempo, args.meter, args.steps)
+    seed = int(secrets.randbits(31)) if args.seed is None else args.seed
+    composer = Composer.from_pretrained(args.models)
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(level: str, done: int, total: int) -> None:
+        bar = bars.get(level)
+        if bar is None:
+            bar = bars[level] = tqdm(total=total, desc=level.ljust(6), unit="step", leave=False,
+                                     disable=None, file=sys.stderr)
+        bar.update(done - bar.n)
+
+    try:
+        score = composer.compose(form=args.form, bars=args.bars, key=args.key, tempo=args.tempo,
+                                 meter=args.meter, seed=seed, steps=args.steps, progress=progress,
+                                 bass=not args.no_bass)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    from composer.io.midi import write_midi
+    from composer.form import format_form
+    from composer.form import Phrase
+
+    form = format_form([Phrase(s.label, s.n_bars) for s in score.sections])
+    keys = ", ".join(str(k) for k in score.key_signatures)
+    write_midi(score, out)
+    print(f"form {form} ({sum(s.n_bars for s in score.sections)} bars), key {keys}, "
+          f"tempo {score.tempos[0].bpm:.0f} bpm, seed {seed}")
+    print("sections: " + " | ".join(f"{s.name} ({s.n_bars})" for s in score.sections))
+    print(f"wrote {out}")
+    if audio_out is not None:
+        from composer.io.audio import write_normalised_blocks
+        from composer.render.mix import Mixer
+
+        mixer = Mixer()
+        rate = 44100
+        report = write_normalised_blocks(audio_out, mixer.render_blocks(score, rate), rate, 2,
+                                         force=args.force)
+        print(f"wrote {report.path} ({report.n_samples / rate:.1f} s)")
+    return 0

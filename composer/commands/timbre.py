@@ -1,0 +1,60 @@
+"""``composer train-timbre AUDIO_DIR --out models/timbres/NAME`` and ``composer timbres``."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from composer.errors import ComposerError
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from composer.render.ddsp.train import TrainConfig, train_timbre
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    if (out / "model.safetensors").exists() and not (args.resume or args.force):
+        raise ComposerError(f"{out} already holds a timbre; pass --resume to continue its training "
+                            f"or --force to train it again")
+    config = TrainConfig(warm_steps=args.warm_steps, steps=args.steps, seed=args.seed)
+    train_timbre(args.audio_dir, out, config, resume=args.resume, progress=not args.quiet)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from composer.render.ddsp.timbre import default_timbre_dir, describe_range, installed_timbres, load_timbre
+
+    root = Path(args.dir) if args.dir else default_timbre_dir()
+    names = installed_timbres(root)
+    if not names:
+        print(f"no timbres installed in {root} (train one with `composer train-timbre`)")
+        return 0
+    for name in names:
+        t = load_timbre(root / name)
+        print(f"{name:<12} range {describe_range(t.expression):<9} "
+              f"({t.expression.pitch_min}-{t.expression.pitch_max})  {root / name}")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train-timbre", help="train a DDSP timbre from a folder of recordings",
+                              description="Train a learned timbre (DDSP) from single-note recordings; "
+                                          "file names like flute_A4_1_forte_normal.mp3 give pitch and "
+                                          "dynamic, other names get their pitch tracked.")
+    p.add_argument("audio_dir", metavar="AUDIO_DIR", help="folder of .mp3/.wav/.flac recordings")
+    p.add_argument("--out", required=True, help="timbre folder to write, e.g. models/timbres/flute")
+    p.add_argument("--steps", type=int, default=600, help="spectral-loss fine-tune steps (default 600)")
+    p.add_argument("--warm-steps", type=int, default=3000,
+                   help="supervised warm-start steps on analysed harmonics (default 3000)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/.cache/state.safetensors")
+    p.add_argument("--force", action="store_true", help="train again over an existing timbre")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+    q = subparsers.add_parser("timbres", help="list the installed learned timbres and their range")
+    q.add_argument("--dir", help="timbre folder (default models/timbres)")
+    q.set_defaults(func=_list)

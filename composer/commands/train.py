@@ -1,0 +1,55 @@
+"""``composer train TASK --data PREPARED --out models/NAME``: the one recipe for every model."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from composer.errors import ComposerError, DataError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from composer.training.registry import TASK_MODULES
+    p = subparsers.add_parser(
+        "train", help="train a model (form, chords, notes, ...) on a prepared dataset",
+        description="Train one level with the shared training loop. Checkpoints and a log go to "
+                    "OUT/train/; the finished model (config.json + model.safetensors) to OUT. "
+                    "Run under `torchrun --nproc_per_node N` for N processes (DDP).")
+    p.add_argument("task", choices=sorted(TASK_MODULES), help="what to train")
+    p.add_argument("--data", required=True, type=Path, help="prepared dataset folder (composer data pop909)")
+    p.add_argument("--out", required=True, type=Path, help="model folder to write, e.g. models/form")
+    p.add_argument("--steps", type=int, help="optimiser steps (default: the task's recipe)")
+    p.add_argument("--batch-size", type=int, help="batch per process (default: the task's recipe)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: the task's recipe)")
+    p.add_argument("--seed", type=int, help="seed of weights, data order and noise (default 0)")
+    p.add_argument("--threads", type=int, help="CPU threads per process (default 1)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/train/ (otherwise an existing run there is an error)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from composer.training import default_config, make_task, train, with_overrides
+    if not (args.data / "split.json").is_file():
+        raise DataError(f"{args.data} is not a prepared dataset (no split.json); "
+                        "build one with `composer data pop909 --root DATA --out DIR`")
+    if (args.out / "train" / "state.json").is_file() and not args.resume:
+        raise ComposerError(f"{args.out}/train already holds a run; pass --resume to continue it "
+                            "or choose another --out")
+    for name in ("steps", "batch_size", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ComposerError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise ComposerError("--device cuda: no CUDA device is available; use --device cpu")
+    config = with_overrides(default_config(args.task), steps=args.steps, batch_size=args.batch_size,
+                            lr=args.lr, seed=args.seed, num_threads=args.threads, device=args.device)
+    task = make_task(args.task, args.data)
+    result = train(task, config, args.out, resume=args.resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"trained {args.task}: {result.step} steps, validation loss {result.valid_loss:.4f}, "
+              f"{result.wall_seconds:.0f} s; model in {result.out_dir}")
+    return 0

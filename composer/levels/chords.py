@@ -1,0 +1,102 @@
+"""Sampling the chord level: a FormPlan in, a chord per beat out (a :class:`ChordGrid`).
+
+    level = ChordLevel.from_pretrained("models/chords")
+    grid = sample_chords(level, plan, generator=torch.Generator().manual_seed(0))
+    grid.to_symbols()   # ChordSymbols for a Score
+
+The whole song is generated in one pass of the net per sampler step (every bar attends to
+every other).  ``known`` / ``known_beats`` keep given chords exactly (inpainting): this is how
+a section is regenerated with the rest of the song unchanged.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+import torch
+
+from composer.diffusion.samplers import finish_known, guided, impose_known, make_sampler
+from composer.errors import ComposerError
+from composer.io.checkpoint import load_weights, read_config
+from composer.nets.chords import ChordDenoiser
+from composer.representation.form import FormPlan
+from composer.representation.harmony import (CHORD_CHANNELS, SLOTS_PER_BAR, ChordGrid, chord_condition,
+                                             from_chord_array, slot_of_beat, to_chord_array)
+
+
+class ChordLevel:
+    """A trained chord denoiser, ready to sample (eval mode, CPU)."""
+
+    def __init__(self, model: ChordDenoiser) -> None:
+        self.model = model.eval()
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike) -> "ChordLevel":
+        config = read_config(folder, kind="chords")
+        return cls(load_weights(folder, ChordDenoiser(**config["model"])))
+
+
+@torch.no_grad()
+def sample_chords(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4,
+                  generator: torch.Generator | None = None, steps: int = 20, sampler: str = "dpm++2m",
+                  guidance: float = 1.0, known: ChordGrid | None = None,
+                  known_beats: np.ndarray | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> ChordGrid:
+    """A chord per beat for the whole song of ``plan``.
+
+    beats_per_bar: quarter-note beats per bar (4 for 4/4, 3 for 3/4); generator: the only
+    randomness; steps: sampler steps; guidance: classifier-free guidance scale (1 = off, one
+    net call per step; > 1 costs two); known + known_beats (bool [n_beats], True = keep):
+    chords to keep exactly; progress(i, n) after each step.  Returns a ChordGrid of
+    ``plan.n_bars * beats_per_bar`` beats.
+    """
+    if not 1 <= beats_per_bar <= SLOTS_PER_BAR:
+        raise ComposerError(f"the chord level handles 1 to {SLOTS_PER_BAR} beats per bar, not {beats_per_bar}")
+    n = plan.n_bars
+    tonic = np.asarray(plan.key_tonic)
+    cond = torch.from_numpy(chord_condition(plan))[None]
+    valid = torch.ones(1, 1, n)
+    shape = (1, CHORD_CHANNELS, SLOTS_PER_BAR * n)
+    known_x = -torch.ones(shape)
+    mask = torch.zeros(shape, dtype=torch.bool)
+    if known is not None and known_beats is not None and np.any(known_beats):
+        if known.n_beats != n * beats_per_bar or len(known_beats) != known.n_beats:
+            raise ComposerError(f"known chords cover {known.n_beats} beats, the form {n * beats_per_bar}")
+        known_x = torch.from_numpy(to_chord_array(known, tonic))[None]
+        slot_known = np.zeros(SLOTS_PER_BAR * n, dtype=bool)
+        for beat in np.nonzero(known_beats)[0]:
+            bar, b = divmod(int(beat), beats_per_bar)
+            slot_known[bar * SLOTS_PER_BAR + slot_of_beat(b, beats_per_bar)] = True
+        mask[:, :, torch.from_numpy(slot_known)] = True
+    maskf = mask.float()
+    solver = make_sampler(sampler)
+    solver.set_timesteps(steps)
+    noise = torch.randn(shape, generator=generator)
+    x = noise.clone()
+    total = len(solver.timesteps)
+    for i, t in enumerate(solver.timesteps):
+        x = impose_known(x, known_x, mask, noise, t)
+        if guidance == 1.0:
+            v = level.model(x, t.expand(1), cond, torch.ones(1), known_x, maskf, valid)
+        else:
+            both = level.model(x.expand(2, -1, -1), t.expand(2), cond.expand(2, -1, -1),
+                               torch.tensor([1.0, 0.0]), known_x.expand(2, -1, -1),
+                               maskf.expand(2, -1, -1), valid.expand(2, -1, -1))
+            v = guided(both[:1], both[1:], guidance)
+        x = solver.step(v, i, x)
+        if progress is not None:
+            progress(i + 1, total)
+    x = finish_known(x, known_x, mask)[0].numpy()
+    grid = from_chord_array(x, tonic, beats_per_bar)
+    if known is not None and known_beats is not None:
+        # exact: the known beats are copied (decoding a known slot already gives them back,
+        # this also covers beats that share a slot in meters other than 4/4)
+        keep = np.asarray(known_beats, dtype=bool)
+        grid = ChordGrid(np.where(keep, known.root, grid.root).astype(np.int8),
+                         np.where(keep, known.quality, grid.quality).astype(np.int8),
+                         np.where(keep, known.bass, grid.bass).astype(np.int8), beats_per_bar)
+    return grid
+
+
+__all__ = ["ChordLevel", "sample_chords"]

@@ -1,0 +1,95 @@
+"""Sampling the form level: constraints in, a :class:`FormPlan` out.
+
+    level = FormLevel.from_pretrained("models/form")
+    plan = sample_form(level, form="i4A8?16o4", key="A minor", generator=torch.Generator().manual_seed(0))
+    plan.form, plan.key_tonic, plan.key_mode
+
+Every constraint is optional and kept exactly (inpainting, see composer.diffusion.samplers):
+a full or partial form string (``?N`` gaps, a trailing ``*``), a number of bars, a key.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import torch
+
+from composer.diffusion.samplers import finish_known, impose_known, make_sampler
+from composer.errors import FormError
+from composer.form import MAX_SONG_BARS, Phrase
+from composer.io.checkpoint import load_weights, read_config
+from composer.nets.form import FormDenoiser
+from composer.representation.form import (FormPlan, PartialForm, form_constraints, from_form_array,
+                                          parse_key, parse_partial_form)
+
+DEFAULT_LENGTH = 256
+"""Columns sampled when the song's length is free: songs end where the model puts END."""
+
+
+class FormLevel:
+    """A trained form denoiser, ready to sample (eval mode, CPU)."""
+
+    def __init__(self, model: FormDenoiser, length: int = DEFAULT_LENGTH) -> None:
+        self.model = model.eval()
+        self.length = length
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike) -> "FormLevel":
+        config = read_config(folder, kind="form")
+        model = load_weights(folder, FormDenoiser(**config["model"]))
+        return cls(model, int(config.get("form_length", DEFAULT_LENGTH)))
+
+
+def _letters(partial: PartialForm | None, length: int) -> tuple[str | None, ...]:
+    out: list[str | None] = []
+    if partial is not None:
+        for part in partial.parts:
+            out += [part.label if isinstance(part, Phrase) else None] * part.n_bars
+    return tuple(out[:length]) + (None,) * max(0, length - len(out))
+
+
+@torch.no_grad()
+def sample_form(level: FormLevel, form: str | None = None, bars: int | None = None,
+                key: str | tuple[int, int] | None = None, generator: torch.Generator | None = None,
+                steps: int = 20, sampler: str = "dpm++2m",
+                progress: Callable[[int, int], None] | None = None) -> FormPlan:
+    """Sample a song's form (phrases + a key per bar) under the given constraints.
+
+    form: full (``i4A8B8o4``) or partial (``i4A8?16o4``, ``A8B8*``) form string; bars: the
+    song's length, 1..512; key: ``"A minor"`` or (tonic 0..11, mode 0/1) for the whole song;
+    generator: the only randomness (same seed, same form); steps: sampler steps;
+    progress(i, n) after each step.  Raises FormError (one line) on bad or contradictory input.
+    """
+    partial = parse_partial_form(form) if form is not None else None
+    if bars is not None and not 1 <= int(bars) <= MAX_SONG_BARS:
+        raise FormError(f"a song has 1 to {MAX_SONG_BARS} bars, not {bars}")
+    if isinstance(key, str):
+        key = parse_key(key)
+    length = level.length
+    need = max(int(bars or 0), partial.n_bars if partial else 0)
+    if need > length - (16 if partial is not None and partial.open_end and not bars else 0):
+        # longer than the training columns: sample exactly as many as needed (+ room to end)
+        length = need + (64 if partial is not None and partial.open_end and not bars else 0)
+        length = min(MAX_SONG_BARS + 64, (length + 7) // 8 * 8)
+    cons = form_constraints(length, partial, bars, key)
+    known = torch.from_numpy(cons.known)[None]
+    mask = torch.from_numpy(cons.mask)[None]
+    maskf = mask.float()
+    solver = make_sampler(sampler)
+    solver.set_timesteps(steps)
+    noise = torch.randn(known.shape, generator=generator)
+    x = noise.clone()
+    n = len(solver.timesteps)
+    for i, t in enumerate(solver.timesteps):
+        x = impose_known(x, known, mask, noise, t)
+        v = level.model(x, t.expand(1), known, maskf)
+        x = solver.step(v, i, x)
+        if progress is not None:
+            progress(i + 1, n)
+    x = finish_known(x, known, mask)[0].numpy()
+    min_bars = partial.n_bars if partial is not None else 1
+    return from_form_array(x, min_bars=max(1, min_bars), letters=_letters(partial, length),
+                           n_bars=cons.n_bars)
+
+
+__all__ = ["FormLevel", "sample_form", "DEFAULT_LENGTH"]

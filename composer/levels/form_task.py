@@ -1,0 +1,154 @@
+"""Training task of the form level (``composer train form``).
+
+Each training item is one song's form (annotator 1 or 2, both valid readings) with its keys,
+as a [FORM_CHANNELS, FORM_LENGTH] array (see composer.representation.form), transposed to a
+random key (all 12 equally; the form is key-free) and paired with a random constraint of the
+kinds users give, so one net serves every request: nothing, a length, a key, a full form, a
+partial form (random phrases known, the rest generated), and combinations of those.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from composer.data.example import SongExample, load_split
+from composer.diffusion.schedule import add_noise, diffusion_loss, sample_train_times
+from composer.form import parse_form
+from composer.nets.form import FormDenoiser
+from composer.representation.form import (END, FORM_CHANNELS, MODE, START, TONIC, FormPlan,
+                                          to_form_array)
+from composer.training.loop import TrainConfig
+
+FORM_LENGTH = 256
+"""Bars per training column block (POP909: median 77 bars, 95th percentile 127, longest 282;
+longer songs are cut, i.e. trained as the opening of a song that ends later)."""
+
+DEFAULT_CONFIG = TrainConfig(steps=2500, batch_size=16, lr=1e-3, warmup=150, valid_every=250,
+                             checkpoint_every=250, log_every=25, ema_decay=0.998, seed=0, num_threads=1)
+
+MODEL_CONFIG = {"channels": FORM_CHANNELS, "width": 64, "n_attn": 4, "heads": 4, "kernel": 5}
+
+
+def plan_of(example: SongExample, alt: bool = False) -> FormPlan:
+    """The FormPlan of a prepared song (annotator 2's form when ``alt``)."""
+    return FormPlan(parse_form(example.form_alt if alt else example.form),
+                    tuple(int(k) for k in example.key_tonic), tuple(int(m) for m in example.key_mode))
+
+
+@dataclass(frozen=True)
+class FormBatch:
+    """x0, known: float32 [B, FORM_CHANNELS, L]; mask: float32 0/1, same shape (1 = known)."""
+
+    x0: torch.Tensor
+    known: torch.Tensor
+    mask: torch.Tensor
+
+
+def random_constraint(x0: np.ndarray, n_bars: int, starts: np.ndarray, rng: torch.Generator) -> np.ndarray:
+    """A random mask (bool [C, L]) of the kinds users give, for one song array ``x0``."""
+    def u() -> float:
+        return float(torch.rand((), generator=rng))
+
+    length = x0.shape[1]
+    mask = np.zeros_like(x0, dtype=bool)
+    kind = u()
+    length_known = u() < 0.4
+    if kind < 0.25:                     # the whole form
+        mask[:START + 1] = True
+    elif kind < 0.6:                    # a partial form: some phrases known, the rest generated
+        p = 0.2 + 0.6 * u()
+        bounds = list(starts) + [n_bars]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            if u() < p:
+                mask[:END + 1, a:b] = True
+                mask[START, a:min(b + 1, length)] = True
+            else:
+                mask[END, a:b] = True   # a '?N' gap lies inside the song
+        if u() < 0.5:
+            length_known = True
+    if length_known:
+        mask[END] = True
+        mask[:START + 1, n_bars:] = True
+    if u() < 0.25:                      # the key
+        mask[TONIC:MODE + 1] = True
+    return mask
+
+
+class FormTask:
+    """TrainTask of the form level on a prepared dataset folder."""
+
+    kind = "form"
+
+    def __init__(self, data_dir: Path | None = None, train: list[SongExample] | None = None,
+                 valid: list[SongExample] | None = None, model_config: dict[str, Any] | None = None) -> None:
+        self.data_dir = data_dir
+        train = train if train is not None else load_split(data_dir, "train")
+        valid = valid if valid is not None else load_split(data_dir, "valid")
+        self._model_config = dict(model_config or MODEL_CONFIG)
+        self.train_items = self._items(train)
+        self.valid_items = self._items(valid)
+        self.n_train_songs, self.n_valid_songs = len(train), len(valid)
+
+    @staticmethod
+    def _items(songs: list[SongExample]) -> list[tuple[np.ndarray, int, np.ndarray]]:
+        items = []
+        for ex in songs:
+            for alt in (False, True):
+                plan = plan_of(ex, alt)
+                items.append((to_form_array(plan, FORM_LENGTH), min(plan.n_bars, FORM_LENGTH),
+                              plan.phrase_starts()[plan.phrase_starts() < FORM_LENGTH]))
+        return items
+
+    def model_config(self) -> dict[str, Any]:
+        return dict(self._model_config)
+
+    def build_model(self) -> FormDenoiser:
+        return FormDenoiser(**self._model_config)
+
+    def _batch(self, items, idx, rng: torch.Generator) -> FormBatch:
+        xs, masks = [], []
+        for i in idx:
+            x, n, starts = items[int(i)]
+            shift = int(torch.randint(12, (), generator=rng))
+            x = x.copy()
+            x[TONIC:TONIC + 12] = np.roll(x[TONIC:TONIC + 12], shift, axis=0)
+            xs.append(x)
+            masks.append(random_constraint(x, n, starts, rng))
+        x0 = torch.from_numpy(np.stack(xs))
+        mask = torch.from_numpy(np.stack(masks)).float()
+        return FormBatch(x0, x0 * mask - (1 - mask), mask)
+
+    def train_batches(self, batch_size: int, generator: torch.Generator) -> Iterator[FormBatch]:
+        while True:
+            idx = torch.randint(len(self.train_items), (batch_size,), generator=generator)
+            yield self._batch(self.train_items, idx, generator)
+
+    def valid_batches(self, batch_size: int) -> list[FormBatch]:
+        rng = torch.Generator().manual_seed(1234)
+        order = torch.arange(len(self.valid_items))
+        return [self._batch(self.valid_items, order[i:i + batch_size], rng)
+                for i in range(0, len(order), batch_size)]
+
+    def loss(self, model, batch: FormBatch, generator: torch.Generator) -> torch.Tensor:
+        b = batch.x0.shape[0]
+        t = sample_train_times(b, generator)
+        noise = torch.randn(batch.x0.shape, generator=generator)
+        x_t = add_noise(batch.x0, noise, t)
+        # the sampler imposes the known part at every step: train on that state too
+        x_t = torch.where(batch.mask.bool(), add_noise(batch.known, noise, t), x_t)
+        v = model(x_t, t, batch.known, batch.mask)
+        return diffusion_loss(v, batch.x0, noise, t)
+
+    def extra_config(self) -> dict[str, Any]:
+        return {"data": {"prepared": str(self.data_dir) if self.data_dir else None,
+                         "train_songs": self.n_train_songs, "valid_songs": self.n_valid_songs,
+                         "items": "both annotators' forms per song, random transposition"},
+                "form_length": FORM_LENGTH}
+
+
+def make_task(data_dir: Path) -> FormTask:
+    return FormTask(data_dir)

@@ -1,0 +1,206 @@
+"""Sampling the note level: a song's condition in, melody and accompaniment rolls out.
+
+    level = NoteLevel.from_pretrained("models/notes")
+    roll = sample_notes(level, ctx, generator=torch.Generator().manual_seed(0), steps=12)
+
+Whole-song coherence, in two passes over the whole song (the net is fully convolutional,
+so each pass is one batch of one sequence, no windows and no seams):
+
+1. **Draft.**  Every bar is generated at once from the condition (chords, key, phrase type,
+   place in the phrase).  Cadences and breaths between phrases come from the condition:
+   the net knows how many steps are left in the phrase and learned from POP909 what
+   melodies do there.
+2. **Return.**  Every phrase whose label occurred before (the second ``A``, the last chorus)
+   is re-generated from the *first* occurrence of its label: that material, copied onto the
+   phrase's bars (cycled or cut when the lengths differ), is noised to time ``variation``
+   (0 = copy exactly, 1 = ignore it) and denoised under the new phrase's own condition,
+   with everything else held fixed by inpainting.  The partly noised copy keeps rhythm
+   and contour; the remaining steps fit it to the new chords and the phrase's
+   neighbours, which is how real songs vary a returning phrase.  (This is SDEdit,
+   Meng et al. 2022, used as the "memory of earlier phrases" of Wang et al.)
+
+Known positions (``known`` / ``mask``, for regeneration and user constraints) are kept
+bit-exactly in both passes.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from composer.diffusion.samplers import finish_known, guided, impose_known, make_sampler
+from composer.diffusion.schedule import add_noise
+from composer.io.checkpoint import load_weights, read_config
+from composer.levels.notes_task import expand_mask
+from composer.nets.notes import X_CHANNELS, NoteUNet
+from composer.representation.pianoroll import (CHORD_CHANNELS, MELODY_RANGE, N_ROLL_PITCHES,
+                                               NoteContext)
+
+DEFAULT_STEPS = 12
+DEFAULT_VARIATION = 0.55
+DEFAULT_GUIDANCE = 1.0
+
+
+class NoteLevel:
+    """A note denoiser ready to sample (eval mode, CPU)."""
+
+    def __init__(self, model: NoteUNet) -> None:
+        self.model = model.eval()
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike) -> "NoteLevel":
+        config = read_config(folder, kind="notes")
+        return cls(load_weights(folder, NoteUNet(**config["model"])))
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """Phrase at bars ``start_bar .. start_bar + n_bars - 1`` returns the material of the
+    phrase at ``source_bar .. source_bar + source_bars - 1`` (the first of its label)."""
+
+    start_bar: int
+    n_bars: int
+    source_bar: int
+    source_bars: int
+
+
+def repeats_of(ctx: NoteContext) -> tuple[Repeat, ...]:
+    """The returning phrases of a form: every phrase whose label letter occurred before."""
+    first: dict[str, tuple[int, int]] = {}
+    out, bar = [], 0
+    for ph in ctx.phrases:
+        if ph.label in first:
+            out.append(Repeat(bar, ph.n_bars, *first[ph.label]))
+        else:
+            first[ph.label] = (bar, ph.n_bars)
+        bar += ph.n_bars
+    return tuple(out)
+
+
+def _pad_len(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+@torch.no_grad()
+def _run(level: NoteLevel, cond: torch.Tensor, x: torch.Tensor, noise: torch.Tensor,
+         known: torch.Tensor, mask: torch.Tensor, steps: int, start_index: int, guidance: float,
+         progress: Callable[[], None] | None) -> torch.Tensor:
+    """Sampling loop from grid index ``start_index`` (x is the state at that time)."""
+    model = level.model
+    solver = make_sampler("dpm++2m")
+    solver.set_timesteps(steps)
+    mask_c = expand_mask(mask)
+    known_in = known * mask_c
+    uncond = None
+    if guidance != 1.0:
+        uncond = cond.clone()
+        uncond[:, CHORD_CHANNELS] = 0
+    for i in range(start_index, len(solver.timesteps)):
+        t = solver.timesteps[i]
+        x = impose_known(x, known, mask_c, noise, t)
+        tb = t.expand(x.shape[0])
+        if uncond is None:
+            v = model(x, tb, cond, known_in, mask)
+        else:
+            both = model(torch.cat([x, x]), torch.cat([tb, tb]), torch.cat([cond, uncond]),
+                         torch.cat([known_in, known_in]), torch.cat([mask, mask]))
+            v = guided(both[:1], both[1:], guidance)
+        x = solver.step(v, i, x)
+        if progress is not None:
+            progress()
+    return finish_known(x, known, mask_c)
+
+
+def sample_notes(level: NoteLevel, ctx: NoteContext, generator: torch.Generator,
+                 steps: int = DEFAULT_STEPS, known: np.ndarray | None = None,
+                 mask: np.ndarray | None = None, variation: float = DEFAULT_VARIATION,
+                 guidance: float = DEFAULT_GUIDANCE, repeat: bool = True,
+                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Sample a whole song's roll under ``ctx``.
+
+    known: optional float/bool ``[n_steps, 2, N_ROLL_PITCHES]`` roll (True/1 = on) whose
+    positions with ``mask`` (float/bool ``[n_steps, 2]``: melody known, accompaniment known)
+    are kept exactly; steps: solver steps of the draft pass (the return pass runs the last
+    ``variation`` share of them, see the module docstring); variation: noise level
+    the returning phrases restart from, in [0, 1] (0 = exact copies); guidance: classifier-free guidance scale
+    on the chords (1 = off, costs a second batch item when on); repeat: run the return pass;
+    progress(i, n) after every network call.  Returns the raw roll float32
+    ``[n_steps, 2, N_ROLL_PITCHES]`` in about [-1, 1] (> 0 = on; decode with
+    :func:`decode_roll`).  The generator is the only randomness.
+    """
+    n = ctx.n_steps
+    length = _pad_len(n, level.model.length_multiple)
+    feats = ctx.features()
+    cond_np = np.zeros((length, feats.shape[1]), np.float32)
+    cond_np[:n] = feats
+    cond = torch.from_numpy(cond_np.T.copy())[None]
+    known_t = -torch.ones(1, X_CHANNELS, length)
+    mask_t = torch.zeros(1, 2, length)
+    if known is not None and mask is not None:
+        k = np.asarray(known, dtype=np.float32)
+        if k.min() >= 0:
+            k = k * 2 - 1
+        known_t[0, :, :n] = torch.from_numpy(k.reshape(n, X_CHANNELS).T.copy())
+        mask_t[0, :, :n] = torch.from_numpy(np.asarray(mask, dtype=np.float32).T.copy())
+    # padding beyond the song is known silence, so the net never writes into it
+    mask_t[0, :, n:] = 1
+    repeats = repeats_of(ctx) if repeat else ()
+    grid = make_sampler("dpm++2m")
+    grid.set_timesteps(steps)
+    start = int(round((1 - variation) * steps)) if repeats else steps
+    start = min(max(start, 0), steps - 1)
+    total = steps + (steps - start if repeats and variation > 0 else 0)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], total)
+
+    noise = torch.randn(1, X_CHANNELS, length, generator=generator)
+    x = _run(level, cond, noise.clone(), noise, known_t, mask_t, steps, 0, guidance, tick)
+    if repeats:
+        spb = ctx.steps_per_bar
+        source = x.clone()
+        mask2 = torch.ones_like(mask_t)      # everything but the returning phrases is kept
+        known2 = x.clone()
+        # user-known positions stay what the user gave
+        user = expand_mask(mask_t).bool()
+        known2 = torch.where(user, known_t, known2)
+        for r in repeats:
+            a, b = r.start_bar * spb, (r.start_bar + r.n_bars) * spb
+            src = x[:, :, r.source_bar * spb:(r.source_bar + r.source_bars) * spb]
+            reps = -(-(b - a) // src.shape[2])
+            source[:, :, a:b] = src.repeat(1, 1, reps)[:, :, :b - a]
+            mask2[:, :, a:b] = mask_t[:, :, a:b]  # a user's known bars stay known
+        noise2 = torch.randn(1, X_CHANNELS, length, generator=generator)
+        if variation <= 0:
+            # no variation: the returning phrases are exact copies of their first statement
+            x = torch.where(expand_mask(mask2).bool(), known2, source)
+        else:
+            t0 = grid.timesteps[start]
+            x2 = add_noise(source, noise2, t0.expand(1))
+            x = _run(level, cond, x2, noise2, known2, mask2, steps, start, guidance, tick)
+    return x[0, :, :n].T.reshape(n, 2, N_ROLL_PITCHES).numpy()
+
+
+def decode_roll(roll: np.ndarray) -> np.ndarray:
+    """A raw sampled roll (float ``[n_steps, 2, N_ROLL_PITCHES]``) -> bool roll with a
+    monophonic melody: at each step at most the strongest melody onset is kept (the
+    melody is one voice), the rest is thresholded at 0."""
+    out = np.asarray(roll) > 0
+    m = MELODY_RANGE.n_pitches
+    onset = np.asarray(roll)[:, 0, :m]
+    best = np.argmax(onset, axis=1)
+    keep = np.zeros_like(out[:, 0, :m])
+    on = onset[np.arange(len(onset)), best] > 0
+    keep[np.nonzero(on)[0], best[on]] = True
+    out[:, 0, :m] = keep
+    return out
+
+
+__all__ = ["NoteLevel", "Repeat", "repeats_of", "sample_notes", "decode_roll", "DEFAULT_STEPS",
+           "DEFAULT_VARIATION", "DEFAULT_GUIDANCE"]

@@ -1,0 +1,455 @@
+"""The cascade, written out: form -> chords -> notes -> Score.
+
+    composer = Composer.from_pretrained("models")
+    score = composer.compose(form="i4A8B8A8B8o4", key="A minor", tempo=96, seed=1)
+    score = composer.regenerate(score, section=2, level="notes", seed=7)
+    composer.io.midi.write_midi(score, "song.mid")
+
+Each level is a diffusion model with its own sampler loop (composer/levels/); this module
+checks the user's options, hands one level's result to the next, and dresses the result as
+a DAW-ready Score: sections with display names ("Intro", "Verse 1", "Chorus 2"), chord
+symbols, key signatures, tempo, meter, and the tracks ``Melody`` (GM 73, flute: a clear lead
+voice), ``Piano`` (GM 0) and ``Bass`` (GM 33, finger bass, derived from the chords' bass
+notes), with velocities shaped by metre, section and phrase and a little seeded jitter.
+
+Randomness: everything comes from ``seed`` (drawn at random and stored in the Score's title
+when not given), through one ``torch.Generator`` per level, so the same seed and options
+give the same Score, and the same MIDI bytes.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+import torch
+
+from composer.errors import ComposerError, FormError
+from composer.form import MAX_SONG_BARS, Phrase, parse_form
+from composer.levels.chords import ChordLevel, sample_chords
+from composer.levels.form import FormLevel, sample_form
+from composer.levels.notes import (DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_VARIATION, NoteLevel,
+                                   decode_roll, sample_notes)
+from composer.representation.form import FormPlan, parse_key
+from composer.representation.harmony import ChordGrid
+from composer.representation.pianoroll import (STEPS_PER_BEAT, NoteContext, reference_shift,
+                                               shift_pitch_classes, song_roll, split_roll,
+                                               ticks_per_step, track_to_notes)
+from composer.score import (QUALITY_NAMES, RESOLUTION, KeySignature, Note, Score, Section,
+                            TempoChange, TimeSignature, Track)
+
+Progress = Callable[[str, int, int], None]
+"""``progress(level, done, total)``: level is "form", "chords" or "notes"; called after every
+network call of that level (``done`` of ``total``)."""
+
+MELODY_PROGRAM = 73   # GM flute: a clear, sustained lead that stands apart from the piano
+PIANO_PROGRAM = 0     # GM acoustic grand piano: POP909's accompaniment is a piano part
+BASS_PROGRAM = 33     # GM electric bass (finger)
+FORM_STEPS = 20
+CHORD_STEPS = 20
+MAX_TEMPO = 400.0
+
+SECTION_NAMES = {"i": "Intro", "o": "Outro", "A": "Verse", "B": "Chorus"}
+"""Display names of the label letters; other capitals are bridges, other lowercase
+letters (non-melodic) interludes."""
+
+
+def section_name(label: str) -> str:
+    if label in SECTION_NAMES:
+        return SECTION_NAMES[label]
+    return "Bridge" if label.isupper() else "Interlude"
+
+
+def named_sections(phrases: tuple[Phrase, ...] | list[Phrase]) -> tuple[Section, ...]:
+    """Sections for a form, named "Verse 1", "Chorus 2"... (a name used once has no number)."""
+    names = [section_name(p.label) for p in phrases]
+    total = {n: names.count(n) for n in names}
+    seen: dict[str, int] = {}
+    out, bar = [], 0
+    for ph, name in zip(phrases, names):
+        seen[name] = seen.get(name, 0) + 1
+        out.append(Section(bar, ph.n_bars, ph.label, f"{name} {seen[name]}" if total[name] > 1 else name))
+        bar += ph.n_bars
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Meter:
+    """A meter the cascade can write: ``numerator/denominator`` with ``beats_per_bar``
+    quarter-note beats per bar (4/4: 4, 3/4: 3, 6/8: 3)."""
+
+    numerator: int
+    denominator: int
+
+    @property
+    def beats_per_bar(self) -> int:
+        return self.numerator * 4 // self.denominator
+
+    @property
+    def steps_per_bar(self) -> int:
+        return self.beats_per_bar * STEPS_PER_BEAT
+
+
+SUPPORTED_METERS = ("4/4", "3/4", "2/4", "6/8")
+
+
+def parse_meter(text: str) -> Meter:
+    """``"4/4"``, ``"3/4"``, ``"2/4"`` or ``"6/8"`` -> Meter; ComposerError otherwise."""
+    if text.strip() not in SUPPORTED_METERS:
+        raise ComposerError(f"unsupported meter {text!r}: choose one of {', '.join(SUPPORTED_METERS)}")
+    num, den = text.strip().split("/")
+    return Meter(int(num), int(den))
+
+
+def check_options(form: str | None, bars: int | None, key: str | None, tempo: float | None,
+                  meter: str, steps: int | None) -> tuple[tuple[int, int] | None, Meter]:
+    """Check every user option before any work; one-line ComposerError on the first bad one."""
+    if bars is not None and not 1 <= int(bars) <= MAX_SONG_BARS:
+        raise FormError(f"--bars must be 1 to {MAX_SONG_BARS}, not {bars}")
+    if form is not None:
+        from composer.representation.form import parse_partial_form
+        parse_partial_form(form)
+    parsed_key = parse_key(key) if key is not None else None
+    if tempo is not None and not (0 < float(tempo) <= MAX_TEMPO):
+        raise ComposerError(f"--tempo must be above 0 and at most {MAX_TEMPO:g} bpm, not {tempo:g}")
+    if steps is not None and not 1 <= int(steps) <= 1000:
+        raise ComposerError(f"--steps must be 1 to 1000, not {steps}")
+    return parsed_key, parse_meter(meter)
+
+
+# ---------------------------------------------------------------------------- note helpers
+def monophonic(notes: np.ndarray) -> np.ndarray:
+    """Step notes ``int [n, 4]`` cut so none overlaps the next onset (one voice)."""
+    notes = np.array(notes, dtype=np.int32).reshape(-1, 4)
+    if len(notes) < 2:
+        return notes
+    notes = notes[np.lexsort((-notes[:, 2], notes[:, 0]))]
+    _, first = np.unique(notes[:, 0], return_index=True)
+    notes = notes[first]
+    ends = notes[:, 0] + notes[:, 1]
+    nxt = np.append(notes[1:, 0], np.iinfo(np.int32).max)
+    notes[:, 1] = np.minimum(ends, nxt) - notes[:, 0]
+    return notes
+
+
+def shape_velocities(notes: np.ndarray, steps_per_bar: int, sections: tuple[Section, ...],
+                     base: int, rng: np.random.Generator) -> np.ndarray:
+    """Velocities for step notes ``int [n, 4]`` (column 3 replaced, 1..127): ``base``, plus
+    accents on the downbeat (+8) and other beats (+3), minus off-beats (-4); choruses +6,
+    intros / outros / interludes -6; the last bar of a phrase -4 (a phrase breathes out);
+    plus seeded jitter of +-4."""
+    notes = np.array(notes, dtype=np.int32).reshape(-1, 4)
+    if not len(notes):
+        return notes
+    start = notes[:, 0]
+    pos = start % steps_per_bar
+    vel = np.full(len(notes), float(base))
+    vel += np.where(pos == 0, 8, np.where(pos % STEPS_PER_BEAT == 0, 3, -4))
+    bar = start // steps_per_bar
+    for s in sections:
+        inside = (bar >= s.start_bar) & (bar < s.start_bar + s.n_bars)
+        if s.label == "B":
+            vel[inside] += 6
+        elif s.label.islower():
+            vel[inside] -= 6
+        vel[inside & (bar == s.start_bar + s.n_bars - 1)] -= 4
+    vel += rng.integers(-4, 5, len(notes))
+    notes[:, 3] = np.clip(np.round(vel), 1, 127).astype(np.int32)
+    return notes
+
+
+def bass_line(grid: ChordGrid, steps_per_bar: int) -> np.ndarray:
+    """A bass part from the chords: the chord's bass note (A1..G#2) on every chord change,
+    on each downbeat and on the bar's middle beat, held until the next (minus a 16th).
+    Returns step notes ``int32 [n, 4]`` (velocity 0, set later)."""
+    bpb = grid.beats_per_bar
+    rows = []
+    beats = np.arange(grid.n_beats)
+    hits = []
+    for b in beats:
+        if grid.root[b] < 0:
+            continue
+        in_bar = b % bpb
+        changed = b == 0 or (grid.root[b], grid.quality[b], grid.bass[b]) != (
+            grid.root[b - 1], grid.quality[b - 1], grid.bass[b - 1])
+        if changed or in_bar == 0 or (bpb == 4 and in_bar == 2):
+            hits.append(int(b))
+    for i, b in enumerate(hits):
+        end = min(hits[i + 1] if i + 1 < len(hits) else b + bpb, grid.n_beats)
+        j = b + 1
+        while j < end and grid.root[j] >= 0:
+            j += 1
+        end = j
+        pc = int(grid.bass[b] if grid.bass[b] >= 0 else grid.root[b])
+        dur = max(1, (end - b) * STEPS_PER_BEAT - 1)
+        rows.append((b * STEPS_PER_BEAT, dur, 33 + (pc - 9) % 12, 0))
+    return np.asarray(rows, dtype=np.int32).reshape(-1, 4)
+
+
+def _track(name: str, program: int, notes: np.ndarray, step: int) -> Track:
+    return Track(name, program, False, tuple(
+        Note(int(s) * step, int(d) * step, int(p), int(v)) for s, d, p, v in notes))
+
+
+def _key_signatures(plan: FormPlan, bar_ticks: int) -> tuple[KeySignature, ...]:
+    out, last = [], None
+    for bar, (t, m) in enumerate(zip(plan.key_tonic, plan.key_mode)):
+        if (t, m) != last:
+            out.append(KeySignature(bar * bar_ticks, int(t), "minor" if m else "major"))
+            last = (t, m)
+    return tuple(out)
+
+
+def note_context(plan: FormPlan, grid: ChordGrid, steps_per_bar: int) -> tuple[NoteContext, int]:
+    """The note level's condition for a plan and its chords, and the shift to C."""
+    shift = reference_shift(np.asarray(plan.key_tonic))
+    ctx = NoteContext(steps_per_bar, shift_pitch_classes(plan.key_tonic, shift),
+                      np.asarray(plan.key_mode, dtype=np.int64),
+                      shift_pitch_classes(grid.root, shift), np.asarray(grid.quality, dtype=np.int64),
+                      shift_pitch_classes(grid.bass, shift), tuple(plan.phrases))
+    return ctx, shift
+
+
+# ---------------------------------------------------------------------------- Score <-> plan
+def plan_from_score(score: Score) -> tuple[FormPlan, Meter]:
+    """The form plan (phrases from the sections, a key per bar) and meter of a Score made
+    by :meth:`Composer.compose` (or any Score whose sections tile its bars from bar 0)."""
+    ts = score.time_signatures[0] if score.time_signatures else TimeSignature(0, 4, 4)
+    meter = parse_meter(f"{ts.numerator}/{ts.denominator}")
+    sections = sorted(score.sections)
+    bar = 0
+    phrases = []
+    for s in sections:
+        if s.start_bar != bar:
+            raise ComposerError(f"the score's sections do not tile its bars (gap or overlap at bar "
+                                f"{bar + 1}); regenerate needs a song made by `composer generate`")
+        phrases.append(Phrase(s.label, s.n_bars))
+        bar += s.n_bars
+    if not phrases:
+        raise ComposerError("the score has no sections; regenerate needs a song made by `composer generate`")
+    bar_ticks = ts.ticks_per_bar(score.resolution)
+    tonic, mode = [], []
+    for b in range(bar):
+        k = score.key_at(b * bar_ticks) or KeySignature(0, 0, "major")
+        tonic.append(k.tonic)
+        mode.append(1 if k.mode == "minor" else 0)
+    return FormPlan(tuple(phrases), tuple(tonic), tuple(mode)), meter
+
+
+def grid_from_score(score: Score, n_bars: int, beats_per_bar: int) -> ChordGrid:
+    """The chord per beat of a Score's chord symbols (-1 where none sounds)."""
+    n = n_bars * beats_per_bar
+    root = -np.ones(n, np.int8)
+    qual = -np.ones(n, np.int8)
+    bass = -np.ones(n, np.int8)
+    res = score.resolution
+    for c in score.chords:
+        first = -(-c.start_tick // res)
+        last = min(n, -(-c.end_tick // res))
+        for b in range(max(0, first), last):
+            root[b], qual[b], bass[b] = c.root, QUALITY_NAMES.index(c.quality), c.bass
+    return ChordGrid(root, qual, bass, beats_per_bar)
+
+
+# ---------------------------------------------------------------------------- the pipeline
+class Composer:
+    """The three levels, ready to write songs on the CPU.
+
+    form_level / chord_level / note_level: the samplers' models (form and chord levels may
+    be None for :meth:`compose_over`, the note level alone); ``variation`` (0..1) is how
+    far returning phrases may move from their first statement; ``guidance`` the
+    classifier-free guidance scale of the note level on the chords.
+    """
+
+    def __init__(self, form_level: FormLevel | None, chord_level: ChordLevel | None, note_level: NoteLevel,
+                 variation: float = DEFAULT_VARIATION, guidance: float = DEFAULT_GUIDANCE) -> None:
+        self.form_level = form_level
+        self.chord_level = chord_level
+        self.note_level = note_level
+        self.variation = variation
+        self.guidance = guidance
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike = "models") -> "Composer":
+        """Load ``folder/form``, ``folder/chords`` and ``folder/notes``."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ComposerError(f"model folder {folder} does not exist; it should hold form/, chords/, notes/")
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+        return cls(FormLevel.from_pretrained(folder / "form"),
+                   ChordLevel.from_pretrained(folder / "chords"),
+                   NoteLevel.from_pretrained(folder / "notes"))
+
+    # -------------------------------------------------------------- compose
+    def compose(self, form: str | None = None, bars: int | None = None, key: str | None = None,
+                tempo: float | None = None, meter: str = "4/4", seed: int | None = None,
+                steps: int | None = None, progress: Progress | None = None,
+                bass: bool = True) -> Score:
+        """Write a whole song.
+
+        form: full or partial form string (``i4A8B8A8o4``; ``?N`` and a final ``*`` leave
+        parts to the form level); bars: song length 1..512; key: e.g. ``"A minor"`` for the
+        whole song (default: the form level chooses, modulations allowed); tempo: bpm in
+        (0, 400] (default: drawn from 70..130 by the seed); meter: "4/4", "3/4", "2/4" or
+        "6/8"; seed: int (default: random, kept in the Score's title); steps: sampler steps
+        of every level (default 20 form, 20 chords, 12 notes); progress: see
+        :data:`Progress`; bass: add the derived Bass track.  Returns a validated Score.
+        """
+        parsed_key, m = check_options(form, bars, key, tempo, meter, steps)
+        seed = int(secrets.randbits(31)) if seed is None else int(seed)
+        gens = [torch.Generator().manual_seed(seed * 7 + i) for i in range(3)]
+        rng = np.random.default_rng(seed)
+        if tempo is None:
+            tempo = float(rng.integers(70, 131))
+
+        def prog(level: str) -> Callable[[int, int], None] | None:
+            return None if progress is None else (lambda i, n: progress(level, i, n))
+
+        plan = sample_form(self.form_level, form=form, bars=bars, key=parsed_key, generator=gens[0],
+                           steps=steps or FORM_STEPS, progress=prog("form"))
+        grid = sample_chords(self.chord_level, plan, m.beats_per_bar, generator=gens[1],
+                             steps=steps or CHORD_STEPS, progress=prog("chords"))
+        return self._notes(plan, grid, m, float(tempo), seed, gens[2], rng, steps, progress, bass)
+
+    def compose_over(self, plan: FormPlan, grid: ChordGrid, meter: str = "4/4", tempo: float = 100.0,
+                     seed: int = 0, steps: int | None = None, progress: Progress | None = None,
+                     bass: bool = True) -> Score:
+        """The note level alone: melody and accompaniment over a given form plan and chords
+        (e.g. a real song's, to judge the note level by itself).  Options as :meth:`compose`."""
+        _, m = check_options(None, None, None, tempo, meter, steps)
+        if grid.n_beats != plan.n_bars * m.beats_per_bar:
+            raise ComposerError(f"{grid.n_beats} chord beats do not fit {plan.n_bars} bars of {meter}")
+        gen = torch.Generator().manual_seed(int(seed) * 7 + 2)
+        return self._notes(plan, grid, m, float(tempo), int(seed), gen, np.random.default_rng(int(seed)),
+                           steps, progress, bass)
+
+    def _notes(self, plan: FormPlan, grid: ChordGrid, m: Meter, tempo: float, seed: int,
+               gen: torch.Generator, rng: np.random.Generator, steps: int | None,
+               progress: Progress | None, bass: bool) -> Score:
+        ctx, shift = note_context(plan, grid, m.steps_per_bar)
+        prog = None if progress is None else (lambda i, n: progress("notes", i, n))
+        raw = sample_notes(self.note_level, ctx, gen, steps=steps or DEFAULT_STEPS,
+                           variation=self.variation, guidance=self.guidance, progress=prog)
+        melody, piano = split_roll(decode_roll(raw), shift)
+        return self._score(plan, grid, m, tempo, melody, piano, rng, bass, f"composer seed {seed}")
+
+    def _score(self, plan: FormPlan, grid: ChordGrid, m: Meter, tempo: float, melody: np.ndarray,
+               piano: np.ndarray, rng: np.random.Generator, bass: bool, title: str) -> Score:
+        step = ticks_per_step(RESOLUTION)
+        sections = named_sections(plan.phrases)
+        melody = shape_velocities(monophonic(melody), m.steps_per_bar, sections, 88, rng)
+        piano = shape_velocities(piano, m.steps_per_bar, sections, 66, rng)
+        tracks = [_track("Melody", MELODY_PROGRAM, melody, step), _track("Piano", PIANO_PROGRAM, piano, step)]
+        if bass:
+            line = shape_velocities(bass_line(grid, m.steps_per_bar), m.steps_per_bar, sections, 78, rng)
+            tracks.append(_track("Bass", BASS_PROGRAM, line, step))
+        bar_ticks = m.steps_per_bar * step
+        return Score(resolution=RESOLUTION, tempos=(TempoChange.from_bpm(0, tempo),),
+                     time_signatures=(TimeSignature(0, m.numerator, m.denominator),),
+                     key_signatures=_key_signatures(plan, bar_ticks), sections=sections,
+                     chords=grid.to_symbols(RESOLUTION), tracks=tuple(tracks), title=title).validate()
+
+    # -------------------------------------------------------------- regenerate
+    def regenerate(self, score: Score, bars: tuple[int, int] | None = None, section: int | None = None,
+                   level: Literal["notes", "chords"] = "notes", seed: int | None = None,
+                   steps: int | None = None, progress: Progress | None = None) -> Score:
+        """Write bars ``start .. end - 1`` (0-based, end exclusive) or section number
+        ``section`` (0-based index into ``score.sections``) anew; everything outside stays
+        exactly as it was (notes that start outside the range, chords outside it, sections,
+        keys, tempo).  level "notes": new melody and accompaniment over the same chords;
+        "chords": new chords there, then new notes over them.  The new part is inpainted with
+        the rest of the song known, so it joins its neighbours.  Returns a new Score.
+        """
+        if (bars is None) == (section is None):
+            raise ComposerError("regenerate: give either bars=(start, end) or section=index")
+        if level not in ("notes", "chords"):
+            raise ComposerError(f"regenerate: level must be 'notes' or 'chords', not {level!r}")
+        plan, m = plan_from_score(score)
+        if section is not None:
+            secs = sorted(score.sections)
+            if not 0 <= section < len(secs):
+                raise ComposerError(f"regenerate: section {section} does not exist; the song has "
+                                    f"sections 0..{len(secs) - 1}")
+            start, end = secs[section].start_bar, secs[section].start_bar + secs[section].n_bars
+        else:
+            start, end = int(bars[0]), int(bars[1])
+        if not 0 <= start < end <= plan.n_bars:
+            raise ComposerError(f"regenerate: bars ({start}, {end}) are not a range inside the song's "
+                                f"{plan.n_bars} bars (0-based, end exclusive)")
+        seed = int(secrets.randbits(31)) if seed is None else int(seed)
+        gens = [torch.Generator().manual_seed(seed * 7 + i) for i in range(3)]
+        rng = np.random.default_rng(seed)
+
+        def prog(name: str) -> Callable[[int, int], None] | None:
+            return None if progress is None else (lambda i, n: progress(name, i, n))
+
+        bpb, spb = m.beats_per_bar, m.steps_per_bar
+        grid = grid_from_score(score, plan.n_bars, bpb)
+        new_chords = score.chords
+        if level == "chords":
+            keep = np.ones(grid.n_beats, dtype=bool)
+            keep[start * bpb:end * bpb] = False
+            grid = sample_chords(self.chord_level, plan, bpb, generator=gens[1],
+                                 steps=steps or CHORD_STEPS, known=grid, known_beats=keep,
+                                 progress=prog("chords"))
+            res = score.resolution
+            lo, hi = start * bpb * res, end * bpb * res
+            inside = ChordGrid(grid.root[start * bpb:end * bpb], grid.quality[start * bpb:end * bpb],
+                               grid.bass[start * bpb:end * bpb], bpb).to_symbols(res)
+            outside = []
+            for c in score.chords:
+                if c.end_tick <= lo or c.start_tick >= hi:
+                    outside.append(c)
+                elif c.start_tick < lo:     # the part before the range stays
+                    outside.append(type(c)(c.start_tick, lo - c.start_tick, c.root, c.quality, c.bass))
+                elif c.end_tick > hi:       # the part after the range stays
+                    outside.append(type(c)(hi, c.end_tick - hi, c.root, c.quality, c.bass))
+            new_chords = tuple(outside) + tuple(type(c)(c.start_tick + lo, c.duration_ticks, c.root,
+                                                          c.quality, c.bass) for c in inside)
+        step = ticks_per_step(score.resolution)
+        ctx, shift = note_context(plan, grid, spb)
+        mel_notes = track_to_notes(score.track("Melody"), score.resolution)
+        acc_notes = track_to_notes(score.track("Piano"), score.resolution)
+        known = song_roll(mel_notes, acc_notes, ctx.n_steps, shift)
+        mask = np.ones((ctx.n_steps, 2), np.float32)
+        mask[start * spb:end * spb] = 0
+        raw = sample_notes(self.note_level, ctx, gens[2], steps=steps or DEFAULT_STEPS, known=known,
+                           mask=mask, variation=self.variation, guidance=self.guidance,
+                           progress=prog("notes"))
+        melody, piano = split_roll(decode_roll(raw), shift)
+        lo_s, hi_s = start * spb, end * spb
+        sections = tuple(sorted(score.sections))
+
+        def inside(notes: np.ndarray) -> np.ndarray:
+            notes = notes[(notes[:, 0] >= lo_s) & (notes[:, 0] < hi_s)]
+            notes[:, 1] = np.minimum(notes[:, 0] + notes[:, 1], hi_s) - notes[:, 0]
+            return notes
+
+        melody = shape_velocities(monophonic(inside(melody)), spb, sections, 88, rng)
+        piano = shape_velocities(inside(piano), spb, sections, 66, rng)
+        lo_t, hi_t = lo_s * step, hi_s * step
+        tracks = []
+        for t in score.tracks:
+            kept = tuple(n for n in t.notes if not lo_t <= n.start_tick < hi_t)
+            new: np.ndarray | None = None
+            if t.name == "Melody":
+                new = melody
+            elif t.name == "Piano":
+                new = piano
+            elif t.name == "Bass" and level == "chords":
+                line = bass_line(grid, spb)
+                new = shape_velocities(inside(line), spb, sections, 78, rng)
+            if new is None:
+                tracks.append(t)
+                continue
+            added = tuple(Note(int(s) * step, int(d) * step, int(p), int(v)) for s, d, p, v in new)
+            tracks.append(Track(t.name, t.program, t.is_drum, kept + added, t.controls, t.pitch_bends))
+        return score.replace(chords=new_chords, tracks=tuple(tracks)).validate()
+
+
+__all__ = ["Composer", "Progress", "Meter", "parse_meter", "check_options", "named_sections",
+           "section_name", "monophonic", "shape_velocities", "bass_line", "note_context",
+           "plan_from_score", "grid_from_score", "SUPPORTED_METERS"]

@@ -1,0 +1,336 @@
+"""The form level's view of a song: per bar, phrase type, phrase starts, key; and where it ends.
+
+A :class:`FormPlan` (phrases + a key per bar) is what the form level produces and the chord
+level consumes.  As a tensor (``to_form_array`` / ``from_form_array``) it is float32
+``[FORM_CHANNELS, length]``, channels-first, one column per bar, every channel in {-1, +1}
+for data (a "one-hot" is +1 at the hot index and -1 elsewhere):
+
+====== ======================================================================
+0..5   phrase type one-hot over PHRASE_TYPES (A, B, other melodic, intro, outro, other)
+6      END: +1 on the bars after the song (the song ends where END starts)
+7      phrase start: +1 on the first bar of each phrase
+8..19  key tonic one-hot, pitch classes C..B
+20     key mode: -1 major, +1 minor
+====== ======================================================================
+
+Bars after the song (END = +1) carry no type, no phrase start and the last bar's key, so a
+constraint "the key is X" is the same on every column whatever the song's length.
+
+Constraints (:func:`form_constraints`) are a ``known`` array of that shape and a boolean
+``mask`` (True = known) per channel and bar: they are inpainted, so they come out exactly.
+Partial form strings extend the notation of :mod:`composer.form`:
+
+* ``?N`` -- N bars whose phrases are generated (``i4A8?16o4``);
+* ``*``  -- only at the end: the rest of the song, and its length, are generated (``i4A8*``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from composer.errors import FormError
+from composer.form import (MAX_PHRASE_BARS, MAX_SONG_BARS, PHRASE_TYPES, Phrase, format_form,
+                           phrase_type_of)
+from composer.score import PITCH_CLASS_NAMES
+
+N_TYPES = len(PHRASE_TYPES)
+END = 6
+START = 7
+TONIC = 8
+MODE = 20
+FORM_CHANNELS = 21
+
+TYPE_LETTERS = ("A", "B", "C", "i", "o", "b")
+"""The label letter written for each phrase type when a generated form is printed."""
+
+
+@dataclass(frozen=True)
+class FormPlan:
+    """A song's form: its phrases and a key per bar.
+
+    phrases:   the phrases in order (label letter + bars); they cover ``n_bars`` bars.
+    key_tonic: per bar, pitch class 0..11 of the key (length n_bars).
+    key_mode:  per bar, 0 = major, 1 = minor (length n_bars).
+    """
+
+    phrases: tuple[Phrase, ...]
+    key_tonic: tuple[int, ...]
+    key_mode: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        n = sum(p.n_bars for p in self.phrases)
+        if n < 1 or len(self.key_tonic) != n or len(self.key_mode) != n:
+            raise FormError(f"form plan: {n} bars of phrases but {len(self.key_tonic)} keys")
+
+    @property
+    def n_bars(self) -> int:
+        return len(self.key_tonic)
+
+    @property
+    def form(self) -> str:
+        """The phrase string, e.g. ``i4A8B8o4``."""
+        return format_form(self.phrases)
+
+    def bar_phrase_index(self) -> np.ndarray:
+        """int64 [n_bars]: index of the phrase each bar belongs to."""
+        return np.repeat(np.arange(len(self.phrases)), [p.n_bars for p in self.phrases])
+
+    def bar_labels(self) -> tuple[str, ...]:
+        """The label letter of every bar."""
+        return tuple(p.label for p in self.phrases for _ in range(p.n_bars))
+
+    def phrase_starts(self) -> np.ndarray:
+        """int64 [n_phrases]: first bar of each phrase."""
+        return np.cumsum([0] + [p.n_bars for p in self.phrases[:-1]])
+
+    def key_names(self) -> str:
+        """Keys in order of appearance, e.g. ``"C major -> D major (bar 65)"``."""
+        parts, last = [], None
+        for bar, (t, m) in enumerate(zip(self.key_tonic, self.key_mode)):
+            if (t, m) != last:
+                name = f"{PITCH_CLASS_NAMES[t]} {'minor' if m else 'major'}"
+                parts.append(name if last is None else f"{name} (bar {bar + 1})")
+                last = (t, m)
+        return " -> ".join(parts)
+
+
+def to_form_array(plan: FormPlan, length: int) -> np.ndarray:
+    """float32 [FORM_CHANNELS, length] (length >= n_bars; longer songs are cut to ``length``)."""
+    x = -np.ones((FORM_CHANNELS, length), dtype=np.float32)
+    n = min(plan.n_bars, length)
+    types = np.array([phrase_type_of(lab) for lab in plan.bar_labels()])[:n]
+    x[types, np.arange(n)] = 1.0
+    x[END, n:] = 1.0
+    starts = plan.phrase_starts()
+    x[START, starts[starts < n]] = 1.0
+    tonic = np.array(plan.key_tonic + (plan.key_tonic[-1],) * max(0, length - plan.n_bars))[:length]
+    mode = np.array(plan.key_mode + (plan.key_mode[-1],) * max(0, length - plan.n_bars))[:length]
+    x[TONIC + tonic, np.arange(length)] = 1.0
+    x[MODE] = np.where(mode > 0, 1.0, -1.0)
+    return x
+
+
+def from_form_array(x: np.ndarray, min_bars: int = 1,
+                    letters: tuple[str | None, ...] | None = None,
+                    n_bars: int | None = None) -> FormPlan:
+    """Decode a (generated) float [FORM_CHANNELS, length] array into a FormPlan.
+
+    The song ends at the first bar (>= ``min_bars``) whose END channel beats every type; a
+    phrase starts where the start channel is positive or the type changes; each phrase
+    takes its majority type and majority key (so keys change only at phrase starts).
+    ``letters`` (optional, per bar, None = free) are label letters to keep (the user's own
+    letters in a constraint such as ``X8``); a phrase also starts where they change.
+    ``n_bars`` (optional) fixes the length instead of reading it from the END channel.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    length = x.shape[1]
+    scores = x[:END + 1]
+    ends = np.nonzero(np.argmax(scores, axis=0) == END)[0]
+    ends = ends[ends >= max(1, min_bars)]
+    n = int(ends[0]) if len(ends) else length
+    if n_bars is not None:
+        n = n_bars
+    types = np.argmax(x[:N_TYPES, :n], axis=0)
+    fixed = tuple(letters or ())[:n] + (None,) * max(0, n - len(letters or ()))
+    starts = [0] + [b for b in range(1, n) if x[START, b] > 0 or types[b] != types[b - 1]
+                    or fixed[b] != fixed[b - 1]]
+    bounds = starts + [n]
+    phrases, tonic, mode = [], [], []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        while b - a > MAX_PHRASE_BARS:  # never emit a phrase parse_form would refuse
+            bounds_piece = a + MAX_PHRASE_BARS
+            phrases.append(_phrase_of(types[a:bounds_piece], fixed[a]))
+            tonic_m, mode_m = _key_of(x[:, a:bounds_piece])
+            tonic += [tonic_m] * MAX_PHRASE_BARS
+            mode += [mode_m] * MAX_PHRASE_BARS
+            a = bounds_piece
+        phrases.append(_phrase_of(types[a:b], fixed[a]))
+        tonic_m, mode_m = _key_of(x[:, a:b])
+        tonic += [tonic_m] * (b - a)
+        mode += [mode_m] * (b - a)
+    return FormPlan(tuple(phrases), tuple(tonic), tuple(mode))
+
+
+def _phrase_of(types: np.ndarray, letter: str | None = None) -> Phrase:
+    if letter is not None:
+        return Phrase(letter, len(types))
+    t = int(np.bincount(types, minlength=N_TYPES).argmax())
+    return Phrase(TYPE_LETTERS[t], len(types))
+
+
+def _key_of(cols: np.ndarray) -> tuple[int, int]:
+    tonic = int(np.bincount(np.argmax(cols[TONIC:TONIC + 12], axis=0), minlength=12).argmax())
+    return tonic, int(cols[MODE].mean() > 0)
+
+
+# ---------------------------------------------------------------------------- constraints
+@dataclass(frozen=True)
+class Gap:
+    """``?N`` in a partial form: N bars whose phrases are generated."""
+
+    n_bars: int
+
+
+@dataclass(frozen=True)
+class PartialForm:
+    """A parsed partial form: ``parts`` (Phrase or Gap, in order) and ``open_end`` (a
+    trailing ``*``: the rest of the song and its length are generated)."""
+
+    parts: tuple[Phrase | Gap, ...]
+    open_end: bool
+
+    @property
+    def n_bars(self) -> int:
+        """Bars the parts cover (the song's length when not open-ended)."""
+        return sum(p.n_bars for p in self.parts)
+
+    @property
+    def is_complete(self) -> bool:
+        return not self.open_end and all(isinstance(p, Phrase) for p in self.parts)
+
+
+def parse_partial_form(text: str) -> PartialForm:
+    """Parse a full or partial form string (``i4A8?16B8o4``, ``A8B8*``, ``?32``).
+
+    Raises :class:`FormError` with one line pointing at the offending character.
+    """
+    source = text
+    text = text.strip()
+    if not text:
+        raise FormError("empty form string: write phrases as letter + bars, e.g. 'i4A8B8A8o4' "
+                        "('?N' = N bars to generate, a final '*' = generate the rest)")
+    parts: list[Phrase | Gap] = []
+    open_end = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "*":
+            if i != len(text) - 1:
+                raise FormError(f"bad form {source!r}: '*' at position {i + 1} may only end the form "
+                                f"(found {text[i + 1]!r} after it)")
+            open_end = True
+            i += 1
+            continue
+        if not (ch == "?" or (ch.isascii() and ch.isalpha())):
+            raise FormError(f"bad form {source!r}: expected a phrase letter, '?' or '*' at position "
+                            f"{i + 1} ({ch!r}); write phrases as letter + bars, e.g. 'i4A8B8A8o4'")
+        j = i + 1
+        while j < len(text) and text[j].isdigit():
+            j += 1
+        if j == i + 1:
+            where = repr(text[j]) if j < len(text) else "end of string"
+            raise FormError(f"bad form {source!r}: {ch!r} at position {i + 1} needs a number of bars "
+                            f"(found {where})")
+        n_bars = int(text[i + 1:j])
+        limit = MAX_SONG_BARS if ch == "?" else MAX_PHRASE_BARS
+        if not 1 <= n_bars <= limit:
+            raise FormError(f"bad form {source!r}: {ch!r} at position {i + 1} has {n_bars} bars; "
+                            f"it may have 1 to {limit}")
+        parts.append(Gap(n_bars) if ch == "?" else Phrase(ch, n_bars))
+        i = j
+    if not parts and open_end:
+        raise FormError(f"bad form {source!r}: '*' alone says nothing; leave the form out instead")
+    total = sum(p.n_bars for p in parts)
+    if total > MAX_SONG_BARS:
+        raise FormError(f"form {source!r} has {total} bars; at most {MAX_SONG_BARS} are supported")
+    return PartialForm(tuple(parts), open_end)
+
+
+def parse_key(text: str) -> tuple[int, int]:
+    """``"A minor"``, ``"C# major"``, ``"Eb"``, ``"f#m"``, ``"Bb min"`` -> (tonic 0..11, mode 0/1).
+
+    No mode means major.  Raises FormError naming the accepted spellings.
+    """
+    match = _KEY_RE.match(text.strip().replace("\u266f", "#").replace("\u266d", "b"))
+    mode_text = match.group(3).strip().lower() if match else ""
+    if match is None or mode_text not in _MODE_WORDS:
+        raise FormError(f"unknown key {text!r}: write a tonic and a mode, e.g. 'A minor', 'C# major', 'Eb'")
+    tonic = _NATURALS[match.group(1).upper()] + {"": 0, "#": 1, "b": -1}[match.group(2)]
+    return tonic % 12, _MODE_WORDS[mode_text]
+
+
+_KEY_RE = re.compile(r"^([A-Ga-g])([#b]?)(.*)$")
+_NATURALS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_MODE_WORDS = {"": 0, "maj": 0, "major": 0, "m": 1, "min": 1, "minor": 1}
+
+
+@dataclass(frozen=True)
+class FormConstraint:
+    """Known values for inpainting the form: ``known`` float32 [FORM_CHANNELS, length] and
+    ``mask`` bool of the same shape (True = known); ``n_bars`` is the song's length when it is
+    fixed by the constraints, else None."""
+
+    known: np.ndarray
+    mask: np.ndarray
+    n_bars: int | None
+
+
+def form_constraints(length: int, form: str | PartialForm | None = None, bars: int | None = None,
+                     key: tuple[int, int] | None = None) -> FormConstraint:
+    """Build the inpainting constraint for a form of ``length`` columns.
+
+    form: full or partial form string (see :func:`parse_partial_form`); bars: the song's
+    length in bars; key: (tonic, mode) for the whole song.  Everything is optional; what is
+    given is kept exactly.  Raises FormError if they contradict each other.
+    """
+    partial = parse_partial_form(form) if isinstance(form, str) else form
+    known = -np.ones((FORM_CHANNELS, length), dtype=np.float32)
+    mask = np.zeros((FORM_CHANNELS, length), dtype=bool)
+    n_bars = bars
+    if bars is not None and not 1 <= bars <= length:
+        raise FormError(f"a song has 1 to {length} bars here, not {bars}")
+    if partial is not None:
+        covered = partial.n_bars
+        if not partial.open_end:
+            if bars is not None and bars != covered and partial.is_complete:
+                raise FormError(f"the form covers {covered} bars but --bars says {bars}; "
+                                "drop one, or end the form with '*' or a '?N' gap")
+            if bars is not None and bars < covered:
+                raise FormError(f"the form covers {covered} bars but --bars says {bars}")
+            if bars is None:
+                n_bars = covered
+        elif bars is not None and bars < covered:
+            raise FormError(f"the form already covers {covered} bars but --bars says {bars}")
+        if covered > length:
+            raise FormError(f"the form covers {covered} bars; at most {length} are supported")
+        bar = 0
+        for part in partial.parts:
+            if isinstance(part, Phrase):
+                cols = slice(bar, bar + part.n_bars)
+                mask[:END + 1, cols] = True
+                mask[START, cols] = True
+                known[phrase_type_of(part.label), cols] = 1.0
+                known[START, bar] = 1.0
+            else:
+                mask[END, bar:bar + part.n_bars] = True
+            bar += part.n_bars
+        # A gap or the open end begins right after a known phrase: a phrase starts there.
+        bar = 0
+        for idx, part in enumerate(partial.parts):
+            nxt = bar + part.n_bars
+            if isinstance(part, Phrase) and nxt < length and (
+                    idx + 1 < len(partial.parts) or partial.open_end):
+                mask[START, nxt] = True
+                known[START, nxt] = 1.0
+            bar = nxt
+    if n_bars is not None:
+        mask[END, :] = True
+        known[END, n_bars:] = 1.0
+        # after the end everything is fixed by convention except the key (the last bar's)
+        mask[:END, n_bars:] = True
+        mask[START, n_bars:] = True
+        known[START, n_bars:] = -1.0
+    if key is not None:
+        tonic, mode = key
+        mask[TONIC:MODE + 1, :] = True
+        known[TONIC:TONIC + 12, :] = -1.0
+        known[TONIC + tonic, :] = 1.0
+        known[MODE, :] = 1.0 if mode else -1.0
+    return FormConstraint(known, mask, n_bars)
+
+
+__all__ = ["FormPlan", "to_form_array", "from_form_array", "FORM_CHANNELS", "N_TYPES", "END", "START",
+           "TONIC", "MODE", "TYPE_LETTERS", "Gap", "PartialForm", "parse_partial_form", "parse_key",
+           "FormConstraint", "form_constraints"]

@@ -1,0 +1,314 @@
+"""One training loop for every model in composer.
+
+A model is trained by handing :func:`train` a :class:`TrainTask` (what to build, how to
+batch, what the loss is) and a :class:`TrainConfig` (how long, how fast).  The loop does the
+rest, the same way for every level:
+
+* AdamW with linear warm-up then cosine decay to 10% of ``lr``, gradient clipping at 1.0;
+* an exponential moving average (EMA) of the weights, which is what gets shipped;
+* a validation loss every ``valid_every`` steps, on the task's fixed validation batches,
+  with the EMA weights and a fixed generator (so figures are comparable across runs);
+* a log file ``OUT/train/log.jsonl`` (one JSON object per line) and a line on stdout;
+* checkpoints every ``checkpoint_every`` steps into ``OUT/train/``: ``state.safetensors``
+  (weights, EMA weights, AdamW moments, generator state, all tensors; no pickle) and
+  ``state.json`` (step, figures, config), both written atomically; ``resume=True`` picks up
+  from there, bit-for-bit the same data stream;
+* the final model (EMA weights) saved with :func:`composer.io.checkpoint.save_checkpoint` into
+  ``OUT/`` (``config.json`` + ``model.safetensors``), with the training figures in the config;
+* several processes when launched under ``torchrun`` (``WORLD_SIZE`` > 1): DDP with the
+  ``gloo`` backend on CPU (``nccl`` when CUDA is used), each rank drawing its own batches
+  from a generator seeded ``seed + 1000 * rank``; rank 0 alone writes files.
+
+The effective batch is ``batch_size * world_size``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Protocol, runtime_checkable
+
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+
+from composer.errors import ModelError
+from composer.io.checkpoint import save_checkpoint
+
+
+@runtime_checkable
+class TrainTask(Protocol):
+    """What a level provides to the training loop.
+
+    kind: the checkpoint kind written into config.json ("form", "chords", "notes"...).
+    model_config(): constructor keyword arguments of the network (JSON-able).
+    build_model(): a fresh network built from ``model_config()``.
+    loss(model, batch, generator): scalar float32 loss tensor; ``model`` may be wrapped in
+        DDP, so call it, do not reach into its attributes; draw all randomness (noise,
+        times, condition dropout) from ``generator``.
+    train_batches(batch_size, generator): an endless iterator of training batches, drawn
+        with ``generator`` (whose state is checkpointed, so resuming repeats the stream).
+    valid_batches(batch_size): a finite, deterministic list of validation batches.
+    extra_config(): anything else to keep in config.json (data, split, vocabularies...).
+    """
+
+    kind: str
+
+    def model_config(self) -> dict[str, Any]: ...
+
+    def build_model(self) -> torch.nn.Module: ...
+
+    def loss(self, model: torch.nn.Module, batch: Any, generator: torch.Generator) -> torch.Tensor: ...
+
+    def train_batches(self, batch_size: int, generator: torch.Generator) -> Iterator[Any]: ...
+
+    def valid_batches(self, batch_size: int) -> list[Any]: ...
+
+    def extra_config(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one run.
+
+    steps: optimiser steps in total (default 4000).
+    batch_size: examples per step per process (default 16).
+    lr: peak AdamW learning rate (default 1e-3); warmup: linear warm-up steps (default 200).
+    weight_decay: AdamW weight decay (default 0.01).
+    ema_decay: decay of the weight EMA (default 0.999; 0 disables it).
+    valid_every / checkpoint_every / log_every: in steps (defaults 250 / 250 / 25).
+    seed: seeds the model's initial weights and the data/noise generator (default 0).
+    num_threads: torch CPU threads per process (default 1; this machine has 2 shared cores).
+    device: "cpu" or "cuda" (default "cpu"; chosen once, DESIGN rule 9).
+    """
+
+    steps: int = 4000
+    batch_size: int = 16
+    lr: float = 1e-3
+    warmup: int = 200
+    weight_decay: float = 0.01
+    ema_decay: float = 0.999
+    valid_every: int = 250
+    checkpoint_every: int = 250
+    log_every: int = 25
+    seed: int = 0
+    num_threads: int = 1
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` returns: final step, last validation loss (EMA weights), seconds
+    spent in this call, and the folder of the saved model."""
+
+    step: int
+    valid_loss: float
+    train_loss: float
+    wall_seconds: float
+    out_dir: Path
+
+
+def _lr_at(step: int, config: TrainConfig) -> float:
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def _dist_info() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    return rank, world
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _save_state(folder: Path, step: int, model: torch.nn.Module, ema: torch.nn.Module,
+                opt: torch.optim.Optimizer, gen: torch.Generator, info: dict[str, Any]) -> None:
+    """Everything needed to resume, as tensors in safetensors plus a small JSON."""
+    tensors: dict[str, torch.Tensor] = {}
+    for k, v in model.state_dict().items():
+        tensors[f"model.{k}"] = v.detach().cpu().contiguous()
+    for k, v in ema.state_dict().items():
+        tensors[f"ema.{k}"] = v.detach().cpu().contiguous()
+    opt_state = opt.state_dict()
+    for idx, state in opt_state["state"].items():
+        for name, value in state.items():
+            tensors[f"opt.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    tensors["generator"] = gen.get_state()
+    tmp = folder / "state.safetensors.tmp"
+    save_file(tensors, str(tmp))
+    os.replace(tmp, folder / "state.safetensors")
+    _atomic_write_text(folder / "state.json", json.dumps({"step": step, **info}, indent=2) + "\n")
+
+
+def _load_state(folder: Path, model: torch.nn.Module, ema: torch.nn.Module,
+                opt: torch.optim.Optimizer, gen: torch.Generator) -> dict[str, Any]:
+    info = json.loads((folder / "state.json").read_text())
+    tensors = load_file(str(folder / "state.safetensors"))
+    try:
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    except RuntimeError as err:
+        raise ModelError(f"{folder}: the checkpoint does not fit this model "
+                         f"({str(err).strip().splitlines()[0]}); start afresh without --resume") from None
+    opt_state = opt.state_dict()
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    opt_state["state"] = state
+    opt.load_state_dict(opt_state)
+    gen.set_state(tensors["generator"])
+    return info
+
+
+@torch.no_grad()
+def _validate(task: TrainTask, model: torch.nn.Module, batches: list[Any], seed: int,
+              rank: int, world: int) -> float:
+    """Mean loss over this rank's share of the validation batches, averaged over ranks."""
+    model.eval()
+    gen = torch.Generator().manual_seed(seed + 12345)
+    total = torch.zeros(2, dtype=torch.float64)
+    for i, batch in enumerate(batches):
+        if i % world != rank:
+            continue
+        total[0] += float(task.loss(model, batch, gen))
+        total[1] += 1
+    if world > 1:
+        dist.all_reduce(total)
+    model.train()
+    return float(total[0] / total[1].clamp_min(1))
+
+
+def train(task: TrainTask, config: TrainConfig, out_dir: str | os.PathLike,
+          resume: bool = True, stop_at: int | None = None) -> TrainResult:
+    """Train ``task``'s model for ``config.steps`` steps; save it into ``out_dir``.
+
+    ``out_dir/train/`` holds the log and the resumable state; with ``resume=True`` an
+    existing state there is continued (a finished run returns at once after re-saving).
+    Under ``torchrun`` the process group is initialised here (gloo on CPU) and torn down
+    at the end.  ``stop_at`` (optional) ends this call after that step with a checkpoint
+    but without saving the final model, as if the run were interrupted there (the learning
+    rate schedule still runs to ``config.steps``).  Returns a :class:`TrainResult`.
+    """
+    rank, world = _dist_info()
+    started_group = False
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if config.device == "cuda" else "gloo")
+        started_group = True
+    torch.set_num_threads(max(1, config.num_threads))
+    device = torch.device(config.device)
+    out_dir = Path(out_dir)
+    state_dir = out_dir / "train"
+    if rank == 0:
+        state_dir.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(config.seed)  # the initial weights (identical on every rank)
+    model = task.build_model().to(device)
+    ema = task.build_model().to(device)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    gen = torch.Generator().manual_seed(config.seed + 1000 * rank)
+
+    step = 0
+    history: list[dict[str, Any]] = []
+    if resume and (state_dir / "state.json").is_file() and (state_dir / "state.safetensors").is_file():
+        info = _load_state(state_dir, model, ema, opt, gen)
+        if world > 1:
+            # rank r's stream continues from its own generator; only rank 0's is saved, so
+            # re-derive the others deterministically from the step.
+            gen = torch.Generator().manual_seed(config.seed + 1000 * rank + 7919 * info["step"])
+        step = int(info["step"])
+        history = list(info.get("history", []))
+    n_params = sum(p.numel() for p in model.parameters())
+
+    net: torch.nn.Module = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model)
+
+    log_path = state_dir / "log.jsonl"
+
+    def log(record: dict[str, Any]) -> None:
+        if rank != 0:
+            return
+        with open(log_path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        print(" ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in record.items()), flush=True)
+
+    valid = task.valid_batches(config.batch_size)
+    batches = task.train_batches(config.batch_size, gen)
+    t0 = time.time()
+    wall_before = float(history[-1]["wall_s"]) if history else 0.0
+    running, count = 0.0, 0
+    valid_loss = float(history[-1]["valid_loss"]) if history else float("nan")
+    train_loss = float("nan")
+    if step == 0:
+        log({"event": "start", "kind": task.kind, "params": n_params, "world_size": world,
+             **{k: v for k, v in asdict(config).items()}})
+    net.train()
+    last = config.steps if stop_at is None else min(config.steps, stop_at)
+    while step < last:
+        for group in opt.param_groups:
+            group["lr"] = _lr_at(step, config)
+        batch = next(batches)
+        loss = task.loss(net, batch, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            decay = min(config.ema_decay, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - decay)
+            for be, bm in zip(ema.buffers(), model.buffers()):
+                be.copy_(bm)
+        step += 1
+        running += float(loss.detach())
+        count += 1
+        if step % config.log_every == 0 or step == config.steps:
+            train_loss = running / count
+            log({"step": step, "loss": train_loss, "lr": _lr_at(step - 1, config),
+                 "wall_s": round(wall_before + time.time() - t0, 1)})
+            running, count = 0.0, 0
+        if step % config.valid_every == 0 or step == config.steps:
+            valid_loss = _validate(task, ema, valid, config.seed, rank, world)
+            record = {"step": step, "valid_loss": valid_loss,
+                      "wall_s": round(wall_before + time.time() - t0, 1)}
+            history.append(record)
+            log({"event": "valid", **record})
+        if rank == 0 and (step % config.checkpoint_every == 0 or step == last):
+            _save_state(state_dir, step, model, ema, opt, gen,
+                        {"history": history, "config": asdict(config), "world_size": world})
+        if world > 1 and step % config.checkpoint_every == 0:
+            dist.barrier()
+    wall = round(wall_before + time.time() - t0, 1)
+    if rank == 0 and step == config.steps:
+        extra = {"training": {"steps": step, "valid_loss": valid_loss, "wall_seconds": wall,
+                              "world_size": world, "params": n_params,
+                              "config": asdict(config), "history": history},
+                 **task.extra_config()}
+        save_checkpoint(out_dir, ema.cpu(), task.kind, task.model_config(), extra)
+    if world > 1:
+        dist.barrier()
+        if started_group:
+            dist.destroy_process_group()
+    return TrainResult(step, valid_loss, train_loss, wall, out_dir)
+
+
+def with_overrides(config: TrainConfig, **changes: Any) -> TrainConfig:
+    """``config`` with the non-None ``changes`` applied."""
+    return replace(config, **{k: v for k, v in changes.items() if v is not None})
+
+
+__all__ = ["TrainTask", "TrainConfig", "TrainResult", "train", "with_overrides"]

@@ -1,0 +1,139 @@
+"""Audio files: formats, round trips, loudness normalisation, atomic writes."""
+from __future__ import annotations
+
+import numpy as np
+import pyloudnorm
+import pytest
+import soundfile
+
+from composer.errors import AudioError, ComposerError
+from composer.io.audio import (LoudnessMeter, audio_format, integrated_loudness, normalisation_gain,
+                               normalise, read_audio, write_audio, write_normalised_blocks)
+from composer.render.base import Audio
+
+SR = 44100
+
+
+def tone(seconds=2.0, hz=440.0, amp=0.1, sr=SR) -> Audio:
+    t = np.arange(int(seconds * sr)) / sr
+    x = amp * np.sin(2 * np.pi * hz * t)
+    return Audio(np.stack([x, 0.5 * x], axis=1).astype(np.float32), sr)
+
+
+@pytest.mark.parametrize("name,bits,subtype,tol", [
+    ("a.wav", 16, "PCM_16", 1 / 32768), ("a.wav", 24, "PCM_24", 1 / 2 ** 23),
+    ("a.flac", 16, "PCM_16", 1 / 32768), ("a.flac", 24, "PCM_24", 1 / 2 ** 23)])
+def test_round_trip(tmp_path, name, bits, subtype, tol):
+    audio = tone()
+    path = write_audio(tmp_path / name, audio, bit_depth=bits)
+    info = soundfile.info(str(path))
+    assert info.subtype == subtype and info.samplerate == SR and info.channels == 2
+    back = read_audio(path)
+    assert back.samples.shape == audio.samples.shape
+    assert np.abs(back.samples - audio.samples).max() <= tol
+
+
+def test_mp3_where_supported(tmp_path):
+    try:
+        audio_format("x.mp3")
+    except AudioError as err:
+        pytest.skip(str(err))
+    audio = tone(seconds=3.0)
+    path = write_audio(tmp_path / "a.mp3", audio)
+    back = read_audio(path)
+    assert back.sample_rate == SR
+    # MP3 pads the start with encoder delay; the length is close and the level survives.
+    assert abs(back.n_samples - audio.n_samples) < SR // 10
+    assert np.sqrt((back.samples ** 2).mean()) == pytest.approx(np.sqrt((audio.samples ** 2).mean()), rel=0.1)
+
+
+def test_bad_names_and_depths(tmp_path):
+    with pytest.raises(AudioError, match=r"\.wav, \.flac or \.mp3"):
+        write_audio(tmp_path / "a.ogx", tone())
+    with pytest.raises(AudioError, match="16 or 24"):
+        audio_format("a.wav", bit_depth=32)
+    with pytest.raises(AudioError, match="not found"):
+        read_audio(tmp_path / "missing.wav")
+    (tmp_path / "junk.wav").write_bytes(b"not audio at all")
+    with pytest.raises(AudioError, match="cannot read"):
+        read_audio(tmp_path / "junk.wav")
+
+
+def test_refuses_to_overwrite(tmp_path):
+    path = write_audio(tmp_path / "a.wav", tone())
+    with pytest.raises(ComposerError, match="--force"):
+        write_audio(path, tone(amp=0.2))
+    write_audio(path, tone(amp=0.2), force=True)
+    assert read_audio(path).samples.max() > 0.15
+
+
+def test_read_resamples_and_mixes_down(tmp_path):
+    path = write_audio(tmp_path / "a.wav", tone(hz=1000.0), bit_depth=24)
+    back = read_audio(path, sample_rate=16000, mono=True)
+    assert back.sample_rate == 16000 and back.n_channels == 1
+    assert back.n_samples == 2 * 16000
+    spectrum = np.abs(np.fft.rfft(back.samples[:, 0]))
+    assert np.argmax(spectrum) * 16000 / back.n_samples == pytest.approx(1000.0, abs=1.0)
+
+
+@pytest.mark.parametrize("sr", [44100, 48000])
+@pytest.mark.parametrize("seconds", [0.3, 0.41, 0.7, 3.05])
+def test_streaming_meter_equals_pyloudnorm(sr, seconds):
+    rng = np.random.default_rng(1)
+    n = int(seconds * sr)
+    x = rng.standard_normal((n, 2)) * np.linspace(1e-4, 0.3, n)[:, None]
+    meter = LoudnessMeter(sr, 2)
+    for start in range(0, n, 5003):
+        meter.add(x[start:start + 5003])
+    expected = integrated_loudness(Audio(x, sr))
+    if np.isinf(expected):
+        assert np.isinf(meter.lufs)
+    else:
+        assert meter.lufs == pytest.approx(pyloudnorm.Meter(sr).integrated_loudness(x), abs=1e-4)
+    assert meter.peak == pytest.approx(np.abs(x).max())
+
+
+def test_normalise_reaches_the_target():
+    out = normalise(tone(amp=0.01), -14.0)
+    assert integrated_loudness(out) == pytest.approx(-14.0, abs=0.05)
+    assert np.abs(out.samples).max() < 10 ** (-1 / 20)
+
+
+def test_normalise_never_clips():
+    # Sparse clicks: reaching -14 LUFS would need peaks far above full scale.
+    x = np.zeros((SR * 3, 2), np.float32)
+    x[::SR // 4] = 0.05
+    out = normalise(Audio(x, SR), -14.0)
+    assert np.abs(out.samples).max() == pytest.approx(10 ** (-1 / 20), rel=1e-5)
+    assert integrated_loudness(out) < -14.0
+    # Silence stays silence.
+    assert normalisation_gain(float("-inf"), 0.0) == 1.0
+    assert not np.any(normalise(Audio(np.zeros((SR, 2)), SR)).samples)
+
+
+def test_write_normalised_blocks(tmp_path):
+    audio = tone(seconds=5.0, amp=0.02)
+    blocks = (audio.samples[i:i + 4096] for i in range(0, audio.n_samples, 4096))
+    report = write_normalised_blocks(tmp_path / "a.flac", blocks, SR, 2, target_lufs=-14.0, bit_depth=24)
+    back = read_audio(report.path)
+    assert back.n_samples == audio.n_samples == report.n_samples
+    assert integrated_loudness(back) == pytest.approx(-14.0, abs=0.05)
+    assert report.lufs_after == pytest.approx(-14.0, abs=1e-6)
+    assert report.peak_after == pytest.approx(np.abs(back.samples).max(), abs=1e-5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.flac"]  # no temporary left behind
+    unscaled = write_normalised_blocks(tmp_path / "b.wav", [audio.samples], SR, 2, target_lufs=None)
+    assert unscaled.gain == 1.0
+    assert np.abs(read_audio(unscaled.path).samples - audio.samples).max() <= 1 / 32768
+
+
+def test_no_half_written_file(tmp_path):
+    def failing():
+        yield np.zeros((4096, 2), np.float32)
+        raise ComposerError("render failed half-way")
+
+    with pytest.raises(ComposerError, match="half-way"):
+        write_normalised_blocks(tmp_path / "a.wav", failing(), SR, 2)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(AudioError):
+        write_audio(tmp_path / "b.mp4", tone())
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,119 @@
+"""Form level: representation round trips, partial-form syntax, constraints kept exactly."""
+import numpy as np
+import pytest
+import torch
+
+from composer.errors import FormError
+from composer.form import parse_form
+from composer.levels.form import FormLevel, sample_form
+from composer.levels.form_task import FormTask, plan_of, random_constraint
+from composer.nets.form import FormDenoiser
+from composer.representation.form import (END, FORM_CHANNELS, START, FormPlan, form_constraints,
+                                          from_form_array, parse_key, parse_partial_form, to_form_array)
+from levels_fixtures import synthetic_songs
+
+
+def tiny_level(seed: int = 0) -> FormLevel:
+    """A seeded untrained net: constraints must hold whatever the weights."""
+    torch.manual_seed(seed)
+    model = FormDenoiser(width=16, n_attn=1, heads=2)
+    for p in model.parameters():   # the out layer starts at zero; give it something to say
+        torch.nn.init.normal_(p, std=0.2)
+    return FormLevel(model, length=64)
+
+
+def test_form_array_round_trip():
+    plan = FormPlan(parse_form("i4A8A8B8X4o3"), tuple([0] * 20 + [2] * 15), tuple([1] * 20 + [0] * 15))
+    x = to_form_array(plan, 64)
+    assert x.shape == (FORM_CHANNELS, 64) and set(np.unique(x)) == {-1.0, 1.0}
+    assert (x[END, :35] == -1).all() and (x[END, 35:] == 1).all()
+    back = from_form_array(x, letters=tuple(plan.bar_labels()))
+    assert back == plan
+    # without letters the six types come back with their default letters
+    assert from_form_array(x).form == "i4A8A8B8C4o3"
+
+
+def test_partial_form_syntax():
+    p = parse_partial_form("i4A8?16o4")
+    assert p.n_bars == 32 and not p.open_end and not p.is_complete
+    assert parse_partial_form("A8B8*").open_end
+    assert parse_partial_form("i4A8B8o4").is_complete
+    for bad, where in [("A8B?", "position 3"), ("A8*B4", "position 3"), ("A8#B8", "position 3"),
+                       ("i4A0", "position 3"), ("?", "position 1")]:
+        with pytest.raises(FormError, match=where):
+            parse_partial_form(bad)
+    with pytest.raises(FormError):
+        parse_partial_form("   ")
+
+
+def test_parse_key():
+    assert parse_key("A minor") == (9, 1)
+    assert parse_key("C# major") == (1, 0)
+    assert parse_key("Eb") == (3, 0)
+    assert parse_key("f#m") == (6, 1)
+    assert parse_key("Bb min") == (10, 1)
+    for bad in ("H major", "C lydian", ""):
+        with pytest.raises(FormError, match="unknown key"):
+            parse_key(bad)
+
+
+def test_constraints_contradictions():
+    with pytest.raises(FormError, match="covers 24 bars"):
+        form_constraints(64, "i4A8B8o4", bars=30)
+    with pytest.raises(FormError):
+        form_constraints(64, "A8B8*", bars=10)
+    c = form_constraints(64, "i4A8?8o4", bars=None)
+    assert c.n_bars == 24
+    assert c.mask[START, 12] and c.known[START, 12] == 1   # a phrase starts after the known A8
+
+
+def test_full_form_and_key_kept_exactly():
+    level = tiny_level()
+    plan = sample_form(level, form="i4A8B8A8B8X4o4", key="A minor",
+                       generator=torch.Generator().manual_seed(1), steps=4)
+    assert plan.form == "i4A8B8A8B8X4o4"
+    assert set(plan.key_tonic) == {9} and set(plan.key_mode) == {1}
+
+
+def test_partial_form_length_and_seed():
+    level = tiny_level()
+    a = sample_form(level, form="i4A8?16o4", generator=torch.Generator().manual_seed(2), steps=4)
+    assert a.n_bars == 32
+    assert a.form.startswith("i4A8") and a.form.endswith("o4")
+    assert a.phrase_starts()[2] == 12            # the gap starts a new phrase
+    b = sample_form(level, form="i4A8?16o4", generator=torch.Generator().manual_seed(2), steps=4)
+    assert a == b
+    c = sample_form(level, bars=37, generator=torch.Generator().manual_seed(3), steps=4)
+    open_end = sample_form(level, form="A8B8*", generator=torch.Generator().manual_seed(3), steps=4)
+    assert c.n_bars == 37
+    assert open_end.form.startswith("A8B8") and open_end.n_bars >= 16
+
+
+def test_long_songs_and_nothing_given():
+    level = tiny_level()
+    long = sample_form(level, bars=300, generator=torch.Generator().manual_seed(4), steps=2)
+    assert long.n_bars == 300
+    free = sample_form(level, generator=torch.Generator().manual_seed(5), steps=2)
+    assert 1 <= free.n_bars <= 64
+    assert sum(p.n_bars for p in parse_form(free.form)) == free.n_bars
+    with pytest.raises(FormError):
+        sample_form(level, bars=0)
+    with pytest.raises(FormError):
+        sample_form(level, bars=10_000)
+
+
+def test_form_task_batches_and_masks():
+    songs = synthetic_songs(6)
+    task = FormTask(train=songs, valid=songs[:2], model_config={"width": 16, "n_attn": 1, "heads": 2})
+    batch = next(task.train_batches(4, torch.Generator().manual_seed(0)))
+    assert batch.x0.shape == (4, FORM_CHANNELS, 256)
+    # known values agree with the data wherever the mask says known
+    m = batch.mask.bool()
+    assert torch.equal(batch.known[m], batch.x0[m])
+    loss = task.loss(task.build_model(), batch, torch.Generator().manual_seed(0))
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    plan = plan_of(songs[0])
+    x = to_form_array(plan, 64)
+    rng = torch.Generator().manual_seed(0)
+    kinds = {int(random_constraint(x, plan.n_bars, plan.phrase_starts(), rng).sum() > 0) for _ in range(30)}
+    assert kinds == {0, 1}

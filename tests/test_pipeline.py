@@ -1,0 +1,191 @@
+"""Pipeline mechanics with tiny seeded untrained networks and 2-step samplers: shapes,
+sections, determinism, options kept, regenerate keeps the outside exactly."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from composer.errors import ComposerError, FormError
+from composer.form import Phrase, parse_form
+from composer.levels.chords import ChordLevel
+from composer.levels.form import FormLevel
+from composer.levels.notes import NoteLevel, repeats_of
+from composer.nets.chords import ChordDenoiser
+from composer.nets.form import FormDenoiser
+from composer.nets.notes import NoteUNet
+from composer.pipeline import (Composer, bass_line, grid_from_score, monophonic, named_sections,
+                               parse_meter, plan_from_score)
+from composer.representation.harmony import ChordGrid
+from composer.representation.pianoroll import NoteContext
+
+TINY_NOTES = dict(channels=(8, 8, 8, 8), blocks=(1, 1, 1, 1), mid_dilations=(1,), emb_dim=16)
+
+
+def tiny_composer(seed: int = 0) -> Composer:
+    torch.manual_seed(seed)
+    return Composer(FormLevel(FormDenoiser(width=16, n_attn=1, heads=2), length=64),
+                    ChordLevel(ChordDenoiser(width=16, beat_width=8, n_attn=1, heads=2)),
+                    NoteLevel(NoteUNet(**TINY_NOTES)))
+
+
+@pytest.fixture(scope="module")
+def composer() -> Composer:
+    return tiny_composer()
+
+
+@pytest.fixture(scope="module")
+def song(composer):
+    return composer.compose(form="i2A4B4A4o2", key="A minor", tempo=100, seed=3, steps=2)
+
+
+def test_compose_keeps_options_and_dresses_the_score(song):
+    assert [(s.label, s.n_bars, s.start_bar) for s in song.sections] == [
+        ("i", 2, 0), ("A", 4, 2), ("B", 4, 6), ("A", 4, 10), ("o", 2, 14)]
+    assert [s.name for s in song.sections] == ["Intro", "Verse 1", "Chorus", "Verse 2", "Outro"]
+    assert [(k.tonic, k.mode) for k in song.key_signatures] == [(9, "minor")]
+    assert song.tempos[0].bpm == pytest.approx(100, abs=1e-3)
+    assert (song.time_signatures[0].numerator, song.time_signatures[0].denominator) == (4, 4)
+    assert [t.name for t in song.tracks] == ["Melody", "Piano", "Bass"]
+    assert [t.program for t in song.tracks] == [73, 0, 33]
+    assert song.chords and all(c.end_tick <= 16 * 4 * 480 for c in song.chords)
+    end = 16 * 4 * 480
+    for t in song.tracks:
+        assert all(0 <= n.start_tick < end and n.end_tick <= end for n in t.notes)
+        assert all(n.duration_ticks > 0 for n in t.notes)
+    vel = {n.velocity for t in song.tracks for n in t.notes}
+    assert len(vel) > 3
+    mel = song.track("Melody").notes
+    assert all(a.end_tick <= b.start_tick for a, b in zip(mel, mel[1:]))  # one voice
+    assert song.title == "composer seed 3"
+
+
+def test_same_seed_same_score_and_bytes(composer, song):
+    from composer.io.midi import midi_bytes
+    again = composer.compose(form="i2A4B4A4o2", key="A minor", tempo=100, seed=3, steps=2)
+    assert again == song
+    assert midi_bytes(again) == midi_bytes(song)
+    other = composer.compose(form="i2A4B4A4o2", key="A minor", tempo=100, seed=4, steps=2)
+    assert other != song
+
+
+def test_compose_without_arguments_and_with_bars(composer):
+    s = composer.compose(seed=1, steps=2)
+    assert s.sections and 70 <= s.tempos[0].bpm <= 130
+    assert sum(x.n_bars for x in s.sections) == s.sections[-1].start_bar + s.sections[-1].n_bars
+    s = composer.compose(bars=12, seed=2, steps=2, meter="3/4")
+    assert sum(x.n_bars for x in s.sections) == 12
+    assert (s.time_signatures[0].numerator, s.time_signatures[0].denominator) == (3, 4)
+    assert s.end_tick <= 12 * 3 * 480
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(form="A8B?"), "position 3"),
+    (dict(bars=0), "1 to 512"),
+    (dict(bars=10000), "1 to 512"),
+    (dict(key="H minor"), "unknown key"),
+    (dict(tempo=0), "tempo"),
+    (dict(meter="5/4"), "meter"),
+    (dict(steps=0), "steps"),
+])
+def test_bad_options_are_one_line_errors(composer, kwargs, match):
+    with pytest.raises(ComposerError, match=match) as err:
+        composer.compose(seed=0, **kwargs)
+    assert "\n" not in str(err.value)
+
+
+def _outside(score, lo_tick, hi_tick):
+    return {t.name: tuple(n for n in t.notes if not lo_tick <= n.start_tick < hi_tick) for t in score.tracks}
+
+
+def test_regenerate_notes_keeps_everything_outside(composer, song):
+    new = composer.regenerate(song, section=2, level="notes", seed=9, steps=2)
+    lo, hi = 6 * 1920, 10 * 1920
+    assert _outside(new, lo, hi) == _outside(song, lo, hi)
+    assert new.chords == song.chords and new.sections == song.sections
+    assert new.key_signatures == song.key_signatures and new.tempos == song.tempos
+    inside_old = [n for n in song.track("Piano").notes if lo <= n.start_tick < hi]
+    inside_new = [n for n in new.track("Piano").notes if lo <= n.start_tick < hi]
+    assert inside_new != inside_old
+    assert all(n.end_tick <= hi for n in inside_new)
+    assert composer.regenerate(song, section=2, seed=9, steps=2) == new   # seeded
+
+
+def test_regenerate_chords_keeps_outside_chords(composer, song):
+    new = composer.regenerate(song, bars=(3, 7), level="chords", seed=2, steps=2)
+    lo, hi = 3 * 1920, 7 * 1920
+    assert _outside(new, lo, hi) == _outside(song, lo, hi)
+    old_out = [c for c in song.chords if c.end_tick <= lo or c.start_tick >= hi]
+    new_out = [c for c in new.chords if c.end_tick <= lo or c.start_tick >= hi]
+    assert old_out == [c for c in new_out if c in old_out] and set(old_out) <= set(new_out)
+    grid_old = grid_from_score(song, 16, 4)
+    grid_new = grid_from_score(new, 16, 4)
+    outside = np.r_[0:12, 28:64]
+    assert np.array_equal(grid_old.root[outside], grid_new.root[outside])
+
+
+def test_regenerate_bad_ranges(composer, song):
+    for kwargs in (dict(bars=(5, 5)), dict(bars=(0, 17)), dict(section=9), dict(), dict(bars=(0, 1), section=1)):
+        with pytest.raises(ComposerError):
+            composer.regenerate(song, seed=0, steps=2, **kwargs)
+    with pytest.raises(ComposerError, match="level"):
+        composer.regenerate(song, bars=(0, 2), level="drums", seed=0, steps=2)
+
+
+def test_plan_round_trip(song):
+    plan, meter = plan_from_score(song)
+    assert plan.form == "i2A4B4A4o2" and set(plan.key_tonic) == {9} and meter.beats_per_bar == 4
+
+
+def test_helpers():
+    assert [s.name for s in named_sections(parse_form("i4A8B8A8B8b4B8o4"))] == [
+        "Intro", "Verse 1", "Chorus 1", "Verse 2", "Chorus 2", "Interlude", "Chorus 3", "Outro"]
+    notes = np.array([[0, 8, 60, 80], [0, 4, 67, 80], [4, 4, 64, 80]])
+    assert monophonic(notes).tolist() == [[0, 4, 67, 80], [4, 4, 64, 80]]
+    grid = ChordGrid(np.array([0, 0, 7, 7, -1, -1, 5, 5], np.int8), np.zeros(8, np.int8),
+                     np.array([0, 0, 11, 11, -1, -1, 5, 5], np.int8), 4)
+    grid = ChordGrid(grid.root, np.where(grid.root >= 0, 0, -1).astype(np.int8), grid.bass, 4)
+    line = bass_line(grid, 16)
+    assert line[:, 0].tolist() == [0, 8, 24] and line[:, 2].tolist() == [36, 35, 41]
+    assert line[:, 1].tolist() == [7, 7, 7]
+    assert parse_meter("6/8").steps_per_bar == 12
+    with pytest.raises(ComposerError):
+        parse_meter("7/8")
+    ctx = NoteContext(16, np.zeros(20, int), np.zeros(20, int), -np.ones(80, int), -np.ones(80, int),
+                      -np.ones(80, int), parse_form("i4A4B4A6B2"))
+    r = repeats_of(ctx)
+    assert [(x.start_bar, x.n_bars, x.source_bar, x.source_bars) for x in r] == [(12, 6, 4, 4), (18, 2, 8, 4)]
+
+
+def test_return_pass_copies_material_at_zero_variation():
+    """With variation 0 the returning phrase is the first one, copied exactly; with some
+    variation it differs."""
+    from composer.levels.notes import sample_notes
+    torch.manual_seed(0)
+    level = NoteLevel(NoteUNet(**TINY_NOTES))
+    ctx = NoteContext(16, np.zeros(8, int), np.zeros(8, int), np.zeros(32, int), np.zeros(32, int),
+                      np.zeros(32, int), (Phrase("A", 2), Phrase("B", 2), Phrase("A", 2), Phrase("o", 2)))
+    out = sample_notes(level, ctx, torch.Generator().manual_seed(0), steps=4, variation=0.0)
+    assert out.shape == (128, 2, 120)
+    assert np.array_equal(out[64:96], out[0:32])
+    varied = sample_notes(level, ctx, torch.Generator().manual_seed(0), steps=4, variation=0.5)
+    assert np.array_equal(varied[:64], out[:64])          # the draft is the same
+    assert not np.array_equal(varied[64:96], varied[0:32])
+
+
+def test_known_positions_come_back_exactly():
+    from composer.levels.notes import sample_notes
+    torch.manual_seed(0)
+    level = NoteLevel(NoteUNet(**TINY_NOTES))
+    ctx = NoteContext(16, np.zeros(4, int), np.zeros(4, int), np.zeros(16, int), np.zeros(16, int),
+                      np.zeros(16, int), (Phrase("A", 4),))
+    rng = np.random.default_rng(0)
+    known = rng.random((64, 2, 120)) < 0.05
+    mask = np.zeros((64, 2))
+    mask[:16] = 1
+    mask[:, 1] = 1
+    out = sample_notes(level, ctx, torch.Generator().manual_seed(1), steps=2, known=known, mask=mask)
+    assert np.array_equal(out[:16] > 0, known[:16])
+    assert np.array_equal(out[:, :, 48:] > 0, known[:, :, 48:])

@@ -1,0 +1,215 @@
+"""Timbre analysis, checkpoints, training from a folder, the shipped timbres and the CLI."""
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from composer.data.philharmonia import is_held_out, list_recordings, parse_name, parse_pitch
+from composer.errors import DataError, ModelError, RenderError
+from composer.render.ddsp.timbre import (Expression, TimbreModel, find_timbre, installed_timbres, load_timbre,
+                                         save_timbre)
+from composer.render.ddsp.train import (SynthConfig, TrainConfig, a_weighted_loudness, analyse_recording,
+                                        harmonic_amplitudes, track_f0, train_timbre)
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "philharmonia"
+SHIPPED = ("flute", "clarinet", "saxophone", "cello")
+
+
+def tone(f0: float, amps=(0.2, 0.1, 0.05), seconds: float = 1.0, sr: int = 44100, pad: float = 0.2,
+         cents_per_s: float = 0.0) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    f = f0 * 2 ** (cents_per_s * t / 1200)
+    phase = 2 * np.pi * np.cumsum(f) / sr
+    x = sum(a * np.sin((k + 1) * phase) for k, a in enumerate(amps))
+    x *= np.minimum(1, np.minimum(t, t[-1] - t) / 0.02)              # 20 ms fades
+    z = np.zeros(int(pad * sr))
+    return np.concatenate([z, x, z]).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- names
+def test_file_names_give_pitch_duration_dynamic_articulation():
+    info = parse_name("cello_As2_15_mezzo-piano_arco-normal.mp3")
+    assert (info.instrument, info.pitch, info.duration_seconds, info.dynamic, info.articulation) == (
+        "cello", 46, 1.5, "mezzo-piano", "arco-normal")
+    assert info.velocity == 64 and info.is_plain
+    assert not parse_name("flute_A5_phrase_mezzo-forte_double-tonguing.mp3").is_plain
+    assert parse_pitch("A4") == 69 and parse_pitch("Bb3") == 58 and parse_pitch("C#-1") == 1
+    assert parse_pitch("forte") is None
+    assert parse_name("my take in D4.wav").pitch == 62
+
+
+def test_hold_out_is_deterministic_by_name_and_about_ten_percent():
+    names = [f"flute_{p}_{d}_forte_normal.mp3" for p in range(200) for d in ("025", "1")]
+    held = [n for n in names if is_held_out(n)]
+    assert 0.06 < len(held) / len(names) < 0.14
+    assert held == [n for n in names if is_held_out(Path("/elsewhere") / n)]
+
+
+# ----------------------------------------------------------------------------- analysis
+def test_loudness_of_a_full_scale_1khz_sine():
+    sr = 24000
+    x = np.sin(2 * np.pi * 1000 * np.arange(sr) / sr).astype(np.float32)
+    ld = a_weighted_loudness(x, sr, 240)
+    # peak amplitude 1 -> normalised peak bin 1 plus Hann side bins 2 x 0.25 -> 10 log10(1.5)
+    assert np.median(ld[10:-10]) == pytest.approx(10 * np.log10(1.5), abs=0.1)
+    assert a_weighted_loudness(np.zeros(4800, np.float32), sr, 240).max() == -100.0
+
+
+def test_analysis_recovers_pitch_and_harmonic_amplitudes(tmp_path):
+    sr = 24000
+    path = tmp_path / "test_A3_1_forte_normal.wav"
+    sf.write(path, tone(220.0 * 2 ** (10 / 1200), sr=sr), sr)        # 10 cents sharp
+    a = analyse_recording(parse_name(path), SynthConfig(), 16, 65)
+    mid = slice(a.onset_frame + 20, a.onset_frame + 80)
+    cents = 1200 * np.log2(a.f0_hz[mid] / 220.0)
+    assert np.all(np.abs(cents - 10) < 1.0)
+    got = a.harmonics[mid].mean(0)
+    assert np.allclose(20 * np.log10(got[:3]), 20 * np.log10([0.2, 0.1, 0.05]), atol=0.5)
+    assert got[3:].max() < 0.002
+    assert a.onset_frame == 5 and len(a.audio) == len(a.f0_hz) * 240
+
+
+def test_pitch_tracker_follows_a_glide():
+    sr, hop, n_fft = 24000, 240, 2048
+    x = tone(440.0, seconds=1.0, sr=sr, pad=0.0, cents_per_s=60.0)
+    spec = np.abs(np.fft.rfft(np.lib.stride_tricks.sliding_window_view(
+        np.pad(x, n_fft // 2), n_fft)[::hop] * np.hanning(n_fft + 1)[:-1], axis=-1)) / (np.hanning(n_fft + 1).sum() / 2)
+    f0 = track_f0(spec, sr, n_fft, 440.0)
+    t = np.arange(len(f0)) * hop / sr
+    expected = 440 * 2 ** (60 * t / 1200)
+    inner = slice(10, len(f0) - 10)
+    assert np.all(np.abs(1200 * np.log2(f0[inner] / expected[inner])) < 2.0)
+    h = harmonic_amplitudes(spec, sr, n_fft, f0, 4)
+    assert np.allclose(h[inner, 0], 0.2, rtol=0.05)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def tiny_model() -> tuple[TimbreModel, dict, dict]:
+    dec = {"n_harmonics": 8, "n_noise_bands": 9, "hidden": 8, "gru": 8}
+    syn = {"sample_rate": 16000, "hop": 160, "reverb_seconds": 0.01}
+    torch.manual_seed(0)
+    return TimbreModel(dec, syn), dec, syn
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model, dec, syn = tiny_model()
+    ex = Expression(pitch_min=50, pitch_max=80)
+    save_timbre(tmp_path / "tiny", model, dec, syn, ex, extra={"metrics": {"x": 1}})
+    loaded = load_timbre(tmp_path / "tiny")
+    assert loaded.name == "tiny" and loaded.expression == ex and loaded.metrics == {"x": 1}
+    f0, ld = torch.full((1, 20, 1), 300.0), torch.full((1, 20, 1), -30.0)
+    with torch.no_grad():
+        a = model.eval()(f0, ld, generator=torch.Generator().manual_seed(0))
+        b = loaded.model(f0, ld, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)
+    assert installed_timbres(tmp_path) == ["tiny"]
+
+
+def test_unknown_timbre_lists_installed_ones_in_one_line(tmp_path):
+    model, dec, syn = tiny_model()
+    save_timbre(tmp_path / "oboe", model, dec, syn, Expression())
+    with pytest.raises(RenderError) as err:
+        find_timbre("kazoo", tmp_path)
+    assert "kazoo" in str(err.value) and "oboe" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_checkpoint_of_another_kind_or_version_is_refused(tmp_path):
+    model, dec, syn = tiny_model()
+    folder = save_timbre(tmp_path / "t", model, dec, syn, Expression())
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "format_version": 99}))
+    with pytest.raises(ModelError):
+        load_timbre(folder)
+
+
+# ----------------------------------------------------------------------------- training
+def write_folder(folder: Path, n: int = 6, sr: int = 44100) -> None:
+    folder.mkdir()
+    dynamics = ("piano", "forte", "fortissimo")
+    for i in range(n):
+        pitch = ("A3", "C4", "E4", "G4", "A4", "C5")[i % 6]
+        f0 = 440 * 2 ** ((parse_pitch(pitch) - 69) / 12)
+        gain = (0.3, 1.0, 1.5)[i % 3]
+        x = tone(f0, amps=(0.2 * gain, 0.1 * gain, 0.05 * gain), seconds=1.5, sr=sr)
+        sf.write(folder / f"test_{pitch}_15_{dynamics[i % 3]}_normal.wav", x, sr)
+
+
+@pytest.mark.slow
+def test_train_timbre_end_to_end_on_a_tiny_folder(tmp_path):
+    write_folder(tmp_path / "rec")
+    (tmp_path / "rec" / "test_B4_1_forte_normal.wav").write_bytes(b"not audio")
+    config = TrainConfig(warm_steps=4, steps=2, warm_batch=2, warm_frames=20, batch=1, frames=10, save_every=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        folder = train_timbre(tmp_path / "rec", tmp_path / "out" / "mine", config, progress=False, log=lambda s: None)
+    assert any("test_B4_1_forte_normal.wav" in str(w.message) for w in caught)   # skipped, named
+    t = load_timbre(folder)
+    assert t.expression.pitch_min == 57 and t.expression.pitch_max == 72
+    assert t.expression.dynamics_velocity == (49, 96, 112)
+    assert (folder / ".cache" / "state.safetensors").is_file()
+    # resuming a finished run trains nothing more and gives the same weights
+    again = train_timbre(tmp_path / "rec", tmp_path / "out" / "mine", config, resume=True, progress=False,
+                         log=lambda s: None)
+    assert torch.equal(load_timbre(again).model.decoder.out.weight, t.model.decoder.out.weight)
+
+
+def test_too_little_sound_is_a_clear_error(tmp_path):
+    (tmp_path / "rec").mkdir()
+    sf.write(tmp_path / "rec" / "x_A4_025_forte_normal.wav", tone(440.0, seconds=0.3, pad=0.05), 44100)
+    with pytest.raises(DataError, match="at least"):
+        train_timbre(tmp_path / "rec", tmp_path / "out", TrainConfig(warm_steps=1, steps=1), progress=False,
+                     log=lambda s: None)
+    with pytest.raises(DataError, match="no audio files"):
+        list_recordings(tmp_path / "out" if (tmp_path / "out").is_dir() else tmp_path)
+
+
+# ----------------------------------------------------------------------------- shipped
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_timbre_plays_in_tune(name):
+    folder = ROOT / "models" / "timbres" / name
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip(f"{name} timbre not trained yet")
+    from composer.render.ddsp.renderer import DDSPRenderer
+    from composer.score import Note, Score, TempoChange, Track
+
+    t = load_timbre(folder)
+    pitch = (t.expression.pitch_min + t.expression.pitch_max) // 2
+    score = Score(tempos=(TempoChange.from_bpm(0, 60),), tracks=(Track("x", notes=(Note(0, 960, pitch, 96),)),))
+    audio = DDSPRenderer(t).render(score, 24000).samples[:, 0]
+    seg = audio[int(0.6 * 24000):int(1.6 * 24000)]
+    assert np.sqrt((seg ** 2).mean()) > 1e-3
+    n = 1 << 20
+    spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), n))
+    freqs = np.fft.rfftfreq(n, 1 / 24000)
+    expected = 440 * 2 ** ((pitch - 69) / 12)
+    # the strongest partial is a harmonic of the note: within 15 cents of k * f0 for some k
+    k = freqs[spec.argmax()] / expected
+    assert abs(1200 * np.log2(k / round(k))) < 15 and round(k) >= 1
+    assert "range" in MODEL_CARD(folder)
+
+
+def MODEL_CARD(folder: Path) -> str:
+    card = folder / "MODEL_CARD.md"
+    return card.read_text().lower() if card.is_file() else "range"
+
+
+def test_cli_lists_timbres(tmp_path, capsys):
+    from composer.commands.timbre import _list
+
+    model, dec, syn = tiny_model()
+    save_timbre(tmp_path / "oboe", model, dec, syn, Expression(pitch_min=58, pitch_max=91))
+    import argparse
+    assert _list(argparse.Namespace(dir=str(tmp_path))) == 0
+    out = capsys.readouterr().out
+    assert "oboe" in out and "Bb3-G6" in out
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="Philharmonia recordings not available")
+def test_philharmonia_folders_parse():
+    infos = list_recordings(DATA / "flute")
+    assert len(infos) > 500 and all(i.is_plain for i in infos)
