@@ -34,7 +34,8 @@ REPEATS = 3
 
 def naive_runs(gen_codes, train_codes) -> list[int]:
     """Longest copied run per generated song by a dict of training bars and a run-length
-    table per position (the peer of the hashed search in composer.metrics)."""
+    table per position (the peer of the hashed search in composer.metrics), with the same
+    rules: runs start and end on bars with onsets, bars without onsets match their like."""
     index = defaultdict(list)
     for song, (code, _) in enumerate(train_codes):
         for bar, c in enumerate(code.tolist()):
@@ -47,9 +48,15 @@ def naive_runs(gen_codes, train_codes) -> list[int]:
             cur = {}
             if c:
                 for song, t_bar in index.get(c, ()):
-                    run = prev.get((song, t_bar - 1), 0)
-                    cur[(song, t_bar)] = run + 1 if run and train_codes[song][1][t_bar] == link[bar] else 1
-            best = max(best, max(cur.values(), default=0))
+                    run = prev.get((song, t_bar - 1))
+                    linked = run is not None and train_codes[song][1][t_bar] == link[bar]
+                    cur[(song, t_bar)] = run + 1 if linked else 1
+                    best = max(best, cur[(song, t_bar)])
+            else:
+                for (song, t_bar), run in prev.items():
+                    t_code = train_codes[song][0]
+                    if t_bar + 1 < len(t_code) and t_code[t_bar + 1] == 0:
+                        cur[(song, t_bar + 1)] = run + 1
             prev = cur
         out.append(best)
     return out

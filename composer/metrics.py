@@ -625,9 +625,10 @@ def melody_bar_codes(score: Score) -> tuple[np.ndarray, np.ndarray]:
 
     Returns (code, link), uint64 [n_bars] and int64 [n_bars]: ``code`` hashes the notes
     starting in the bar as (onset step in bar, duration steps, pitch - the bar's first
-    pitch), 0 for a bar without melody onsets; ``link`` is the bar's first pitch minus
-    the previous bar's first pitch (0 for the first bar), so that a run of bars is equal
-    up to one transposition exactly when codes and inner links are equal."""
+    pitch), 0 for a bar without melody onsets; ``link`` is the bar's first pitch minus the
+    first pitch of the previous bar with onsets (0 for the first such bar and for bars
+    without onsets), so that a run of bars is equal up to one transposition exactly when
+    codes and inner links are equal."""
     return _bar_codes(song_view(score))
 
 
@@ -655,9 +656,7 @@ def _bar_codes(view: SongView) -> tuple[np.ndarray, np.ndarray]:
         bar_hash = bar_hash * _HASH_BASE + np.diff(np.append(first_idx, len(mel))).astype(np.uint64)
     bars_with = bar[first_idx]
     code[bars_with] = np.where(bar_hash == 0, np.uint64(1), bar_hash)
-    pitch_of_bar = np.zeros(view.n_bars, np.int64)
-    pitch_of_bar[bars_with] = first_pitch
-    link[1:] = pitch_of_bar[1:] - pitch_of_bar[:-1]
+    link[bars_with[1:]] = np.diff(first_pitch)
     return code, link
 
 
@@ -671,17 +670,20 @@ def _window_hashes(codes: Sequence[tuple[np.ndarray, np.ndarray]]):
 
 
 def longest_runs_from_codes(gen_codes, train_codes) -> np.ndarray:
-    """int64 [len(gen_codes)]: longest run of melodic bars of each generated song equal (up
-    to transposition) to a run of bars of one training song, from the songs'
-    :func:`melody_bar_codes` (lists of (code, link) pairs)."""
+    """int64 [len(gen_codes)]: longest run of bars of each generated song equal (up to one
+    transposition) to a run of bars of one training song, from the songs'
+    :func:`melody_bar_codes` (lists of (code, link) pairs).  A run starts and ends on bars
+    with melody onsets; bars without onsets (rests, held notes) may lie inside a run when
+    the training run has them at the same places."""
     g_code, g_link, g_song = _window_hashes(gen_codes)
     t_code, t_link, t_song = _window_hashes(train_codes)
     best = np.zeros(len(gen_codes), np.int64)
     mix = np.uint64(0xFF51AFD7ED558CCD)
     with np.errstate(over="ignore"):
-        # What bar p adds to a window that started before it: its code and its link.
-        g_ext = (g_code * _HASH_BASE) ^ (g_link * mix)
-        t_ext = (t_code * _HASH_BASE) ^ (t_link * mix)
+        # What bar p adds to a window that started before it: its code and its link
+        # (a bar without onsets adds a constant, so that it matches only its like).
+        g_ext = (np.where(g_code == 0, mix, g_code) * _HASH_BASE) ^ (g_link * mix)
+        t_ext = (np.where(t_code == 0, mix, t_code) * _HASH_BASE) ^ (t_link * mix)
     # Live windows of length k: start positions and hashes H_k, where H_1 = code and
     # H_k = H_{k-1} * B + ext[start + k - 1].  Only windows whose hash occurs on the other
     # side stay alive, so both sets shrink to the few real matches after a step or two.
@@ -697,25 +699,29 @@ def longest_runs_from_codes(gen_codes, train_codes) -> np.ndarray:
             t_hit = np.isin(t_hash, g_hash)
             g_pos, g_hash = g_pos[g_hit], g_hash[g_hit]
             t_pos, t_hash = t_pos[t_hit], t_hash[t_hit]
-            best[g_song[g_pos]] = k  # k only grows, so this keeps the longest
-            g_pos, g_hash = _extend(g_pos, g_hash, k, g_code, g_ext, g_song)
-            t_pos, t_hash = _extend(t_pos, t_hash, k, t_code, t_ext, t_song)
+            # A run counts up to its last bar with onsets; k only grows, so this keeps the
+            # longest.
+            ends_melodic = g_code[g_pos + k - 1] != 0
+            best[g_song[g_pos[ends_melodic]]] = k
+            g_pos, g_hash = _extend(g_pos, g_hash, k, g_ext, g_song)
+            t_pos, t_hash = _extend(t_pos, t_hash, k, t_ext, t_song)
             k += 1
     return best
 
 
-def _extend(pos, hashes, k, code, ext, song):
-    """Windows [pos, pos + k) grown by bar pos + k where it is a melodic bar of the same song."""
+def _extend(pos, hashes, k, ext, song):
+    """Windows [pos, pos + k) grown by bar pos + k where it is in the same song."""
     nxt = pos + k
-    ok = nxt < len(code)
-    ok[ok] &= (code[nxt[ok]] != 0) & (song[nxt[ok]] == song[pos[ok]])
+    ok = nxt < len(song)
+    ok[ok] &= song[nxt[ok]] == song[pos[ok]]
     return pos[ok], hashes[ok] * _HASH_BASE + ext[nxt[ok]]
 
 
 def longest_copied_runs(generated: Sequence[Score], train: Sequence[Score]) -> np.ndarray:
     """int64 [len(generated)]: for each generated song, the longest run of consecutive bars
     whose melody equals (up to one transposition for the whole run) a run of bars of one
-    training song.  Bars without melody onsets never count.  Equality is decided by 64-bit
+    training song.  Runs start and end on bars with melody onsets; bars without onsets may
+    lie inside a run where the training run has them too.  Equality is decided by 64-bit
     polynomial hashes of per-bar (onset, duration, interval) signatures."""
     return longest_runs_from_codes([_bar_codes(song_view(s)) for s in generated],
                          [_bar_codes(song_view(s)) for s in train])

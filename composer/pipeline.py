@@ -333,7 +333,7 @@ class Composer:
         prog = None if progress is None else (lambda i, n: progress("notes", i, n))
         raw = sample_notes(self.note_level, ctx, gen, steps=steps or DEFAULT_STEPS,
                            variation=self.variation, guidance=self.guidance, progress=prog)
-        melody, piano = split_roll(decode_roll(raw), shift)
+        melody, piano = split_roll(decode_roll(raw, self.note_level.decoding), shift)
         return self._score(plan, grid, m, tempo, melody, piano, rng, bass, f"composer seed {seed}")
 
     def _score(self, plan: FormPlan, grid: ChordGrid, m: Meter, tempo: float, melody: np.ndarray,
@@ -419,7 +419,7 @@ class Composer:
         raw = sample_notes(self.note_level, ctx, gens[2], steps=steps or DEFAULT_STEPS, known=known,
                            mask=mask, variation=self.variation, guidance=self.guidance,
                            progress=prog("notes"))
-        melody, piano = split_roll(decode_roll(raw), shift)
+        melody, piano = split_roll(decode_roll(raw, self.note_level.decoding), shift)
         lo_s, hi_s = start * spb, end * spb
         sections = tuple(sorted(score.sections))
 

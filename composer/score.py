@@ -205,6 +205,7 @@ class Score:
     tracks: tuple[Track, ...] = ()
     title: str = ""
     _tempo_cache: tuple = field(default=(), init=False, repr=False, compare=False, hash=False)
+    _meter_cache: tuple = field(default=(), init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         for name in ("tempos", "time_signatures", "key_signatures", "sections", "chords"):
@@ -224,6 +225,8 @@ class Score:
             _check(1 <= ts.numerator <= 255, f"time signature numerator {ts.numerator} out of 1..255")
             _check(ts.denominator in (1, 2, 4, 8, 16, 32, 64),
                    f"time signature denominator {ts.denominator} is not a power of two up to 64")
+            _check(ts.ticks_per_bar(self.resolution) >= 1,
+                   f"time signature {ts} at resolution {self.resolution} gives bars shorter than a tick")
         for k in self.key_signatures:
             _check(k.tick >= 0, f"key signature at negative tick {k.tick}")
             _check(0 <= k.tonic < 12, f"key tonic {k.tonic} out of 0..11")
@@ -311,36 +314,45 @@ class Score:
             current = ts
         return current
 
+    def _meter_segments(self) -> tuple[list[int], list[int], list[int], list[int]]:
+        """(start tick, first bar, ticks per bar, first bar of the next segment) of each
+        meter segment, cached; the last segment runs on for ever."""
+        if not self._meter_cache:
+            meters = list(self.time_signatures) or [TimeSignature(0, 4, 4)]
+            if meters[0].tick > 0:
+                meters.insert(0, TimeSignature(0, 4, 4))
+            ticks, bars, lengths, next_bars = [], [], [], []
+            bars_done = 0
+            for i, ts in enumerate(meters):
+                length = ts.ticks_per_bar(self.resolution)
+                ticks.append(ts.tick)
+                bars.append(bars_done)
+                lengths.append(length)
+                if i + 1 < len(meters):
+                    # A meter change off the barline cuts the bar short: ceil division.
+                    bars_done += -(-(meters[i + 1].tick - ts.tick) // length)
+                    next_bars.append(bars_done)
+                else:
+                    next_bars.append(float("inf"))
+            object.__setattr__(self, "_meter_cache", (ticks, bars, lengths, next_bars))
+        return self._meter_cache
+
     def bar_to_tick(self, bar: int) -> int:
         """Start tick of bar number ``bar`` (from 0), following the meter changes.
 
-        A meter change that does not fall on a barline starts a new bar there."""
-        tick, bars_done = 0, 0
-        meters = list(self.time_signatures) or [TimeSignature(0, 4, 4)]
-        if meters[0].tick > 0:
-            meters.insert(0, TimeSignature(0, 4, 4))
-        for i, ts in enumerate(meters):
-            length = ts.ticks_per_bar(self.resolution)
-            next_tick = meters[i + 1].tick if i + 1 < len(meters) else None
-            span = None if next_tick is None else -(-(next_tick - ts.tick) // length)
-            if span is None or bars_done + span > bar:
-                return ts.tick + (bar - bars_done) * length
-            bars_done += span
-            tick = next_tick
-        return tick
+        A meter change that does not fall on a barline starts a new bar there.
+        O(log n) in the number of meter changes (the segment table is cached)."""
+        ticks, bars, lengths, next_bars = self._meter_segments()
+        i = bisect.bisect_right(next_bars, bar)
+        return ticks[i] + (bar - bars[i]) * lengths[i]
 
     def tick_to_bar(self, tick: int) -> int:
-        """The bar (from 0) that contains ``tick``."""
-        lo, hi = 0, 1
-        while self.bar_to_tick(hi) <= tick:
-            lo, hi = hi, hi * 2
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if self.bar_to_tick(mid) <= tick:
-                lo = mid
-            else:
-                hi = mid
-        return lo
+        """The bar (from 0) that contains ``tick`` (0 for a negative tick)."""
+        if tick < 0:
+            return 0
+        ticks, bars, lengths, _ = self._meter_segments()
+        i = bisect.bisect_right(ticks, tick) - 1
+        return bars[i] + int((tick - ticks[i]) // lengths[i])
 
     @property
     def n_bars(self) -> int:

@@ -82,15 +82,17 @@ def test_streaming_meter_equals_pyloudnorm(sr, seconds):
     rng = np.random.default_rng(1)
     n = int(seconds * sr)
     x = rng.standard_normal((n, 2)) * np.linspace(1e-4, 0.3, n)[:, None]
-    meter = LoudnessMeter(sr, 2)
-    for start in range(0, n, 5003):
-        meter.add(x[start:start + 5003])
     expected = integrated_loudness(Audio(x, sr))
-    if np.isinf(expected):
-        assert np.isinf(meter.lufs)
-    else:
-        assert meter.lufs == pytest.approx(pyloudnorm.Meter(sr).integrated_loudness(x), abs=1e-4)
-    assert meter.peak == pytest.approx(np.abs(x).max())
+    # Odd chunks, and chunks that end exactly on the meter's 100 ms steps.
+    for chunk in (5003, sr // 10, sr // 20):
+        meter = LoudnessMeter(sr, 2)
+        for start in range(0, n, chunk):
+            meter.add(x[start:start + chunk])
+        if np.isinf(expected):
+            assert np.isinf(meter.lufs)
+        else:
+            assert meter.lufs == pytest.approx(pyloudnorm.Meter(sr).integrated_loudness(x), abs=1e-4)
+        assert meter.peak == pytest.approx(np.abs(x).max())
 
 
 def test_normalise_reaches_the_target():
@@ -134,6 +136,21 @@ def test_no_half_written_file(tmp_path):
     with pytest.raises(ComposerError, match="half-way"):
         write_normalised_blocks(tmp_path / "a.wav", failing(), SR, 2)
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ComposerError, match="half-way"):  # after spilling to a temporary file
+        write_normalised_blocks(tmp_path / "a.wav", failing(), SR, 2, memory_limit_mb=0.01)
+    assert list(tmp_path.iterdir()) == []
     with pytest.raises(AudioError):
         write_audio(tmp_path / "b.mp4", tone())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_long_streams_spill_to_disk_and_match(tmp_path):
+    # A memory limit far below the signal: the blocks go through a temporary file, and the
+    # result is identical to the in-memory path.
+    audio = tone(seconds=4.0, amp=0.02)
+    blocks = [audio.samples[i:i + 10000] for i in range(0, audio.n_samples, 10000)]
+    small = write_normalised_blocks(tmp_path / "disk.wav", iter(blocks), SR, 2, memory_limit_mb=0.1)
+    big = write_normalised_blocks(tmp_path / "mem.wav", iter(blocks), SR, 2)
+    assert small.gain == big.gain
+    np.testing.assert_array_equal(read_audio(small.path).samples, read_audio(big.path).samples)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk.wav", "mem.wav"]

@@ -347,7 +347,8 @@ def test_copy_runs_break_at_changes():
 
 
 def brute_force_runs(gen_bars, train_bars_list):
-    """Longest transposition-invariant run by direct comparison (the reference answer)."""
+    """Longest transposition-invariant run by direct comparison (the reference answer):
+    runs start and end on bars with onsets; bars without onsets match only each other."""
     def sig(rows):
         if not rows:
             return None, None
@@ -360,12 +361,17 @@ def brute_force_runs(gen_bars, train_bars_list):
         t = [sig(b) for b in train]
         for i in range(len(g)):
             for j in range(len(t)):
+                if g[i][0] is None or g[i][0] != t[j][0]:
+                    continue
+                shift = g[i][1] - t[j][1]
                 length = 0
-                while (i + length < len(g) and j + length < len(t) and g[i + length][0] is not None
-                       and g[i + length][0] == t[j + length][0]
-                       and g[i + length][1] - t[j + length][1] == g[i][1] - t[j][1]):
+                while i + length < len(g) and j + length < len(t):
+                    (gs, gp), (ts, tp) = g[i + length], t[j + length]
+                    if gs != ts or (gs is not None and gp - tp != shift):
+                        break
                     length += 1
-                best = max(best, length)
+                    if gs is not None:
+                        best = max(best, length)
     return best
 
 
@@ -381,6 +387,20 @@ def test_copy_runs_match_brute_force_on_repetitive_material():
     runs = M.longest_copied_runs([song(g, None) for g in gens], [song(t, None) for t in train])
     assert runs.tolist() == [brute_force_runs(g, train) for g in gens]
     assert max(runs) >= 2  # the test exercises runs longer than a bar
+
+
+def test_copied_song_with_rests_and_held_notes_runs_its_whole_length():
+    rng = np.random.default_rng(6)
+    bars = random_melody(rng, 10)
+    bars[3] = []                      # a bar of rest
+    bars[6] = [(0, 32, 64)]           # a note held over the next bar ...
+    bars[7] = []                      # ... which has no onset
+    train = [[[]] * 4 + bars]         # the training song has a 4-bar intro without melody
+    runs = M.longest_copied_runs([song(transpose(bars, -7), None)], [song(t, None) for t in train])
+    assert runs.tolist() == [10]
+    # Trailing bars without onsets do not lengthen a run.
+    runs = M.longest_copied_runs([song(bars[:3] + [[]] * 3, None)], [song(t, None) for t in train])
+    assert runs.tolist() == [3]
 
 
 def test_no_copying_without_training_melody():

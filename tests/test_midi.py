@@ -305,6 +305,15 @@ def test_meters_3_4_and_6_8(numerator, denominator):
     assert read_midi_bytes(midi_bytes(score)) == score
 
 
+def test_meter_with_bars_shorter_than_a_tick_is_skipped():
+    """1/64 at 1 tick per quarter would make a zero-tick bar (and endless bar arithmetic)."""
+    data = smf([[mido.MetaMessage("time_signature", numerator=1, denominator=64),
+                 mido.MetaMessage("marker", text="[A 2]", time=10)]], tpb=1)
+    score = read_midi_bytes(data)
+    assert score.time_signatures == () and score.sections == (Section(2, 2, "A"),)
+    assert score.n_bars == 4
+
+
 def test_foreign_markers_and_unknown_text_are_ignored():
     data = smf([[mido.MetaMessage("marker", text="Chorus"), mido.MetaMessage("text", text="Am")],
                 [mido.Message("note_on", note=60, velocity=64), mido.Message("note_off", note=60, time=10)]])

@@ -43,13 +43,34 @@ def prepared(tmp_path_factory) -> Path:
     return root
 
 
-def test_net_shapes_and_zero_init():
-    net = NoteUNet(**TINY)
+def test_net_shapes_and_init():
     x = torch.randn(2, X_CHANNELS, 64)
-    v = net(x, torch.rand(2), torch.randn(2, N_COND, 64), torch.zeros_like(x), torch.zeros(2, 2, 64))
+    args = (torch.rand(2), torch.randn(2, N_COND, 64), torch.zeros_like(x), torch.zeros(2, 2, 64))
+    plain = NoteUNet(**TINY, posterior=False)
+    v = plain(x, *args)
     assert v.shape == (2, X_CHANNELS, 64) and v.dtype == torch.float32
     assert torch.count_nonzero(v) == 0          # zero-initialised output layer
-    assert net.length_multiple == 16
+    assert plain.length_multiple == 16
+
+
+def test_posterior_head_is_the_exact_binary_posterior():
+    """At init the context logit is -2 everywhere, so x0 = tanh(alpha x / sigma^2 - 2)."""
+    from composer.diffusion.schedule import alpha_sigma, x0_from_v
+    net = NoteUNet(**TINY)
+    torch.manual_seed(0)
+    x = torch.randn(2, X_CHANNELS, 32)
+    t = torch.tensor([0.3, 0.8])
+    v = net(x, t, torch.zeros(2, N_COND, 32), torch.zeros_like(x), torch.zeros(2, 2, 32))
+    alpha, sigma = alpha_sigma(t)
+    expect = torch.tanh(alpha[:, None, None] * x / sigma[:, None, None] ** 2 - 2.0)
+    assert torch.allclose(x0_from_v(x, v, t), expect, atol=1e-5)
+    # nearly clean input: the posterior returns the data
+    x0 = torch.where(torch.rand(1, X_CHANNELS, 32) < 0.1, 1.0, -1.0)
+    t = torch.tensor([0.02])
+    a, s = alpha_sigma(t)
+    xt = a * x0 + s * torch.randn(x0.shape)
+    v = net(xt, t, torch.zeros(1, N_COND, 32), torch.zeros_like(xt), torch.zeros(1, 2, 32))
+    assert torch.equal(torch.sign(x0_from_v(xt, v, t)), x0)
 
 
 def test_masks():

@@ -141,3 +141,55 @@ def test_chord_names_and_pitch_classes():
     assert TempoChange.from_bpm(0, 120).us_per_quarter == 500_000
     with pytest.raises(ScoreError):
         TempoChange.from_bpm(0, 0)
+
+
+def _reference_bar_to_tick(score: Score, bar: int) -> int:
+    """The first, linear implementation of Score.bar_to_tick, kept as the specification."""
+    meters = list(score.time_signatures) or [TimeSignature(0, 4, 4)]
+    if meters[0].tick > 0:
+        meters.insert(0, TimeSignature(0, 4, 4))
+    bars_done = 0
+    for i, ts in enumerate(meters):
+        length = ts.ticks_per_bar(score.resolution)
+        if i + 1 == len(meters):
+            return ts.tick + (bar - bars_done) * length
+        span = -(-(meters[i + 1].tick - ts.tick) // length)
+        if bars_done + span > bar:
+            return ts.tick + (bar - bars_done) * length
+        bars_done += span
+    raise AssertionError("unreachable")
+
+
+def test_bar_arithmetic_matches_the_linear_specification_on_random_meter_maps():
+    import random
+    rng = random.Random(3)
+    for _ in range(200):
+        resolution = rng.choice((96, 480, 960))
+        meters, tick = [], rng.choice((0, 0, 240, 1920))
+        for _ in range(rng.randrange(0, 6)):
+            ts = TimeSignature(tick, rng.randrange(1, 13), rng.choice((2, 4, 8, 16)))
+            meters.append(ts)
+            # Mostly on barlines, sometimes off them, sometimes a duplicate tick.
+            tick += rng.choice((ts.ticks_per_bar(resolution) * rng.randrange(1, 5),
+                                rng.randrange(1, 3000), 0))
+        score = Score(resolution=resolution, time_signatures=tuple(meters))
+        starts = [_reference_bar_to_tick(score, bar) for bar in range(40)]
+        assert [score.bar_to_tick(bar) for bar in range(40)] == starts
+        for bar in range(39):
+            for t in (starts[bar], starts[bar + 1] - 1, (starts[bar] + starts[bar + 1]) // 2):
+                assert score.tick_to_bar(t) == bar
+
+
+def test_many_meter_changes_and_sections_stay_fast():
+    """10,000 meter changes and 10,000 sections: bar arithmetic is logarithmic, not linear."""
+    meters = tuple(TimeSignature(i * 1440, 3, 4) if i % 2 else TimeSignature(i * 1440, 6, 8)
+                   for i in range(10_000))
+    sections = tuple(Section(i, 1, "A") for i in range(10_000))
+    score = Score(time_signatures=meters, sections=sections)
+    assert score.end_tick == 10_000 * 1440 and score.n_bars == 10_000
+    assert score.tick_to_bar(10_000 * 1440 - 1) == 9_999
+
+
+def test_meter_shorter_than_a_tick_is_invalid():
+    with pytest.raises(ScoreError, match="shorter than a tick"):
+        Score(resolution=1, time_signatures=(TimeSignature(0, 1, 64),)).validate()

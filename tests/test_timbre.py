@@ -213,3 +213,26 @@ def test_cli_lists_timbres(tmp_path, capsys):
 def test_philharmonia_folders_parse():
     infos = list_recordings(DATA / "flute")
     assert len(infos) > 500 and all(i.is_plain for i in infos)
+
+
+def test_mixer_plays_ddsp_and_soundfont_tracks_together(tmp_path, monkeypatch):
+    from composer.errors import RenderError as _RenderError
+    from composer.render.mix import Mixer, TrackTimbre
+    from composer.score import Note, Score, TempoChange, Track
+
+    model, dec, syn = tiny_model()
+    save_timbre(tmp_path / "tiny", model, dec, syn, Expression(pitch_min=48, pitch_max=84))
+    monkeypatch.setenv("COMPOSER_TIMBRES", str(tmp_path))
+    score = Score(tempos=(TempoChange.from_bpm(0, 120),), tracks=(
+        Track("Melody", 73, notes=(Note(0, 960, 72, 100),)),
+        Track("Bass", 32, notes=(Note(0, 960, 36, 100),))))
+    mixer = Mixer()
+    with pytest.raises(_RenderError, match="installed timbres: tiny"):
+        mixer.render(score, 16000, (TrackTimbre("ddsp", "kazoo"), TrackTimbre("ddsp", "tiny")))
+    try:
+        both = mixer.render(score, 16000, (TrackTimbre("ddsp", "tiny"), TrackTimbre("sf", "32")))
+    except _RenderError as err:                      # no libfluidsynth on this machine
+        pytest.skip(str(err))
+    alone = Mixer().render(score.replace(tracks=score.tracks[:1]), 16000, (TrackTimbre("ddsp", "tiny"),))
+    assert both.n_channels == 2 and both.n_samples >= alone.n_samples
+    assert np.abs(both.samples - np.pad(alone.samples, ((0, both.n_samples - alone.n_samples), (0, 0)))).max() > 1e-3

@@ -29,23 +29,19 @@ def _run_pop909(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise DataError(f"--workers must be at least 1, got {args.workers}")
-    bar = None
-    try:
-        from tqdm import tqdm
-        bar = tqdm(total=None, unit="song", desc="pop909", leave=False)
-    except ImportError:  # tqdm is a dependency, but the build does not need it
-        pass
+    bars: list = []  # the progress bar, made on the first report (a cached run shows none)
 
     def progress(done: int, total: int) -> None:
-        if bar is not None:
-            bar.total = total
-            bar.update(done - bar.n)
+        if not bars:
+            from tqdm import tqdm
+            bars.append(tqdm(total=total, unit="song", desc="pop909", leave=False))
+        bars[0].update(done - bars[0].n)
 
     try:
         rep = build_pop909(args.root, args.out, workers=args.workers, force=args.force,
                            song_ids=args.songs, progress=progress)
     finally:
-        if bar is not None:
+        for bar in bars:
             bar.close()
     if rep.cached:
         print(f"{rep.out} is up to date ({rep.n_kept} of {rep.n_songs} songs kept); --force rebuilds it")

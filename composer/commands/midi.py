@@ -95,9 +95,9 @@ def format_summary(summary: MidiSummary, path: Path) -> str:
     lines.append("  meter      " + (_listing(f"{m.value} @{m.tick}" for m in summary.meters)
                                     or "none (4/4 by default)"))
     lines.append("  key        " + (_listing(f"{k.value} @{k.tick}" for k in summary.keys) or "none"))
-    lines.append("  sections   " + (_listing((f"{s.name or s.label} ({s.label}, bar {s.start_bar}, "
-                                               f"{s.n_bars} bar{'s' * (s.n_bars != 1)})" for s in summary.sections), 12)
-                                    or "none"))
+    sections = (f"{s.name or s.label} ({s.label}, bar {s.start_bar}, "
+                f"{s.n_bars} bar{'s' * (s.n_bars != 1)})" for s in summary.sections)
+    lines.append("  sections   " + (_listing(sections, 12) or "none"))
     chords = ", ".join(f"{c.value} @{c.tick}" for c in summary.first_chords)
     if summary.n_chords > len(summary.first_chords):
         chords += f" ... ({summary.n_chords} in all)"

@@ -1043,6 +1043,7 @@ def build_pop909(root: str | os.PathLike, out: str | os.PathLike, workers: int =
                                previous["medians"], time.perf_counter() - t0, True)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the build is an ordinary folder
     try:
         songs_dir = tmp / "songs"
         songs_dir.mkdir()
@@ -1079,13 +1080,24 @@ def build_pop909(root: str | os.PathLike, out: str | os.PathLike, workers: int =
             "songs": [asdict(r) for r in results],
         }
         (tmp / "split.json").write_text(json.dumps(split, indent=1) + "\n")
-        (tmp / "report.json").write_text(json.dumps(report, indent=1, allow_nan=True) + "\n")
+        (tmp / "report.json").write_text(json.dumps(_no_nan(report), indent=1, allow_nan=False) + "\n")
         _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return BuildReport(out, len(results), len(kept), tuple((r.song_id, r.reason) for r in dropped),
                        medians, seconds, False)
+
+
+def _no_nan(value):
+    """The report as strict JSON: NaN (a figure that is undefined for a song) -> null."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_no_nan(v) for v in value]
+    return value
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:

@@ -8,8 +8,9 @@ peak over the ceiling (default -1 dBFS), the gain is lowered to put the peak on 
 ceiling instead (peak scaling, no distortion), and the result is quieter than the target.
 
 Long renders are written in two streaming passes (:func:`write_normalised_blocks`) so that
-memory stays bounded by one block, not the song: pass one writes float32 blocks to a
-temporary file while metering loudness and peak, pass two scales them into the output.
+memory stays bounded, not proportional to the song: pass one meters loudness and peak while
+keeping the blocks (in memory up to a limit, then in a temporary float32 file), pass two
+scales them into the output.
 """
 from __future__ import annotations
 
@@ -140,29 +141,37 @@ class LoudnessMeter:
         """Feed float samples [n, n_channels] (time-major)."""
         from scipy.signal import lfilter  # noqa: PLC0415
 
-        block = np.asarray(block, dtype=np.float64)
+        block = np.asarray(block)
         if block.ndim == 1:
             block = block[:, None]
-        if block.size:
-            self.peak = max(self.peak, float(np.abs(block).max()))
-        y = block
+        n = len(block)
+        if not n:
+            return
+        self.peak = max(self.peak, float(np.abs(block).max()))
+        y = block.astype(np.float64)
         for k, (b, a) in enumerate(self._filters):
             y, self._zi[k] = lfilter(b, a, y, axis=0, zi=self._zi[k])
         squares = y * y
-        pos = 0
-        n = len(squares)
-        while pos < n:
-            # Step boundaries follow pyloudnorm's int() rounding of j * step.
-            next_bound = int((len(self._sums) + 1) * self._step)
-            step_len = next_bound - int(len(self._sums) * self._step)
-            take = min(step_len - self._n_in_step, n - pos)
-            self._partial += squares[pos:pos + take].sum(axis=0)
-            self._n_in_step += take
-            pos += take
-            if self._n_in_step == step_len:
+        # Split this block at pyloudnorm's step boundaries, int(j * step), and sum each piece.
+        first = self.n_samples
+        if int((len(self._sums) + 1) * self._step) == first:
+            # The previous block ended exactly on a step boundary: that step is complete.
+            self._sums.append(self._partial)
+            self._partial = np.zeros(self.n_channels)
+        j0 = len(self._sums) + 1
+        bounds = []
+        j = j0
+        while int(j * self._step) < first + n:
+            bounds.append(int(j * self._step) - first)
+            j += 1
+        cuts = [0] + bounds
+        pieces = np.add.reduceat(squares, cuts, axis=0)
+        for i, piece in enumerate(pieces):
+            self._partial = self._partial + piece
+            if i < len(bounds):  # the piece ends on a boundary: a completed step
                 self._sums.append(self._partial)
                 self._partial = np.zeros(self.n_channels)
-                self._n_in_step = 0
+        self._n_in_step = first + n - int((len(self._sums)) * self._step)
         self.n_samples += n
 
     @property
@@ -257,37 +266,60 @@ class WriteReport:
 def write_normalised_blocks(path: str | os.PathLike, blocks: Iterable[np.ndarray], sample_rate: int,
                             n_channels: int = 2, *, target_lufs: float | None = DEFAULT_LOUDNESS_LUFS,
                             ceiling_dbfs: float = DEFAULT_CEILING_DBFS, bit_depth: int = 16,
-                            force: bool = False) -> WriteReport:
+                            force: bool = False, memory_limit_mb: float = 256.0) -> WriteReport:
     """Stream float blocks [n, n_channels] into an audio file, loudness-normalised.
 
-    Two passes over a temporary float32 file in the output's folder, so memory stays at
-    one block whatever the length.  ``target_lufs`` None writes the samples unscaled
-    (clipped to -1..1).  Atomic, and refuses to overwrite unless ``force``.
+    Pass one meters loudness and peak while holding the blocks, in memory up to
+    ``memory_limit_mb`` (about 12 minutes of 44.1 kHz stereo at the default 256) and in a
+    temporary float32 file beside the output beyond that; pass two applies the gain and
+    writes the final format.  Memory therefore stays bounded whatever the length.
+    ``target_lufs`` None writes the samples unscaled (clipped to -1..1).  Atomic, and
+    refuses to overwrite unless ``force``.
     """
     path = check_writable(path, force)
     fmt = audio_format(path, bit_depth)
     sf = _soundfile()
     meter = LoudnessMeter(sample_rate, n_channels)
-    fd, raw_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".f32.wav")
-    os.close(fd)
+    held: list[np.ndarray] = []
+    held_bytes, limit = 0, memory_limit_mb * 2 ** 20
+    spill = None  # the temporary float32 file, once the blocks outgrow memory
+    spill_name = None
     try:
-        with sf.SoundFile(raw_name, "w", sample_rate, n_channels, subtype="FLOAT", format="WAV") as raw:
-            for block in blocks:
-                block = np.asarray(block, dtype=np.float32)
-                meter.add(block)
-                raw.write(block)
+        for block in blocks:
+            block = np.asarray(block, dtype=np.float32).reshape(-1, n_channels)
+            meter.add(block)
+            if spill is None and held_bytes + block.nbytes > limit:
+                fd, spill_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".f32.wav")
+                os.close(fd)
+                spill = sf.SoundFile(spill_name, "w", sample_rate, n_channels, subtype="FLOAT", format="WAV")
+                for old in held:
+                    spill.write(old)
+                held, held_bytes = [], 0
+            if spill is not None:
+                spill.write(block)
+            else:
+                held.append(block)
+                held_bytes += block.nbytes
+        if spill is not None:
+            spill.close()
         lufs = meter.lufs
         gain = 1.0 if target_lufs is None else normalisation_gain(lufs, meter.peak, target_lufs, ceiling_dbfs)
+        scale = np.float32(gain)
         with atomic_path(path, suffix=path.suffix) as tmp:
             try:
-                with sf.SoundFile(raw_name, "r") as src, \
-                        sf.SoundFile(str(tmp), "w", sample_rate, n_channels,
-                                     format=fmt.format, subtype=fmt.subtype) as dst:
-                    for block in src.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
-                        dst.write(np.clip(block * np.float32(gain), -1.0, 1.0))
+                with sf.SoundFile(str(tmp), "w", sample_rate, n_channels,
+                                  format=fmt.format, subtype=fmt.subtype) as dst:
+                    if spill_name is not None:
+                        with sf.SoundFile(spill_name, "r") as src:
+                            for block in src.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
+                                dst.write(np.clip(block * scale, -1.0, 1.0))
+                    while held:
+                        dst.write(np.clip(held.pop(0) * scale, -1.0, 1.0))
             except (sf.LibsndfileError, RuntimeError) as err:
                 raise AudioError(f"cannot write {path.name}: {err}") from None
     finally:
-        if os.path.exists(raw_name):
-            os.unlink(raw_name)
+        if spill is not None and not spill.closed:
+            spill.close()
+        if spill_name is not None and os.path.exists(spill_name):
+            os.unlink(spill_name)
     return WriteReport(path, meter.n_samples, sample_rate, lufs, gain, meter.peak * gain)

@@ -10,9 +10,10 @@ events, then one track per instrument on its own channel with a program change a
 same-pitch overlaps (if any) end in the order they start and whose chords do not overlap.
 
 Every failure, from a missing file to random bytes, is one :class:`MidiError` line.
-The chunk structure is checked here before mido parses anything, each track is parsed
-from its own chunk only, and sizes are bounded (:data:`MAX_BYTES`, :data:`MAX_NOTES`),
-so garbage can neither hang the reader nor surface a library traceback.
+The header and chunk lengths are checked first; each track chunk is then tokenized alone
+in one linear pass (mido decodes the meta events and encodes those we write), and sizes
+are bounded (:data:`MAX_BYTES`, :data:`MAX_NOTES`), so garbage can neither hang the
+reader nor surface a library traceback.
 
 Text formats written (and read back) -- see docs/ARCHITECTURE_midi.md:
 
@@ -22,7 +23,6 @@ Text formats written (and read back) -- see docs/ARCHITECTURE_midi.md:
 """
 from __future__ import annotations
 
-import io
 import re
 import struct
 from collections import deque
@@ -410,8 +410,12 @@ def _build_score(file_type: int, resolution: int, tracks: list[_ParsedTrack], na
                 if msg.tempo > 0:
                     tempos.append(TempoChange(tick, msg.tempo))
             elif kind == "time_signature":
-                if 1 <= msg.numerator <= 255 and msg.denominator in (1, 2, 4, 8, 16, 32, 64):
-                    meters.append(TimeSignature(tick, msg.numerator, msg.denominator))
+                meter = TimeSignature(tick, msg.numerator, msg.denominator)
+                # A bar must last at least one tick (1/64 at 1 PPQ would not), or bar
+                # arithmetic could never advance.
+                if (1 <= meter.numerator <= 255 and meter.denominator in (1, 2, 4, 8, 16, 32, 64)
+                        and meter.ticks_per_bar(resolution) >= 1):
+                    meters.append(meter)
             elif kind == "key_signature":
                 tonic, mode = _parse_key_name(msg.key)
                 keys.append(KeySignature(tick, tonic, mode))

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from composer.diffusion.samplers import finish_known, guided, impose_known, make_sampler
-from composer.diffusion.schedule import add_noise
+from composer.diffusion.schedule import add_noise, v_from_x0, x0_from_v
 from composer.io.checkpoint import load_weights, read_config
 from composer.levels.notes_task import expand_mask
 from composer.nets.notes import X_CHANNELS, NoteUNet
@@ -45,15 +45,18 @@ DEFAULT_GUIDANCE = 1.0
 
 
 class NoteLevel:
-    """A note denoiser ready to sample (eval mode, CPU)."""
+    """A note denoiser ready to sample (eval mode, CPU), with the :class:`Decoding` that
+    turns its rolls into notes (kept in the checkpoint's config.json under "decoding")."""
 
-    def __init__(self, model: NoteUNet) -> None:
+    def __init__(self, model: NoteUNet, decoding: "Decoding | None" = None) -> None:
         self.model = model.eval()
+        self.decoding = decoding if decoding is not None else Decoding()
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> "NoteLevel":
         config = read_config(folder, kind="notes")
-        return cls(load_weights(folder, NoteUNet(**config["model"])))
+        decoding = Decoding(**config["decoding"]) if "decoding" in config else None
+        return cls(load_weights(folder, NoteUNet(**config["model"])), decoding)
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def _pad_len(n: int, multiple: int) -> int:
 @torch.no_grad()
 def _run(level: NoteLevel, cond: torch.Tensor, x: torch.Tensor, noise: torch.Tensor,
          known: torch.Tensor, mask: torch.Tensor, steps: int, start_index: int, guidance: float,
-         progress: Callable[[], None] | None) -> torch.Tensor:
+         progress: Callable[[], None] | None, clip: bool = False) -> torch.Tensor:
     """Sampling loop from grid index ``start_index`` (x is the state at that time)."""
     model = level.model
     solver = make_sampler("dpm++2m")
@@ -108,6 +111,11 @@ def _run(level: NoteLevel, cond: torch.Tensor, x: torch.Tensor, noise: torch.Ten
             both = model(torch.cat([x, x]), torch.cat([tb, tb]), torch.cat([cond, uncond]),
                          torch.cat([known_in, known_in]), torch.cat([mask, mask]))
             v = guided(both[:1], both[1:], guidance)
+        if clip:
+            # The data are in [-1, 1]: clip the clean estimate there (Ho et al. 2020's
+            # "clip x0"), which keeps the few-step ODE from drifting off the binary rolls.
+            x0 = x0_from_v(x, v, tb).clamp(-1.0, 1.0)
+            v = v_from_x0(x, x0, tb)
         x = solver.step(v, i, x)
         if progress is not None:
             progress()
@@ -187,20 +195,76 @@ def sample_notes(level: NoteLevel, ctx: NoteContext, generator: torch.Generator,
     return x[0, :, :n].T.reshape(n, 2, N_ROLL_PITCHES).numpy()
 
 
-def decode_roll(roll: np.ndarray) -> np.ndarray:
-    """A raw sampled roll (float ``[n_steps, 2, N_ROLL_PITCHES]``) -> bool roll with a
-    monophonic melody: at each step at most the strongest melody onset is kept (the
-    melody is one voice), the rest is thresholded at 0."""
-    out = np.asarray(roll) > 0
+@dataclass(frozen=True)
+class Decoding:
+    """How a sampled roll becomes notes.
+
+    melody_onset / piano_onset / melody_sustain / piano_sustain: thresholds on the raw roll
+    values (about -1..1);
+    max_piano_onsets: at most this many accompaniment onsets per 16th (the strongest).
+    The melody keeps at most one onset per step (it is one voice).  The defaults were
+    calibrated on the validation split so that generated songs have the note density of
+    the real ones (see docs/ARCHITECTURE_notes.md).
+    """
+
+    melody_onset: float = 0.0
+    piano_onset: float = 0.0
+    melody_sustain: float = 0.0
+    piano_sustain: float = 0.0
+    max_piano_onsets: int = 6
+
+
+def decode_roll(roll: np.ndarray, decoding: Decoding = Decoding()) -> np.ndarray:
+    """A raw sampled roll (float ``[n_steps, 2, N_ROLL_PITCHES]``) -> bool roll: a monophonic
+    melody (at each step at most the strongest melody onset, if above its threshold) and an
+    accompaniment of at most ``max_piano_onsets`` onsets per step above theirs."""
+    roll = np.asarray(roll)
     m = MELODY_RANGE.n_pitches
-    onset = np.asarray(roll)[:, 0, :m]
+    out = np.zeros(roll.shape, dtype=bool)
+    out[:, 1, :m] = roll[:, 1, :m] > decoding.melody_sustain
+    out[:, 1, m:] = roll[:, 1, m:] > decoding.piano_sustain
+    onset = roll[:, 0, :m]
     best = np.argmax(onset, axis=1)
-    keep = np.zeros_like(out[:, 0, :m])
-    on = onset[np.arange(len(onset)), best] > 0
-    keep[np.nonzero(on)[0], best[on]] = True
-    out[:, 0, :m] = keep
+    on = onset[np.arange(len(onset)), best] > decoding.melody_onset
+    out[np.nonzero(on)[0], 0, best[on]] = True
+    piano = roll[:, 0, m:]
+    k = max(0, min(decoding.max_piano_onsets, piano.shape[1]))
+    if k:
+        kth = -np.sort(-piano, axis=1)[:, k - 1:k]
+        out[:, 0, m:] = (piano > decoding.piano_onset) & (piano >= kth)
     return out
 
 
-__all__ = ["NoteLevel", "Repeat", "repeats_of", "sample_notes", "decode_roll", "DEFAULT_STEPS",
+def calibrate_decoding(raws: list[np.ndarray], reals: list[np.ndarray],
+                       max_piano_onsets: int = 6) -> Decoding:
+    """Thresholds that give sampled rolls the note density of real ones.
+
+    raws: sampled raw rolls float ``[n_steps, 2, N_ROLL_PITCHES]``; reals: the real songs'
+    bool rolls of the same songs.  Each threshold is the quantile of the sampled values
+    that leaves on the share of positions that is on in the real rolls: steps with a
+    melody onset, accompaniment onsets (among the top ``max_piano_onsets`` per step),
+    melody and accompaniment sustain.
+    """
+    m = MELODY_RANGE.n_pitches
+    raw = np.concatenate(raws)
+    real = np.concatenate(reals)
+
+    def match(values: np.ndarray, share: float) -> float:
+        return float(np.quantile(values, 1.0 - share)) if share > 0 else float(values.max())
+
+    mel_best = raw[:, 0, :m].max(axis=1)
+    mel_share = real[:, 0, :m].any(axis=1).mean()
+    piano = raw[:, 0, m:]
+    kth = -np.sort(-piano, axis=1)[:, max_piano_onsets - 1:max_piano_onsets]
+    top = np.where(piano >= kth, piano, -np.inf).ravel()
+    top = top[np.isfinite(top)]
+    piano_share = real[:, 0, m:].sum() / len(top)
+    return Decoding(melody_onset=match(mel_best, mel_share),
+                    piano_onset=match(top, min(1.0, piano_share)),
+                    melody_sustain=match(raw[:, 1, :m].ravel(), real[:, 1, :m].mean()),
+                    piano_sustain=match(raw[:, 1, m:].ravel(), real[:, 1, m:].mean()),
+                    max_piano_onsets=max_piano_onsets)
+
+
+__all__ = ["calibrate_decoding", "NoteLevel", "Repeat", "repeats_of", "sample_notes", "decode_roll", "Decoding", "DEFAULT_STEPS",
            "DEFAULT_VARIATION", "DEFAULT_GUIDANCE"]

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from composer.diffusion.schedule import alpha_sigma
 from composer.nets.blocks import ResConvBlock, TimeEmbedding
 from composer.representation.pianoroll import N_COND, N_ROLL_PITCHES
 
@@ -38,6 +39,7 @@ class NoteUNet(nn.Module):
     x_t: the noisy roll, float32; t: diffusion time in [0, 1]; cond: the condition
     (zeros = dropped); known: the known roll in [-1, 1] where ``mask`` is 1, zeros
     elsewhere; mask: per step, channel 0 = melody known, channel 1 = accompaniment known.
+    posterior: predict through the exact binary posterior (see ``forward``), default True.
     ``L`` must be a multiple of ``prod(strides)`` (16 by default; pad the song to it).
     Returns v float32 ``[B, X, L]``.
     """
@@ -45,8 +47,9 @@ class NoteUNet(nn.Module):
     def __init__(self, x_channels: int = X_CHANNELS, cond_channels: int = N_COND,
                  channels: tuple[int, ...] = (64, 96, 128, 192), strides: tuple[int, ...] = (2, 2, 4),
                  blocks: tuple[int, ...] = (1, 1, 2, 2), mid_dilations: tuple[int, ...] = (1, 2, 3),
-                 emb_dim: int = 128, kernel: int = 5) -> None:
+                 emb_dim: int = 128, kernel: int = 5, posterior: bool = True) -> None:
         super().__init__()
+        self.posterior = posterior
         if not (len(channels) == len(blocks) == len(strides) + 1):
             raise ValueError("channels and blocks need one entry per level, strides one fewer")
         self.x_channels, self.cond_channels = x_channels, cond_channels
@@ -69,7 +72,8 @@ class NoteUNet(nn.Module):
         self.out_norm = nn.GroupNorm(8, channels[0])
         self.out = nn.Conv1d(channels[0], x_channels, 3, padding=1)
         nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        # posterior head: start from the prior that a position is on with p ~ 2% (logit/2 = -2)
+        nn.init.constant_(self.out.bias, -2.0 if posterior else 0.0)
 
     @property
     def length_multiple(self) -> int:
@@ -98,7 +102,19 @@ class NoteUNet(nn.Module):
             h = self.up[level](h) + skips[level]
             for block in self.dec[level]:
                 h = block(h, emb)
-        return self.out(F.silu(self.out_norm(h)))
+        out = self.out(F.silu(self.out_norm(h)))
+        if not self.posterior:
+            return out
+        # Posterior head.  For data in {-1, +1} with prior log-odds 2 * logit at each position
+        # and x_t = alpha * x0 + sigma * eps, the posterior mean is exactly
+        # E[x0 | x_t] = tanh(alpha * x_t / sigma^2 + logit).  The net only supplies the
+        # context logit (which pitches the chords, key and neighbours make likely); the
+        # per-position evidence of x_t enters analytically, so 240 roll channels need not
+        # squeeze through the 64-channel first level.  v follows from x0 (v-prediction).
+        alpha, sigma = alpha_sigma(t)
+        alpha, sigma = alpha[:, None, None], sigma[:, None, None].clamp_min(1e-4)
+        x0 = torch.tanh(alpha * x / sigma ** 2 + out)
+        return (alpha * x - x0) / sigma
 
 
 __all__ = ["NoteUNet", "X_CHANNELS"]

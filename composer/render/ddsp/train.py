@@ -472,7 +472,11 @@ def train_timbre(audio_dir: str | Path, out: str | Path, config: TrainConfig = T
 
     model = TimbreModel(dec, asdict(synth))
     opt_warm = torch.optim.Adam(model.decoder.parameters(), lr=config.warm_lr)
-    opt_fine = torch.optim.Adam(model.parameters(), lr=config.lr)
+    # Adam moves every parameter by about lr per step whatever its gradient: at the decoder's
+    # rate the 12,000 free taps of the impulse response would turn into loud noise within a
+    # hundred steps, so the reverb learns 100x slower.
+    opt_fine = torch.optim.Adam([{"params": model.decoder.parameters(), "lr": config.lr},
+                                 {"params": model.reverb.parameters(), "lr": config.lr * 0.01}])
     state_path = cache_dir / "state.safetensors"
     step, stage = 0, "warm"
     if resume and state_path.is_file():
@@ -500,6 +504,8 @@ def train_timbre(audio_dir: str | Path, out: str | Path, config: TrainConfig = T
                 log(f"warm step {step + 1} loss {loss.item():.4f}")
         step, stage = 0, "fine"
         _save_state(state_path, model, opt_fine, 0, "fine")
+        # the warm-started weights alone, to restart a fine-tune from without redoing stage 1
+        _save_state(cache_dir / "warm.safetensors", model, opt_fine, 0, "fine")
 
     loss_fn = mrstft_loss()
     gen = torch.Generator().manual_seed(config.seed)
