@@ -185,6 +185,7 @@ needs_data = pytest.mark.skipif(not (DATA / "POP909-Dataset").is_dir(),
 
 
 @needs_data
+@pytest.mark.data
 @pytest.mark.slow
 def test_build_three_real_songs(tmp_path):
     out = tmp_path / "pop909"
@@ -214,6 +215,7 @@ def test_build_three_real_songs(tmp_path):
 
 
 @needs_data
+@pytest.mark.data
 def test_cli_refuses_to_replace_a_foreign_folder(tmp_path, capsys):
     from composer.commands import data as data_cmd
     parser = argparse.ArgumentParser()
