@@ -50,3 +50,7 @@ bench: install
 demo: install
 	mkdir -p out
 	$(VENV)/bin/composer generate --force -o out/demo.mid --audio out/demo.wav
+
+# The web app on http://127.0.0.1:7860 (GRADIO_TEMP_DIR keeps uploads inside out/).
+app: install
+	GRADIO_TEMP_DIR=$(CURDIR)/out/gradio-tmp $(PY) app.py

@@ -87,8 +87,8 @@ class SongView:
         return np.diff(self.bar_start)
 
     def bar_of(self, steps: np.ndarray) -> np.ndarray:
-        """int64 [len(steps)], the bar holding each step (-1 before bar 0, n_bars after the end
-        are clipped to the last bar)."""
+        """int64 [len(steps)], the bar holding each step (steps >= 0); steps past the end
+        count in the last bar."""
         bars = np.searchsorted(self.bar_start, steps, side="right") - 1
         return np.minimum(bars, max(self.n_bars - 1, 0))
 
@@ -113,7 +113,8 @@ def melody_and_accompaniment(score: Score):
     pitched = [t for t in score.tracks if not t.is_drum]
     named = [t for t in pitched if t.name.strip().lower() == "melody"]
     melody = named[:1] or pitched[:1]
-    return melody, [t for t in pitched if t not in melody]
+    # Identity, not ==: two tracks with equal notes are still two tracks.
+    return melody, [t for t in pitched if not any(t is m for m in melody)]
 
 
 def song_view(score: Score) -> SongView:

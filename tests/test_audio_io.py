@@ -7,8 +7,9 @@ import pytest
 import soundfile
 
 from composer.errors import AudioError, ComposerError
-from composer.io.audio import (LoudnessMeter, audio_format, integrated_loudness, normalisation_gain,
-                               normalise, read_audio, write_audio, write_normalised_blocks)
+from composer.io.audio import (LIMITER_MAX_REDUCTION_DB, GainPlan, LoudnessMeter, audio_format,
+                               integrated_loudness, normalisation_gain, normalise, plan_gain, read_audio,
+                               write_audio, write_normalised_blocks)
 from composer.render.base import Audio
 
 SR = 44100
@@ -101,16 +102,50 @@ def test_normalise_reaches_the_target():
     assert np.abs(out.samples).max() < 10 ** (-1 / 20)
 
 
-def test_normalise_never_clips():
-    # Sparse clicks: reaching -14 LUFS would need peaks far above full scale.
-    x = np.zeros((SR * 3, 2), np.float32)
-    x[::SR // 4] = 0.05
-    out = normalise(Audio(x, SR), -14.0)
+def clicks(level=0.1, seconds=3.0) -> Audio:
+    """Quiet noise with sparse loud clicks: -14 LUFS would need peaks far above full scale."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((int(SR * seconds), 2)) * 0.01).astype(np.float32)
+    x[::SR // 4] = level
+    return Audio(x, SR)
+
+
+def test_limiter_reaches_the_target_without_clipping():
+    audio = clicks()
+    out = normalise(audio, -14.0)
+    ceiling = 10 ** (-1 / 20)
+    assert np.abs(out.samples).max() <= ceiling * (1 + 1e-6)
+    assert integrated_loudness(out) == pytest.approx(-14.0, abs=0.1)
+    # Away from the clicks the sound is only scaled: the limiter acts near peaks alone.
+    meter = LoudnessMeter(SR, 2)
+    meter.add(audio.samples)
+    plan = plan_gain(meter, -14.0)
+    assert 0 < plan.max_reduction_db <= LIMITER_MAX_REDUCTION_DB
+    gains = plan.gains(0, audio.n_samples)
+    quiet = slice(SR // 8 - 100, SR // 8 + 100)  # halfway between two clicks
+    assert np.allclose(gains[quiet], 10 ** (plan.base_db / 20), rtol=1e-5)
+
+
+def test_peak_scaling_never_clips():
+    audio = clicks()
+    out = normalise(audio, -14.0, limit=False)
     assert np.abs(out.samples).max() == pytest.approx(10 ** (-1 / 20), rel=1e-5)
-    assert integrated_loudness(out) < -14.0
+    assert integrated_loudness(out) < -14.5  # quieter than the target rather than clipped
+    # A limiter deeper than its maximum falls back to scaling the whole song down.
+    spiky = normalise(clicks(level=0.9, seconds=2.0), -5.0)
+    assert np.abs(spiky.samples).max() <= 10 ** (-1 / 20) * (1 + 1e-6)
     # Silence stays silence.
     assert normalisation_gain(float("-inf"), 0.0) == 1.0
     assert not np.any(normalise(Audio(np.zeros((SR, 2)), SR)).samples)
+
+
+def test_gain_plan_interpolates_under_the_ceiling():
+    plan = GainPlan(2.0, np.array([0.0, -6.0, -6.0, 0.0]))
+    g = 20 * np.log10(plan.gains(0, 4 * 32).astype(np.float64))
+    assert g[0] == pytest.approx(2.0, abs=1e-4) and g[32] == pytest.approx(-4.0, abs=1e-4)
+    assert g[16] == pytest.approx(-1.0, abs=1e-4)  # halfway down the first frame
+    assert np.all(np.abs(g[96:] - 2.0) < 1e-4)  # past the plan: the last gain
+    assert GainPlan.constant(-3.0).max_reduction_db == 0.0
 
 
 def test_write_normalised_blocks(tmp_path):
@@ -120,11 +155,12 @@ def test_write_normalised_blocks(tmp_path):
     back = read_audio(report.path)
     assert back.n_samples == audio.n_samples == report.n_samples
     assert integrated_loudness(back) == pytest.approx(-14.0, abs=0.05)
-    assert report.lufs_after == pytest.approx(-14.0, abs=1e-6)
+    assert report.lufs_after == pytest.approx(integrated_loudness(back), abs=0.01)
+    assert report.plan.max_reduction_db == 0.0  # a sine needs no limiting
     assert report.peak_after == pytest.approx(np.abs(back.samples).max(), abs=1e-5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.flac"]  # no temporary left behind
     unscaled = write_normalised_blocks(tmp_path / "b.wav", [audio.samples], SR, 2, target_lufs=None)
-    assert unscaled.gain == 1.0
+    assert unscaled.plan.base_db == 0.0
     assert np.abs(read_audio(unscaled.path).samples - audio.samples).max() <= 1 / 32768
 
 
@@ -147,10 +183,10 @@ def test_no_half_written_file(tmp_path):
 def test_long_streams_spill_to_disk_and_match(tmp_path):
     # A memory limit far below the signal: the blocks go through a temporary file, and the
     # result is identical to the in-memory path.
-    audio = tone(seconds=4.0, amp=0.02)
+    audio = clicks(seconds=4.0)  # with limiting, so the envelope crosses the spill too
     blocks = [audio.samples[i:i + 10000] for i in range(0, audio.n_samples, 10000)]
     small = write_normalised_blocks(tmp_path / "disk.wav", iter(blocks), SR, 2, memory_limit_mb=0.1)
     big = write_normalised_blocks(tmp_path / "mem.wav", iter(blocks), SR, 2)
-    assert small.gain == big.gain
+    assert small.plan.base_db == big.plan.base_db
     np.testing.assert_array_equal(read_audio(small.path).samples, read_audio(big.path).samples)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["disk.wav", "mem.wav"]

@@ -35,6 +35,9 @@ def register(subparsers) -> None:
     p.add_argument("--loudness", type=float, default=-14.0, metavar="LUFS",
                    help="integrated loudness target in LUFS (default -14); peaks stay under -1 dBFS")
     p.add_argument("--no-normalise", action="store_true", help="write FluidSynth's level unchanged")
+    p.add_argument("--no-limiter", action="store_true",
+                   help="reach the loudness by scaling only (a peaky song then ends quieter), "
+                        "not with the look-ahead peak limiter")
     p.add_argument("--bit-depth", type=int, default=16, choices=(16, 24), help="WAV/FLAC bit depth")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(func=run)
@@ -90,20 +93,24 @@ def run(args: argparse.Namespace) -> int:
 
     with bar:
         report = write_normalised_blocks(output, tracked(mixer.render_blocks(score, rate, timbres)), rate, 2,
-                                         target_lufs=target, bit_depth=args.bit_depth, force=args.force)
+                                         target_lufs=target, limit=not args.no_limiter,
+                                         bit_depth=args.bit_depth, force=args.force)
+    limited = report.plan.max_reduction_db
     print(f"wrote {report.path} ({report.n_samples / rate:.1f} s, {rate} Hz, "
-          f"{report.lufs_after:.1f} LUFS, peak {report.peak_after:.2f})")
+          f"{report.lufs_after:.1f} LUFS, peak {report.peak_after:.2f}"
+          + (f", peaks limited by up to {limited:.1f} dB)" if limited > 0.05 else ")"))
 
     if stem_paths:
         args.stems.mkdir(exist_ok=True)
         stems = mixer.render_stems(score, rate, timbres)
         for stem, path in zip(stems, stem_paths):
-            # The mix's gain, so that the stems add up to the mix in a DAW; lowered only for
-            # a stem that would clip on its own.
-            peak = float(abs(stem.audio.samples).max(initial=0.0))
-            gain = min(report.gain, CEILING / peak) if peak else report.gain
-            write_audio(path, Audio(stem.audio.samples * gain, rate), bit_depth=args.bit_depth,
-                        force=args.force)
+            # The mix's gain envelope (base gain and limiter), so that the stems add up to the
+            # mix in a DAW; scaled down further only for a stem that would clip on its own.
+            samples = stem.audio.samples * report.plan.gains(0, stem.audio.n_samples)[:, None]
+            peak = float(abs(samples).max(initial=0.0))
+            if peak > CEILING:
+                samples = samples * (CEILING / peak)
+            write_audio(path, Audio(samples, rate), bit_depth=args.bit_depth, force=args.force)
         print(f"wrote {len(stems)} stems to {args.stems}")
     return 0
 

@@ -3,9 +3,11 @@
 Writing is atomic (``composer.io.atomic``): a failed or interrupted write never leaves a
 half-written file under the final name.  Loudness is ITU-R BS.1770 integrated loudness
 (LUFS) as measured by pyloudnorm; normalisation scales to a target (default -14 LUFS, the
-streaming services' level) and never clips: when the gain the target needs would push the
-peak over the ceiling (default -1 dBFS), the gain is lowered to put the peak on the
-ceiling instead (peak scaling, no distortion), and the result is quieter than the target.
+streaming services' level) and never clips: when the gain the target needs would push
+peaks over the ceiling (default -1 dBFS), a look-ahead limiter turns those peaks down
+(smooth gain ramps, at most 12 dB), with the base gain solved so that the limited signal
+meets the target; beyond 12 dB, or with ``limit=False``, the whole signal is scaled so its
+peak sits on the ceiling (peak scaling) and it ends quieter than the target.
 
 Long renders are written in two streaming passes (:func:`write_normalised_blocks`) so that
 memory stays bounded, not proportional to the song: pass one meters loudness and peak while
@@ -19,7 +21,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Iterable, Iterator, Literal
 
 import numpy as np
 
@@ -31,6 +33,15 @@ BitDepth = Literal[16, 24]
 
 DEFAULT_LOUDNESS_LUFS = -14.0
 DEFAULT_CEILING_DBFS = -1.0
+
+LIMITER_FRAME = 32
+"""Samples per limiter frame: the gain envelope is planned per frame, interpolated per sample."""
+LIMITER_ATTACK_DB_PER_MS = 4.0
+"""How fast the limiter's gain may fall (look-ahead ramp: it starts before the peak)."""
+LIMITER_RELEASE_DB_PER_MS = 0.04
+"""How fast it recovers after a peak (12 dB in 300 ms)."""
+LIMITER_MAX_REDUCTION_DB = 12.0
+"""The most the limiter turns a peak down; beyond that the whole song is scaled instead."""
 
 _FORMATS = {".wav": "WAV", ".flac": "FLAC", ".mp3": "MP3"}
 _PCM = {16: "PCM_16", 24: "PCM_24"}
@@ -136,6 +147,12 @@ class LoudnessMeter:
         self._n_in_step = 0
         self.n_samples = 0
         self.peak = 0.0
+        # Per LIMITER_FRAME samples: peak |x| over channels and channel-weighted K-weighted
+        # energy, for the limiter (a 30-minute song: 2.5 M frames, 40 MB).
+        self._frame_peaks: list[np.ndarray] = []
+        self._frame_energy: list[np.ndarray] = []
+        self._carry_peak = 0.0
+        self._carry_energy = 0.0
 
     def add(self, block: np.ndarray) -> None:
         """Feed float samples [n, n_channels] (time-major)."""
@@ -152,6 +169,8 @@ class LoudnessMeter:
         for k, (b, a) in enumerate(self._filters):
             y, self._zi[k] = lfilter(b, a, y, axis=0, zi=self._zi[k])
         squares = y * y
+        self._add_frames(np.abs(block).max(axis=1).astype(np.float64),
+                         squares @ np.array([1.0, 1.0, 1.0, 1.41, 1.41][: self.n_channels]))
         # Split this block at pyloudnorm's step boundaries, int(j * step), and sum each piece.
         first = self.n_samples
         if int((len(self._sums) + 1) * self._step) == first:
@@ -174,30 +193,69 @@ class LoudnessMeter:
         self._n_in_step = first + n - int((len(self._sums)) * self._step)
         self.n_samples += n
 
+    def _add_frames(self, peaks: np.ndarray, energy: np.ndarray) -> None:
+        frame = LIMITER_FRAME
+        offset = self.n_samples % frame  # samples already in the open frame
+        if offset:
+            take = min(frame - offset, len(peaks))
+            self._carry_peak = max(self._carry_peak, float(peaks[:take].max()))
+            self._carry_energy += float(energy[:take].sum())
+            peaks, energy = peaks[take:], energy[take:]
+            if offset + take < frame:
+                return
+            self._frame_peaks.append(np.array([self._carry_peak]))
+            self._frame_energy.append(np.array([self._carry_energy]))
+            self._carry_peak, self._carry_energy = 0.0, 0.0
+        whole = len(peaks) // frame * frame
+        if whole:
+            self._frame_peaks.append(peaks[:whole].reshape(-1, frame).max(axis=1))
+            self._frame_energy.append(energy[:whole].reshape(-1, frame).sum(axis=1))
+        if whole < len(peaks):
+            self._carry_peak = float(peaks[whole:].max())
+            self._carry_energy = float(energy[whole:].sum())
+
+    def frames(self) -> tuple[np.ndarray, np.ndarray]:
+        """(peak, energy) per LIMITER_FRAME samples so far, float64 [n_frames] each; the
+        last, partial frame included.  Energy is channel-weighted K-weighted sum of squares."""
+        peaks = list(self._frame_peaks)
+        energy = list(self._frame_energy)
+        if self.n_samples % LIMITER_FRAME:
+            peaks.append(np.array([self._carry_peak]))
+            energy.append(np.array([self._carry_energy]))
+        if not peaks:
+            return np.zeros(0), np.zeros(0)
+        return np.concatenate(peaks), np.concatenate(energy)
+
     @property
     def lufs(self) -> float:
         """Integrated loudness so far, LUFS; -inf for silence or under 0.4 s."""
-        rate = self.sample_rate
-        block = 0.4
-        if self.n_samples < int(block * rate) + 1:
-            return float("-inf")
         sums = np.array(self._sums + [self._partial]) if self._n_in_step else np.array(self._sums)
-        total_s = self.n_samples / rate
-        n_blocks = int(np.round((total_s - block) / (block * 0.25))) + 1
-        # Each gating block is four consecutive steps (a short last block sums what exists).
-        padded = np.vstack([sums, np.zeros((4, self.n_channels))])
-        z = np.array([padded[j:j + 4].sum(axis=0) for j in range(n_blocks)]) / (block * rate)
         gains = np.array([1.0, 1.0, 1.0, 1.41, 1.41][: self.n_channels])
-        with np.errstate(divide="ignore"):
-            loud = -0.691 + 10 * np.log10(z @ gains)
-        gated = z[loud >= -70.0]
-        if not len(gated):
-            return float("-inf")
-        relative = -0.691 + 10 * np.log10(gated.mean(axis=0) @ gains) - 10.0
-        keep = z[(loud > relative) & (loud > -70.0)]
-        if not len(keep):
-            return float("-inf")
-        return float(-0.691 + 10 * np.log10(keep.mean(axis=0) @ gains))
+        weighted = sums @ gains if len(sums) else np.zeros(0)
+        return gated_loudness(weighted, self.n_samples, self.sample_rate)
+
+
+def gated_loudness(step_sums: np.ndarray, n_samples: int, sample_rate: int) -> float:
+    """BS.1770 gated loudness (LUFS) from channel-weighted sums of K-weighted squares per
+    100 ms step (float [n_steps]), exactly as pyloudnorm gates: 400 ms blocks of four steps
+    (75 % overlap; a short last block sums what exists), -70 LUFS absolute gate, -10 LU
+    relative gate.  -inf for silence or under 0.4 s."""
+    block = 0.4
+    if n_samples < int(block * sample_rate) + 1:
+        return float("-inf")
+    n_blocks = int(np.round((n_samples / sample_rate - block) / (block * 0.25))) + 1
+    padded = np.concatenate([np.asarray(step_sums, dtype=np.float64), np.zeros(4)])
+    z = np.array([padded[j:j + 4].sum() for j in range(n_blocks)]) / (block * sample_rate)
+    with np.errstate(divide="ignore"):
+        loud = -0.691 + 10 * np.log10(z)
+    gated = z[loud >= -70.0]
+    if not len(gated):
+        return float("-inf")
+    relative = -0.691 + 10 * np.log10(gated.mean()) - 10.0
+    keep = z[(loud > relative) & (loud > -70.0)]
+    if not len(keep):
+        return float("-inf")
+    return float(-0.691 + 10 * np.log10(keep.mean()))
 
 
 def normalisation_gain(lufs: float, peak: float, target_lufs: float = DEFAULT_LOUDNESS_LUFS,
@@ -214,11 +272,14 @@ def normalisation_gain(lufs: float, peak: float, target_lufs: float = DEFAULT_LO
 
 
 def normalise(audio: Audio, target_lufs: float = DEFAULT_LOUDNESS_LUFS,
-              ceiling_dbfs: float = DEFAULT_CEILING_DBFS) -> Audio:
-    """Audio scaled to ``target_lufs`` integrated loudness, peak at most ``ceiling_dbfs``."""
-    gain = normalisation_gain(integrated_loudness(audio), float(np.abs(audio.samples).max(initial=0.0)),
-                              target_lufs, ceiling_dbfs)
-    return Audio(audio.samples * np.float32(gain), audio.sample_rate)
+              ceiling_dbfs: float = DEFAULT_CEILING_DBFS, limit: bool = True) -> Audio:
+    """Audio brought to ``target_lufs`` integrated loudness with no sample over
+    ``ceiling_dbfs``: look-ahead limiter (``limit``) or peak scaling (see :func:`plan_gain`)."""
+    meter = LoudnessMeter(audio.sample_rate, audio.n_channels)
+    meter.add(audio.samples)
+    plan = plan_gain(meter, target_lufs, ceiling_dbfs, limit)
+    gains = plan.gains(0, audio.n_samples)[:, None]
+    return Audio(np.clip(audio.samples * gains, -1.0, 1.0), audio.sample_rate)
 
 
 # ---------------------------------------------------------------------- writing
@@ -242,37 +303,133 @@ def write_audio(path: str | os.PathLike, audio: Audio, *, bit_depth: int = 16,
     return path
 
 
+@dataclass(frozen=True, eq=False)
+class GainPlan:
+    """The gain a whole song gets: a constant ``base_db`` plus a limiter envelope.
+
+    base_db:      gain in dB applied to every sample (loudness normalisation).
+    boundary_db:  float64 [n_frames + 1], the limiter's gain (<= 0 dB) at each boundary of
+                  LIMITER_FRAME samples, interpolated linearly (in dB) within a frame.  Each
+                  boundary is at most the gain both neighbouring frames need to keep their
+                  peak under the ceiling, so no sample exceeds it.
+    """
+
+    base_db: float
+    boundary_db: np.ndarray
+
+    @classmethod
+    def constant(cls, gain_db: float = 0.0) -> "GainPlan":
+        return cls(float(gain_db), np.zeros(2))
+
+    @property
+    def max_reduction_db(self) -> float:
+        """The deepest the limiter goes, dB (>= 0)."""
+        return float(-self.boundary_db.min(initial=0.0))
+
+    def gains(self, start: int, n: int) -> np.ndarray:
+        """Linear gains, float32 [n], for samples ``start`` .. ``start + n``; samples past
+        the planned length keep the last gain."""
+        b = self.boundary_db
+        last = len(b) - 2
+        index = np.arange(start, start + n)
+        k = np.minimum(index // LIMITER_FRAME, last)
+        frac = np.where(index // LIMITER_FRAME > last, 1.0, (index % LIMITER_FRAME) / LIMITER_FRAME)
+        db = self.base_db + b[k] + (b[k + 1] - b[k]) * frac
+        return (10.0 ** (db / 20.0)).astype(np.float32)
+
+
+def _limiter_envelope(peak_db: np.ndarray, base_db: float, ceiling_dbfs: float,
+                      sample_rate: int) -> tuple[float, np.ndarray]:
+    """(base_db, per-frame limiter gain in dB) for frames whose peaks are ``peak_db``.
+
+    The gain each frame needs, ``req``, is turned into a smooth envelope with two linear
+    ramps in dB: falling at LIMITER_ATTACK_DB_PER_MS ahead of a peak (look-ahead, so the
+    peak itself is already turned down) and rising at LIMITER_RELEASE_DB_PER_MS after it.
+    Both are min-plus convolutions with a linear kernel, i.e. running minima: vectorised.
+    A peak that would need more than LIMITER_MAX_REDUCTION_DB lowers ``base_db`` instead.
+    """
+    req = np.minimum(0.0, ceiling_dbfs - (peak_db + base_db))
+    need = float(-req.min(initial=0.0))
+    if need > LIMITER_MAX_REDUCTION_DB:
+        base_db -= need - LIMITER_MAX_REDUCTION_DB
+        req = np.minimum(0.0, ceiling_dbfs - (peak_db + base_db))
+    ms_per_frame = LIMITER_FRAME * 1000.0 / sample_rate
+    attack, release = LIMITER_ATTACK_DB_PER_MS * ms_per_frame, LIMITER_RELEASE_DB_PER_MS * ms_per_frame
+    k = np.arange(len(req), dtype=np.float64)
+    ahead = np.minimum.accumulate((req + k * attack)[::-1])[::-1] - k * attack
+    after = np.minimum.accumulate(req - k * release) + k * release
+    return base_db, np.minimum(0.0, np.minimum(ahead, after))
+
+
+def plan_gain(meter: LoudnessMeter, target_lufs: float | None = DEFAULT_LOUDNESS_LUFS,
+              ceiling_dbfs: float = DEFAULT_CEILING_DBFS, limit: bool = True) -> GainPlan:
+    """The gain that brings a metered signal to ``target_lufs`` with no sample over
+    ``ceiling_dbfs``.
+
+    limit=True:  a look-ahead limiter turns the peaks down (at most
+                 LIMITER_MAX_REDUCTION_DB), and the base gain is solved so that the
+                 *limited* signal meets the target (its loudness estimated from per-frame
+                 K-weighted energy; the written file is measured again).
+    limit=False: peak scaling only: the base gain is lowered until the peak fits, so a
+                 peaky song ends quieter than the target.
+    Silence, or target None, gets 0 dB.
+    """
+    lufs = meter.lufs
+    if target_lufs is None or not math.isfinite(lufs) or meter.peak <= 0:
+        return GainPlan.constant()
+    peak_dbfs = 20 * math.log10(meter.peak)
+    base = target_lufs - lufs
+    if not limit or base + peak_dbfs <= ceiling_dbfs:
+        return GainPlan.constant(min(base, ceiling_dbfs - peak_dbfs))
+    peaks, energy = meter.frames()
+    peak_db = 20 * np.log10(np.maximum(peaks, 1e-12))
+    step = 0.1 * meter.sample_rate
+    step_of_frame = np.floor(np.arange(len(energy)) * LIMITER_FRAME / step).astype(np.int64)
+    for _ in range(8):
+        base, env = _limiter_envelope(peak_db, base, ceiling_dbfs, meter.sample_rate)
+        steps = np.bincount(step_of_frame, weights=energy * 10 ** ((base + env) / 10))
+        estimate = gated_loudness(steps, meter.n_samples, meter.sample_rate)
+        if not math.isfinite(estimate) or abs(target_lufs - estimate) < 0.01:
+            break
+        if -env.min(initial=0.0) >= LIMITER_MAX_REDUCTION_DB - 1e-9 and estimate < target_lufs:
+            break  # the limiter is at its depth: louder would only scale the whole song down again
+        base += target_lufs - estimate
+    boundary = np.empty(len(env) + 1)
+    boundary[0], boundary[-1] = env[0], env[-1]
+    boundary[1:-1] = np.minimum(env[:-1], env[1:])
+    return GainPlan(base, boundary)
+
+
 @dataclass(frozen=True)
 class WriteReport:
-    """What :func:`write_normalised_blocks` wrote: the file, length, and levels.
+    """What :func:`write_normalised_blocks` wrote.
 
-    lufs_before / lufs_after: integrated loudness of the input and of the written signal
-    (before quantisation), LUFS; gain: the linear gain applied; peak_after: sample peak
-    after the gain, full scale 1.0.
+    lufs_before: integrated loudness of the input, LUFS; lufs_after: measured on the
+    written signal (before quantisation); peak_after: its sample peak (full scale 1.0);
+    plan: the gain applied (base gain and limiter envelope), reusable for stems.
     """
 
     path: Path
     n_samples: int
     sample_rate: int
     lufs_before: float
-    gain: float
+    lufs_after: float
     peak_after: float
-
-    @property
-    def lufs_after(self) -> float:
-        return self.lufs_before + 20 * math.log10(self.gain) if math.isfinite(self.lufs_before) else self.lufs_before
+    plan: GainPlan
 
 
 def write_normalised_blocks(path: str | os.PathLike, blocks: Iterable[np.ndarray], sample_rate: int,
                             n_channels: int = 2, *, target_lufs: float | None = DEFAULT_LOUDNESS_LUFS,
-                            ceiling_dbfs: float = DEFAULT_CEILING_DBFS, bit_depth: int = 16,
-                            force: bool = False, memory_limit_mb: float = 256.0) -> WriteReport:
+                            ceiling_dbfs: float = DEFAULT_CEILING_DBFS, limit: bool = True,
+                            bit_depth: int = 16, force: bool = False,
+                            memory_limit_mb: float = 256.0) -> WriteReport:
     """Stream float blocks [n, n_channels] into an audio file, loudness-normalised.
 
-    Pass one meters loudness and peak while holding the blocks, in memory up to
-    ``memory_limit_mb`` (about 12 minutes of 44.1 kHz stereo at the default 256) and in a
-    temporary float32 file beside the output beyond that; pass two applies the gain and
-    writes the final format.  Memory therefore stays bounded whatever the length.
+    Pass one meters loudness, peaks and per-frame energy while holding the blocks, in
+    memory up to ``memory_limit_mb`` (about 12 minutes of 44.1 kHz stereo at the default
+    256) and in a temporary float32 file beside the output beyond that; the gain is then
+    planned (:func:`plan_gain`: look-ahead limiter unless ``limit`` is False); pass two
+    applies it and writes the final format.  Memory stays bounded whatever the length.
     ``target_lufs`` None writes the samples unscaled (clipped to -1..1).  Atomic, and
     refuses to overwrite unless ``force``.
     """
@@ -281,14 +438,14 @@ def write_normalised_blocks(path: str | os.PathLike, blocks: Iterable[np.ndarray
     sf = _soundfile()
     meter = LoudnessMeter(sample_rate, n_channels)
     held: list[np.ndarray] = []
-    held_bytes, limit = 0, memory_limit_mb * 2 ** 20
+    held_bytes, limit_bytes = 0, memory_limit_mb * 2 ** 20
     spill = None  # the temporary float32 file, once the blocks outgrow memory
     spill_name = None
     try:
         for block in blocks:
             block = np.asarray(block, dtype=np.float32).reshape(-1, n_channels)
             meter.add(block)
-            if spill is None and held_bytes + block.nbytes > limit:
+            if spill is None and held_bytes + block.nbytes > limit_bytes:
                 fd, spill_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".f32.wav")
                 os.close(fd)
                 spill = sf.SoundFile(spill_name, "w", sample_rate, n_channels, subtype="FLOAT", format="WAV")
@@ -302,19 +459,27 @@ def write_normalised_blocks(path: str | os.PathLike, blocks: Iterable[np.ndarray
                 held_bytes += block.nbytes
         if spill is not None:
             spill.close()
-        lufs = meter.lufs
-        gain = 1.0 if target_lufs is None else normalisation_gain(lufs, meter.peak, target_lufs, ceiling_dbfs)
-        scale = np.float32(gain)
+        plan = plan_gain(meter, target_lufs, ceiling_dbfs, limit)
+        out_meter = LoudnessMeter(sample_rate, n_channels)
+
+        def scaled(source: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+            position = 0
+            for block in source:
+                block = np.clip(block * plan.gains(position, len(block))[:, None], -1.0, 1.0)
+                position += len(block)
+                out_meter.add(block)
+                yield block
+
         with atomic_path(path, suffix=path.suffix) as tmp:
             try:
                 with sf.SoundFile(str(tmp), "w", sample_rate, n_channels,
                                   format=fmt.format, subtype=fmt.subtype) as dst:
                     if spill_name is not None:
                         with sf.SoundFile(spill_name, "r") as src:
-                            for block in src.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
-                                dst.write(np.clip(block * scale, -1.0, 1.0))
-                    while held:
-                        dst.write(np.clip(held.pop(0) * scale, -1.0, 1.0))
+                            for block in scaled(src.blocks(blocksize=1 << 16, dtype="float32", always_2d=True)):
+                                dst.write(block)
+                    for block in scaled(held.pop(0) for _ in range(len(held))):
+                        dst.write(block)
             except (sf.LibsndfileError, RuntimeError) as err:
                 raise AudioError(f"cannot write {path.name}: {err}") from None
     finally:
@@ -322,4 +487,4 @@ def write_normalised_blocks(path: str | os.PathLike, blocks: Iterable[np.ndarray
             spill.close()
         if spill_name is not None and os.path.exists(spill_name):
             os.unlink(spill_name)
-    return WriteReport(path, meter.n_samples, sample_rate, lufs, gain, meter.peak * gain)
+    return WriteReport(path, meter.n_samples, sample_rate, meter.lufs, out_meter.lufs, out_meter.peak, plan)

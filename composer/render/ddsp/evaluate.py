@@ -99,7 +99,7 @@ def spectral_distance(a: np.ndarray, b: np.ndarray) -> float:
 GM_PROGRAMS = {
     # 0-based General MIDI programs of "the instrument of that name" in the default SoundFont;
     # for the saxophone both alto and tenor are tried and the closer one is the baseline.
-    "flute": (73,), "clarinet": (71,), "saxophone": (65, 66), "cello": (42,),
+    "flute": (73,), "flute_rv": (73,), "clarinet": (71,), "saxophone": (65, 66), "cello": (42,),
 }
 
 
