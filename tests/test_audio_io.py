@@ -141,10 +141,12 @@ def test_peak_scaling_never_clips():
 
 def test_gain_plan_interpolates_under_the_ceiling():
     plan = GainPlan(2.0, np.array([0.0, -6.0, -6.0, 0.0]))
-    g = 20 * np.log10(plan.gains(0, 4 * 32).astype(np.float64))
-    assert g[0] == pytest.approx(2.0, abs=1e-4) and g[32] == pytest.approx(-4.0, abs=1e-4)
-    assert g[16] == pytest.approx(-1.0, abs=1e-4)  # halfway down the first frame
-    assert np.all(np.abs(g[96:] - 2.0) < 1e-4)  # past the plan: the last gain
+    g = plan.gains(0, 4 * 32).astype(np.float64)
+    top, low = 10 ** (2 / 20), 10 ** (-4 / 20)
+    assert g[0] == pytest.approx(top, rel=1e-5) and g[32] == pytest.approx(low, rel=1e-5)
+    assert g[16] == pytest.approx((top + low) / 2, rel=1e-5)  # halfway down the first frame, linearly
+    assert np.all(g[32:65] <= low * (1 + 1e-6))  # the limited frame stays limited throughout
+    assert np.allclose(g[96:], top, rtol=1e-5)  # past the plan: the last gain
     assert GainPlan.constant(-3.0).max_reduction_db == 0.0
 
 
@@ -156,9 +158,12 @@ def test_write_normalised_blocks(tmp_path):
     assert back.n_samples == audio.n_samples == report.n_samples
     assert integrated_loudness(back) == pytest.approx(-14.0, abs=0.05)
     assert report.lufs_after == pytest.approx(integrated_loudness(back), abs=0.01)
+    clicky = write_normalised_blocks(tmp_path / "c.wav", [clicks().samples], SR, 2)
+    assert clicky.plan.max_reduction_db > 0
+    assert clicky.lufs_after == pytest.approx(integrated_loudness(read_audio(clicky.path)), abs=0.1)
     assert report.plan.max_reduction_db == 0.0  # a sine needs no limiting
     assert report.peak_after == pytest.approx(np.abs(back.samples).max(), abs=1e-5)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.flac"]  # no temporary left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.flac", "c.wav"]  # no temporary left behind
     unscaled = write_normalised_blocks(tmp_path / "b.wav", [audio.samples], SR, 2, target_lufs=None)
     assert unscaled.plan.base_db == 0.0
     assert np.abs(read_audio(unscaled.path).samples - audio.samples).max() <= 1 / 32768

@@ -140,6 +140,57 @@ def guided(v_cond: torch.Tensor, v_uncond: torch.Tensor, scale: float) -> torch.
     return v_uncond + scale * (v_cond - v_uncond)
 
 
+def project_simplex(q: torch.Tensor, dim: int, exact: bool = True) -> torch.Tensor:
+    """Euclidean projection of ``q`` onto the probability simplex along ``dim`` (``exact``:
+    sum = 1) or onto ``{q >= 0, sum <= 1}`` (``exact=False``), sort-based (Duchi et al. 2008)."""
+    if not exact:
+        clipped = q.clamp_min(0.0)
+        over = clipped.sum(dim, keepdim=True) > 1.0
+        return torch.where(over, project_simplex(q, dim, True), clipped)
+    qs, _ = torch.sort(q, dim=dim, descending=True)
+    cum = qs.cumsum(dim) - 1.0
+    k = torch.arange(1, q.shape[dim] + 1, dtype=q.dtype, device=q.device)
+    shape = [1] * q.ndim
+    shape[dim] = -1
+    k = k.reshape(shape)
+    cond = (qs - cum / k) > 0
+    rho = cond.to(q.dtype).cumsum(dim).argmax(dim, keepdim=True)  # last index where cond holds
+    theta = cum.gather(dim, rho) / (rho + 1).to(q.dtype)
+    return (q - theta).clamp_min(0.0)
+
+
+def project_onehot_v(v: torch.Tensor, x: torch.Tensor, t: torch.Tensor | float,
+                     groups: tuple[tuple[int, int, bool], ...]) -> torch.Tensor:
+    """Correct a v prediction so that its x0 lies where a posterior mean of the data can lie.
+
+    For data whose channels (axis 1 of ``x`` [B, C, ...]) hold one-hot groups in {-1, +1},
+    ``E[x0 | x_t]`` is a convex combination of one-hots: in each group ``(x0 + 1) / 2`` is on
+    the simplex (``exact`` groups: one category always on) or in ``{>= 0, sum <= 1}`` (groups
+    that may be all off, e.g. "no chord").  A network's x0 strays outside, most at high
+    noise, and the deterministic sampler then carries the error to the end (samples left
+    between categories).  Projecting x0 back is the "clamping" of Diffusion-LM / the
+    thresholding of Imagen made exact for one-hot data.  ``groups``: (first channel, number
+    of channels, exact); a 1-channel group is a binary flag, clipped to [-1, 1].
+    """
+    t_b = torch.as_tensor(t, dtype=torch.float32).expand(x.shape[0])
+    x0 = x0_from_v(x, v, t_b)
+    parts = []
+    last = 0
+    for first, n, exact in sorted(groups):
+        parts.append(x0[:, last:first])
+        g = x0[:, first:first + n]
+        if n == 1:
+            parts.append(g.clamp(-1.0, 1.0))
+        else:
+            parts.append(2.0 * project_simplex((g + 1.0) / 2.0, 1, exact) - 1.0)
+        last = first + n
+    parts.append(x0[:, last:])
+    x0 = torch.cat(parts, dim=1)
+    alpha, sigma = alpha_sigma(t_b)
+    shape = (-1,) + (1,) * (x.ndim - 1)
+    return (alpha.reshape(shape) * x - x0) / sigma.reshape(shape)
+
+
 def impose_known(x: torch.Tensor, known: torch.Tensor, mask: torch.Tensor,
                  noise: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     """Replace the known positions of ``x`` (state at time ``t``) by ``known`` noised to ``t``.
@@ -194,4 +245,4 @@ def sample(denoise_fn: DenoiseFn, shape: tuple[int, ...], steps: int,
 
 
 __all__ = ["SamplerName", "SAMPLER_NAMES", "Sampler", "DDIMSampler", "DPMSolverPP2MSampler",
-           "make_sampler", "guided", "impose_known", "finish_known", "sample", "DenoiseFn"]
+           "make_sampler", "guided", "project_simplex", "project_onehot_v", "impose_known", "finish_known", "sample", "DenoiseFn"]

@@ -309,17 +309,21 @@ class GainPlan:
 
     base_db:      gain in dB applied to every sample (loudness normalisation).
     boundary_db:  float64 [n_frames + 1], the limiter's gain (<= 0 dB) at each boundary of
-                  LIMITER_FRAME samples, interpolated linearly (in dB) within a frame.  Each
+                  LIMITER_FRAME samples, interpolated linearly within a frame.  Each
                   boundary is at most the gain both neighbouring frames need to keep their
                   peak under the ceiling, so no sample exceeds it.
+    lufs_after:   integrated loudness of the signal after this gain, LUFS: exact without
+                  limiting, estimated from per-frame energy with it (within ~0.1 LU); NaN
+                  when unknown.
     """
 
     base_db: float
     boundary_db: np.ndarray
+    lufs_after: float = float("nan")
 
     @classmethod
-    def constant(cls, gain_db: float = 0.0) -> "GainPlan":
-        return cls(float(gain_db), np.zeros(2))
+    def constant(cls, gain_db: float = 0.0, lufs_after: float = float("nan")) -> "GainPlan":
+        return cls(float(gain_db), np.zeros(2), lufs_after)
 
     @property
     def max_reduction_db(self) -> float:
@@ -328,14 +332,13 @@ class GainPlan:
 
     def gains(self, start: int, n: int) -> np.ndarray:
         """Linear gains, float32 [n], for samples ``start`` .. ``start + n``; samples past
-        the planned length keep the last gain."""
-        b = self.boundary_db
-        last = len(b) - 2
-        index = np.arange(start, start + n)
-        k = np.minimum(index // LIMITER_FRAME, last)
-        frac = np.where(index // LIMITER_FRAME > last, 1.0, (index % LIMITER_FRAME) / LIMITER_FRAME)
-        db = self.base_db + b[k] + (b[k + 1] - b[k]) * frac
-        return (10.0 ** (db / 20.0)).astype(np.float32)
+        the planned length keep the last gain.
+
+        Interpolated linearly in linear gain between frame boundaries: between two gains
+        that both keep a frame under the ceiling, every interpolated one does too."""
+        linear = 10.0 ** ((self.base_db + self.boundary_db) / 20.0)
+        positions = np.arange(len(linear), dtype=np.float64) * LIMITER_FRAME
+        return np.interp(np.arange(start, start + n, dtype=np.float64), positions, linear).astype(np.float32)
 
 
 def _limiter_envelope(peak_db: np.ndarray, base_db: float, ceiling_dbfs: float,
@@ -376,11 +379,12 @@ def plan_gain(meter: LoudnessMeter, target_lufs: float | None = DEFAULT_LOUDNESS
     """
     lufs = meter.lufs
     if target_lufs is None or not math.isfinite(lufs) or meter.peak <= 0:
-        return GainPlan.constant()
+        return GainPlan.constant(0.0, lufs)
     peak_dbfs = 20 * math.log10(meter.peak)
     base = target_lufs - lufs
     if not limit or base + peak_dbfs <= ceiling_dbfs:
-        return GainPlan.constant(min(base, ceiling_dbfs - peak_dbfs))
+        base = min(base, ceiling_dbfs - peak_dbfs)
+        return GainPlan.constant(base, lufs + base)
     peaks, energy = meter.frames()
     peak_db = 20 * np.log10(np.maximum(peaks, 1e-12))
     step = 0.1 * meter.sample_rate
@@ -397,16 +401,17 @@ def plan_gain(meter: LoudnessMeter, target_lufs: float | None = DEFAULT_LOUDNESS
     boundary = np.empty(len(env) + 1)
     boundary[0], boundary[-1] = env[0], env[-1]
     boundary[1:-1] = np.minimum(env[:-1], env[1:])
-    return GainPlan(base, boundary)
+    return GainPlan(base, boundary, estimate)
 
 
 @dataclass(frozen=True)
 class WriteReport:
     """What :func:`write_normalised_blocks` wrote.
 
-    lufs_before: integrated loudness of the input, LUFS; lufs_after: measured on the
-    written signal (before quantisation); peak_after: its sample peak (full scale 1.0);
-    plan: the gain applied (base gain and limiter envelope), reusable for stems.
+    lufs_before: integrated loudness of the input, LUFS; lufs_after: of the written signal
+    (see ``GainPlan.lufs_after``: exact unless limited, then estimated within ~0.1 LU);
+    peak_after: its sample peak (full scale 1.0); plan: the gain applied (base gain and
+    limiter envelope), reusable for stems.
     """
 
     path: Path
@@ -460,14 +465,20 @@ def write_normalised_blocks(path: str | os.PathLike, blocks: Iterable[np.ndarray
         if spill is not None:
             spill.close()
         plan = plan_gain(meter, target_lufs, ceiling_dbfs, limit)
-        out_meter = LoudnessMeter(sample_rate, n_channels)
+        peak_after = 0.0
+        position = 0
 
         def scaled(source: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-            position = 0
+            nonlocal peak_after, position
             for block in source:
-                block = np.clip(block * plan.gains(position, len(block))[:, None], -1.0, 1.0)
+                if plan.max_reduction_db > 0:
+                    block = block * plan.gains(position, len(block))[:, None]
+                else:
+                    block = block * np.float32(10 ** (plan.base_db / 20))
+                block = np.clip(block, -1.0, 1.0)
                 position += len(block)
-                out_meter.add(block)
+                if len(block):
+                    peak_after = max(peak_after, float(np.abs(block).max()))
                 yield block
 
         with atomic_path(path, suffix=path.suffix) as tmp:
@@ -487,4 +498,4 @@ def write_normalised_blocks(path: str | os.PathLike, blocks: Iterable[np.ndarray
             spill.close()
         if spill_name is not None and os.path.exists(spill_name):
             os.unlink(spill_name)
-    return WriteReport(path, meter.n_samples, sample_rate, meter.lufs, out_meter.lufs, out_meter.peak, plan)
+    return WriteReport(path, meter.n_samples, sample_rate, meter.lufs, plan.lufs_after, peak_after, plan)

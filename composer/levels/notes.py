@@ -202,9 +202,9 @@ class Decoding:
     melody_onset / piano_onset / melody_sustain / piano_sustain: thresholds on the raw roll
     values (about -1..1);
     max_piano_onsets: at most this many accompaniment onsets per 16th (the strongest).
-    The melody keeps at most one onset per step (it is one voice).  The defaults were
-    calibrated on the validation split so that generated songs have the note density of
-    the real ones (see docs/ARCHITECTURE_notes.md).
+    The melody keeps at most one onset per step (it is one voice).  The posterior head of
+    the net makes sampled values saturate at -1 / +1, so thresholds at 0 are the natural
+    choice (a checkpoint may override them in config.json under "decoding").
     """
 
     melody_onset: float = 0.0
@@ -235,36 +235,5 @@ def decode_roll(roll: np.ndarray, decoding: Decoding = Decoding()) -> np.ndarray
     return out
 
 
-def calibrate_decoding(raws: list[np.ndarray], reals: list[np.ndarray],
-                       max_piano_onsets: int = 6) -> Decoding:
-    """Thresholds that give sampled rolls the note density of real ones.
-
-    raws: sampled raw rolls float ``[n_steps, 2, N_ROLL_PITCHES]``; reals: the real songs'
-    bool rolls of the same songs.  Each threshold is the quantile of the sampled values
-    that leaves on the share of positions that is on in the real rolls: steps with a
-    melody onset, accompaniment onsets (among the top ``max_piano_onsets`` per step),
-    melody and accompaniment sustain.
-    """
-    m = MELODY_RANGE.n_pitches
-    raw = np.concatenate(raws)
-    real = np.concatenate(reals)
-
-    def match(values: np.ndarray, share: float) -> float:
-        return float(np.quantile(values, 1.0 - share)) if share > 0 else float(values.max())
-
-    mel_best = raw[:, 0, :m].max(axis=1)
-    mel_share = real[:, 0, :m].any(axis=1).mean()
-    piano = raw[:, 0, m:]
-    kth = -np.sort(-piano, axis=1)[:, max_piano_onsets - 1:max_piano_onsets]
-    top = np.where(piano >= kth, piano, -np.inf).ravel()
-    top = top[np.isfinite(top)]
-    piano_share = real[:, 0, m:].sum() / len(top)
-    return Decoding(melody_onset=match(mel_best, mel_share),
-                    piano_onset=match(top, min(1.0, piano_share)),
-                    melody_sustain=match(raw[:, 1, :m].ravel(), real[:, 1, :m].mean()),
-                    piano_sustain=match(raw[:, 1, m:].ravel(), real[:, 1, m:].mean()),
-                    max_piano_onsets=max_piano_onsets)
-
-
-__all__ = ["calibrate_decoding", "NoteLevel", "Repeat", "repeats_of", "sample_notes", "decode_roll", "Decoding", "DEFAULT_STEPS",
+__all__ = ["NoteLevel", "Repeat", "repeats_of", "sample_notes", "decode_roll", "Decoding", "DEFAULT_STEPS",
            "DEFAULT_VARIATION", "DEFAULT_GUIDANCE"]

@@ -33,12 +33,12 @@ CROP_STEPS = 128
 """Training crop: 128 16th steps = 8 bars of 4/4."""
 COND_DROP = 0.15
 
-DEFAULT_CONFIG = TrainConfig(steps=2500, batch_size=16, lr=1e-3, warmup=200, valid_every=250,
+DEFAULT_CONFIG = TrainConfig(steps=1800, batch_size=16, lr=1e-3, warmup=200, valid_every=250,
                              checkpoint_every=250, log_every=25, ema_decay=0.998, seed=0,
                              num_threads=1)
 
 MODEL_CONFIG = {"channels": [64, 96, 128, 192], "strides": [2, 2, 4], "blocks": [1, 1, 2, 2],
-                "mid_dilations": [1, 2, 3], "emb_dim": 128, "kernel": 5, "posterior": True}
+                "mid_dilations": [1, 2, 3], "emb_dim": 128, "kernel": 5, "posterior": True, "local_width": 16}
 
 
 def melody_channel_mask() -> torch.Tensor:

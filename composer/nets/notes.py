@@ -47,7 +47,8 @@ class NoteUNet(nn.Module):
     def __init__(self, x_channels: int = X_CHANNELS, cond_channels: int = N_COND,
                  channels: tuple[int, ...] = (64, 96, 128, 192), strides: tuple[int, ...] = (2, 2, 4),
                  blocks: tuple[int, ...] = (1, 1, 2, 2), mid_dilations: tuple[int, ...] = (1, 2, 3),
-                 emb_dim: int = 128, kernel: int = 5, posterior: bool = True) -> None:
+                 emb_dim: int = 128, kernel: int = 5, posterior: bool = True,
+                 local_width: int = 16) -> None:
         super().__init__()
         self.posterior = posterior
         if not (len(channels) == len(blocks) == len(strides) + 1):
@@ -69,6 +70,15 @@ class NoteUNet(nn.Module):
         self.dec = nn.ModuleList(
             nn.ModuleList(ResConvBlock(c, emb_dim, kernel) for _ in range(n))
             for c, n in zip(channels[:-1], blocks[:-1]))
+        # Per-pitch local head: the same small conv over (onset, sustain) x time at every
+        # pitch, reading x_t directly, so an onset and the sustain that continues it at the
+        # same pitch are decided together (the U-Net sees pitches only through its narrow
+        # first level).  Zero-initialised output: it starts as a no-op.
+        self.local_in = nn.Conv1d(2, local_width, 5, padding=2)
+        self.local_t = nn.Linear(emb_dim, local_width)
+        self.local_out = nn.Conv1d(local_width, 2, 5, padding=2)
+        nn.init.zeros_(self.local_out.weight)
+        nn.init.zeros_(self.local_out.bias)
         self.out_norm = nn.GroupNorm(8, channels[0])
         self.out = nn.Conv1d(channels[0], x_channels, 3, padding=1)
         nn.init.zeros_(self.out.weight)
@@ -103,6 +113,15 @@ class NoteUNet(nn.Module):
             for block in self.dec[level]:
                 h = block(h, emb)
         out = self.out(F.silu(self.out_norm(h)))
+        b, c, n = x.shape
+        alpha, sigma = alpha_sigma(t)
+        # the local head reads the signal-to-noise-scaled input, one 2-row image per pitch
+        xs = (x * (alpha / sigma.clamp_min(1e-2)).clamp(max=20.0)[:, None, None] / 10.0)
+        p = c // 2
+        xs = xs.reshape(b, 2, p, n).transpose(1, 2).reshape(b * p, 2, n)   # pitches as batch
+        temb = self.local_t(emb).repeat_interleave(p, dim=0)[:, :, None]
+        loc = self.local_out(F.silu(self.local_in(xs) + temb))
+        out = out + loc.reshape(b, p, 2, n).transpose(1, 2).reshape(b, c, n)
         if not self.posterior:
             return out
         # Posterior head.  For data in {-1, +1} with prior log-odds 2 * logit at each position
@@ -111,7 +130,6 @@ class NoteUNet(nn.Module):
         # context logit (which pitches the chords, key and neighbours make likely); the
         # per-position evidence of x_t enters analytically, so 240 roll channels need not
         # squeeze through the 64-channel first level.  v follows from x0 (v-prediction).
-        alpha, sigma = alpha_sigma(t)
         alpha, sigma = alpha[:, None, None], sigma[:, None, None].clamp_min(1e-4)
         x0 = torch.tanh(alpha * x / sigma ** 2 + out)
         return (alpha * x - x0) / sigma
