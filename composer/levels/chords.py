@@ -16,13 +16,17 @@ from typing import Callable
 import numpy as np
 import torch
 
-from composer.diffusion.samplers import finish_known, guided, impose_known, make_sampler
+from composer.diffusion.samplers import finish_known, guided, impose_known, make_sampler, project_onehot_v
 from composer.errors import ComposerError
 from composer.io.checkpoint import load_weights, read_config
 from composer.nets.chords import ChordDenoiser
 from composer.representation.form import FormPlan
-from composer.representation.harmony import (CHORD_CHANNELS, SLOTS_PER_BAR, ChordGrid, chord_condition,
-                                             from_chord_array, slot_of_beat, to_chord_array)
+from composer.representation.harmony import (BASS, CHORD_CHANNELS, N_QUALITIES, QUALITY, ROOT, SLOTS_PER_BAR,
+                                             ChordGrid, chord_condition, from_chord_array, slot_of_beat,
+                                             to_chord_array)
+
+ONEHOT_GROUPS = ((ROOT, 12, False), (QUALITY, N_QUALITIES + 1, True), (BASS, 12, False))
+"""The chord array's one-hot groups (root and bass are all off for "no chord")"""
 
 
 class ChordLevel:
@@ -42,13 +46,14 @@ def sample_chords(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4,
                   generator: torch.Generator | None = None, steps: int = 20, sampler: str = "dpm++2m",
                   guidance: float = 1.0, known: ChordGrid | None = None,
                   known_beats: np.ndarray | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> ChordGrid:
+                  progress: Callable[[int, int], None] | None = None, project: bool = True) -> ChordGrid:
     """A chord per beat for the whole song of ``plan``.
 
     beats_per_bar: quarter-note beats per bar (4 for 4/4, 3 for 3/4); generator: the only
     randomness; steps: sampler steps; guidance: classifier-free guidance scale (1 = off, one
     net call per step; > 1 costs two); known + known_beats (bool [n_beats], True = keep):
-    chords to keep exactly; progress(i, n) after each step.  Returns a ChordGrid of
+    chords to keep exactly; progress(i, n) after each step; project: keep each step's clean
+    estimate inside the one-hot groups' simplex (see ``project_onehot_v``).  Returns a ChordGrid of
     ``plan.n_bars * beats_per_bar`` beats.
     """
     if not 1 <= beats_per_bar <= SLOTS_PER_BAR:
@@ -84,6 +89,8 @@ def sample_chords(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4,
                                torch.tensor([1.0, 0.0]), known_x.expand(2, -1, -1),
                                maskf.expand(2, -1, -1), valid.expand(2, -1, -1))
             v = guided(both[:1], both[1:], guidance)
+        if project:
+            v = project_onehot_v(v, x, t, ONEHOT_GROUPS)
         x = solver.step(v, i, x)
         if progress is not None:
             progress(i + 1, total)

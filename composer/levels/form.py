@@ -14,13 +14,17 @@ from typing import Callable
 
 import torch
 
-from composer.diffusion.samplers import finish_known, impose_known, make_sampler
+from composer.diffusion.samplers import finish_known, impose_known, make_sampler, project_onehot_v
 from composer.errors import FormError
 from composer.form import MAX_SONG_BARS, Phrase
 from composer.io.checkpoint import load_weights, read_config
 from composer.nets.form import FormDenoiser
-from composer.representation.form import (FormPlan, PartialForm, form_constraints, from_form_array,
-                                          parse_key, parse_partial_form)
+from composer.representation.form import (END, MODE, N_TYPES, START, TONIC, FormPlan, PartialForm,
+                                          form_constraints, from_form_array, parse_key, parse_partial_form)
+
+ONEHOT_GROUPS = ((0, N_TYPES, False), (END, 1, False), (START, 1, False), (TONIC, 12, True),
+                 (MODE, 1, False))
+"""The form array's groups: phrase type (all off after the song's end), flags, key tonic."""
 
 DEFAULT_LENGTH = 256
 """Columns sampled when the song's length is free: songs end where the model puts END."""
@@ -52,13 +56,14 @@ def _letters(partial: PartialForm | None, length: int) -> tuple[str | None, ...]
 def sample_form(level: FormLevel, form: str | None = None, bars: int | None = None,
                 key: str | tuple[int, int] | None = None, generator: torch.Generator | None = None,
                 steps: int = 20, sampler: str = "dpm++2m",
-                progress: Callable[[int, int], None] | None = None) -> FormPlan:
+                progress: Callable[[int, int], None] | None = None, project: bool = True) -> FormPlan:
     """Sample a song's form (phrases + a key per bar) under the given constraints.
 
     form: full (``i4A8B8o4``) or partial (``i4A8?16o4``, ``A8B8*``) form string; bars: the
     song's length, 1..512; key: ``"A minor"`` or (tonic 0..11, mode 0/1) for the whole song;
     generator: the only randomness (same seed, same form); steps: sampler steps;
-    progress(i, n) after each step.  Raises FormError (one line) on bad or contradictory input.
+    progress(i, n) after each step; project: keep each step's clean estimate inside the
+    one-hot groups (see ``project_onehot_v``).  Raises FormError (one line) on bad or contradictory input.
     """
     partial = parse_partial_form(form) if form is not None else None
     if bars is not None and not 1 <= int(bars) <= MAX_SONG_BARS:
@@ -83,6 +88,8 @@ def sample_form(level: FormLevel, form: str | None = None, bars: int | None = No
     for i, t in enumerate(solver.timesteps):
         x = impose_known(x, known, mask, noise, t)
         v = level.model(x, t.expand(1), known, maskf)
+        if project:
+            v = project_onehot_v(v, x, t, ONEHOT_GROUPS)
         x = solver.step(v, i, x)
         if progress is not None:
             progress(i + 1, n)
