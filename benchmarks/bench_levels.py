@@ -267,9 +267,9 @@ CARD_INTRO = {
                "context). Classifier-free guidance available (condition dropout 10%); known chords are "
                "inpainted exactly (section regeneration)."),
 }
-TRAIN_NOTE = ("- The run started with a 2500-step (form) / 1800-step (chords) schedule and was resumed at "
-              "step 500 with the 1500-step recipe now in the code (the machine was shared by seven jobs; "
-              "warm-up had ended, so only the cosine tail changed).")
+TRAIN_NOTE = ("- The run started with a 5000-step schedule and was resumed at step 500 with the "
+              "4000-step recipe now in the code (warm-up had ended at step 250; over steps 250-500 the two "
+              "cosine schedules differ by under 1%), to fit the session's time on the shared 2-core CPU.")
 
 
 def _form_quality(q: dict) -> list[str]:

@@ -275,9 +275,12 @@ def evaluate(generated: Sequence[Score], reference: Sequence[Score],
         train_codes = [melody_bar_codes(s) for s in wrap(train, desc="train")]
         longest = longest_runs_from_codes([m.bar_codes for m in gen], train_codes)
         runs = tuple(int(x) for x in longest)
-        add("copy_longest_run_mean", float(longest.mean()), math.nan, len(gen), 0)
-        add("copy_longest_run_max", float(longest.max()), math.nan, len(gen), 0)
-        add("copy_share_run_ge4", float((longest >= COPY_RUN_BARS).mean()), math.nan, len(gen), 0)
+        # the reference songs against the same training songs: the copying that real songs show
+        ref_longest = longest_runs_from_codes([m.bar_codes for m in ref], train_codes)
+        add("copy_longest_run_mean", float(longest.mean()), float(ref_longest.mean()), len(gen), len(ref))
+        add("copy_longest_run_max", float(longest.max()), float(ref_longest.max()), len(gen), len(ref))
+        add("copy_share_run_ge4", float((longest >= COPY_RUN_BARS).mean()),
+            float((ref_longest >= COPY_RUN_BARS).mean()), len(gen), len(ref))
     return EvalReport(
         generated=generated_source, reference=reference_source, train=train_source,
         n_generated=len(generated), n_reference=len(reference),

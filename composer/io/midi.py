@@ -15,7 +15,7 @@ in one linear pass (mido decodes the meta events and encodes those we write), an
 are bounded (:data:`MAX_BYTES`, :data:`MAX_NOTES`), so garbage can neither hang the
 reader nor surface a library traceback.
 
-Text formats written (and read back) -- see docs/ARCHITECTURE_midi.md:
+Text formats written (and read back) -- see docs/ARCHITECTURE.md, "MIDI in and out":
 
 * section marker: ``"<name> [<label> <n_bars>]"``, e.g. ``"Verse 1 [A 8]"``, ``"[i 4]"``;
 * chord text event: ``"Am7/G"``, ``"C"``, ``"F#m7b5"``; ``"N.C."`` where a chord ends and

@@ -29,7 +29,7 @@ from composer.training.loop import TrainConfig
 MAX_TRAIN_BARS = 160
 COND_DROP = 0.1
 
-DEFAULT_CONFIG = TrainConfig(steps=5000, batch_size=12, lr=1e-3, warmup=250, valid_every=500,
+DEFAULT_CONFIG = TrainConfig(steps=4000, batch_size=12, lr=1e-3, warmup=250, valid_every=500,
                              checkpoint_every=250, log_every=25, ema_decay=0.998, seed=0, num_threads=1)
 
 MODEL_CONFIG = {"channels": CHORD_CHANNELS, "cond_channels": COND_CHANNELS, "width": 128,

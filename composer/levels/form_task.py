@@ -27,7 +27,7 @@ FORM_LENGTH = 256
 """Bars per training column block (POP909: median 77 bars, 95th percentile 127, longest 282;
 longer songs are cut, i.e. trained as the opening of a song that ends later)."""
 
-DEFAULT_CONFIG = TrainConfig(steps=5000, batch_size=16, lr=1e-3, warmup=250, valid_every=500,
+DEFAULT_CONFIG = TrainConfig(steps=4000, batch_size=16, lr=1e-3, warmup=250, valid_every=500,
                              checkpoint_every=250, log_every=25, ema_decay=0.998, seed=0, num_threads=1)
 
 MODEL_CONFIG = {"channels": FORM_CHANNELS, "width": 64, "n_attn": 4, "heads": 4, "kernel": 5}

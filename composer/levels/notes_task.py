@@ -33,7 +33,7 @@ CROP_STEPS = 128
 """Training crop: 128 16th steps = 8 bars of 4/4."""
 COND_DROP = 0.15
 
-DEFAULT_CONFIG = TrainConfig(steps=1300, batch_size=16, lr=1e-3, warmup=200, valid_every=250,
+DEFAULT_CONFIG = TrainConfig(steps=3000, batch_size=16, lr=1e-3, warmup=200, valid_every=500,
                              checkpoint_every=250, log_every=25, ema_decay=0.998, seed=0,
                              num_threads=1)
 
