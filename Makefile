@@ -9,7 +9,7 @@ PREPARED ?= .prepared/pop909
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install system-deps test test-fast demo bench app data
+.PHONY: install system-deps test test-fast demo bench app data quality
 
 # libfluidsynth is a Debian package (pyfluidsynth is only ctypes): install it when missing.
 # The `fluidsynth` package brings libfluidsynth3 (built with libsndfile, so .sf3 SoundFonts
@@ -54,3 +54,17 @@ demo: install
 # The web app on http://127.0.0.1:7860 (GRADIO_TEMP_DIR keeps uploads inside out/).
 app: install
 	GRADIO_TEMP_DIR=$(CURDIR)/out/gradio-tmp $(PY) app.py
+
+
+# The models' quality figures (needs `make data`): levels on the test split, 100 songs from the
+# whole cascade and 100 from the note level on real chords judged by `composer eval`, the
+# pipeline benchmark, then the model cards of form, chords and notes rewritten from the results.
+quality: install
+	$(PY) -m benchmarks.bench_levels --quality --cards
+	rm -rf out/eval/cascade out/eval/real_chords
+	$(PY) -m benchmarks.quality_notes --data $(PREPARED) --out out/eval/cascade --n 100
+	$(PY) -m benchmarks.quality_notes --data $(PREPARED) --out out/eval/real_chords --n 100 --real-chords
+	$(VENV)/bin/composer eval out/eval/cascade --reference $(PREPARED)@test --train $(PREPARED)@train --json out/eval/cascade.json
+	$(VENV)/bin/composer eval out/eval/real_chords --reference $(PREPARED)@test --train $(PREPARED)@train --json out/eval/real_chords.json
+	$(PY) -m benchmarks pipeline
+	$(PY) -m benchmarks.notes_card --readme

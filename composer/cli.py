@@ -3,13 +3,15 @@
 Each room adds its subcommands from its own module under ``composer/commands/``; a
 module there exposes ``register(subparsers)`` and sets ``func`` on each parser it adds,
 a function ``(args) -> int``.  Any :class:`ComposerError` becomes one line on stderr and
-exit status 2, never a traceback.
+exit status 2, never a traceback; a warning (e.g. notes dropped by a DDSP timbre) is one
+``composer: warning:`` line.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+import warnings
 
 from composer import __version__
 from composer.errors import ComposerError
@@ -37,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr (``composer: warning: ...``), not a source excerpt."""
+    print(f"composer: warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -44,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return int(args.func(args) or 0)
     except ComposerError as err:
         print(f"composer: error: {err}", file=sys.stderr)
         return 2

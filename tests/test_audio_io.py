@@ -139,6 +139,69 @@ def test_peak_scaling_never_clips():
     assert not np.any(normalise(Audio(np.zeros((SR, 2)), SR)).samples)
 
 
+def test_limiter_out_of_its_depth_still_never_passes_the_ceiling():
+    # Regression: clicks so dense that the limited loudness rises slowly with the gain; the
+    # gain search used to stop with a base gain raised past its limiter envelope (0.9 dB over).
+    for level, noise, target, ceiling_db in [(0.12, 0.01, -14.0, -1.0), (0.5, 0.08, -8.0, -1.0),
+                                             (0.12, 0.03, -8.0, -3.0)]:
+        rng = np.random.default_rng(3)
+        x = (rng.standard_normal((2 * SR, 2)) * noise).astype(np.float32)
+        x[::3129] = level
+        meter = LoudnessMeter(SR, 2)
+        meter.add(x)
+        plan = plan_gain(meter, target, ceiling_db)
+        y = x * plan.gains(0, len(x))[:, None]                     # before any clipping
+        assert np.abs(y).max() <= 10 ** (ceiling_db / 20) * (1 + 1e-6)
+        assert plan.max_reduction_db <= LIMITER_MAX_REDUCTION_DB + 1e-9
+        # It reaches the target, or stops short of it (quieter) with the limiter at its depth.
+        lufs = integrated_loudness(Audio(y, SR))
+        assert lufs <= target + 0.1
+        if lufs < target - 0.1:
+            assert plan.max_reduction_db == pytest.approx(LIMITER_MAX_REDUCTION_DB)
+
+
+def signals() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(7)
+    t = np.arange(SR) / SR
+    sine = np.repeat((0.3 * np.sin(2 * np.pi * 220 * t))[:, None], 2, axis=1)
+    burst = sine.copy()
+    burst[SR // 2:SR // 2 + 40] *= 3.0                            # one short loud burst
+    decaying = rng.standard_normal((SR, 2)) * np.exp(-6 * t)[:, None] * 0.2
+    decaying[rng.integers(0, SR, 30)] = 0.95                      # scattered full-scale clicks
+    short = 0.99 * sine[:SR // 4] / 0.3                           # too short to measure: -inf LUFS
+    return {name: a.astype(np.float32) for name, a in
+            dict(sine=sine, burst=burst, decaying=decaying, short=short).items()}
+
+
+@pytest.mark.parametrize("ceiling_db", [0.0, -0.1, -1.0, -3.0])
+@pytest.mark.parametrize("target", [-23.0, -14.0, -6.0, 0.0])
+@pytest.mark.parametrize("limit", [True, False])
+def test_normalisation_never_passes_the_ceiling(tmp_path, ceiling_db, target, limit):
+    ceiling = 10 ** (ceiling_db / 20)
+    for name, x in signals().items():
+        meter = LoudnessMeter(SR, 2)
+        meter.add(x)
+        plan = plan_gain(meter, target, ceiling_db, limit)
+        planned = np.abs(x * plan.gains(0, len(x))[:, None]).max()
+        assert planned <= ceiling * (1 + 1e-6), f"{name}: {20 * np.log10(planned):.2f} dBFS"
+        # The written file, in odd blocks: under the ceiling but for the 24-bit rounding.
+        blocks = (x[i:i + 3001] for i in range(0, len(x), 3001))
+        report = write_normalised_blocks(tmp_path / f"{name}.wav", blocks, SR, 2, target_lufs=target,
+                                         ceiling_dbfs=ceiling_db, limit=limit, bit_depth=24, force=True)
+        written = np.abs(read_audio(report.path).samples).max()
+        assert report.peak_after <= ceiling * (1 + 1e-6) and written <= ceiling + 2 ** -23, name
+        assert written <= 1.0
+
+
+def test_unmeasurable_loudness_is_only_turned_down_to_the_ceiling():
+    x = signals()["short"]                                        # 0.25 s: no 400 ms loudness block
+    assert np.isinf(integrated_loudness(Audio(x, SR)))
+    out = normalise(Audio(x, SR), -14.0)
+    assert np.abs(out.samples).max() == pytest.approx(10 ** (-1 / 20), rel=1e-5)  # was 0.99
+    quiet = x * np.float32(0.5)                                   # peak under the ceiling: unchanged
+    np.testing.assert_array_equal(normalise(Audio(quiet, SR), -14.0).samples, quiet)
+
+
 def test_gain_plan_interpolates_under_the_ceiling():
     plan = GainPlan(2.0, np.array([0.0, -6.0, -6.0, 0.0]))
     g = plan.gains(0, 4 * 32).astype(np.float64)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from timbre_fixtures import install_tiny_timbre
 
 from composer.cli import main
+from composer.commands import render as render_command
+from composer.commands.generate import GENERATED_TRACKS
+from composer.errors import RenderError
 from composer.io.checkpoint import save_checkpoint
 from composer.io.midi import read_midi
+from composer.render.mix import Mixer, TrackTimbre
 from composer.nets.chords import ChordDenoiser
 from composer.nets.form import FormDenoiser
 from composer.nets.notes import NoteUNet
@@ -79,6 +85,90 @@ def test_bad_input_one_line_exit_2_nothing_written(tiny_models, tmp_path, capsys
 def test_missing_models_folder(tmp_path, capsys):
     rc = main(["generate", "--models", str(tmp_path / "nope"), "-o", str(tmp_path / "x.mid")])
     assert rc == 2 and "does not exist" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- --audio and --timbre
+@pytest.fixture()
+def tiny_timbre(tmp_path_factory, monkeypatch) -> str:
+    root = tmp_path_factory.mktemp("timbres")
+    install_tiny_timbre(root)
+    monkeypatch.setenv("COMPOSER_TIMBRES", str(root))
+    return "tiny"
+
+
+def test_timbre_without_audio_is_one_line(tmp_path, capsys):
+    # Checked before the models are loaded: no model folder is needed to be told.
+    rc = main(["generate", "--models", str(tmp_path / "no_models"), "-o", str(tmp_path / "s.mid"),
+               "--timbre", "Melody=ddsp:flute"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "--timbre" in err and "--audio" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("timbres, words", [
+    (["Drums=sf:1"], "no track 'Drums' in this song; tracks are 0='Melody', 1='Piano', 2='Bass'"),
+    (["3=sf:1"], "no track '3'"),
+    (["--no-bass", "Bass=sf:33"], "no track 'Bass'"),
+    (["Melody=sf:200"], "0..127"),
+    (["Melody=vst:foo"], "unknown timbre kind"),
+    (["Melody"], "TRACK=sf:PROGRAM or TRACK=ddsp:NAME"),
+    (["Melody=ddsp:kazoo"], "unknown timbre 'kazoo'; installed timbres: tiny"),
+])
+def test_bad_timbre_fails_before_composing(tmp_path, capsys, tiny_timbre, timbres, words):
+    args = [a if a.startswith("--") else f"--timbre={a}" for a in timbres]
+    rc = main(["generate", "--models", str(tmp_path / "no_models"), "-o", str(tmp_path / "s.mid"),
+               "--audio", str(tmp_path / "s.wav"), *args])
+    err = capsys.readouterr().err
+    assert rc == 2 and words in err and err.count("\n") == 1   # not the missing models: checked first
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generated_track_names_are_the_ones_checked(tiny_models, tmp_path):
+    out = tmp_path / "s.mid"
+    assert main(["generate", "--models", str(tiny_models), "--bars", "2", "--seed", "2", "--steps", "2",
+                 "-o", str(out)]) == 0
+    assert tuple(t.name for t in read_midi(out).tracks) == GENERATED_TRACKS
+
+
+def test_audio_with_per_track_timbres(tiny_models, tiny_timbre, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    used = []
+    write_mix = render_command.write_mix
+
+    def spy(score, output, mixer, timbres, **kwargs):
+        used.append(tuple(timbres))
+        return write_mix(score, output, mixer, timbres, **kwargs)
+
+    monkeypatch.setattr(render_command, "write_mix", spy)
+    song = ["generate", "--models", str(tiny_models), "--bars", "4", "--seed", "1", "--steps", "2",
+            "--tempo", "120"]
+    mid, wav = tmp_path / "s.mid", tmp_path / "s.wav"
+    assert main([*song, "-o", str(mid), "--audio", str(wav),
+                 "--timbre", f"Melody=ddsp:{tiny_timbre}", "--timbre", "2=sf:33"]) == 0
+    assert f"wrote {wav}" in capsys.readouterr().out
+    piano = read_midi(mid).track("Piano").program
+    assert used == [(TrackTimbre("ddsp", "tiny"), TrackTimbre("sf", str(piano)), TrackTimbre("sf", "33"))]
+    from composer.io.audio import read_audio
+    audio = read_audio(wav)
+    assert audio.sample_rate == 44100 and audio.n_channels == 2 and audio.duration_seconds > 4
+    assert np.abs(audio.samples).max() <= 10 ** (-1 / 20) + 1 / 32768
+    # The timbres change the audio only: the MIDI file is the one written without them.
+    plain = tmp_path / "plain.mid"
+    assert main([*song, "-o", str(plain)]) == 0
+    assert plain.read_bytes() == mid.read_bytes()
+
+
+def test_failed_render_leaves_the_midi_and_no_audio(tiny_models, tmp_path, capsys, monkeypatch):
+    def failing(self, score, rate, timbres=None):
+        yield np.zeros((4096, 2), np.float32)
+        raise RenderError("synthesiser crashed")
+
+    monkeypatch.setattr(Mixer, "render_blocks", failing)
+    rc = main(["generate", "--models", str(tiny_models), "--bars", "2", "--seed", "1", "--steps", "2",
+               "-o", str(tmp_path / "s.mid"), "--audio", str(tmp_path / "s.wav")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "synthesiser crashed" in err and err.count("\n") == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["s.mid"]   # no half-written s.wav, no temporary
 
 
 @pytest.mark.slow

@@ -180,7 +180,8 @@ def test_bad_files(tmp_path, song_mid, capsys):
     fake = tmp_path / "fake.sf2"
     fake.write_bytes(b"this is not a soundfont")
     assert main(["render", str(song_mid), "-o", str(tmp_path / "o.wav"), "--soundfont", str(fake)]) == 2
-    assert "not a SoundFont" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "not a SoundFont" in err and err.count("\n") == 1
     corrupt = tmp_path / "corrupt.mid"
     corrupt.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\x00\x00\x01\x00\x00\x90")
     assert main(["render", str(corrupt), "-o", str(tmp_path / "o.wav")]) == 2
@@ -188,6 +189,31 @@ def test_bad_files(tmp_path, song_mid, capsys):
     assert main(["render", str(song_mid), "-o", str(tmp_path / "o.ogx")]) == 2
     assert ".wav, .flac or .mp3" in capsys.readouterr().err
     assert not (tmp_path / "o.wav").exists() and not (tmp_path / "o.ogx").exists()
+
+
+def test_failing_render_leaves_no_audio_file(tmp_path, song_mid, capfd):
+    # A SoundFont with the right header and a broken body passes the cheap checks and fails
+    # inside FluidSynth, mid-command: one line, and neither the output nor a temporary remains.
+    broken = tmp_path / "broken.sf2"
+    broken.write_bytes(b"RIFF\x10\x00\x00\x00sfbkLIST\x04\x00\x00\x00INFO")
+    out = tmp_path / "out.wav"
+    assert main(["render", str(song_mid), "-o", str(out), "--soundfont", str(broken)]) == 2
+    err = capfd.readouterr().err  # at the file descriptor: FluidSynth's and GLib's own logs too
+    assert err.startswith("composer: error:") and "could not load" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.sf2", "song.mid"]
+    # The same when it fails half-way, after audio has been produced: the old file stays as it was.
+    out.write_bytes(b"old")
+
+    def failing(self, score, rate, timbres=None):
+        yield np.zeros((4096, 2), np.float32)
+        raise RenderError("synthesiser crashed")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Mixer, "render_blocks", failing)
+        assert main(["render", str(song_mid), "-o", str(out), "--force"]) == 2
+    assert "synthesiser crashed" in capfd.readouterr().err
+    assert out.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.sf2", "out.wav", "song.mid"]
 
 
 # ---------------------------------------------------------------------- real files

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from timbre_fixtures import install_tiny_timbre, tiny_model
 
 from composer.data.philharmonia import is_held_out, list_recordings, parse_name, parse_pitch
 from composer.errors import DataError, ModelError, RenderError
-from composer.render.ddsp.timbre import (Expression, TimbreModel, find_timbre, installed_timbres, load_timbre,
+from composer.render.ddsp.timbre import (Expression, find_timbre, installed_timbres, load_timbre,
                                          save_timbre)
 from composer.render.ddsp.train import (SynthConfig, TrainConfig, a_weighted_loudness, analyse_recording,
                                         harmonic_amplitudes, track_f0, train_timbre)
@@ -89,13 +90,6 @@ def test_pitch_tracker_follows_a_glide():
 
 
 # ----------------------------------------------------------------------------- checkpoints
-def tiny_model() -> tuple[TimbreModel, dict, dict]:
-    dec = {"n_harmonics": 8, "n_noise_bands": 9, "hidden": 8, "gru": 8}
-    syn = {"sample_rate": 16000, "hop": 160, "reverb_seconds": 0.01}
-    torch.manual_seed(0)
-    return TimbreModel(dec, syn), dec, syn
-
-
 def test_save_and_load_round_trip(tmp_path):
     model, dec, syn = tiny_model()
     ex = Expression(pitch_min=50, pitch_max=80)
@@ -236,3 +230,28 @@ def test_mixer_plays_ddsp_and_soundfont_tracks_together(tmp_path, monkeypatch):
     alone = Mixer().render(score.replace(tracks=score.tracks[:1]), 16000, (TrackTimbre("ddsp", "tiny"),))
     assert both.n_channels == 2 and both.n_samples >= alone.n_samples
     assert np.abs(both.samples - np.pad(alone.samples, ((0, both.n_samples - alone.n_samples), (0, 0)))).max() > 1e-3
+
+
+def test_render_cli_bounds_a_64_note_chord_with_one_warning_line(tmp_path, monkeypatch, capsys):
+    from composer.cli import main
+    from composer.io.audio import read_audio
+    from composer.io.midi import write_midi
+    from composer.score import Note, Score, TempoChange, Track
+
+    install_tiny_timbre(tmp_path / "timbres")
+    monkeypatch.setenv("COMPOSER_TIMBRES", str(tmp_path / "timbres"))
+    chord = Track("Chords", 0, notes=tuple(Note(0, 960, 30 + i, 90) for i in range(64)))  # all in range
+    write_midi(Score(tempos=(TempoChange.from_bpm(0, 120),), tracks=(chord,)), tmp_path / "chord.mid")
+    out = tmp_path / "chord.wav"
+    assert main(["render", str(tmp_path / "chord.mid"), "-o", str(out), "--timbre", "Chords=ddsp:tiny"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["composer: warning: track 'Chords': 56 notes dropped: more than 8 notes at once"]
+    audio = read_audio(out)
+    assert audio.duration_seconds > 1.0 and np.all(np.isfinite(audio.samples))
+    assert np.abs(audio.samples).max() <= 10 ** (-1 / 20) + 1 / 32768
+    # An unknown timbre: one line naming the installed ones, and no file.
+    assert main(["render", str(tmp_path / "chord.mid"), "-o", str(tmp_path / "x.wav"),
+                 "--timbre", "0=ddsp:kazoo"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'kazoo'" in err and "installed timbres: tiny" in err
+    assert not (tmp_path / "x.wav").exists()

@@ -1,13 +1,21 @@
 """``composer generate``: a whole song, form -> chords -> notes, as a DAW-ready MIDI file.
 
     composer generate [--form STR] [--bars N] [--key "A minor"] [--tempo BPM] [--meter 4/4]
-        [--seed S] [--steps K] [--models DIR] [--audio song.wav] [--force] -o song.mid
+        [--seed S] [--steps K] [--models DIR] [--audio song.wav [--timbre TRACK=ddsp:NAME ...]]
+        [--force] -o song.mid
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
+from composer.commands.render import add_timbre_argument
+from composer.errors import RenderError
+
+# The tracks that Composer.compose writes, in order (Bass unless --no-bass): --timbre options
+# are checked against them before composing, so that a misspelt track costs nothing.
+GENERATED_TRACKS = ("Melody", "Piano", "Bass")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="folder with form/, chords/, notes/ (default: models)")
     p.add_argument("--no-bass", action="store_true", help="leave out the Bass track derived from the chords")
     p.add_argument("--audio", type=Path, default=None,
-                   help="also render the song to this audio file (.wav/.flac) with the bundled SoundFont")
+                   help="also render the song to this audio file (.wav/.flac/.mp3), loudness-normalised, "
+                        "with the bundled SoundFont or the --timbre given")
+    add_timbre_argument(p, "needs --audio; the MIDI file keeps its General MIDI programs")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.set_defaults(func=run)
 
@@ -48,10 +58,13 @@ def run(args: argparse.Namespace) -> int:
     # Every cheap check first: a bad option costs nothing and writes nothing.
     out = check_writable(args.output, args.force)
     audio_out = check_writable(args.audio, args.force) if args.audio is not None else None
-    if audio_out is not None:
-        from composer.io.audio import audio_format
-        audio_format(audio_out)
+    if args.timbre and audio_out is None:
+        raise RenderError("--timbre sets how the audio sounds; add --audio FILE.wav "
+                          "(the MIDI file keeps its General MIDI programs)")
     check_options(args.form, args.bars, args.key, args.tempo, args.meter, args.steps)
+    mixer = options = None
+    if audio_out is not None:
+        mixer, options = _prepare_audio(args, audio_out)
     seed = int(secrets.randbits(31)) if args.seed is None else args.seed
     composer = Composer.from_pretrained(args.models)
 
@@ -83,12 +96,23 @@ def run(args: argparse.Namespace) -> int:
     print("sections: " + " | ".join(f"{s.name} ({s.n_bars})" for s in score.sections))
     print(f"wrote {out}")
     if audio_out is not None:
-        from composer.io.audio import write_normalised_blocks
-        from composer.render.mix import Mixer
+        from composer.commands.render import write_mix
+        from composer.render.mix import resolve_timbres
 
-        mixer = Mixer()
-        rate = 44100
-        report = write_normalised_blocks(audio_out, mixer.render_blocks(score, rate), rate, 2,
-                                         force=args.force)
-        print(f"wrote {report.path} ({report.n_samples / rate:.1f} s)")
+        write_mix(score, audio_out, mixer, resolve_timbres(score, options), force=args.force)
     return 0
+
+
+def _prepare_audio(args: argparse.Namespace, audio_out: Path):
+    """(Mixer, timbre options) for ``--audio``, with the format, the timbre options, the
+    tracks they name and the SoundFont and timbres they need all checked before composing."""
+    from composer.commands.render import prepare_mixer
+    from composer.io.audio import audio_format
+    from composer.render.mix import parse_timbre_options, resolve_timbres
+    from composer.score import Score, Track
+
+    audio_format(audio_out)
+    options = parse_timbre_options(args.timbre)
+    names = GENERATED_TRACKS[:2] if args.no_bass else GENERATED_TRACKS
+    resolve_timbres(Score(tracks=tuple(Track(name) for name in names)), options)
+    return prepare_mixer(options), options

@@ -1,7 +1,7 @@
 """``composer render``: a MIDI file to normalised audio (WAV/FLAC/MP3), optionally stems.
 
     composer render IN.mid -o OUT.wav [--soundfont PATH] [--program TRACK=N ...]
-        [--timbre TRACK=sf:PROGRAM ...] [--stems DIR] [--sample-rate 44100|48000]
+        [--timbre TRACK=sf:PROGRAM|TRACK=ddsp:NAME ...] [--stems DIR] [--sample-rate 44100|48000]
         [--loudness -14] [--bit-depth 16|24] [--force]
 """
 from __future__ import annotations
@@ -9,8 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 from composer.errors import RenderError
+
+if TYPE_CHECKING:
+    from composer.io.audio import WriteReport
+    from composer.render.mix import Mixer, TimbreOption, TrackTimbre
+    from composer.score import Score
 
 SAMPLE_RATES = (44100, 48000)
 CEILING = 10 ** (-1.0 / 20)  # -1 dBFS, the peak ceiling of composer.io.audio
@@ -27,8 +33,7 @@ def register(subparsers) -> None:
                    help="an .sf2/.sf3 SoundFont (default: the bundled FluidR3 Mono GM)")
     p.add_argument("--program", action="append", default=[], metavar="TRACK=N",
                    help="play TRACK (name or 0-based index) with GM program N (0..127); repeatable")
-    p.add_argument("--timbre", action="append", default=[], metavar="TRACK=KIND:VALUE",
-                   help="per-track timbre, e.g. Melody=sf:73; repeatable; applied after --program")
+    add_timbre_argument(p, "applied after --program")
     p.add_argument("--stems", type=Path, default=None, metavar="DIR",
                    help="also write one file per track into DIR (same gain as the mix)")
     p.add_argument("--sample-rate", type=int, default=44100, choices=SAMPLE_RATES)
@@ -43,6 +48,57 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def add_timbre_argument(parser: argparse.ArgumentParser, note: str = "") -> None:
+    """The ``--timbre TRACK=sf:PROGRAM|TRACK=ddsp:NAME`` option (``composer render`` and
+    ``composer generate``), collected into ``args.timbre``."""
+    parser.add_argument(
+        "--timbre", action="append", default=[], metavar="TRACK=KIND:VALUE",
+        help="per-track timbre: TRACK=sf:PROGRAM (General MIDI program 0..127 on the SoundFont) or "
+             "TRACK=ddsp:NAME (a learned timbre, see `composer timbres`); TRACK is a track name "
+             "(Melody, Piano, ...) or 0-based index; repeatable" + (f"; {note}" if note else ""))
+
+
+def prepare_mixer(options: Sequence[TimbreOption], soundfont: Path | None = None) -> Mixer:
+    """A Mixer whose SoundFont is checked and whose non-"sf" timbres (``ddsp:NAME``) are
+    already loaded, so that a missing SoundFont or an unknown timbre fails before any slow
+    work (composing, rendering) and before anything is written."""
+    from composer.render.mix import Mixer  # noqa: PLC0415
+    from composer.render.soundfont import SoundFontRenderer  # noqa: PLC0415
+
+    mixer = Mixer(SoundFontRenderer(soundfont))
+    for option in options:
+        if option.timbre.kind != "sf":
+            mixer.renderer_for(option.timbre)
+    return mixer
+
+
+def write_mix(score: Score, output: Path, mixer: Mixer, timbres: Sequence[TrackTimbre], *,
+              sample_rate: int = 44100, target_lufs: float | None = -14.0, limit: bool = True,
+              bit_depth: int = 16, force: bool = False) -> WriteReport:
+    """Render ``score`` with one timbre per track and write the loudness-normalised mix to
+    ``output`` (atomically: nothing is left there if rendering fails), with a progress bar
+    on a terminal; prints one ``wrote ...`` line."""
+    from composer.io.audio import write_normalised_blocks  # noqa: PLC0415
+
+    rate = sample_rate
+    bar = _progress(mixer.soundfont.estimate_samples(score, rate), rate)
+
+    def tracked(blocks):
+        for block in blocks:
+            bar.update(round(len(block) / rate, 3))
+            yield block
+
+    with bar:
+        report = write_normalised_blocks(output, tracked(mixer.render_blocks(score, rate, timbres)), rate, 2,
+                                         target_lufs=target_lufs, limit=limit, bit_depth=bit_depth,
+                                         force=force)
+    limited = report.plan.max_reduction_db
+    print(f"wrote {report.path} ({report.n_samples / rate:.1f} s, {rate} Hz, "
+          f"{report.lufs_after:.1f} LUFS, peak {report.peak_after:.2f}"
+          + (f", peaks limited by up to {limited:.1f} dB)" if limited > 0.05 else ")"))
+    return report
+
+
 def _progress(total_samples: int, sample_rate: int):
     from tqdm import tqdm  # noqa: PLC0415
 
@@ -54,12 +110,10 @@ def _progress(total_samples: int, sample_rate: int):
 
 def run(args: argparse.Namespace) -> int:
     from composer.io.atomic import check_writable  # noqa: PLC0415
-    from composer.io.audio import audio_format, write_audio, write_normalised_blocks  # noqa: PLC0415
+    from composer.io.audio import audio_format, write_audio  # noqa: PLC0415
     from composer.io.midi import read_midi  # noqa: PLC0415
     from composer.render.base import Audio  # noqa: PLC0415
-    from composer.render.mix import (  # noqa: PLC0415
-        Mixer, parse_program_options, parse_timbre_options, resolve_timbres)
-    from composer.render.soundfont import SoundFontRenderer  # noqa: PLC0415
+    from composer.render.mix import parse_program_options, parse_timbre_options, resolve_timbres  # noqa: PLC0415
 
     # Check every cheap thing before the slow render, so a bad option costs nothing.
     output = check_writable(args.output, args.force)
@@ -70,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             raise RenderError(f"--stems {args.stems} is a file; give a folder")
         if not args.stems.parent.exists():
             raise RenderError(f"folder {args.stems.parent} does not exist; create it first")
-    renderer = SoundFontRenderer(args.soundfont)
+    mixer = prepare_mixer(options, args.soundfont)
     score = read_midi(args.input)
     timbres = resolve_timbres(score, options)
     stem_paths = []
@@ -80,25 +134,10 @@ def run(args: argparse.Namespace) -> int:
         for path in stem_paths:
             if path.exists() and not args.force:
                 raise RenderError(f"{path} exists; pass --force to overwrite it")
-    mixer = Mixer(renderer)
-    target = None if args.no_normalise else args.loudness
     rate = args.sample_rate
-
-    bar = _progress(renderer.estimate_samples(score, rate), rate)
-
-    def tracked(blocks):
-        for block in blocks:
-            bar.update(round(len(block) / rate, 3))
-            yield block
-
-    with bar:
-        report = write_normalised_blocks(output, tracked(mixer.render_blocks(score, rate, timbres)), rate, 2,
-                                         target_lufs=target, limit=not args.no_limiter,
-                                         bit_depth=args.bit_depth, force=args.force)
-    limited = report.plan.max_reduction_db
-    print(f"wrote {report.path} ({report.n_samples / rate:.1f} s, {rate} Hz, "
-          f"{report.lufs_after:.1f} LUFS, peak {report.peak_after:.2f}"
-          + (f", peaks limited by up to {limited:.1f} dB)" if limited > 0.05 else ")"))
+    report = write_mix(score, output, mixer, timbres, sample_rate=rate,
+                       target_lufs=None if args.no_normalise else args.loudness,
+                       limit=not args.no_limiter, bit_depth=args.bit_depth, force=args.force)
 
     if stem_paths:
         args.stems.mkdir(exist_ok=True)

@@ -375,12 +375,16 @@ def plan_gain(meter: LoudnessMeter, target_lufs: float | None = DEFAULT_LOUDNESS
                  K-weighted energy; the written file is measured again).
     limit=False: peak scaling only: the base gain is lowered until the peak fits, so a
                  peaky song ends quieter than the target.
-    Silence, or target None, gets 0 dB.
+    Target None, or digital silence, gets 0 dB.  A signal below the loudness gate (-inf
+    LUFS) keeps its level, turned down only as far as its peak is over the ceiling.
+    Whatever happens, no sample of the planned gain times the signal exceeds the ceiling.
     """
     lufs = meter.lufs
-    if target_lufs is None or not math.isfinite(lufs) or meter.peak <= 0:
+    if target_lufs is None or meter.peak <= 0:
         return GainPlan.constant(0.0, lufs)
     peak_dbfs = 20 * math.log10(meter.peak)
+    if not math.isfinite(lufs):
+        return GainPlan.constant(min(0.0, ceiling_dbfs - peak_dbfs), lufs)
     base = target_lufs - lufs
     if not limit or base + peak_dbfs <= ceiling_dbfs:
         base = min(base, ceiling_dbfs - peak_dbfs)
@@ -389,15 +393,22 @@ def plan_gain(meter: LoudnessMeter, target_lufs: float | None = DEFAULT_LOUDNESS
     peak_db = 20 * np.log10(np.maximum(peaks, 1e-12))
     step = 0.1 * meter.sample_rate
     step_of_frame = np.floor(np.arange(len(energy)) * LIMITER_FRAME / step).astype(np.int64)
-    for _ in range(8):
+    # The limited loudness rises with the base gain, by at most as much (the limiter takes
+    # some of it back): secant steps on that curve, the slope kept within 0.05..1.
+    previous: tuple[float, float] | None = None
+    for i in range(12):
         base, env = _limiter_envelope(peak_db, base, ceiling_dbfs, meter.sample_rate)
         steps = np.bincount(step_of_frame, weights=energy * 10 ** ((base + env) / 10))
         estimate = gated_loudness(steps, meter.n_samples, meter.sample_rate)
-        if not math.isfinite(estimate) or abs(target_lufs - estimate) < 0.01:
-            break
+        if not math.isfinite(estimate) or abs(target_lufs - estimate) < 0.01 or i == 11:
+            break  # (the envelope is always the one of the final base: no sample over the ceiling)
         if -env.min(initial=0.0) >= LIMITER_MAX_REDUCTION_DB - 1e-9 and estimate < target_lufs:
             break  # the limiter is at its depth: louder would only scale the whole song down again
-        base += target_lufs - estimate
+        slope = 1.0
+        if previous is not None and base != previous[0]:
+            slope = min(1.0, max(0.05, (estimate - previous[1]) / (base - previous[0])))
+        previous = (base, estimate)
+        base += (target_lufs - estimate) / slope
     boundary = np.empty(len(env) + 1)
     boundary[0], boundary[-1] = env[0], env[-1]
     boundary[1:-1] = np.minimum(env[:-1], env[1:])

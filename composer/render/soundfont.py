@@ -22,6 +22,9 @@ library is missing, so it is imported only inside :func:`load_fluidsynth` (DESIG
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -54,6 +57,36 @@ def load_fluidsynth():
             "libfluidsynth is not installed; install it with `apt-get install fluidsynth` "
             f"(or `make system-deps`): {err}") from None
     return fluidsynth
+
+
+@contextmanager
+def _stderr_captured() -> Iterator[list[str]]:
+    """Collect what C libraries write to file descriptor 2 meanwhile (FluidSynth's log, GLib's
+    criticals from libinstpatch) into the yielded list, as one string, instead of the terminal."""
+    captured: list[str] = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield captured  # no file descriptor 2 to redirect: leave the output where it goes
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            captured.append(tmp.read().decode("utf-8", errors="replace"))
+
+
+def _fluid_reason(log: str) -> str:
+    """The first ``fluidsynth: error:`` of a log, as `` (reason)``, or ``""``."""
+    for line in log.splitlines():
+        if line.startswith("fluidsynth: error:") and "Failed to load" not in line:
+            return f" ({line.removeprefix('fluidsynth: error:').strip()})"
+    return ""
 
 
 def check_soundfont(path: str | os.PathLike) -> Path:
@@ -224,11 +257,17 @@ class SoundFontRenderer:
             "synth.chorus.active": int(self.chorus),
             "synth.dynamic-sample-loading": 1,
         })
-        sfid = synth.sfload(str(self.soundfont))
+        # A broken file makes FluidSynth (and GLib) log several lines to stderr: they are
+        # folded into the one error line; after a good load, anything logged is passed on.
+        with _stderr_captured() as log:
+            sfid = synth.sfload(str(self.soundfont))
+        text = "".join(log)
         if sfid < 0:
             synth.delete()
-            raise RenderError(f"FluidSynth could not load SoundFont {self.soundfont}; "
+            raise RenderError(f"FluidSynth could not load SoundFont {self.soundfont}{_fluid_reason(text)}; "
                               "is it a valid .sf2/.sf3 file?")
+        if text:
+            sys.stderr.write(text)
         return synth, sfid
 
     def _select_programs(self, synth, sfid: int, plans: tuple[ChannelPlan, ...]) -> None:
