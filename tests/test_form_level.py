@@ -8,8 +8,9 @@ from composer.form import parse_form
 from composer.levels.form import FormLevel, sample_form
 from composer.levels.form_task import FormTask, plan_of, random_constraint
 from composer.nets.form import FormDenoiser
-from composer.representation.form import (END, FORM_CHANNELS, START, FormPlan, form_constraints,
-                                          from_form_array, parse_key, parse_partial_form, to_form_array)
+from composer.representation.form import (END, FORM_CHANNELS, START, FormPlan, estimate_phrase_prior,
+                                          form_constraints, from_form_array, parse_key, parse_partial_form,
+                                          to_form_array)
 from levels_fixtures import synthetic_songs
 
 
@@ -31,6 +32,39 @@ def test_form_array_round_trip():
     assert back == plan
     # without letters the six types come back with their default letters
     assert from_form_array(x).form == "i4A8A8B8C4o3"
+
+
+def _plan(form: str) -> FormPlan:
+    n = sum(p.n_bars for p in parse_form(form))
+    return FormPlan(parse_form(form), (0,) * n, (0,) * n)
+
+
+def test_phrase_prior_counts_lengths_and_type_pairs():
+    prior = estimate_phrase_prior([_plan("i4A8B8o4"), _plan("A8A8")], smoothing=0.0)
+    with np.errstate(divide="ignore"):
+        assert np.allclose(np.exp(prior.length_logp[[4, 8]]), [2 / 6, 4 / 6])
+    # rows: BOS, A, B, M, i, o, x; columns: A, B, M, i, o, x, EOS
+    assert np.isclose(np.exp(prior.type_logp[0, 3]), 0.5)      # BOS -> intro in one song of two
+    assert np.isclose(np.exp(prior.type_logp[1, 0]), 1 / 3)    # A -> A once, A -> B once, A -> EOS once
+    assert np.isclose(np.exp(prior.type_logp[5, 6]), 1.0)      # outro -> EOS
+
+
+def test_segmenting_with_the_prior_ignores_flicker_and_keeps_given_letters():
+    plan = _plan("i4A8B8o4")
+    x = to_form_array(plan, 32)
+    x[START, 9] = 0.1            # an unsure start in the middle of the A phrase
+    x[0, 6], x[1, 6] = 0.1, 0.2  # and one bar that leans to B
+    assert from_form_array(x).form == "i4A2B1A2A3B8o4"     # bar by bar: split into pieces
+    prior = estimate_phrase_prior([_plan("i4A8B8o4"), _plan("i4A8A8B8o4"), _plan("A8B8")])
+    assert from_form_array(x, prior=prior).form == "i4A8B8o4"
+    # letters given by the user (here: X over the intro's bars) are kept, and split there
+    letters = ("X",) * 4 + (None,) * 20
+    assert from_form_array(x, prior=prior, letters=letters).form == "X4A8B8o4"
+    # a given start flag is kept even where the evidence and the prior disagree
+    start_known = np.zeros(32, dtype=bool)
+    start_known[9] = True
+    x[START, 9] = 1.0
+    assert from_form_array(x, prior=prior, start_known=start_known).form.startswith("i4A5A3")
 
 
 def test_partial_form_syntax():

@@ -20,7 +20,8 @@ from composer.form import MAX_SONG_BARS, Phrase
 from composer.io.checkpoint import load_weights, read_config
 from composer.nets.form import FormDenoiser
 from composer.representation.form import (END, MODE, N_TYPES, START, TONIC, FormPlan, PartialForm,
-                                          form_constraints, from_form_array, parse_key, parse_partial_form)
+                                          PhrasePrior, form_constraints, from_form_array, parse_key,
+                                          parse_partial_form)
 
 ONEHOT_GROUPS = ((0, N_TYPES, False), (END, 1, False), (START, 1, False), (TONIC, 12, True),
                  (MODE, 1, False))
@@ -31,17 +32,21 @@ DEFAULT_LENGTH = 256
 
 
 class FormLevel:
-    """A trained form denoiser, ready to sample (eval mode, CPU)."""
+    """A trained form denoiser, ready to sample (eval mode, CPU), with the phrase prior of
+    its training forms (None: decode bar by bar, see ``from_form_array``)."""
 
-    def __init__(self, model: FormDenoiser, length: int = DEFAULT_LENGTH) -> None:
+    def __init__(self, model: FormDenoiser, length: int = DEFAULT_LENGTH,
+                 prior: PhrasePrior | None = None) -> None:
         self.model = model.eval()
         self.length = length
+        self.prior = prior
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> "FormLevel":
         config = read_config(folder, kind="form")
         model = load_weights(folder, FormDenoiser(**config["model"]))
-        return cls(model, int(config.get("form_length", DEFAULT_LENGTH)))
+        prior = PhrasePrior.from_json(config["phrase_prior"]) if "phrase_prior" in config else None
+        return cls(model, int(config.get("form_length", DEFAULT_LENGTH)), prior)
 
 
 def _letters(partial: PartialForm | None, length: int) -> tuple[str | None, ...]:
@@ -96,7 +101,7 @@ def sample_form(level: FormLevel, form: str | None = None, bars: int | None = No
     x = finish_known(x, known, mask)[0].numpy()
     min_bars = partial.n_bars if partial is not None else 1
     return from_form_array(x, min_bars=max(1, min_bars), letters=_letters(partial, length),
-                           n_bars=cons.n_bars)
+                           n_bars=cons.n_bars, prior=level.prior, start_known=cons.mask[START])
 
 
 __all__ = ["FormLevel", "sample_form", "DEFAULT_LENGTH"]

@@ -20,7 +20,7 @@ from composer.diffusion.schedule import add_noise, diffusion_loss, sample_train_
 from composer.form import parse_form
 from composer.nets.form import FormDenoiser
 from composer.representation.form import (END, FORM_CHANNELS, MODE, START, TONIC, FormPlan,
-                                          to_form_array)
+                                          estimate_phrase_prior, to_form_array)
 from composer.training.loop import TrainConfig
 
 FORM_LENGTH = 256
@@ -90,6 +90,9 @@ class FormTask:
         valid = valid if valid is not None else load_split(data_dir, "valid")
         self._model_config = dict(model_config or MODEL_CONFIG)
         self.train_items = self._items(train)
+        # phrase lengths and type bigrams of the training forms (both annotators): the
+        # decoder's prior (composer.representation.form.segment_phrases)
+        self.prior = estimate_phrase_prior([plan_of(ex, alt) for ex in train for alt in (False, True)])
         self.valid_items = self._items(valid)
         self.n_train_songs, self.n_valid_songs = len(train), len(valid)
 
@@ -147,7 +150,7 @@ class FormTask:
         return {"data": {"prepared": str(self.data_dir) if self.data_dir else None,
                          "train_songs": self.n_train_songs, "valid_songs": self.n_valid_songs,
                          "items": "both annotators' forms per song, random transposition"},
-                "form_length": FORM_LENGTH}
+                "form_length": FORM_LENGTH, "phrase_prior": self.prior.to_json()}
 
 
 def make_task(data_dir: Path) -> FormTask:

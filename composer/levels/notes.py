@@ -140,7 +140,8 @@ def sample_notes(level: NoteLevel, ctx: NoteContext, generator: torch.Generator,
     :func:`decode_roll`).  The generator is the only randomness.
     """
     n = ctx.n_steps
-    length = _pad_len(n, level.model.length_multiple)
+    # at least two bottom positions: group norms need more than one value per group
+    length = max(_pad_len(n, level.model.length_multiple), 2 * level.model.length_multiple)
     feats = ctx.features()
     cond_np = np.zeros((length, feats.shape[1]), np.float32)
     cond_np[:n] = feats

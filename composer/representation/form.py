@@ -112,16 +112,146 @@ def to_form_array(plan: FormPlan, length: int) -> np.ndarray:
     return x
 
 
+@dataclass(frozen=True)
+class PhrasePrior:
+    """What real songs' forms look like, for decoding a sampled form array (see
+    :func:`segment_phrases`): log-probabilities of a phrase's length (index = bars,
+    1..MAX_PHRASE_BARS) and of a phrase type following another (rows: BOS then the six
+    types; columns: the six types then EOS).  Estimated from the training forms by
+    :func:`estimate_phrase_prior` and kept in the form model's config.json."""
+
+    length_logp: np.ndarray     # float64 [MAX_PHRASE_BARS + 1], index 0 unused (-inf)
+    type_logp: np.ndarray       # float64 [N_TYPES + 1, N_TYPES + 1]
+
+    def to_json(self) -> dict:
+        return {"length_logp": [round(float(v), 6) for v in self.length_logp[1:]],
+                "type_logp": [[round(float(v), 6) for v in row] for row in self.type_logp]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "PhrasePrior":
+        length = np.concatenate([[-np.inf], np.asarray(data["length_logp"], dtype=np.float64)])
+        types = np.asarray(data["type_logp"], dtype=np.float64)
+        if length.shape != (MAX_PHRASE_BARS + 1,) or types.shape != (N_TYPES + 1, N_TYPES + 1):
+            raise FormError("the form model's phrase prior has the wrong shape; retrain or re-save the model")
+        return cls(length, types)
+
+
+def estimate_phrase_prior(plans: list[FormPlan], smoothing: float = 0.5) -> PhrasePrior:
+    """Phrase-length and type-bigram log-probabilities of ``plans`` (add-``smoothing``)."""
+    lengths = np.full(MAX_PHRASE_BARS + 1, smoothing)
+    lengths[0] = 0.0
+    pairs = np.full((N_TYPES + 1, N_TYPES + 1), smoothing)
+    for plan in plans:
+        prev = 0                                         # BOS row
+        for p in plan.phrases:
+            lengths[min(p.n_bars, MAX_PHRASE_BARS)] += 1
+            t = phrase_type_of(p.label)
+            pairs[prev, t] += 1
+            prev = t + 1
+        pairs[prev, N_TYPES] += 1                        # EOS column
+    with np.errstate(divide="ignore", invalid="ignore"):   # smoothing 0: unseen rows are -inf
+        length_logp = np.log(lengths / lengths.sum())
+        type_logp = np.nan_to_num(np.log(pairs / pairs.sum(axis=1, keepdims=True)), nan=-np.inf)
+    return PhrasePrior(length_logp, type_logp)
+
+
+def segment_phrases(x: np.ndarray, n: int, prior: PhrasePrior,
+                    letters: tuple[str | None, ...], start_known: np.ndarray | None = None,
+                    eps: float = 1e-4) -> list[tuple[int, int, int]]:
+    """The most probable split of bars ``0..n`` into typed phrases (semi-Markov Viterbi).
+
+    The sampled array gives, per bar, a probability of starting a phrase (``(x[START] + 1) / 2``)
+    and of each type (``(x[type] + 1) / 2``, normalised); the prior gives phrase lengths and
+    which type follows which.  Decoding bar by bar (a phrase wherever the start flag is positive
+    or the type flickers) splits phrases into 1- and 2-bar pieces where the net is unsure; the
+    joint decode instead weighs the net's evidence against what real forms look like.
+    ``letters`` (per bar, None = free) are the user's letters: phrases follow them exactly;
+    ``start_known`` (bool per bar) marks bars whose start flag was given: kept exactly.
+    Returns (first bar, end bar, type index) per phrase.
+    """
+    k_types = N_TYPES
+    start_p = np.clip((x[START, :n].astype(np.float64) + 1) / 2, eps, 1 - eps)
+    log_s, log_ns = np.log(start_p), np.log1p(-start_p)
+    type_p = np.clip((x[:k_types, :n].astype(np.float64) + 1) / 2, eps, None)
+    log_t = np.log(type_p / type_p.sum(axis=0, keepdims=True)).T            # [n, K]
+    cum_ns = np.concatenate([[0.0], np.cumsum(log_ns)])                      # sum of bars < j
+    cum_t = np.vstack([np.zeros(k_types), np.cumsum(log_t, axis=0)])        # [n + 1, K]
+    letters = tuple(letters[:n]) + (None,) * max(0, n - len(letters))
+    forced = np.zeros(n + 1, dtype=bool)
+    forbidden = np.zeros(n + 1, dtype=bool)
+    run = np.zeros(n, dtype=np.int64)
+    for b in range(1, n):
+        if letters[b] != letters[b - 1]:
+            forced[b] = True
+        run[b] = run[b - 1] + (letters[b] != letters[b - 1])
+    if start_known is not None:
+        known = np.asarray(start_known[:n], dtype=bool)
+        forced[:n] |= known & (x[START, :n] > 0)
+        forbidden[:n] |= known & (x[START, :n] <= 0)
+    forbidden[0] = False
+    cum_forced = np.concatenate([[0], np.cumsum(forced[:n])])               # forced starts < j
+    fixed_type = np.array([-1 if lab is None else phrase_type_of(lab) for lab in letters], dtype=np.int64)
+
+    neg = -np.inf
+    # into[a, k]: best score of a split of bars < a whose next phrase (starting at a) has type k
+    into = np.full((n + 1, k_types), neg)
+    into_prev = np.zeros((n + 1, k_types), dtype=np.int64)
+    into[0] = prior.type_logp[0, :k_types]
+    best = np.full((n + 1, k_types), neg)        # best split of bars < e ending with type k
+    back_len = np.zeros((n + 1, k_types), dtype=np.int64)
+    max_len = MAX_PHRASE_BARS
+    for e in range(1, n + 1):
+        lengths = np.arange(1, min(max_len, e) + 1)
+        a = e - lengths
+        score = into[a] + (log_s[a] * (a > 0))[:, None]
+        score = score + (cum_ns[e] - cum_ns[np.minimum(a + 1, e)])[:, None]
+        score = score + (cum_t[e][None, :] - cum_t[a])
+        score = score + prior.length_logp[lengths][:, None]
+        bad = (cum_forced[e] - cum_forced[np.minimum(a + 1, e)] > 0) | forbidden[a] | (run[a] != run[e - 1])
+        score[bad] = neg
+        ft = fixed_type[a]
+        typed = ft >= 0
+        if typed.any():
+            allowed = np.zeros_like(score, dtype=bool)
+            allowed[~typed] = True
+            allowed[np.nonzero(typed)[0], ft[typed]] = True
+            score[~allowed] = neg
+        pick = np.argmax(score, axis=0)
+        best[e] = score[pick, np.arange(k_types)]
+        back_len[e] = lengths[pick]
+        if e < n:
+            cand = best[e][:, None] + prior.type_logp[1:, :k_types]
+            into_prev[e] = np.argmax(cand, axis=0)
+            into[e] = cand[into_prev[e], np.arange(k_types)]
+    final = best[n] + prior.type_logp[1:, k_types]
+    k = int(np.argmax(final))
+    if not np.isfinite(final[k]):
+        raise FormError("the form's constraints leave no valid split into phrases")
+    out = []
+    e = n
+    while e > 0:
+        length = int(back_len[e, k])
+        a = e - length
+        out.append((a, e, k))
+        k = int(into_prev[a, k]) if a > 0 else k
+        e = a
+    return out[::-1]
+
+
 def from_form_array(x: np.ndarray, min_bars: int = 1,
                     letters: tuple[str | None, ...] | None = None,
-                    n_bars: int | None = None) -> FormPlan:
+                    n_bars: int | None = None, prior: PhrasePrior | None = None,
+                    start_known: np.ndarray | None = None) -> FormPlan:
     """Decode a (generated) float [FORM_CHANNELS, length] array into a FormPlan.
 
-    The song ends at the first bar (>= ``min_bars``) whose END channel beats every type; a
-    phrase starts where the start channel is positive or the type changes; each phrase
-    takes its majority type and majority key (so keys change only at phrase starts).
+    The song ends at the first bar (>= ``min_bars``) whose END channel beats every type.
+    With a ``prior`` the phrases are the joint most probable split (:func:`segment_phrases`,
+    what the form level uses); without one, a phrase starts where the start channel is
+    positive or the type changes and takes its majority type (exact for data arrays).
+    Each phrase takes its majority key (so keys change only at phrase starts).
     ``letters`` (optional, per bar, None = free) are label letters to keep (the user's own
     letters in a constraint such as ``X8``); a phrase also starts where they change.
+    ``start_known`` (optional, bool per bar) marks given phrase starts (kept exactly).
     ``n_bars`` (optional) fixes the length instead of reading it from the END channel.
     """
     x = np.asarray(x, dtype=np.float32)
@@ -132,32 +262,30 @@ def from_form_array(x: np.ndarray, min_bars: int = 1,
     n = int(ends[0]) if len(ends) else length
     if n_bars is not None:
         n = n_bars
-    types = np.argmax(x[:N_TYPES, :n], axis=0)
     fixed = tuple(letters or ())[:n] + (None,) * max(0, n - len(letters or ()))
-    starts = [0] + [b for b in range(1, n) if x[START, b] > 0 or types[b] != types[b - 1]
-                    or fixed[b] != fixed[b - 1]]
-    bounds = starts + [n]
+    if prior is not None:
+        segments = segment_phrases(x, n, prior, fixed, start_known)
+    else:
+        types = np.argmax(x[:N_TYPES, :n], axis=0)
+        starts = [0] + [b for b in range(1, n) if x[START, b] > 0 or types[b] != types[b - 1]
+                        or fixed[b] != fixed[b - 1]]
+        bounds = starts + [n]
+        segments = [(a, b, int(np.bincount(types[a:b], minlength=N_TYPES).argmax()))
+                    for a, b in zip(bounds[:-1], bounds[1:])]
     phrases, tonic, mode = [], [], []
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    for a, b, t in segments:
         while b - a > MAX_PHRASE_BARS:  # never emit a phrase parse_form would refuse
-            bounds_piece = a + MAX_PHRASE_BARS
-            phrases.append(_phrase_of(types[a:bounds_piece], fixed[a]))
-            tonic_m, mode_m = _key_of(x[:, a:bounds_piece])
+            piece = a + MAX_PHRASE_BARS
+            phrases.append(Phrase(fixed[a] or TYPE_LETTERS[t], MAX_PHRASE_BARS))
+            tonic_m, mode_m = _key_of(x[:, a:piece])
             tonic += [tonic_m] * MAX_PHRASE_BARS
             mode += [mode_m] * MAX_PHRASE_BARS
-            a = bounds_piece
-        phrases.append(_phrase_of(types[a:b], fixed[a]))
+            a = piece
+        phrases.append(Phrase(fixed[a] or TYPE_LETTERS[t], b - a))
         tonic_m, mode_m = _key_of(x[:, a:b])
         tonic += [tonic_m] * (b - a)
         mode += [mode_m] * (b - a)
     return FormPlan(tuple(phrases), tuple(tonic), tuple(mode))
-
-
-def _phrase_of(types: np.ndarray, letter: str | None = None) -> Phrase:
-    if letter is not None:
-        return Phrase(letter, len(types))
-    t = int(np.bincount(types, minlength=N_TYPES).argmax())
-    return Phrase(TYPE_LETTERS[t], len(types))
 
 
 def _key_of(cols: np.ndarray) -> tuple[int, int]:
@@ -331,6 +459,7 @@ def form_constraints(length: int, form: str | PartialForm | None = None, bars: i
     return FormConstraint(known, mask, n_bars)
 
 
-__all__ = ["FormPlan", "to_form_array", "from_form_array", "FORM_CHANNELS", "N_TYPES", "END", "START",
+__all__ = ["FormPlan", "to_form_array", "from_form_array", "PhrasePrior", "estimate_phrase_prior",
+           "segment_phrases", "FORM_CHANNELS", "N_TYPES", "END", "START",
            "TONIC", "MODE", "TYPE_LETTERS", "Gap", "PartialForm", "parse_partial_form", "parse_key",
            "FormConstraint", "form_constraints"]
