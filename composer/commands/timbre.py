@@ -45,9 +45,9 @@ def register(subparsers) -> None:
                                           "dynamic, other names get their pitch tracked.")
     p.add_argument("audio_dir", metavar="AUDIO_DIR", help="folder of .mp3/.wav/.flac recordings")
     p.add_argument("--out", required=True, help="timbre folder to write, e.g. models/timbres/flute")
-    p.add_argument("--steps", type=int, default=600, help="spectral-loss fine-tune steps (default 600)")
-    p.add_argument("--warm-steps", type=int, default=3000,
-                   help="supervised warm-start steps on analysed harmonics (default 3000)")
+    p.add_argument("--steps", type=int, default=150, help="spectral-loss fine-tune steps (default 150)")
+    p.add_argument("--warm-steps", type=int, default=600,
+                   help="supervised warm-start steps on analysed harmonics (default 600)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/.cache/state.safetensors")
     p.add_argument("--force", action="store_true", help="train again over an existing timbre")
     p.add_argument("--seed", type=int, default=0)

@@ -225,7 +225,8 @@ out by a hash of the file name, {tr.get('minutes_of_sound', '?')} minutes of sou
 silence.  The recordings may not be redistributed and are not part of this project; this model is
 derived from them (allowed by their licence).
 
-Training (`composer train-timbre`): analysis (pitch from the file name refined by a harmonic-peak
+Training (`composer train-timbre ../shared/data/philharmonia/{audio_dir.name} --out models/timbres/{folder.name}`,
+the default {tr.get('warm_steps', '?')} + {tr.get('steps', '?')} steps): analysis (pitch from the file name refined by a harmonic-peak
 tracker, A-weighted loudness, harmonic amplitudes and noise floor per frame), a supervised warm
 start on the analysed harmonics ({tr.get('warm_steps', '?')} steps), then {tr.get('steps', '?')} steps of
 multi-resolution STFT loss through the synthesiser; {tr.get('wall_seconds', '?')} s wall time on a
