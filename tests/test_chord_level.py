@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from composer.levels.chord_task import ChordTask
-from composer.levels.chords import ChordLevel, sample_chords
+from composer.levels.chords import ChordLevel, chord_repeats, sample_chords
 from composer.levels.form_task import plan_of
 from composer.nets.chords import ChordDenoiser
 from composer.representation.harmony import (CHORD_CHANNELS, COND_CHANNELS, ChordGrid, beat_of_slot,
@@ -100,3 +100,14 @@ def test_tiny_chord_model_learns_the_progressions(tmp_path):
     agree = float(np.mean((grid.root == truth.root) & (grid.quality == truth.quality)))
     # 1000 steps give 0.81 on average over seeds (0.53 without the one-hot projection)
     assert agree > 0.7, agree
+    # a song whose phrases return: the return pass keeps them on the learned progressions
+    song = synthetic_song(4, tonic=9, form="i4A8B8A8B8o4")
+    grid = sample_chords(level, plan_of(song), generator=torch.Generator().manual_seed(1), steps=10)
+    truth = ChordGrid.from_example(song)
+    agree = float(np.mean((grid.root == truth.root) & (grid.quality == truth.quality)))
+    assert agree > 0.7, agree
+
+
+def test_returning_phrases_and_their_sources():
+    plan = plan_of(synthetic_song(0, form="i4A8B8A8B4b4B8o4"))
+    assert chord_repeats(plan) == [(20, 8, 4, 8), (28, 4, 12, 8), (36, 8, 12, 8)]

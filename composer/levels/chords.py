@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from composer.diffusion.samplers import finish_known, guided, impose_known, make_sampler, project_onehot_v
+from composer.diffusion.schedule import add_noise
 from composer.errors import ComposerError
 from composer.io.checkpoint import load_weights, read_config
 from composer.nets.chords import ChordDenoiser
@@ -41,20 +42,70 @@ class ChordLevel:
         return cls(load_weights(folder, ChordDenoiser(**config["model"])))
 
 
+DEFAULT_VARIATION = 0.7
+"""How far a returning phrase's chords may move from its first statement (0 = copy).  On the
+74 test songs' forms the harmony structure ratio (same-label / all phrase pairs) is 1.001 with
+no return pass, 1.417 at 0.3, 1.382 at 0.5 and 1.243 at 0.7, against 1.263 in the real songs."""
+
+
+def chord_repeats(plan: FormPlan) -> list[tuple[int, int, int, int]]:
+    """(start bar, bars, source bar, source bars) of every phrase whose label occurred before."""
+    first: dict[str, tuple[int, int]] = {}
+    out, bar = [], 0
+    for ph in plan.phrases:
+        if ph.label in first:
+            out.append((bar, ph.n_bars, *first[ph.label]))
+        else:
+            first[ph.label] = (bar, ph.n_bars)
+        bar += ph.n_bars
+    return out
+
+
+def _denoise(level: ChordLevel, x: torch.Tensor, noise: torch.Tensor, known_x: torch.Tensor,
+             mask: torch.Tensor, cond: torch.Tensor, valid: torch.Tensor, steps: int, start: int,
+             sampler: str, guidance: float, project: bool, tick: Callable[[], None]) -> torch.Tensor:
+    """The sampler loop from grid index ``start`` (x is the state at that time) to t = 0;
+    a fresh multistep solver makes its first step first-order, so starting mid-grid is sound."""
+    maskf = mask.float()
+    solver = make_sampler(sampler)
+    solver.set_timesteps(steps)
+    for i in range(start, len(solver.timesteps)):
+        t = solver.timesteps[i]
+        x = impose_known(x, known_x, mask, noise, t)
+        if guidance == 1.0:
+            v = level.model(x, t.expand(1), cond, torch.ones(1), known_x, maskf, valid)
+        else:
+            both = level.model(x.expand(2, -1, -1), t.expand(2), cond.expand(2, -1, -1),
+                               torch.tensor([1.0, 0.0]), known_x.expand(2, -1, -1),
+                               maskf.expand(2, -1, -1), valid.expand(2, -1, -1))
+            v = guided(both[:1], both[1:], guidance)
+        if project:
+            v = project_onehot_v(v, x, t, ONEHOT_GROUPS)
+        x = solver.step(v, i, x)
+        tick()
+    return finish_known(x, known_x, mask)
+
+
 @torch.no_grad()
 def sample_chords(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4,
                   generator: torch.Generator | None = None, steps: int = 20, sampler: str = "dpm++2m",
                   guidance: float = 1.0, known: ChordGrid | None = None,
                   known_beats: np.ndarray | None = None,
-                  progress: Callable[[int, int], None] | None = None, project: bool = True) -> ChordGrid:
+                  progress: Callable[[int, int], None] | None = None, project: bool = True,
+                  variation: float = DEFAULT_VARIATION, repeat: bool = True) -> ChordGrid:
     """A chord per beat for the whole song of ``plan``.
 
     beats_per_bar: quarter-note beats per bar (4 for 4/4, 3 for 3/4); generator: the only
     randomness; steps: sampler steps; guidance: classifier-free guidance scale (1 = off, one
     net call per step; > 1 costs two); known + known_beats (bool [n_beats], True = keep):
     chords to keep exactly; progress(i, n) after each step; project: keep each step's clean
-    estimate inside the one-hot groups' simplex (see ``project_onehot_v``).  Returns a ChordGrid of
-    ``plan.n_bars * beats_per_bar`` beats.
+    estimate inside the one-hot groups' simplex (see ``project_onehot_v``).
+
+    Two passes, as the note level does: a draft of the whole song, then every phrase whose
+    label occurred before is re-generated from a copy of the first statement's chords noised
+    to ``variation`` (0 = exact copy, 1 = ignore it) with the rest of the song held fixed, so
+    a returning chorus keeps its harmony, varied the way real songs vary it (``repeat=False``:
+    the draft alone).  Returns a ChordGrid of ``plan.n_bars * beats_per_bar`` beats.
     """
     if not 1 <= beats_per_bar <= SLOTS_PER_BAR:
         raise ComposerError(f"the chord level handles 1 to {SLOTS_PER_BAR} beats per bar, not {beats_per_bar}")
@@ -74,27 +125,38 @@ def sample_chords(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4,
             bar, b = divmod(int(beat), beats_per_bar)
             slot_known[bar * SLOTS_PER_BAR + slot_of_beat(b, beats_per_bar)] = True
         mask[:, :, torch.from_numpy(slot_known)] = True
-    maskf = mask.float()
-    solver = make_sampler(sampler)
-    solver.set_timesteps(steps)
-    noise = torch.randn(shape, generator=generator)
-    x = noise.clone()
-    total = len(solver.timesteps)
-    for i, t in enumerate(solver.timesteps):
-        x = impose_known(x, known_x, mask, noise, t)
-        if guidance == 1.0:
-            v = level.model(x, t.expand(1), cond, torch.ones(1), known_x, maskf, valid)
-        else:
-            both = level.model(x.expand(2, -1, -1), t.expand(2), cond.expand(2, -1, -1),
-                               torch.tensor([1.0, 0.0]), known_x.expand(2, -1, -1),
-                               maskf.expand(2, -1, -1), valid.expand(2, -1, -1))
-            v = guided(both[:1], both[1:], guidance)
-        if project:
-            v = project_onehot_v(v, x, t, ONEHOT_GROUPS)
-        x = solver.step(v, i, x)
+    repeats = chord_repeats(plan) if repeat and variation > 0 else []
+    start = min(max(int(round((1 - variation) * steps)), 0), steps - 1)
+    total = steps + (steps - start if repeats else 0)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
         if progress is not None:
-            progress(i + 1, total)
-    x = finish_known(x, known_x, mask)[0].numpy()
+            progress(done[0], total)
+
+    noise = torch.randn(shape, generator=generator)
+    x = _denoise(level, noise.clone(), noise, known_x, mask, cond, valid, steps, 0, sampler,
+                 guidance, project, tick)
+    if repeats:
+        slots = SLOTS_PER_BAR
+        source = x.clone()
+        mask2 = torch.ones_like(mask)            # everything but the returning phrases is kept
+        for bar, bars, src_bar, src_bars in repeats:
+            a, b = bar * slots, (bar + bars) * slots
+            src = x[:, :, src_bar * slots:(src_bar + src_bars) * slots]
+            reps = -(-(b - a) // src.shape[2])
+            source[:, :, a:b] = src.repeat(1, 1, reps)[:, :, :b - a]
+            mask2[:, :, a:b] = mask[:, :, a:b]   # a user's known chords stay known
+        known2 = torch.where(mask, known_x, x)
+        noise2 = torch.randn(shape, generator=generator)
+        solver = make_sampler(sampler)
+        solver.set_timesteps(steps)
+        t0 = solver.timesteps[start]
+        x2 = add_noise(source, noise2, t0.expand(1))
+        x = _denoise(level, x2, noise2, known2, mask2, cond, valid, steps, start, sampler, guidance,
+                     project, tick)
+    x = x[0].numpy()
     grid = from_chord_array(x, tonic, beats_per_bar)
     if known is not None and known_beats is not None:
         # exact: the known beats are copied (decoding a known slot already gives them back,
@@ -106,4 +168,4 @@ def sample_chords(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4,
     return grid
 
 
-__all__ = ["ChordLevel", "sample_chords"]
+__all__ = ["ChordLevel", "sample_chords", "chord_repeats", "DEFAULT_VARIATION"]
