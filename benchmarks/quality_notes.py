@@ -38,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--variation", type=float, default=None)
     p.add_argument("--real-chords", action="store_true")
+    p.add_argument("--split", default="test", help="songs whose forms, keys and tempi are used "
+                   "(tune settings on 'valid', report on 'test')")
     args = p.parse_args(argv)
-    test = load_split(args.data, "test")
+    test = load_split(args.data, args.split)
     if args.real_chords:
         composer = Composer(None, None, NoteLevel.from_pretrained(args.models / "notes"))
     else:
