@@ -137,7 +137,8 @@ def write_folder(folder: Path, n: int = 6, sr: int = 44100) -> None:
 def test_train_timbre_end_to_end_on_a_tiny_folder(tmp_path):
     write_folder(tmp_path / "rec")
     (tmp_path / "rec" / "test_B4_1_forte_normal.wav").write_bytes(b"not audio")
-    config = TrainConfig(warm_steps=4, steps=2, warm_batch=2, warm_frames=20, batch=1, frames=10, save_every=2)
+    config = TrainConfig(warm_steps=4, steps=2, warm_batch=2, warm_frames=20, batch=1, frames=10, save_every=2,
+                         reverb_steps=2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         folder = train_timbre(tmp_path / "rec", tmp_path / "out" / "mine", config, progress=False, log=lambda s: None)

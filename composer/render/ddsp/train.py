@@ -301,6 +301,7 @@ class TrainConfig:
     warm_lr: float = 2e-3
     lr: float = 1e-3
     save_every: int = 20
+    reverb_steps: int = 40
     seed: int = 0
 
 
@@ -542,7 +543,7 @@ def train_timbre(audio_dir: str | Path, out: str | Path, config: TrainConfig = T
             if (step + 1) % config.save_every == 0:
                 _save_state(state_path, model, opt_warm, step + 1, "warm")
                 log(f"warm step {step + 1} loss {loss.item():.4f}")
-        fit_reverb(model, batches, mrstft_loss(), seed=config.seed, log=log)
+        fit_reverb(model, batches, mrstft_loss(), steps=config.reverb_steps, seed=config.seed, log=log)
         step, stage = 0, "fine"
         _save_state(state_path, model, opt_fine, 0, "fine")
         # the warm-started weights alone, to restart a fine-tune from without redoing stage 1
