@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--variation", type=float, default=None)
+    p.add_argument("--guidance", type=float, nargs="+", default=None,
+                   help="note-level guidance scale: one for all, or melody and accompaniment")
     p.add_argument("--real-chords", action="store_true")
     p.add_argument("--split", default="test", help="songs whose forms, keys and tempi are used "
                    "(tune settings on 'valid', report on 'test')")
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         composer = Composer.from_pretrained(args.models)
     if args.variation is not None:
         composer.variation = args.variation
+    if args.guidance is not None:
+        composer.guidance = args.guidance[0] if len(args.guidance) == 1 else tuple(args.guidance[:2])
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     for i in range(args.n):

@@ -261,11 +261,13 @@ class Composer:
     form_level / chord_level / note_level: the samplers' models (form and chord levels may
     be None for :meth:`compose_over`, the note level alone); ``variation`` (0..1) is how
     far returning phrases may move from their first statement; ``guidance`` the
-    classifier-free guidance scale of the note level on the chords.
+    classifier-free guidance scale of the note level on the chords (one for all, or
+    (melody, accompaniment)).
     """
 
     def __init__(self, form_level: FormLevel | None, chord_level: ChordLevel | None, note_level: NoteLevel,
-                 variation: float = DEFAULT_VARIATION, guidance: float = DEFAULT_GUIDANCE) -> None:
+                 variation: float = DEFAULT_VARIATION,
+                 guidance: float | tuple[float, float] = DEFAULT_GUIDANCE) -> None:
         self.form_level = form_level
         self.chord_level = chord_level
         self.note_level = note_level

@@ -124,3 +124,19 @@ def test_decode_roll_one_melody_voice():
     out = decode_roll(raw)
     assert np.nonzero(out[0, 0, :48])[0].tolist() == [12]
     assert np.nonzero(out[0, 0, 48:])[0].tolist() == [12, 22]
+
+
+def test_guidance_per_part_scales_melody_and_accompaniment_channels():
+    from composer.levels.notes import guidance_scale
+    from composer.representation.pianoroll import MELODY_RANGE, N_ROLL_PITCHES
+    assert guidance_scale(2.0) == 2.0 and guidance_scale((3.0, 3.0)) == 3.0
+    scale = guidance_scale((1.0, 4.0))
+    assert scale.shape == (1, 2 * N_ROLL_PITCHES, 1)
+    m = MELODY_RANGE.n_pitches
+    for kind in (0, 1):   # onset and sustain blocks: melody pitches first, then accompaniment
+        block = scale[0, kind * N_ROLL_PITCHES:(kind + 1) * N_ROLL_PITCHES, 0]
+        assert (block[:m] == 1.0).all() and (block[m:] == 4.0).all()
+    # the roll's channel order is the one sample_notes reshapes to [n, 2, N_ROLL_PITCHES]
+    x = torch.arange(2 * N_ROLL_PITCHES, dtype=torch.float32)[None, :, None]
+    roll = x[0, :, :1].T.reshape(1, 2, N_ROLL_PITCHES)
+    assert roll[0, 1, 0] == N_ROLL_PITCHES and roll[0, 0, m] == m

@@ -41,7 +41,12 @@ from composer.representation.pianoroll import (CHORD_CHANNELS, MELODY_RANGE, N_R
 
 DEFAULT_STEPS = 12
 DEFAULT_VARIATION = 0.55
-DEFAULT_GUIDANCE = 1.0
+DEFAULT_GUIDANCE = (1.0, 4.0)
+"""Classifier-free guidance on the chords, (melody, accompaniment).  Chosen on the validation
+split (40 songs on real chords, 6000-step model): no guidance gives OA mean 0.762 with the
+accompaniment too sparse and unsteady (polyphony OA 0.631, groove OA 0.155); 2.5 on both
+gives 0.836 but pushes the melody's chord-tone share 0.086 over the real songs'; (1, 3) 0.844,
+(1, 4) 0.851, (1, 6) 0.829, each with the melody's chord tones within 0.04 of real."""
 
 
 class NoteLevel:
@@ -83,13 +88,28 @@ def repeats_of(ctx: NoteContext) -> tuple[Repeat, ...]:
     return tuple(out)
 
 
+def guidance_scale(guidance: float | tuple[float, float]) -> float | torch.Tensor:
+    """A guidance scale for the roll's channels: one float for all, or (melody, accompaniment)
+    as a [1, X_CHANNELS, 1] tensor (channel = kind * N_ROLL_PITCHES + pitch index, the
+    melody's pitches first)."""
+    if isinstance(guidance, (int, float)):
+        return float(guidance)
+    melody, accompaniment = (float(g) for g in guidance)
+    if melody == accompaniment:
+        return melody
+    per_pitch = torch.full((N_ROLL_PITCHES,), accompaniment)
+    per_pitch[:MELODY_RANGE.n_pitches] = melody
+    return per_pitch.repeat(X_CHANNELS // N_ROLL_PITCHES)[None, :, None]
+
+
 def _pad_len(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
 @torch.no_grad()
 def _run(level: NoteLevel, cond: torch.Tensor, x: torch.Tensor, noise: torch.Tensor,
-         known: torch.Tensor, mask: torch.Tensor, steps: int, start_index: int, guidance: float,
+         known: torch.Tensor, mask: torch.Tensor, steps: int, start_index: int,
+         guidance: float | tuple[float, float],
          progress: Callable[[], None] | None, clip: bool = False) -> torch.Tensor:
     """Sampling loop from grid index ``start_index`` (x is the state at that time)."""
     model = level.model
@@ -98,7 +118,8 @@ def _run(level: NoteLevel, cond: torch.Tensor, x: torch.Tensor, noise: torch.Ten
     mask_c = expand_mask(mask)
     known_in = known * mask_c
     uncond = None
-    if guidance != 1.0:
+    scale = guidance_scale(guidance)
+    if not (isinstance(scale, float) and scale == 1.0):
         uncond = cond.clone()
         uncond[:, CHORD_CHANNELS] = 0
     for i in range(start_index, len(solver.timesteps)):
@@ -110,7 +131,7 @@ def _run(level: NoteLevel, cond: torch.Tensor, x: torch.Tensor, noise: torch.Ten
         else:
             both = model(torch.cat([x, x]), torch.cat([tb, tb]), torch.cat([cond, uncond]),
                          torch.cat([known_in, known_in]), torch.cat([mask, mask]))
-            v = guided(both[:1], both[1:], guidance)
+            v = guided(both[:1], both[1:], scale)
         if clip:
             # The data are in [-1, 1]: clip the clean estimate there (Ho et al. 2020's
             # "clip x0"), which keeps the few-step ODE from drifting off the binary rolls.
@@ -125,7 +146,7 @@ def _run(level: NoteLevel, cond: torch.Tensor, x: torch.Tensor, noise: torch.Ten
 def sample_notes(level: NoteLevel, ctx: NoteContext, generator: torch.Generator,
                  steps: int = DEFAULT_STEPS, known: np.ndarray | None = None,
                  mask: np.ndarray | None = None, variation: float = DEFAULT_VARIATION,
-                 guidance: float = DEFAULT_GUIDANCE, repeat: bool = True,
+                 guidance: float | tuple[float, float] = DEFAULT_GUIDANCE, repeat: bool = True,
                  progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Sample a whole song's roll under ``ctx``.
 
@@ -134,7 +155,8 @@ def sample_notes(level: NoteLevel, ctx: NoteContext, generator: torch.Generator,
     are kept exactly; steps: solver steps of the draft pass (the return pass runs the last
     ``variation`` share of them, see the module docstring); variation: noise level
     the returning phrases restart from, in [0, 1] (0 = exact copies); guidance: classifier-free guidance scale
-    on the chords (1 = off, costs a second batch item when on); repeat: run the return pass;
+    on the chords, one for all or (melody, accompaniment) (1 = off, costs a second batch item
+    when on); repeat: run the return pass;
     progress(i, n) after every network call.  Returns the raw roll float32
     ``[n_steps, 2, N_ROLL_PITCHES]`` in about [-1, 1] (> 0 = on; decode with
     :func:`decode_roll`).  The generator is the only randomness.
