@@ -115,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     lines += eval_table(cascade, real_chords)
     lines += ["", "### Targets (whole cascade)", "", "| target | generated | needed | met |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {'yes' if d else 'no'} |" for a, b, c, d in targets(cascade)]
+    lines += ["", "\"Real\" is the reference column of the same run: for the OA rows the real test songs split "
+              "in halves, one half against the other (docs/EVAL.md's test-against-train table gives a higher "
+              "OA mean, 0.951).  Weakest figures: the cadence at phrase ends "
+              f"({cascade['cadence_phrase_end']['generated']:.3f} against "
+              f"{cascade['cadence_phrase_end']['reference']:.3f}) and groove consistency "
+              f"({cascade['groove_consistency']['generated']:.3f} against "
+              f"{cascade['groove_consistency']['reference']:.3f})."]
     if pipe:
         lines += ["", "## Speed and memory (64-bar song, form string to MIDI bytes, `make bench`)", "",
                   f"Median of {pipe['repeats']} runs: **{pipe['median_s']:.2f} s** (target <= 10 s), "
