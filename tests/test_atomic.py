@@ -30,3 +30,15 @@ def test_check_writable(tmp_path):
     assert check_writable(existing, force=True) == existing
     with pytest.raises(ComposerError, match="does not exist"):
         check_writable(tmp_path / "nope" / "b.mid", force=False)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    from composer.io.atomic import atomic_path
+    old = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "out.bin") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.bin").stat().st_mode & 0o777 == 0o644
