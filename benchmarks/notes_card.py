@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         "Song i takes the form, main key, tempo and meter of test song i mod 74 and seed i "
         "(`python -m benchmarks.quality_notes`). Whole cascade: chords from the chord level; "
         "note level on real chords: the test song's own chords. The last column is the real test "
-        "songs judged against the real training songs (the ceiling).", ""]
+        "songs' own figures (OA rows: one half of them against the other; copying: against the training "
+        "songs), the ceiling.", ""]
     lines += eval_table(cascade, real_chords)
     lines += ["", "### Targets (whole cascade)", "", "| target | generated | needed | met |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {'yes' if d else 'no'} |" for a, b, c, d in targets(cascade)]
@@ -161,7 +162,8 @@ def write_readme(cascade: dict[str, dict], real_chords: dict[str, dict], pipe: d
              f"{c['structure_ratio']['generated']:.3f} | {c['structure_ratio']['real']:.3f} |", "",
              "Notes: `composer eval` on 100 songs generated from the test songs' forms, keys and tempi "
              "(whole cascade, and the note level alone on the real chords) against the 74 real test songs; "
-             "the last column is the real test songs against the real training songs.", ""]
+             "the last column is the real test songs' own figures (OA rows: one half of them against the other; "
+             "copying: against the training songs).", ""]
     lines += eval_table(cascade, real_chords)
     lines += ["", "Targets of the note level (whole cascade):", "",
               "| target | generated | needed | met |", "|---|---|---|---|"]
