@@ -183,3 +183,22 @@ def test_shipped_models_end_to_end(tmp_path, capsys):
     assert score.n_bars == 40
     melody = [t for t in score.tracks if t.name == "Melody"][0]
     assert len(melody.notes) > 40            # a trained model writes a melody
+
+
+@pytest.mark.slow
+def test_shipped_models_bring_phrases_back():
+    """Whole-song coherence of the shipped cascade: a returning A or B phrase is more like its
+    first statement than phrases are like each other on average (structure ratio > 1; the
+    100-song evaluation gives 1.31 against 1.38 for real songs), and melodies sit on chord
+    tones on strong beats (0.76 there)."""
+    models = REPO / "models"
+    if not all((models / name / "model.safetensors").is_file() for name in ("form", "chords", "notes")):
+        pytest.skip("shipped models not present")
+    from composer.metrics import chord_tone_strong_beats, structure_ratio_melody
+    from composer.pipeline import Composer
+    composer = Composer.from_pretrained(models)
+    songs = [composer.compose(form="i4A8B8A8B8o4", key="A minor", tempo=96, seed=seed) for seed in range(3)]
+    ratios = [structure_ratio_melody(s) for s in songs]
+    assert min(ratios) > 1.0 and sum(ratios) / 3 > 1.2, ratios
+    tones = [chord_tone_strong_beats(s) for s in songs]
+    assert sum(tones) / 3 > 0.6, tones
