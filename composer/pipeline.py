@@ -255,6 +255,14 @@ def grid_from_score(score: Score, n_bars: int, beats_per_bar: int) -> ChordGrid:
 
 
 # ---------------------------------------------------------------------------- the pipeline
+def default_models_dir() -> Path:
+    """The shipped ``models/`` of this checkout, or ``$COMPOSER_MODELS`` when set."""
+    env = os.environ.get("COMPOSER_MODELS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1] / "models"
+
+
 class Composer:
     """The three levels, ready to write songs on the CPU.
 
@@ -275,9 +283,10 @@ class Composer:
         self.guidance = guidance
 
     @classmethod
-    def from_pretrained(cls, folder: str | os.PathLike = "models") -> "Composer":
-        """Load ``folder/form``, ``folder/chords`` and ``folder/notes``."""
-        folder = Path(folder)
+    def from_pretrained(cls, folder: str | os.PathLike | None = None) -> "Composer":
+        """Load ``folder/form``, ``folder/chords`` and ``folder/notes`` (default: the shipped
+        models, :func:`default_models_dir`, whatever the working directory)."""
+        folder = Path(folder) if folder is not None else default_models_dir()
         if not folder.is_dir():
             raise ComposerError(f"model folder {folder} does not exist; it should hold form/, chords/, notes/")
         torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -452,6 +461,6 @@ class Composer:
         return score.replace(chords=new_chords, tracks=tuple(tracks)).validate()
 
 
-__all__ = ["Composer", "Progress", "Meter", "parse_meter", "check_options", "named_sections",
+__all__ = ["Composer", "default_models_dir", "Progress", "Meter", "parse_meter", "check_options", "named_sections",
            "section_name", "monophonic", "shape_velocities", "bass_line", "note_context",
            "plan_from_score", "grid_from_score", "SUPPORTED_METERS"]

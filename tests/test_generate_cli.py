@@ -202,3 +202,12 @@ def test_shipped_models_bring_phrases_back():
     assert min(ratios) > 1.0 and sum(ratios) / 3 > 1.2, ratios
     tones = [chord_tone_strong_beats(s) for s in songs]
     assert sum(tones) / 3 > 0.6, tones
+
+
+def test_default_models_do_not_depend_on_the_working_directory(tmp_path, monkeypatch):
+    from composer.pipeline import default_models_dir
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COMPOSER_MODELS", raising=False)
+    assert default_models_dir() == REPO / "models"
+    monkeypatch.setenv("COMPOSER_MODELS", str(tmp_path / "mine"))
+    assert default_models_dir() == tmp_path / "mine"

@@ -36,8 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
     p.add_argument("--steps", type=int, default=None,
                    help="sampler steps of every level (default 20 form, 20 chords, 12 notes)")
-    p.add_argument("--models", type=Path, default=Path("models"),
-                   help="folder with form/, chords/, notes/ (default: models)")
+    p.add_argument("--models", type=Path, default=None,
+                   help="folder with form/, chords/, notes/ (default: the shipped models, "
+                        "or $COMPOSER_MODELS)")
     p.add_argument("--no-bass", action="store_true", help="leave out the Bass track derived from the chords")
     p.add_argument("--audio", type=Path, default=None,
                    help="also render the song to this audio file (.wav/.flac/.mp3), loudness-normalised, "
@@ -91,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     form = format_form([Phrase(s.label, s.n_bars) for s in score.sections])
     keys = ", ".join(str(k) for k in score.key_signatures)
     write_midi(score, out)
-    print(f"form {form} ({sum(s.n_bars for s in score.sections)} bars), key {keys}, "
+    n_bars = sum(s.n_bars for s in score.sections)
+    print(f"form {form} ({n_bars} bar{'' if n_bars == 1 else 's'}), key {keys}, "
           f"tempo {score.tempos[0].bpm:.0f} bpm, seed {seed}")
     print("sections: " + " | ".join(f"{s.name} ({s.n_bars})" for s in score.sections))
     print(f"wrote {out}")
