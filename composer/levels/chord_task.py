@@ -19,11 +19,13 @@ import numpy as np
 import torch
 
 from composer.data.example import SongExample, load_split
+from composer.diffusion.samplers import impose_known
 from composer.diffusion.schedule import add_noise, diffusion_loss, sample_train_times
 from composer.levels.form_task import plan_of
 from composer.nets.chords import ChordDenoiser
 from composer.representation.harmony import (CHORD_CHANNELS, COND_CHANNELS, SLOTS_PER_BAR, ChordGrid,
                                              chord_condition, to_chord_array)
+from composer.training.batches import fixed_batches, random_batches
 from composer.training.loop import TrainConfig
 
 MAX_TRAIN_BARS = 160
@@ -137,22 +139,17 @@ class ChordTask:
         return ChordBatch(x0, cond, keep, x0 * mask - (1 - mask), mask, valid)
 
     def train_batches(self, batch_size: int, generator: torch.Generator) -> Iterator[ChordBatch]:
-        while True:
-            idx = torch.randint(len(self.train_items), (batch_size,), generator=generator)
-            yield self._batch(self.train_items, idx, generator)
+        return random_batches(self.train_items, batch_size, generator, self._batch)
 
     def valid_batches(self, batch_size: int) -> list[ChordBatch]:
-        rng = torch.Generator().manual_seed(1234)
-        order = torch.arange(len(self.valid_items))
-        return [self._batch(self.valid_items, order[i:i + batch_size], rng)
-                for i in range(0, len(order), batch_size)]
+        return fixed_batches(self.valid_items, batch_size, self._batch)
 
     def loss(self, model, batch: ChordBatch, generator: torch.Generator) -> torch.Tensor:
         b = batch.x0.shape[0]
         t = sample_train_times(b, generator)
         noise = torch.randn(batch.x0.shape, generator=generator)
         x_t = add_noise(batch.x0, noise, t)
-        x_t = torch.where(batch.mask.bool(), add_noise(batch.known, noise, t), x_t)
+        x_t = impose_known(x_t, batch.known, batch.mask, noise, t)
         v = model(x_t, t, batch.cond, batch.keep, batch.known, batch.mask, batch.valid)
         weight = batch.valid.repeat_interleave(SLOTS_PER_BAR, dim=2)
         return diffusion_loss(v, batch.x0, noise, t, weight)

@@ -20,6 +20,7 @@ from composer.diffusion.samplers import finish_known, guided, impose_known, make
 from composer.diffusion.schedule import add_noise
 from composer.errors import ComposerError
 from composer.io.checkpoint import load_weights, read_config
+from composer.levels.returns import first_statements, phrase_repeats
 from composer.nets.chords import ChordDenoiser
 from composer.representation.form import FormPlan
 from composer.representation.harmony import (BASS, CHORD_CHANNELS, N_QUALITIES, QUALITY, ROOT, SLOTS_PER_BAR,
@@ -50,15 +51,7 @@ no return pass, 1.417 at 0.3, 1.382 at 0.5 and 1.243 at 0.7, against 1.263 in th
 
 def chord_repeats(plan: FormPlan) -> list[tuple[int, int, int, int]]:
     """(start bar, bars, source bar, source bars) of every phrase whose label occurred before."""
-    first: dict[str, tuple[int, int]] = {}
-    out, bar = [], 0
-    for ph in plan.phrases:
-        if ph.label in first:
-            out.append((bar, ph.n_bars, *first[ph.label]))
-        else:
-            first[ph.label] = (bar, ph.n_bars)
-        bar += ph.n_bars
-    return out
+    return [(r.start_bar, r.n_bars, r.source_bar, r.source_bars) for r in phrase_repeats(plan.phrases)]
 
 
 def _denoise(level: ChordLevel, x: torch.Tensor, noise: torch.Tensor, known_x: torch.Tensor,
@@ -125,7 +118,7 @@ def sample_chords(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4,
             bar, b = divmod(int(beat), beats_per_bar)
             slot_known[bar * SLOTS_PER_BAR + slot_of_beat(b, beats_per_bar)] = True
         mask[:, :, torch.from_numpy(slot_known)] = True
-    repeats = chord_repeats(plan) if repeat and variation > 0 else []
+    repeats = phrase_repeats(plan.phrases) if repeat and variation > 0 else ()
     start = min(max(int(round((1 - variation) * steps)), 0), steps - 1)
     total = steps + (steps - start if repeats else 0)
     done = [0]
@@ -140,13 +133,10 @@ def sample_chords(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4,
                  guidance, project, tick)
     if repeats:
         slots = SLOTS_PER_BAR
-        source = x.clone()
+        source = first_statements(x, repeats, slots)
         mask2 = torch.ones_like(mask)            # everything but the returning phrases is kept
-        for bar, bars, src_bar, src_bars in repeats:
-            a, b = bar * slots, (bar + bars) * slots
-            src = x[:, :, src_bar * slots:(src_bar + src_bars) * slots]
-            reps = -(-(b - a) // src.shape[2])
-            source[:, :, a:b] = src.repeat(1, 1, reps)[:, :, :b - a]
+        for r in repeats:
+            a, b = r.start_bar * slots, (r.start_bar + r.n_bars) * slots
             mask2[:, :, a:b] = mask[:, :, a:b]   # a user's known chords stay known
         known2 = torch.where(mask, known_x, x)
         noise2 = torch.randn(shape, generator=generator)

@@ -16,11 +16,13 @@ import numpy as np
 import torch
 
 from composer.data.example import SongExample, load_split
+from composer.diffusion.samplers import impose_known
 from composer.diffusion.schedule import add_noise, diffusion_loss, sample_train_times
 from composer.form import parse_form
 from composer.nets.form import FormDenoiser
 from composer.representation.form import (END, FORM_CHANNELS, MODE, START, TONIC, FormPlan,
                                           estimate_phrase_prior, to_form_array)
+from composer.training.batches import fixed_batches, random_batches
 from composer.training.loop import TrainConfig
 
 FORM_LENGTH = 256
@@ -126,15 +128,10 @@ class FormTask:
         return FormBatch(x0, x0 * mask - (1 - mask), mask)
 
     def train_batches(self, batch_size: int, generator: torch.Generator) -> Iterator[FormBatch]:
-        while True:
-            idx = torch.randint(len(self.train_items), (batch_size,), generator=generator)
-            yield self._batch(self.train_items, idx, generator)
+        return random_batches(self.train_items, batch_size, generator, self._batch)
 
     def valid_batches(self, batch_size: int) -> list[FormBatch]:
-        rng = torch.Generator().manual_seed(1234)
-        order = torch.arange(len(self.valid_items))
-        return [self._batch(self.valid_items, order[i:i + batch_size], rng)
-                for i in range(0, len(order), batch_size)]
+        return fixed_batches(self.valid_items, batch_size, self._batch)
 
     def loss(self, model, batch: FormBatch, generator: torch.Generator) -> torch.Tensor:
         b = batch.x0.shape[0]
@@ -142,7 +139,7 @@ class FormTask:
         noise = torch.randn(batch.x0.shape, generator=generator)
         x_t = add_noise(batch.x0, noise, t)
         # the sampler imposes the known part at every step: train on that state too
-        x_t = torch.where(batch.mask.bool(), add_noise(batch.known, noise, t), x_t)
+        x_t = impose_known(x_t, batch.known, batch.mask, noise, t)
         v = model(x_t, t, batch.known, batch.mask)
         return diffusion_loss(v, batch.x0, noise, t)
 

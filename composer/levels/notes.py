@@ -35,6 +35,7 @@ from composer.diffusion.samplers import finish_known, guided, impose_known, make
 from composer.diffusion.schedule import add_noise, v_from_x0, x0_from_v
 from composer.io.checkpoint import load_weights, read_config
 from composer.levels.notes_task import expand_mask
+from composer.levels.returns import Repeat, first_statements, phrase_repeats
 from composer.nets.notes import X_CHANNELS, NoteUNet
 from composer.representation.pianoroll import (CHORD_CHANNELS, MELODY_RANGE, N_ROLL_PITCHES,
                                                NoteContext)
@@ -64,28 +65,9 @@ class NoteLevel:
         return cls(load_weights(folder, NoteUNet(**config["model"])), decoding)
 
 
-@dataclass(frozen=True)
-class Repeat:
-    """Phrase at bars ``start_bar .. start_bar + n_bars - 1`` returns the material of the
-    phrase at ``source_bar .. source_bar + source_bars - 1`` (the first of its label)."""
-
-    start_bar: int
-    n_bars: int
-    source_bar: int
-    source_bars: int
-
-
 def repeats_of(ctx: NoteContext) -> tuple[Repeat, ...]:
-    """The returning phrases of a form: every phrase whose label letter occurred before."""
-    first: dict[str, tuple[int, int]] = {}
-    out, bar = [], 0
-    for ph in ctx.phrases:
-        if ph.label in first:
-            out.append(Repeat(bar, ph.n_bars, *first[ph.label]))
-        else:
-            first[ph.label] = (bar, ph.n_bars)
-        bar += ph.n_bars
-    return tuple(out)
+    """The returning phrases of ``ctx``'s form (see :func:`phrase_repeats`)."""
+    return phrase_repeats(ctx.phrases)
 
 
 def guidance_scale(guidance: float | tuple[float, float]) -> float | torch.Tensor:
@@ -195,7 +177,7 @@ def sample_notes(level: NoteLevel, ctx: NoteContext, generator: torch.Generator,
     x = _run(level, cond, noise.clone(), noise, known_t, mask_t, steps, 0, guidance, tick)
     if repeats:
         spb = ctx.steps_per_bar
-        source = x.clone()
+        source = first_statements(x, repeats, spb)
         mask2 = torch.ones_like(mask_t)      # everything but the returning phrases is kept
         known2 = x.clone()
         # user-known positions stay what the user gave
@@ -203,9 +185,6 @@ def sample_notes(level: NoteLevel, ctx: NoteContext, generator: torch.Generator,
         known2 = torch.where(user, known_t, known2)
         for r in repeats:
             a, b = r.start_bar * spb, (r.start_bar + r.n_bars) * spb
-            src = x[:, :, r.source_bar * spb:(r.source_bar + r.source_bars) * spb]
-            reps = -(-(b - a) // src.shape[2])
-            source[:, :, a:b] = src.repeat(1, 1, reps)[:, :, :b - a]
             mask2[:, :, a:b] = mask_t[:, :, a:b]  # a user's known bars stay known
         noise2 = torch.randn(1, X_CHANNELS, length, generator=generator)
         if variation <= 0:

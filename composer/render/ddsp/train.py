@@ -120,6 +120,19 @@ def track_f0(mag: np.ndarray, sample_rate: int, n_fft: int, f0_nominal: float,
     return refine_f0(mag, sample_rate, n_fft, coarse, n_partials)
 
 
+def _parabolic_peaks(mag: np.ndarray, rows: np.ndarray, centre: np.ndarray):
+    """The highest bin among ``centre - 1 .. centre + 1`` per row, and the offset of the
+    parabola through its dB magnitude and its neighbours' (in -0.5..0.5 bins).  ``centre``
+    int [F, H] (2 <= centre <= n_bins - 3).  Returns (peak bins, offset, (a, b, c) in dB)."""
+    cand = np.stack([mag[rows, centre - 1], mag[rows, centre], mag[rows, centre + 1]], -1)
+    peak = centre + cand.argmax(-1) - 1
+    db = 20 * np.log10(mag + 1e-9)
+    a, b, c = db[rows, peak - 1], db[rows, peak], db[rows, peak + 1]
+    denom = a - 2 * b + c
+    p = np.where(np.abs(denom) > 1e-9, 0.5 * (a - c) / np.where(denom == 0, 1, denom), 0.0)
+    return peak, np.clip(p, -0.5, 0.5), (a, b, c)
+
+
 def refine_f0(mag: np.ndarray, sample_rate: int, n_fft: int, f0_hz: np.ndarray,
               n_partials: int = 6) -> np.ndarray:
     """Refine a rough f0 [F] from the interpolated peaks of its first harmonics: each peak's
@@ -130,13 +143,7 @@ def refine_f0(mag: np.ndarray, sample_rate: int, n_fft: int, f0_hz: np.ndarray,
     centre = np.round(f0_hz[:, None] * k * n_fft / sample_rate).astype(int)
     ok = (centre >= 2) & (centre <= mag.shape[1] - 3)
     centre = np.clip(centre, 2, mag.shape[1] - 3)
-    cand = np.stack([mag[rows, centre - 1], mag[rows, centre], mag[rows, centre + 1]], -1)
-    peak = centre + cand.argmax(-1) - 1
-    db = 20 * np.log10(mag + 1e-9)
-    a, b, c = db[rows, peak - 1], db[rows, peak], db[rows, peak + 1]
-    denom = a - 2 * b + c
-    p = np.where(np.abs(denom) > 1e-9, 0.5 * (a - c) / np.where(denom == 0, 1, denom), 0.0)
-    p = np.clip(p, -0.5, 0.5)
+    peak, p, _ = _parabolic_peaks(mag, rows, centre)
     estimate = (peak + p) * sample_rate / n_fft / k
     weight = mag[rows, peak] * ok
     # a harmonic whose peak strays more than 30 cents from the rough f0 is another sound
@@ -154,14 +161,7 @@ def harmonic_amplitudes(mag: np.ndarray, sample_rate: int, n_fft: int, f0_hz: np
     audible = f0_hz[:, None] * k[None, :] < sample_rate / 2 * 0.98
     centre = np.clip(np.round(centre).astype(int), 2, mag.shape[1] - 3)
     rows = np.arange(mag.shape[0])[:, None]
-    # the highest bin among centre-1..centre+1, then a parabola through it and its neighbours
-    cand = np.stack([mag[rows, centre - 1], mag[rows, centre], mag[rows, centre + 1]], -1)
-    peak = centre + cand.argmax(-1) - 1
-    db = 20 * np.log10(mag + 1e-9)
-    a, b, c = db[rows, peak - 1], db[rows, peak], db[rows, peak + 1]
-    denom = a - 2 * b + c
-    p = np.where(np.abs(denom) > 1e-9, 0.5 * (a - c) / np.where(denom == 0, 1, denom), 0.0)
-    p = np.clip(p, -0.5, 0.5)
+    _, p, (a, b, c) = _parabolic_peaks(mag, rows, centre)
     peak_db = b - 0.25 * (a - c) * p
     return (10 ** (peak_db / 20) * audible).astype(np.float32)
 
