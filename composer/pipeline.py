@@ -31,10 +31,12 @@ from composer.errors import ComposerError, FormError
 from composer.form import MAX_SONG_BARS, Phrase, parse_form
 from composer.levels.chords import ChordLevel, sample_chords
 from composer.levels.form import FormLevel, sample_form
+from composer.levels.melody import MelodyLevel, sample_melody
 from composer.levels.notes import (DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_VARIATION, NoteLevel,
                                    decode_roll, sample_notes)
 from composer.representation.form import FormPlan, parse_key
 from composer.representation.harmony import ChordGrid
+from composer.representation.melody import notes_to_tokens, tokens_to_notes
 from composer.representation.pianoroll import (STEPS_PER_BEAT, NoteContext, reference_shift,
                                                shift_pitch_classes, song_roll, split_roll,
                                                ticks_per_step, track_to_notes)
@@ -42,14 +44,26 @@ from composer.score import (QUALITY_NAMES, RESOLUTION, KeySignature, Note, Score
                             TempoChange, TimeSignature, Track)
 
 Progress = Callable[[str, int, int], None]
-"""``progress(level, done, total)``: level is "form", "chords" or "notes"; called after every
-network call of that level (``done`` of ``total``)."""
+"""``progress(level, done, total)``: level is "form", "chords", "melody" or "notes" (the
+accompaniment); called after every network call of that level (``done`` of ``total``)."""
+
+LEVELS = ("form", "chords", "notes", "melody")
+"""The levels in the order of their seeds: level i of a song with seed S draws from
+``torch.Generator().manual_seed(S * SEED_STRIDE + i)`` (melody last, so the seeds of the
+levels that existed before it did not move)."""
+SEED_STRIDE = 7
+
+
+def level_generators(seed: int) -> dict[str, torch.Generator]:
+    """One generator per level, all derived from the song's seed (see LEVELS)."""
+    return {name: torch.Generator().manual_seed(int(seed) * SEED_STRIDE + i) for i, name in enumerate(LEVELS)}
 
 MELODY_PROGRAM = 73   # GM flute: a clear, sustained lead that stands apart from the piano
 PIANO_PROGRAM = 0     # GM acoustic grand piano: POP909's accompaniment is a piano part
 BASS_PROGRAM = 33     # GM electric bass (finger)
 FORM_STEPS = 20
 CHORD_STEPS = 20
+MELODY_STEPS = 16
 MAX_TEMPO = 400.0
 
 SECTION_NAMES = {"i": "Intro", "o": "Outro", "A": "Verse", "B": "Chorus"}
@@ -275,24 +289,29 @@ class Composer:
 
     def __init__(self, form_level: FormLevel | None, chord_level: ChordLevel | None, note_level: NoteLevel,
                  variation: float = DEFAULT_VARIATION,
-                 guidance: float | tuple[float, float] = DEFAULT_GUIDANCE) -> None:
+                 guidance: float | tuple[float, float] = DEFAULT_GUIDANCE,
+                 melody_level: MelodyLevel | None = None) -> None:
         self.form_level = form_level
         self.chord_level = chord_level
         self.note_level = note_level
+        self.melody_level = melody_level
         self.variation = variation
         self.guidance = guidance
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike | None = None) -> "Composer":
-        """Load ``folder/form``, ``folder/chords`` and ``folder/notes`` (default: the shipped
-        models, :func:`default_models_dir`, whatever the working directory)."""
+        """Load ``folder/form``, ``folder/chords``, ``folder/melody`` and ``folder/notes``
+        (default: the shipped models, :func:`default_models_dir`, whatever the working
+        directory).  Without ``melody/`` the note level writes melody and accompaniment
+        together, as before the melody level existed."""
         folder = Path(folder) if folder is not None else default_models_dir()
         if not folder.is_dir():
             raise ComposerError(f"model folder {folder} does not exist; it should hold form/, chords/, notes/")
         torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+        melody = MelodyLevel.from_pretrained(folder / "melody") if (folder / "melody").is_dir() else None
         return cls(FormLevel.from_pretrained(folder / "form"),
                    ChordLevel.from_pretrained(folder / "chords"),
-                   NoteLevel.from_pretrained(folder / "notes"))
+                   NoteLevel.from_pretrained(folder / "notes"), melody_level=melody)
 
     # -------------------------------------------------------------- compose
     def compose(self, form: str | None = None, bars: int | None = None, key: str | None = None,
@@ -311,7 +330,7 @@ class Composer:
         """
         parsed_key, m = check_options(form, bars, key, tempo, meter, steps)
         seed = int(secrets.randbits(31)) if seed is None else int(seed)
-        gens = [torch.Generator().manual_seed(seed * 7 + i) for i in range(3)]
+        gens = level_generators(seed)
         rng = np.random.default_rng(seed)
         if tempo is None:
             tempo = float(rng.integers(70, 131))
@@ -319,11 +338,11 @@ class Composer:
         def prog(level: str) -> Callable[[int, int], None] | None:
             return None if progress is None else (lambda i, n: progress(level, i, n))
 
-        plan = sample_form(self.form_level, form=form, bars=bars, key=parsed_key, generator=gens[0],
+        plan = sample_form(self.form_level, form=form, bars=bars, key=parsed_key, generator=gens["form"],
                            steps=steps or FORM_STEPS, progress=prog("form"))
-        grid = sample_chords(self.chord_level, plan, m.beats_per_bar, generator=gens[1],
+        grid = sample_chords(self.chord_level, plan, m.beats_per_bar, generator=gens["chords"],
                              steps=steps or CHORD_STEPS, progress=prog("chords"))
-        return self._notes(plan, grid, m, float(tempo), seed, gens[2], rng, steps, progress, bass)
+        return self._notes(plan, grid, m, float(tempo), seed, gens, rng, steps, progress, bass)
 
     def compose_over(self, plan: FormPlan, grid: ChordGrid, meter: str = "4/4", tempo: float = 100.0,
                      seed: int = 0, steps: int | None = None, progress: Progress | None = None,
@@ -333,19 +352,62 @@ class Composer:
         _, m = check_options(None, None, None, tempo, meter, steps)
         if grid.n_beats != plan.n_bars * m.beats_per_bar:
             raise ComposerError(f"{grid.n_beats} chord beats do not fit {plan.n_bars} bars of {meter}")
-        gen = torch.Generator().manual_seed(int(seed) * 7 + 2)
-        return self._notes(plan, grid, m, float(tempo), int(seed), gen, np.random.default_rng(int(seed)),
-                           steps, progress, bass)
+        return self._notes(plan, grid, m, float(tempo), int(seed), level_generators(seed),
+                           np.random.default_rng(int(seed)), steps, progress, bass)
 
     def _notes(self, plan: FormPlan, grid: ChordGrid, m: Meter, tempo: float, seed: int,
-               gen: torch.Generator, rng: np.random.Generator, steps: int | None,
+               gens: dict[str, torch.Generator], rng: np.random.Generator, steps: int | None,
                progress: Progress | None, bass: bool) -> Score:
         ctx, shift = note_context(plan, grid, m.steps_per_bar)
-        prog = None if progress is None else (lambda i, n: progress("notes", i, n))
-        raw = sample_notes(self.note_level, ctx, gen, steps=steps or DEFAULT_STEPS,
-                           variation=self.variation, guidance=self.guidance, progress=prog)
-        melody, piano = split_roll(decode_roll(raw, self.note_level.decoding), shift)
+        melody, piano = self._sample_parts(ctx, shift, gens, steps, progress)
         return self._score(plan, grid, m, tempo, melody, piano, rng, bass, f"composer seed {seed}")
+
+    def _sample_parts(self, ctx: NoteContext, shift: int, gens: dict[str, torch.Generator],
+                      steps: int | None, progress: Progress | None,
+                      known: tuple[np.ndarray, np.ndarray] | None = None,
+                      keep_steps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Melody and accompaniment step notes (absolute pitches) over ``ctx``.
+
+        With a melody level: the melody first (its own level), then the accompaniment by the
+        note level with that melody known.  Without one: both from the note level's joint
+        roll.  known: optional (melody, accompaniment) step notes of a song, kept where
+        ``keep_steps`` (bool [n_steps]) is True (regeneration)."""
+        n = ctx.n_steps
+
+        def prog(name: str) -> Callable[[int, int], None] | None:
+            return None if progress is None else (lambda i, k: progress(name, i, k))
+
+        known_roll = mask = None
+        if known is not None:
+            known_roll = song_roll(known[0], known[1], n, shift)
+            mask = np.repeat(keep_steps.astype(np.float32)[:, None], 2, axis=1)
+        if self.melody_level is None:
+            raw = sample_notes(self.note_level, ctx, gens["notes"], steps=steps or DEFAULT_STEPS,
+                               known=known_roll, mask=mask, variation=self.variation,
+                               guidance=self.guidance, progress=prog("notes"))
+            return split_roll(decode_roll(raw, self.note_level.decoding), shift)
+        mel_known = mel_mask = None
+        if known is not None:
+            mel_known = notes_to_tokens(known[0], n, shift)
+            mel_mask = keep_steps
+        # a regenerated section is new material: the return pass would copy it back
+        tokens = sample_melody(self.melody_level, ctx, gens["melody"], steps=steps or MELODY_STEPS,
+                               known=mel_known, mask=mel_mask, repeat=known is None,
+                               progress=prog("melody"))
+        melody_c = tokens_to_notes(tokens)                      # in C, as the note level sees it
+        acc = known[1] if known is not None else np.zeros((0, 4), np.int32)
+        acc_c = np.array(acc, dtype=np.int64).reshape(-1, 4)
+        acc_c[:, 2] += shift
+        known_roll = song_roll(melody_c, acc_c, n, 0)
+        mask = np.zeros((n, 2), np.float32)
+        mask[:, 0] = 1                                          # the melody is given
+        if keep_steps is not None:
+            mask[:, 1] = keep_steps
+        raw = sample_notes(self.note_level, ctx, gens["notes"], steps=steps or DEFAULT_STEPS,
+                           known=known_roll, mask=mask, variation=self.variation,
+                           guidance=self.guidance, progress=prog("notes"))
+        _, piano = split_roll(decode_roll(raw, self.note_level.decoding), shift)
+        return tokens_to_notes(tokens, shift), piano
 
     def _score(self, plan: FormPlan, grid: ChordGrid, m: Meter, tempo: float, melody: np.ndarray,
                piano: np.ndarray, rng: np.random.Generator, bass: bool, title: str) -> Score:
@@ -391,7 +453,7 @@ class Composer:
             raise ComposerError(f"regenerate: bars ({start}, {end}) are not a range inside the song's "
                                 f"{plan.n_bars} bars (0-based, end exclusive)")
         seed = int(secrets.randbits(31)) if seed is None else int(seed)
-        gens = [torch.Generator().manual_seed(seed * 7 + i) for i in range(3)]
+        gens = level_generators(seed)
         rng = np.random.default_rng(seed)
 
         def prog(name: str) -> Callable[[int, int], None] | None:
@@ -403,7 +465,7 @@ class Composer:
         if level == "chords":
             keep = np.ones(grid.n_beats, dtype=bool)
             keep[start * bpb:end * bpb] = False
-            grid = sample_chords(self.chord_level, plan, bpb, generator=gens[1],
+            grid = sample_chords(self.chord_level, plan, bpb, generator=gens["chords"],
                                  steps=steps or CHORD_STEPS, known=grid, known_beats=keep,
                                  progress=prog("chords"))
             res = score.resolution
@@ -424,13 +486,10 @@ class Composer:
         ctx, shift = note_context(plan, grid, spb)
         mel_notes = track_to_notes(score.track("Melody"), score.resolution)
         acc_notes = track_to_notes(score.track("Piano"), score.resolution)
-        known = song_roll(mel_notes, acc_notes, ctx.n_steps, shift)
-        mask = np.ones((ctx.n_steps, 2), np.float32)
-        mask[start * spb:end * spb] = 0
-        raw = sample_notes(self.note_level, ctx, gens[2], steps=steps or DEFAULT_STEPS, known=known,
-                           mask=mask, variation=self.variation, guidance=self.guidance,
-                           progress=prog("notes"))
-        melody, piano = split_roll(decode_roll(raw, self.note_level.decoding), shift)
+        keep_steps = np.ones(ctx.n_steps, dtype=bool)
+        keep_steps[start * spb:end * spb] = False
+        melody, piano = self._sample_parts(ctx, shift, gens, steps, progress,
+                                           known=(mel_notes, acc_notes), keep_steps=keep_steps)
         lo_s, hi_s = start * spb, end * spb
         sections = tuple(sorted(score.sections))
 

@@ -103,5 +103,32 @@ def diffusion_loss(model_v: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor,
     return (err * weight).sum() / weight.sum().clamp_min(1.0)
 
 
+
+
+
+def onehot_posterior_logits(context_logits: torch.Tensor, x_t: torch.Tensor,
+                            t: torch.Tensor | float, dim: int = 1) -> torch.Tensor:
+    """Log-probabilities (unnormalised) of each class of one-hot data given ``x_t``.
+
+    For data that is one-hot along ``dim`` and scaled to {-1, +1}, and ``x_t = alpha_t * x0
+    + sigma_t * eps``, the likelihood of class ``c`` is ``exp(2 * alpha_t * x_t[c] /
+    sigma_t^2)`` times terms equal for all classes, so the exact posterior over classes is
+    ``softmax(context_logits + 2 * alpha_t * x_t / sigma_t^2)`` where ``context_logits`` is
+    the prior the network supplies (from the condition and the neighbours).  The network
+    thus never has to pass the per-position evidence of ``x_t`` through its layers.
+    ``t`` has one entry per batch item (axis 0).  Returns a tensor shaped like ``x_t``.
+    """
+    alpha, sigma = alpha_sigma(t)
+    shape = (-1,) + (1,) * (x_t.dim() - 1)
+    alpha = alpha.reshape(shape).to(x_t.device)
+    sigma = sigma.reshape(shape).to(x_t.device).clamp_min(1e-4)
+    return context_logits + 2.0 * alpha * x_t / sigma ** 2
+
+
+def onehot_x0(logits: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """The posterior mean of {-1, +1} one-hot data from class logits: ``2 * softmax - 1``."""
+    return 2.0 * torch.softmax(logits, dim=dim) - 1.0
+
+
 __all__ = ["LOGSNR_MIN", "PHI_MAX", "alpha_sigma", "log_snr", "add_noise", "v_target",
-           "x0_from_v", "eps_from_v", "v_from_x0", "sample_train_times", "diffusion_loss"]
+           "x0_from_v", "eps_from_v", "v_from_x0", "sample_train_times", "diffusion_loss", "onehot_posterior_logits", "onehot_x0"]

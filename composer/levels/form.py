@@ -65,7 +65,8 @@ def sample_form(level: FormLevel, form: str | None = None, bars: int | None = No
     """Sample a song's form (phrases + a key per bar) under the given constraints.
 
     form: full (``i4A8B8o4``) or partial (``i4A8?16o4``, ``A8B8*``) form string; bars: the
-    song's length, 1..512; key: ``"A minor"`` or (tonic 0..11, mode 0/1) for the whole song;
+    song's length, 1..512 (default: the form string's, else drawn from the training songs'
+    lengths in the prior, else where the model ends the song); key: ``"A minor"`` or (tonic 0..11, mode 0/1) for the whole song;
     generator: the only randomness (same seed, same form); steps: sampler steps;
     progress(i, n) after each step; project: keep each step's clean estimate inside the
     one-hot groups (see ``project_onehot_v``).  Raises FormError (one line) on bad or contradictory input.
@@ -75,6 +76,11 @@ def sample_form(level: FormLevel, form: str | None = None, bars: int | None = No
         raise FormError(f"a song has 1 to {MAX_SONG_BARS} bars, not {bars}")
     if isinstance(key, str):
         key = parse_key(key)
+    if partial is None and bars is None and level.prior is not None and level.prior.song_bars:
+        # Nothing fixes the length: draw it from the training songs' lengths.  Reading it
+        # off the END channel alone gave songs of 1 bar (seed 17) as well as 300.
+        pick = torch.randint(len(level.prior.song_bars), (1,), generator=generator)
+        bars = level.prior.song_bars[int(pick)]
     length = level.length
     need = max(int(bars or 0), partial.n_bars if partial else 0)
     if need > length - (16 if partial is not None and partial.open_end and not bars else 0):

@@ -130,11 +130,21 @@ class PhrasePrior:
     length_logp: np.ndarray     # float64 [MAX_PHRASE_BARS + 1], index 0 unused (-inf)
     type_logp: np.ndarray       # float64 [N_TYPES + 1, N_TYPES + 1]
     length_weight: float = LENGTH_WEIGHT
+    same_length_p: float | None = None
+    """Share of returning labels that keep their first statement's length (None: no tie)."""
+    song_bars: tuple[int, ...] = ()
+    """The training songs' lengths in bars: a song's length is drawn from them when nothing
+    fixes it (the END channel alone let 1-bar songs through)."""
 
     def to_json(self) -> dict:
-        return {"length_logp": [round(float(v), 6) for v in self.length_logp[1:]],
-                "type_logp": [[round(float(v), 6) for v in row] for row in self.type_logp],
-                "length_weight": self.length_weight}
+        out = {"length_logp": [round(float(v), 6) for v in self.length_logp[1:]],
+               "type_logp": [[round(float(v), 6) for v in row] for row in self.type_logp],
+               "length_weight": self.length_weight}
+        if self.same_length_p is not None:
+            out["same_length_p"] = round(float(self.same_length_p), 6)
+        if self.song_bars:
+            out["song_bars"] = [int(b) for b in self.song_bars]
+        return out
 
     @classmethod
     def from_json(cls, data: dict) -> "PhrasePrior":
@@ -142,17 +152,31 @@ class PhrasePrior:
         types = np.asarray(data["type_logp"], dtype=np.float64)
         if length.shape != (MAX_PHRASE_BARS + 1,) or types.shape != (N_TYPES + 1, N_TYPES + 1):
             raise FormError("the form model's phrase prior has the wrong shape; retrain or re-save the model")
-        return cls(length, types, float(data.get("length_weight", 1.0)))
+        same = data.get("same_length_p")
+        bars = tuple(int(b) for b in data.get("song_bars", ()))
+        if same is not None and not 0.0 < float(same) < 1.0:
+            raise FormError("the form model's phrase prior has a same-length share outside (0, 1)")
+        if any(not 1 <= b <= MAX_SONG_BARS for b in bars):
+            raise FormError(f"the form model's phrase prior has song lengths outside 1..{MAX_SONG_BARS}")
+        return cls(length, types, float(data.get("length_weight", 1.0)),
+                   None if same is None else float(same), bars)
 
 
 def estimate_phrase_prior(plans: list[FormPlan], smoothing: float = 0.5) -> PhrasePrior:
-    """Phrase-length and type-bigram log-probabilities of ``plans`` (add-``smoothing``)."""
+    """Phrase-length and type-bigram log-probabilities of ``plans`` (add-``smoothing``), the
+    share of returning labels that keep their first length, and the songs' lengths."""
     lengths = np.full(MAX_PHRASE_BARS + 1, smoothing)
     lengths[0] = 0.0
     pairs = np.full((N_TYPES + 1, N_TYPES + 1), smoothing)
+    same, returning = smoothing, 2 * smoothing
     for plan in plans:
         prev = 0                                         # BOS row
+        first: dict[str, int] = {}
         for p in plan.phrases:
+            if p.label.isupper() and p.label in first:
+                returning += 1
+                same += first[p.label] == p.n_bars
+            first.setdefault(p.label, p.n_bars)
             lengths[min(p.n_bars, MAX_PHRASE_BARS)] += 1
             t = phrase_type_of(p.label)
             pairs[prev, t] += 1
@@ -161,12 +185,65 @@ def estimate_phrase_prior(plans: list[FormPlan], smoothing: float = 0.5) -> Phra
     with np.errstate(divide="ignore", invalid="ignore"):   # smoothing 0: unseen rows are -inf
         length_logp = np.log(lengths / lengths.sum())
         type_logp = np.nan_to_num(np.log(pairs / pairs.sum(axis=1, keepdims=True)), nan=-np.inf)
-    return PhrasePrior(length_logp, type_logp, LENGTH_WEIGHT)
+    same_p = float(same / returning) if returning > 0 else None
+    if same_p is not None and not 0.0 < same_p < 1.0:
+        same_p = None
+    return PhrasePrior(length_logp, type_logp, LENGTH_WEIGHT, same_p,
+                       tuple(sorted(int(p.n_bars) for p in plans)))
+
+
+TIE_WEIGHT = 10.0
+INTRO, OUTRO = TYPE_LETTERS.index("i"), TYPE_LETTERS.index("o")
+MELODIC_TYPES = tuple(k for k, letter in enumerate(TYPE_LETTERS) if letter.isupper())
+
+
+def placed_types(type_logp: np.ndarray) -> np.ndarray:
+    """``type_logp`` with intros allowed only at the song's start (after BOS or another
+    intro) and outros only at its end (followed by another outro or EOS)."""
+    t = np.array(type_logp, dtype=np.float64)
+    intro_ok = t[1 + INTRO, INTRO]
+    t[1:, INTRO] = -np.inf
+    t[1 + INTRO, INTRO] = intro_ok
+    outro_row = t[1 + OUTRO].copy()
+    t[1 + OUTRO, :] = -np.inf
+    t[1 + OUTRO, OUTRO] = outro_row[OUTRO]
+    t[1 + OUTRO, N_TYPES] = outro_row[N_TYPES]
+    return t
+
+
+def decode_phrases(x: np.ndarray, n: int, prior: PhrasePrior, letters: tuple[str | None, ...],
+                   start_known: np.ndarray | None = None, rounds: int = 3) -> list[tuple[int, int, int]]:
+    """The form level's decode: :func:`segment_phrases` with intros and outros placed at the
+    ends of the song (dropped only when the user's letters contradict it), then, when the
+    prior has ``same_length_p``, re-decoded with every melodic type tied to the length of
+    its first phrase (soft: a returning phrase keeps that length with probability
+    ``same_length_p``), until the first lengths stop changing (at most ``rounds``)."""
+    types = placed_types(prior.type_logp)
+    try:
+        segments = segment_phrases(x, n, prior, letters, start_known, type_logp=types)
+    except FormError:
+        types = prior.type_logp
+        segments = segment_phrases(x, n, prior, letters, start_known)
+    if prior.same_length_p is None:
+        return segments
+    for _ in range(rounds):
+        first: dict[int, int] = {}
+        for a, b, k in segments:
+            if k in MELODIC_TYPES:
+                first.setdefault(k, b - a)
+        tied = segment_phrases(x, n, prior, letters, start_known, type_logp=types, first_lengths=first,
+                               tie_weight=TIE_WEIGHT)
+        if tied == segments:
+            break
+        segments = tied
+    return segments
 
 
 def segment_phrases(x: np.ndarray, n: int, prior: PhrasePrior,
                     letters: tuple[str | None, ...], start_known: np.ndarray | None = None,
-                    eps: float = 1e-4) -> list[tuple[int, int, int]]:
+                    eps: float = 1e-4, type_logp: np.ndarray | None = None,
+                    first_lengths: dict[int, int] | None = None,
+                    tie_weight: float = 1.0) -> list[tuple[int, int, int]]:
     """The most probable split of bars ``0..n`` into typed phrases (semi-Markov Viterbi).
 
     The sampled array gives, per bar, a probability of starting a phrase (``(x[START] + 1) / 2``)
@@ -176,8 +253,12 @@ def segment_phrases(x: np.ndarray, n: int, prior: PhrasePrior,
     joint decode instead weighs the net's evidence against what real forms look like.
     ``letters`` (per bar, None = free) are the user's letters: phrases follow them exactly;
     ``start_known`` (bool per bar) marks bars whose start flag was given: kept exactly.
-    Returns (first bar, end bar, type index) per phrase.
+    ``type_logp`` (optional) replaces the prior's type bigrams (see :func:`placed_types`);
+    ``first_lengths`` (optional, type -> bars) ties phrases of those types to that length:
+    log ``same_length_p`` for that length, log(1 - ``same_length_p``) plus the length
+    prior for any other.  Returns (first bar, end bar, type index) per phrase.
     """
+    type_lp = prior.type_logp if type_logp is None else np.asarray(type_logp, dtype=np.float64)
     k_types = N_TYPES
     start_p = np.clip((x[START, :n].astype(np.float64) + 1) / 2, eps, 1 - eps)
     log_s, log_ns = np.log(start_p), np.log1p(-start_p)
@@ -205,7 +286,7 @@ def segment_phrases(x: np.ndarray, n: int, prior: PhrasePrior,
     # into[a, k]: best score of a split of bars < a whose next phrase (starting at a) has type k
     into = np.full((n + 1, k_types), neg)
     into_prev = np.zeros((n + 1, k_types), dtype=np.int64)
-    into[0] = prior.type_logp[0, :k_types]
+    into[0] = type_lp[0, :k_types]
     best = np.full((n + 1, k_types), neg)        # best split of bars < e ending with type k
     back_len = np.zeros((n + 1, k_types), dtype=np.int64)
     max_len = MAX_PHRASE_BARS
@@ -215,7 +296,13 @@ def segment_phrases(x: np.ndarray, n: int, prior: PhrasePrior,
         score = into[a] + (log_s[a] * (a > 0))[:, None]
         score = score + (cum_ns[e] - cum_ns[np.minimum(a + 1, e)])[:, None]
         score = score + (cum_t[e][None, :] - cum_t[a])
-        score = score + prior.length_weight * prior.length_logp[lengths][:, None]
+        length_score = np.repeat(prior.length_weight * prior.length_logp[lengths][:, None], k_types, axis=1)
+        if first_lengths and prior.same_length_p is not None:
+            q = prior.same_length_p
+            for k, tied in first_lengths.items():
+                length_score[:, k] = np.where(lengths == tied, tie_weight * np.log(q),
+                                              tie_weight * np.log1p(-q) + length_score[:, k])
+        score = score + length_score
         bad = (cum_forced[e] - cum_forced[np.minimum(a + 1, e)] > 0) | forbidden[a] | (run[a] != run[e - 1])
         score[bad] = neg
         ft = fixed_type[a]
@@ -229,10 +316,10 @@ def segment_phrases(x: np.ndarray, n: int, prior: PhrasePrior,
         best[e] = score[pick, np.arange(k_types)]
         back_len[e] = lengths[pick]
         if e < n:
-            cand = best[e][:, None] + prior.type_logp[1:, :k_types]
+            cand = best[e][:, None] + type_lp[1:, :k_types]
             into_prev[e] = np.argmax(cand, axis=0)
             into[e] = cand[into_prev[e], np.arange(k_types)]
-    final = best[n] + prior.type_logp[1:, k_types]
+    final = best[n] + type_lp[1:, k_types]
     k = int(np.argmax(final))
     if not np.isfinite(final[k]):
         raise FormError("the form's constraints leave no valid split into phrases")
@@ -273,7 +360,7 @@ def from_form_array(x: np.ndarray, min_bars: int = 1,
         n = n_bars
     fixed = tuple(letters or ())[:n] + (None,) * max(0, n - len(letters or ()))
     if prior is not None:
-        segments = segment_phrases(x, n, prior, fixed, start_known)
+        segments = decode_phrases(x, n, prior, fixed, start_known)
     else:
         types = np.argmax(x[:N_TYPES, :n], axis=0)
         starts = [0] + [b for b in range(1, n) if x[START, b] > 0 or types[b] != types[b - 1]
@@ -469,6 +556,6 @@ def form_constraints(length: int, form: str | PartialForm | None = None, bars: i
 
 
 __all__ = ["FormPlan", "to_form_array", "from_form_array", "PhrasePrior", "estimate_phrase_prior",
-           "segment_phrases", "FORM_CHANNELS", "N_TYPES", "END", "START",
+           "segment_phrases", "decode_phrases", "placed_types", "MELODIC_TYPES", "FORM_CHANNELS", "N_TYPES", "END", "START",
            "TONIC", "MODE", "TYPE_LETTERS", "Gap", "PartialForm", "parse_partial_form", "parse_key",
            "FormConstraint", "form_constraints"]

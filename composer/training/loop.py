@@ -27,7 +27,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, runtime_checkable
 
@@ -172,6 +172,19 @@ def _load_state(folder: Path, model: torch.nn.Module, ema: torch.nn.Module,
 
 
 @torch.no_grad()
+def _to_device(batch: Any, device: torch.device) -> Any:
+    """A batch (a dataclass of tensors, or a tensor) on ``device``; already there: unchanged."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if is_dataclass(batch):
+        moved = {f.name: getattr(batch, f.name) for f in fields(batch)}
+        if all(not isinstance(v, torch.Tensor) or v.device == device for v in moved.values()):
+            return batch
+        return type(batch)(**{k: v.to(device) if isinstance(v, torch.Tensor) else v
+                              for k, v in moved.items()})
+    return batch
+
+
 def _validate(task: TrainTask, model: torch.nn.Module, batches: list[Any], seed: int,
               rank: int, world: int) -> float:
     """Mean loss over this rank's share of the validation batches, averaged over ranks."""
@@ -246,7 +259,10 @@ def train(task: TrainTask, config: TrainConfig, out_dir: str | os.PathLike,
         print(" ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}"
                        for k, v in record.items()), flush=True)
 
-    valid = task.valid_batches(config.batch_size)
+    if hasattr(task, "to_device"):
+        # the task keeps its prepared data on the device and cuts batches there
+        task.to_device(device)
+    valid = [_to_device(b, device) for b in task.valid_batches(config.batch_size)]
     batches = task.train_batches(config.batch_size, gen)
     t0 = time.time()
     wall_before = float(history[-1]["wall_s"]) if history else 0.0
@@ -261,7 +277,7 @@ def train(task: TrainTask, config: TrainConfig, out_dir: str | os.PathLike,
     while step < last:
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, config)
-        batch = next(batches)
+        batch = _to_device(next(batches), device)
         loss = task.loss(net, batch, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -20,6 +20,7 @@ TASK_MODULES: dict[str, str] = {
     "form": "composer.levels.form_task",
     "chords": "composer.levels.chord_task",
     "notes": "composer.levels.notes_task",
+    "melody": "composer.levels.melody_task",
 }
 
 
