@@ -3,7 +3,8 @@
 Every metric works on the 16th-note grid: onsets and ends are rounded to the nearest
 16th (``STEPS_PER_BEAT`` steps per quarter note) and a note lasts at least one step.
 Drum tracks are ignored everywhere.  The melody is the track named "Melody" (any case),
-or the first non-drum track when none is; the accompaniment is every other non-drum track.
+or the first non-drum track when none is; the accompaniment is every other non-drum track
+(:attr:`SongView.hands` leaves out a track named "Bass" as well).
 
 Groups (the ``composer eval`` table follows them):
 
@@ -15,8 +16,19 @@ Groups (the ``composer eval`` table follows them):
   :func:`chord_changes_per_bar`, :func:`diatonic_chord_share`.
 * Texture (muspy): :func:`pitch_class_entropy`, :func:`groove_consistency`,
   :func:`empty_beat_rate`, :func:`polyphony`.
+* Melody (within melodic, upper-case sections): :func:`melody_sounding_share`,
+  :func:`melody_rests_per_8_bars`, :func:`melody_notes_per_bar`,
+  :func:`melody_median_duration`, :func:`melody_above_accompaniment`.
+* Recurrence: :func:`recurrence_best_similarity`, :func:`recurrence_near_copy_share`
+  (2-bar melody segments against those 4+ bars away, the structure ratio's features),
+  :func:`return_note_match`.
+* Form (``Score.sections``): :func:`form_same_length_share`,
+  :func:`form_intro_outro_placed`, :func:`song_bars`.
+* Accompaniment: :func:`groove_consistency_accompaniment` (muspy),
+  :func:`accompaniment_pitch_span`, :func:`accompaniment_playable_share`.
 * Distributions: :func:`distribution_features` per song, pooled per set and compared with
-  :func:`overlapping_area` (histogram OA).
+  :func:`overlapping_area` (histogram OA); the headline mean is over
+  :data:`HEADLINE_DISTRIBUTIONS`.
 * Copying: :func:`longest_copied_runs` (transposition-invariant melody bar runs, hashed).
 
 For many songs use :func:`song_metrics`, which converts a Score once and computes all
@@ -108,8 +120,8 @@ def _to_steps(ticks: np.ndarray, resolution: int) -> np.ndarray:
 def _note_array(tracks, resolution: int, flag=None) -> tuple[np.ndarray, np.ndarray]:
     """(notes int64 [n, 3] as in :class:`SongView`, bool [n]: ``flag(track)`` of each
     note's track, False without ``flag``), sorted by start then pitch."""
-    rows = [(n.start_tick, n.end_tick, n.pitch, bool(flag and flag(t)))
-            for t in tracks for n in t.notes]
+    flags = [bool(flag and flag(t)) for t in tracks]  # once per track, not per note
+    rows = [(n.start_tick, n.end_tick, n.pitch, f) for t, f in zip(tracks, flags) for n in t.notes]
     if not rows:
         return np.zeros((0, 3), np.int64), np.zeros(0, bool)
     raw = np.asarray(rows, np.int64)
@@ -533,7 +545,9 @@ def pitch_class_entropy(score: Score) -> float:
 
 def groove_consistency(score: Score) -> float:
     """muspy groove consistency 0..1 (1 - mean Hamming distance of adjacent bars' onset
-    patterns) on the 16th grid with the first meter's bar length.  NaN under two bars."""
+    patterns) on the 16th grid with the first meter's bar length, of the onsets of melody
+    and accompaniment together (:func:`groove_consistency_accompaniment` has the
+    accompaniment alone).  NaN under two bars."""
     view = song_view(score)
     return _muspy_or_nan(muspy.groove_consistency, to_muspy(view), _measure_resolution(view))
 
@@ -722,18 +736,24 @@ def recurrence_near_copy_share(score: Score) -> float:
 def _return_note_match(view: SongView) -> float:
     spans, labels = _phrases(view, str.isupper)
     mel = view.melody
-    first_codes: dict[str, np.ndarray] = {}
-    matched = total = 0
-    for (a, b), label in zip(spans, labels):
-        lo, hi = np.searchsorted(mel[:, 0], view.bar_start[[a, b]])
-        # A note is its onset relative to the phrase start and its pitch, one integer each.
-        code = (mel[lo:hi, 0] - view.bar_start[a]) * 128 + mel[lo:hi, 2]
-        if label not in first_codes:
-            first_codes[label] = code
-            continue
-        matched += int(np.isin(code, first_codes[label]).sum())
-        total += len(code)
-    return matched / total if total else math.nan
+    if not spans or not len(mel):
+        return math.nan
+    first_of: dict[str, int] = {}
+    origin = np.array([first_of.setdefault(label, k) for k, label in enumerate(labels)])
+    start = view.bar_start[[a for a, _ in spans]]
+    end = view.bar_start[[b for _, b in spans]]
+    order = np.argsort(start, kind="stable")
+    k = np.searchsorted(start[order], mel[:, 0], side="right") - 1
+    span = order[np.maximum(k, 0)]
+    inside = (k >= 0) & (mel[:, 0] < end[span])
+    span, onset, pitch = span[inside], mel[inside, 0], mel[inside, 2]
+    # A note is (its label's first phrase, onset from the phrase start, pitch), one integer,
+    # so that one isin over the song compares every return with its first statement.
+    code = ((origin[span] << 20) + (onset - start[span])) * 128 + pitch
+    first = origin[span] == span
+    if first.all():
+        return math.nan
+    return float(np.isin(code[~first], code[first]).mean())
 
 
 def return_note_match(score: Score) -> float:
@@ -817,14 +837,20 @@ def _hands(view: SongView) -> tuple[float, float]:
         return math.nan, math.nan
     span = float(hands[:, 2].max() - hands[:, 2].min())
     steps = np.repeat(hands[:, 0], hands[:, 1]) + _ramp(hands[:, 1])
-    cells = np.unique(steps * 128 + np.repeat(hands[:, 2], hands[:, 1]))  # by step, then pitch
+    # A flat step-major piano roll: its nonzero cells come out sorted by step, then pitch,
+    # without the sort that np.unique would need.
+    roll = np.zeros((int(steps.max()) + 1) * 128, bool)
+    roll[steps * 128 + np.repeat(hands[:, 2], hands[:, 1])] = True
+    cells = np.flatnonzero(roll)
     step, pitch = cells // 128, cells % 128
-    _, first = np.unique(step, return_index=True)
-    group = np.repeat(np.arange(len(first)), np.diff(np.append(first, len(cells))))
-    low, high = pitch[first], np.maximum.reduceat(pitch, first)
+    new = np.ones(len(cells), bool)
+    new[1:] = step[1:] != step[:-1]
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], len(cells)) - 1
+    low, high = pitch[first], pitch[last]
     # The left hand takes every pitch within reach of the lowest (a greedy split leaves the
     # right hand the narrowest rest); the chord is playable when that rest fits one hand.
-    beyond = pitch > low[group] + HAND_SPAN_SEMITONES
+    beyond = pitch > np.repeat(low, last - first + 1) + HAND_SPAN_SEMITONES
     rest_low = np.minimum.reduceat(np.where(beyond, pitch, 128), first)
     playable = (rest_low == 128) | (high - rest_low <= HAND_SPAN_SEMITONES)
     return span, float(playable.mean())
