@@ -26,8 +26,9 @@ import numpy as np
 
 from composer.errors import DataError
 from composer.io.atomic import atomic_path
-from composer.metrics import (DISTRIBUTIONS, HISTOGRAM_BINS, SONG_METRICS, SongMetrics,
-                              longest_runs_from_codes, melody_bar_codes,
+from composer.metrics import (DISTRIBUTIONS, HEADLINE_DISTRIBUTIONS, HISTOGRAM_BINS,
+                              NEAR_COPY_SIMILARITY, RECURRENCE_MIN_BARS, SONG_METRICS,
+                              SongMetrics, longest_runs_from_codes, melody_bar_codes,
                               overlapping_area, song_metrics)
 from composer.score import Score
 
@@ -54,13 +55,47 @@ ROWS: dict[str, tuple[str, str, str]] = {
     "diatonic_chord_share": ("Harmony", "diatonic chord share",
                              "share of chord time with every chord tone in the key"),
     "pitch_class_entropy": ("Texture", "pitch-class entropy (bits)", "muspy, whole song"),
-    "groove_consistency": ("Texture", "groove consistency", "muspy, 16th grid"),
+    "groove_consistency": ("Texture", "groove consistency",
+                           "muspy, 16th grid, onsets of melody and accompaniment together"),
     "empty_beat_rate": ("Texture", "empty-beat rate", "muspy"),
     "polyphony": ("Texture", "polyphony", "muspy: pitches sounding per active 16th"),
+    "melody_sounding_share": ("Melody", "melody sounding share",
+                              "share of 16ths of melodic sections where a melody note sounds"),
+    "melody_rests_per_8_bars": ("Melody", "melody rests per 8 bars",
+                                "melody silences of >= 1 beat per 8 bars of melodic sections"),
+    "melody_notes_per_bar": ("Melody", "melody notes per bar",
+                             "melody onsets per bar of melodic sections"),
+    "melody_median_duration": ("Melody", "melody median duration (16ths)",
+                               "median melody note length, one voice (cut at the next onset)"),
+    "melody_above_accompaniment": ("Melody", "melody above accompaniment",
+                                   "share of melody onsets above every accompaniment note sounding"),
+    "oa_melody_duration": ("Melody", "OA melody duration",
+                           "OA of melody note lengths (bins 1,2,3,4,5-6,7-8,9-12,13-16,17+ 16ths)"),
+    "recurrence_best_similarity": ("Recurrence", "best 2-bar recurrence",
+                                   "mean best similarity of a 2-bar melody segment to one "
+                                   f">= {RECURRENCE_MIN_BARS} bars away"),
+    "recurrence_near_copy_share": ("Recurrence", "near-copy 2-bar segments",
+                                   f"share of 2-bar segments whose best similarity > "
+                                   f"{NEAR_COPY_SIMILARITY}"),
+    "return_note_match": ("Recurrence", "return note match",
+                          "share of notes of returning phrases equal to the first statement's"),
+    "form_same_length_share": ("Form", "same length on return",
+                               "share of returning labels as long as their first section"),
+    "oa_phrase_length": ("Form", "OA phrase length", "OA of section lengths in bars"),
+    "form_intro_outro_placed": ("Form", "intro/outro placed",
+                                "share of songs with intros only at the start, outros only at the end"),
+    "song_bars": ("Form", "song length (bars)", "bars per song"),
+    "groove_consistency_accompaniment": ("Accompaniment", "groove consistency, accompaniment",
+                                         "muspy, 16th grid, accompaniment onsets only"),
+    "accompaniment_pitch_span": ("Accompaniment", "pitch span (semitones)",
+                                 "highest - lowest accompaniment pitch, Bass track left out"),
+    "accompaniment_playable_share": ("Accompaniment", "playable by two hands",
+                                     "share of sounding 16ths whose notes split into two octave spans"),
     **{f"oa_{name}": ("Distributions (OA)", f"OA {name.replace('_', ' ')}",
                       "overlapping area of the generated and reference histograms")
-       for name in DISTRIBUTIONS},
-    "oa_mean": ("Distributions (OA)", "OA mean (headline)", "mean of the OA rows above"),
+       for name in HEADLINE_DISTRIBUTIONS},
+    "oa_mean": ("Distributions (OA)", "OA mean (headline)",
+                "mean of the OA rows of this group (not melody duration, phrase length)"),
     "copy_longest_run_mean": ("Copying", "longest copied run, mean (bars)",
                               "per song: longest run of bars whose melody is a training run"),
     "copy_longest_run_max": ("Copying", "longest copied run, max (bars)", "over all songs"),
@@ -250,24 +285,25 @@ def evaluate(generated: Sequence[Score], reference: Sequence[Score],
     ref = [song_metrics(s) for s in wrap(reference, desc="reference")]
     gen_values = np.array([m.values for m in gen], np.float64)
     ref_values = np.array([m.values for m in ref], np.float64)
-    rows = []
+    found: dict[str, MetricRow] = {}
 
     def add(name: str, g: float, r: float, ng: int, nr: int) -> None:
         group, label, description = ROWS[name]
-        rows.append(MetricRow(name, group, label, description, g, r, ng, nr))
+        found[name] = MetricRow(name, group, label, description, g, r, ng, nr)
 
     for i, name in enumerate(SONG_METRICS):
         add(name, *_pairs(_mean_defined(gen_values[:, i]), _mean_defined(ref_values[:, i])))
     ref_a, ref_b = ref[0::2], ref[1::2]
-    oas_g, oas_r = [], []
+    headline_g, headline_r = [], []
     for name in DISTRIBUTIONS:
         bins = HISTOGRAM_BINS[name]
         g = overlapping_area(_pooled(gen, name), _pooled(ref, name), bins)
         r = overlapping_area(_pooled(ref_a, name), _pooled(ref_b, name), bins)
-        oas_g.append(g)
-        oas_r.append(r)
+        if name in HEADLINE_DISTRIBUTIONS:
+            headline_g.append(g)
+            headline_r.append(r)
         add(f"oa_{name}", g, r, len(gen), len(ref))
-    add("oa_mean", _nanmean(oas_g), _nanmean(oas_r), len(gen), len(ref))
+    add("oa_mean", _nanmean(headline_g), _nanmean(headline_r), len(gen), len(ref))
     runs: tuple[int, ...] = ()
     if train is not None:
         if not train:
@@ -281,6 +317,8 @@ def evaluate(generated: Sequence[Score], reference: Sequence[Score],
         add("copy_longest_run_max", float(longest.max()), float(ref_longest.max()), len(gen), len(ref))
         add("copy_share_run_ge4", float((longest >= COPY_RUN_BARS).mean()),
             float((ref_longest >= COPY_RUN_BARS).mean()), len(gen), len(ref))
+    # The table's order is ROWS', which puts each OA row beside the figures of its group.
+    rows = [found[name] for name in ROWS if name in found]
     return EvalReport(
         generated=generated_source, reference=reference_source, train=train_source,
         n_generated=len(generated), n_reference=len(reference),

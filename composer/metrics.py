@@ -3,7 +3,8 @@
 Every metric works on the 16th-note grid: onsets and ends are rounded to the nearest
 16th (``STEPS_PER_BEAT`` steps per quarter note) and a note lasts at least one step.
 Drum tracks are ignored everywhere.  The melody is the track named "Melody" (any case),
-or the first non-drum track when none is; the accompaniment is every other non-drum track.
+or the first non-drum track when none is; the accompaniment is every other non-drum track
+(:attr:`SongView.hands` leaves out a track named "Bass" as well).
 
 Groups (the ``composer eval`` table follows them):
 
@@ -15,8 +16,19 @@ Groups (the ``composer eval`` table follows them):
   :func:`chord_changes_per_bar`, :func:`diatonic_chord_share`.
 * Texture (muspy): :func:`pitch_class_entropy`, :func:`groove_consistency`,
   :func:`empty_beat_rate`, :func:`polyphony`.
+* Melody (within melodic, upper-case sections): :func:`melody_sounding_share`,
+  :func:`melody_rests_per_8_bars`, :func:`melody_notes_per_bar`,
+  :func:`melody_median_duration`, :func:`melody_above_accompaniment`.
+* Recurrence: :func:`recurrence_best_similarity`, :func:`recurrence_near_copy_share`
+  (2-bar melody segments against those 4+ bars away, the structure ratio's features),
+  :func:`return_note_match`.
+* Form (``Score.sections``): :func:`form_same_length_share`,
+  :func:`form_intro_outro_placed`, :func:`song_bars`.
+* Accompaniment: :func:`groove_consistency_accompaniment` (muspy),
+  :func:`accompaniment_pitch_span`, :func:`accompaniment_playable_share`.
 * Distributions: :func:`distribution_features` per song, pooled per set and compared with
-  :func:`overlapping_area` (histogram OA).
+  :func:`overlapping_area` (histogram OA); the headline mean is over
+  :data:`HEADLINE_DISTRIBUTIONS`.
 * Copying: :func:`longest_copied_runs` (transposition-invariant melody bar runs, hashed).
 
 For many songs use :func:`song_metrics`, which converts a Score once and computes all
@@ -52,6 +64,8 @@ class SongView:
       melody:        int64 [n, 3], columns (start_step, duration_steps >= 1, pitch),
                      sorted by start then pitch.
       accompaniment: int64 [m, 3], same columns, every other non-drum track.
+      accompaniment_bass: bool [m], True for the accompaniment notes of a track named
+                     "Bass" (any case; the cascade writes one, POP909 has none).
       chord_start, chord_end: int64 [c], steps of each chord symbol, sorted.
       chord_id:      int64 [c], root * 10_000 + quality index * 100 + bass (identity).
       chord_mask:    bool [c, 12], pitch classes of each chord, bass included.
@@ -66,6 +80,7 @@ class SongView:
     bar_denominator: np.ndarray
     melody: np.ndarray
     accompaniment: np.ndarray
+    accompaniment_bass: np.ndarray
     chord_start: np.ndarray
     chord_end: np.ndarray
     chord_id: np.ndarray
@@ -86,6 +101,11 @@ class SongView:
         """int64 [n_bars], length of each bar in steps."""
         return np.diff(self.bar_start)
 
+    @property
+    def hands(self) -> np.ndarray:
+        """int64 [h, 3]: the accompaniment without the Bass track (what a pianist plays)."""
+        return self.accompaniment[~self.accompaniment_bass]
+
     def bar_of(self, steps: np.ndarray) -> np.ndarray:
         """int64 [len(steps)], the bar holding each step (steps >= 0); steps past the end
         count in the last bar."""
@@ -97,15 +117,23 @@ def _to_steps(ticks: np.ndarray, resolution: int) -> np.ndarray:
     return np.rint(np.asarray(ticks, np.float64) * STEPS_PER_BEAT / resolution).astype(np.int64)
 
 
-def _note_array(tracks, resolution: int) -> np.ndarray:
-    rows = [(n.start_tick, n.end_tick, n.pitch) for t in tracks for n in t.notes]
+def _note_array(tracks, resolution: int, flag=None) -> tuple[np.ndarray, np.ndarray]:
+    """(notes int64 [n, 3] as in :class:`SongView`, bool [n]: ``flag(track)`` of each
+    note's track, False without ``flag``), sorted by start then pitch."""
+    flags = [bool(flag and flag(t)) for t in tracks]  # once per track, not per note
+    rows = [(n.start_tick, n.end_tick, n.pitch, f) for t, f in zip(tracks, flags) for n in t.notes]
     if not rows:
-        return np.zeros((0, 3), np.int64)
+        return np.zeros((0, 3), np.int64), np.zeros(0, bool)
     raw = np.asarray(rows, np.int64)
     start = _to_steps(raw[:, 0], resolution)
     end = _to_steps(raw[:, 1], resolution)
     out = np.stack([start, np.maximum(end - start, 1), raw[:, 2]], axis=1)
-    return out[np.lexsort((out[:, 2], out[:, 0]))]
+    order = np.lexsort((out[:, 2], out[:, 0]))
+    return out[order], raw[order, 3].astype(bool)
+
+
+def _is_bass_track(track) -> bool:
+    return track.name.strip().lower() == "bass"
 
 
 def melody_and_accompaniment(score: Score):
@@ -145,13 +173,15 @@ def song_view(score: Score) -> SongView:
         c_start = c_end = c_id = np.zeros(0, np.int64)
         c_mask = np.zeros((0, 12), bool)
     keys = score.key_signatures
+    accompaniment, accompaniment_bass = _note_array(acc_tracks, res, _is_bass_track)
     return SongView(
         n_bars=n_bars,
         bar_start=_to_steps(bar_ticks, res),
         bar_numerator=num,
         bar_denominator=den,
-        melody=_note_array(mel_tracks, res),
-        accompaniment=_note_array(acc_tracks, res),
+        melody=_note_array(mel_tracks, res)[0],
+        accompaniment=accompaniment,
+        accompaniment_bass=accompaniment_bass,
         chord_start=c_start, chord_end=c_end, chord_id=c_id, chord_mask=c_mask,
         key_tonic=np.array([k.tonic for k in keys], np.int64),
         key_mode=np.array([0 if k.mode == "major" else 1 for k in keys], np.int64),
@@ -268,25 +298,52 @@ def _phrases(view: SongView, keep_label) -> tuple[list[tuple[int, int]], list[st
     return spans, labels
 
 
+def _segment_features(pcs: np.ndarray, onsets: np.ndarray, first: np.ndarray,
+                      ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2-bar segment features from per-bar ones: (pitch classes float64 [s, 12], onsets
+    float64 [s, 2 W]).
+
+    pcs [n_bars, 12] and onsets [n_bars, W] are per-bar features; segment k covers bars
+    ``first[k]`` and ``first[k] + 1``; its pitch-class vector is the sum of its bars'
+    vectors, its onset vector the concatenation of theirs.  A segment whose second bar
+    would reach ``ends[k]`` (a phrase's or the song's end) is padded with a silent bar."""
+    n_bars = len(pcs)
+    has_second = (first + 1 < ends)[:, None]
+    second = np.minimum(first + 1, n_bars - 1)
+    pc_feat = pcs[first] + np.where(has_second, pcs[second], 0.0)
+    on_feat = np.concatenate([onsets[first], np.where(has_second, onsets[second], 0.0)], axis=1)
+    return pc_feat, on_feat
+
+
+def _segment_similarity(pc_feat: np.ndarray, on_feat: np.ndarray) -> np.ndarray:
+    """float64 [s, s], 0..1 for non-negative features: the mean of the pitch-class cosine
+    and the onset cosine of every pair of segments."""
+    return 0.5 * (_cosine_matrix(pc_feat) + _cosine_matrix(on_feat))
+
+
+def _melody_bar_features(view: SongView) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bar melody features of the structure ratio and of recurrence: (onsets per pitch
+    class float64 [n_bars, 12], binary onset pattern float64 [n_bars, W]) with W the longest
+    bar in steps."""
+    width = int(view.steps_per_bar.max()) if view.n_bars else 1
+    return (_per_bar_pitch_classes(view, view.melody, weighted=False),
+            np.minimum(_per_bar_onsets(view, view.melody, width), 1.0))
+
+
 def _structure_ratio(view: SongView, pcs: np.ndarray, onsets: np.ndarray,
                      keep_label) -> float:
     """Mean similarity of same-label phrase pairs / mean similarity of all phrase pairs.
 
-    pcs [n_bars, 12] and onsets [n_bars, W] are per-bar features; a 2-bar segment's
-    features are the sum of its bars' pitch-class vectors and the concatenation of their
-    onset vectors (a 1-bar tail segment is padded with a silent bar).  Segment similarity
-    is the mean of the two cosines; phrase similarity the mean over aligned segments
-    (segment k of one phrase with segment k of the other, up to the shorter phrase)."""
+    Each phrase is cut into 2-bar segments from its first bar (:func:`_segment_features`,
+    a 1-bar tail padded with a silent bar); segment similarity is
+    :func:`_segment_similarity`, phrase similarity the mean over aligned segments (segment
+    k of one phrase with segment k of the other, up to the shorter phrase)."""
     spans, labels = _phrases(view, keep_label)
     if len(spans) < 2:
         return math.nan
     first = np.concatenate([np.arange(a, b, 2) for a, b in spans])
     ends = np.concatenate([np.full(len(range(a, b, 2)), b) for a, b in spans])
-    has_second = (first + 1 < ends)[:, None]
-    second = np.minimum(first + 1, view.n_bars - 1)
-    pc_feat = pcs[first] + np.where(has_second, pcs[second], 0.0)
-    on_feat = np.concatenate([onsets[first], np.where(has_second, onsets[second], 0.0)], axis=1)
-    seg_sim = 0.5 * (_cosine_matrix(pc_feat) + _cosine_matrix(on_feat))
+    seg_sim = _segment_similarity(*_segment_features(pcs, onsets, first, ends))
     n_segs = [len(range(a, b, 2)) for a, b in spans]
     offsets = np.cumsum([0] + n_segs)
     same, every = [], []
@@ -303,10 +360,7 @@ def _structure_ratio(view: SongView, pcs: np.ndarray, onsets: np.ndarray,
 
 
 def _structure_melody(view: SongView) -> float:
-    width = int(view.steps_per_bar.max()) if view.n_bars else 1
-    return _structure_ratio(view, _per_bar_pitch_classes(view, view.melody, weighted=False),
-                            np.minimum(_per_bar_onsets(view, view.melody, width), 1.0),
-                            str.isupper)
+    return _structure_ratio(view, *_melody_bar_features(view), str.isupper)
 
 
 def _structure_accompaniment(view: SongView) -> float:
@@ -491,7 +545,9 @@ def pitch_class_entropy(score: Score) -> float:
 
 def groove_consistency(score: Score) -> float:
     """muspy groove consistency 0..1 (1 - mean Hamming distance of adjacent bars' onset
-    patterns) on the 16th grid with the first meter's bar length.  NaN under two bars."""
+    patterns) on the 16th grid with the first meter's bar length, of the onsets of melody
+    and accompaniment together (:func:`groove_consistency_accompaniment` has the
+    accompaniment alone).  NaN under two bars."""
     view = song_view(score)
     return _muspy_or_nan(muspy.groove_consistency, to_muspy(view), _measure_resolution(view))
 
@@ -508,6 +564,312 @@ def polyphony(score: Score) -> float:
     return _muspy_or_nan(muspy.polyphony, to_muspy(song_view(score)))
 
 
+# ---------------------------------------------------------------------------- melody
+REST_MIN_STEPS = STEPS_PER_BEAT
+"""A melody rest counts when it lasts at least this many 16th steps (one quarter-note beat)."""
+
+
+def _melodic_bars(view: SongView) -> np.ndarray:
+    """bool [n_bars]: the bars of melodic (upper-case) sections, or every bar when the
+    song has no sections at all (a song without a form is taken as all melody)."""
+    if not view.sections:
+        return np.ones(view.n_bars, bool)
+    mask = np.zeros(view.n_bars, bool)
+    for (a, b) in _phrases(view, str.isupper)[0]:
+        mask[a:b] = True
+    return mask
+
+
+def _sounding(notes: np.ndarray, n_steps: int) -> np.ndarray:
+    """bool [n_steps]: some note of ``notes`` [n, 3] sounds at the step (notes past
+    ``n_steps`` are cut there)."""
+    count = np.zeros(n_steps + 1, np.int64)
+    if len(notes):
+        np.add.at(count, np.minimum(notes[:, 0], n_steps), 1)
+        np.add.at(count, np.minimum(notes[:, 0] + notes[:, 1], n_steps), -1)
+    return np.cumsum(count[:-1]) > 0
+
+
+def _one_voice(notes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The notes as one voice: (onset steps, durations in steps >= 1, top pitch), int64
+    [k] each, one entry per distinct onset.  Notes starting together count once (the
+    longest duration, the highest pitch), and each duration is cut at the next onset,
+    since a sung line moves on when its next note starts."""
+    if not len(notes):
+        z = np.zeros(0, np.int64)
+        return z, z, z
+    onset, first = np.unique(notes[:, 0], return_index=True)
+    longest = np.maximum.reduceat(notes[:, 1], first)
+    top = np.maximum.reduceat(notes[:, 2], first)
+    gap = np.append(np.diff(onset), np.iinfo(np.int64).max)
+    return onset, np.minimum(longest, gap), top
+
+
+@dataclass(frozen=True)
+class _MelodyLine:
+    """Melody figures from one pass, the inputs of the melody metrics."""
+
+    sounding_share: float
+    rests_per_8_bars: float
+    notes_per_bar: float
+
+
+def _melody_line(view: SongView) -> _MelodyLine:
+    bars = _melodic_bars(view)
+    n_bars = int(bars.sum())
+    if not n_bars:
+        return _MelodyLine(math.nan, math.nan, math.nan)
+    n_steps = int(view.bar_start[-1])
+    melodic = np.repeat(bars, view.steps_per_bar)
+    sounding = _sounding(view.melody, n_steps)
+    n_melodic = int(melodic.sum())
+    silent = melodic & ~sounding
+    # Runs of silence: a rest ends at a note or at the end of the melodic stretch, so a
+    # rest before the first note and after the last one of a section count as well.
+    edges = np.diff(np.concatenate([[0], silent.astype(np.int8), [0]]))
+    runs = np.nonzero(edges == -1)[0] - np.nonzero(edges == 1)[0]
+    onsets = np.unique(view.melody[:, 0]) if len(view.melody) else np.zeros(0, np.int64)
+    onsets = onsets[onsets < n_steps]
+    return _MelodyLine(
+        sounding_share=float((melodic & sounding).sum() / n_melodic),
+        rests_per_8_bars=float((runs >= REST_MIN_STEPS).sum() * 8 / n_bars),
+        notes_per_bar=float(melodic[onsets].sum() / n_bars),
+    )
+
+
+def melody_sounding_share(score: Score) -> float:
+    """Share 0..1 of the 16th steps of melodic (upper-case) sections where a melody note
+    sounds (the whole song when it has no sections).  NaN without such steps."""
+    return _melody_line(song_view(score)).sounding_share
+
+
+def melody_rests_per_8_bars(score: Score) -> float:
+    """Melody rests of at least one beat (:data:`REST_MIN_STEPS` 16ths without a melody
+    note: between two notes, or before the first / after the last note of a stretch of
+    melodic sections) per 8 bars of melodic sections (0 and up; a rest spanning two
+    adjacent melodic sections counts once).  NaN without melodic bars."""
+    return _melody_line(song_view(score)).rests_per_8_bars
+
+
+def melody_notes_per_bar(score: Score) -> float:
+    """Melody onsets (distinct onset steps) per bar of melodic sections, 0 and up.  NaN
+    without melodic bars."""
+    return _melody_line(song_view(score)).notes_per_bar
+
+
+def _melody_median_duration(view: SongView) -> float:
+    _, duration, _ = _one_voice(view.melody)
+    return float(np.median(duration)) if len(duration) else math.nan
+
+
+def melody_median_duration(score: Score) -> float:
+    """Median melody note duration in 16th steps (>= 1) over the whole song, the melody
+    taken as one voice (:func:`_one_voice`: each note cut at the next onset).  NaN without
+    melody notes."""
+    return _melody_median_duration(song_view(score))
+
+
+def _melody_above(view: SongView) -> float:
+    onset, _, top = _one_voice(view.melody)
+    if not len(onset):
+        return math.nan
+    acc = view.accompaniment
+    n_steps = max(int(view.bar_start[-1]), int(onset[-1]) + 1)
+    highest = np.full(n_steps, -1, np.int64)
+    if len(acc):
+        steps = np.repeat(acc[:, 0], acc[:, 1]) + _ramp(acc[:, 1])
+        pitches = np.repeat(acc[:, 2], acc[:, 1])
+        inside = steps < n_steps
+        np.maximum.at(highest, steps[inside], pitches[inside])
+    return float((top > highest[onset]).mean())
+
+
+def melody_above_accompaniment(score: Score) -> float:
+    """Share 0..1 of melody onsets (one voice, the highest pitch of notes starting
+    together) strictly above every accompaniment note sounding at that step, Bass
+    included; an onset with no accompaniment sounding counts as above.  NaN without
+    melody notes."""
+    return _melody_above(song_view(score))
+
+
+# ---------------------------------------------------------------------------- recurrence
+NEAR_COPY_SIMILARITY = 0.9
+"""A 2-bar melody segment is a near copy when its best recurrence similarity exceeds this."""
+
+RECURRENCE_MIN_BARS = 4
+"""Recurrence compares a segment only with segments starting at least this many bars away,
+so that a segment and its neighbour (often a sequence of it) do not count as a return."""
+
+
+def _recurrence(view: SongView) -> tuple[float, float]:
+    """(mean best similarity, share of segments above :data:`NEAR_COPY_SIMILARITY`)."""
+    if view.n_bars < 2 or not len(view.melody):
+        return math.nan, math.nan
+    pcs, onsets = _melody_bar_features(view)
+    first = np.arange(0, view.n_bars, 2)
+    pc_feat, on_feat = _segment_features(pcs, onsets, first, np.full(len(first), view.n_bars))
+    sim = _segment_similarity(pc_feat, on_feat)
+    far = np.abs(first[:, None] - first[None, :]) >= RECURRENCE_MIN_BARS
+    keep = (pc_feat.sum(axis=1) > 0) & far.any(axis=1)
+    if not keep.any():
+        return math.nan, math.nan
+    best = np.where(far, sim, -np.inf)[keep].max(axis=1)
+    return float(best.mean()), float((best > NEAR_COPY_SIMILARITY).mean())
+
+
+def recurrence_best_similarity(score: Score) -> float:
+    """Mean over the melody's 2-bar segments (bars 2k, 2k + 1 from bar 0; a 1-bar tail
+    padded with silence) that hold an onset of the best similarity 0..1 to any segment
+    starting :data:`RECURRENCE_MIN_BARS` or more bars away.  Segment similarity is the
+    structure ratio's (mean of the cosines of onset counts per pitch class and of the binary
+    onset pattern), so 1 = the segment comes back exactly, up to octaves.  NaN without
+    such a segment."""
+    return _recurrence(song_view(score))[0]
+
+
+def recurrence_near_copy_share(score: Score) -> float:
+    """Share 0..1 of the segments of :func:`recurrence_best_similarity` whose best
+    similarity exceeds :data:`NEAR_COPY_SIMILARITY` (0.9).  NaN where that is NaN."""
+    return _recurrence(song_view(score))[1]
+
+
+def _return_note_match(view: SongView) -> float:
+    spans, labels = _phrases(view, str.isupper)
+    mel = view.melody
+    if not spans or not len(mel):
+        return math.nan
+    first_of: dict[str, int] = {}
+    origin = np.array([first_of.setdefault(label, k) for k, label in enumerate(labels)])
+    start = view.bar_start[[a for a, _ in spans]]
+    end = view.bar_start[[b for _, b in spans]]
+    order = np.argsort(start, kind="stable")
+    k = np.searchsorted(start[order], mel[:, 0], side="right") - 1
+    span = order[np.maximum(k, 0)]
+    inside = (k >= 0) & (mel[:, 0] < end[span])
+    span, onset, pitch = span[inside], mel[inside, 0], mel[inside, 2]
+    # A note is (its label's first phrase, onset from the phrase start, pitch), one integer,
+    # so that one isin over the song compares every return with its first statement.
+    code = ((origin[span] << 20) + (onset - start[span])) * 128 + pitch
+    first = origin[span] == span
+    if first.all():
+        return math.nan
+    return float(np.isin(code[~first], code[first]).mean())
+
+
+def return_note_match(score: Score) -> float:
+    """Share 0..1 of the melody notes of returning melodic phrases (an upper-case label
+    seen before) that equal a note of the label's first phrase: the same onset step
+    relative to the phrase start and the same pitch (a transposed return scores 0).
+    Pooled over the song's returning phrases, so weighted by their notes.  NaN when no
+    label returns or the returns hold no melody notes."""
+    return _return_note_match(song_view(score))
+
+
+# ---------------------------------------------------------------------------- form
+INTRO_LABEL, OUTRO_LABEL = "i", "o"
+
+
+def _form_same_length(view: SongView) -> float:
+    first_length: dict[str, int] = {}
+    same = []
+    for s in view.sections:
+        if s.label in first_length:
+            same.append(s.n_bars == first_length[s.label])
+        else:
+            first_length[s.label] = s.n_bars
+    return float(np.mean(same)) if same else math.nan
+
+
+def form_same_length_share(score: Score) -> float:
+    """Share 0..1 of the sections whose label occurred before (any label, lower case
+    included) that are as long in bars as the label's first section.  NaN when no label
+    repeats."""
+    return _form_same_length(song_view(score))
+
+
+def _form_intro_outro(view: SongView) -> float:
+    labels = [s.label for s in view.sections]
+    if not labels:
+        return math.nan
+    lead = next((k for k, lab in enumerate(labels) if lab != INTRO_LABEL), len(labels))
+    tail = next((k for k, lab in enumerate(labels[::-1]) if lab != OUTRO_LABEL), len(labels))
+    intros_ok = INTRO_LABEL not in labels[lead:]
+    outros_ok = OUTRO_LABEL not in labels[:len(labels) - tail]
+    return float(intros_ok and outros_ok)
+
+
+def form_intro_outro_placed(score: Score) -> float:
+    """1.0 when every intro section (label "i") lies in the song's leading run of intro
+    sections and every outro ("o") in its trailing run, else 0.0 (a song with neither is
+    placed right); averaged over songs, the share of songs placed right.  NaN without
+    sections."""
+    return _form_intro_outro(song_view(score))
+
+
+def song_bars(score: Score) -> float:
+    """The song's length in bars (``Score.n_bars``).  NaN for an empty song."""
+    n = song_view(score).n_bars
+    return float(n) if n else math.nan
+
+
+# ---------------------------------------------------------------------------- accompaniment
+HAND_SPAN_SEMITONES = 12
+"""Widest interval one hand plays at once (an octave)."""
+
+
+def _groove_accompaniment(view: SongView, music: muspy.Music) -> float:
+    # The accompaniment track of to_muspy alone, so the melody's onsets do not blur it.
+    acc = muspy.Music(resolution=music.resolution, tracks=[music.tracks[1]])
+    return _muspy_or_nan(muspy.groove_consistency, acc, _measure_resolution(view))
+
+
+def groove_consistency_accompaniment(score: Score) -> float:
+    """:func:`groove_consistency` (muspy, 0..1) of the accompaniment alone (every pitched
+    track but the melody, Bass included).  NaN under two bars or without accompaniment."""
+    view = song_view(score)
+    return _groove_accompaniment(view, to_muspy(view))
+
+
+def _hands(view: SongView) -> tuple[float, float]:
+    """(pitch span in semitones, share of sounding steps two hands can play)."""
+    hands = view.hands
+    if not len(hands):
+        return math.nan, math.nan
+    span = float(hands[:, 2].max() - hands[:, 2].min())
+    steps = np.repeat(hands[:, 0], hands[:, 1]) + _ramp(hands[:, 1])
+    # A flat step-major piano roll: its nonzero cells come out sorted by step, then pitch,
+    # without the sort that np.unique would need.
+    roll = np.zeros((int(steps.max()) + 1) * 128, bool)
+    roll[steps * 128 + np.repeat(hands[:, 2], hands[:, 1])] = True
+    cells = np.flatnonzero(roll)
+    step, pitch = cells // 128, cells % 128
+    new = np.ones(len(cells), bool)
+    new[1:] = step[1:] != step[:-1]
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], len(cells)) - 1
+    low, high = pitch[first], pitch[last]
+    # The left hand takes every pitch within reach of the lowest (a greedy split leaves the
+    # right hand the narrowest rest); the chord is playable when that rest fits one hand.
+    beyond = pitch > np.repeat(low, last - first + 1) + HAND_SPAN_SEMITONES
+    rest_low = np.minimum.reduceat(np.where(beyond, pitch, 128), first)
+    playable = (rest_low == 128) | (high - rest_low <= HAND_SPAN_SEMITONES)
+    return span, float(playable.mean())
+
+
+def accompaniment_pitch_span(score: Score) -> float:
+    """Highest minus lowest accompaniment pitch over the song, in semitones (0..127), the
+    Bass track left out (:attr:`SongView.hands`).  NaN without such notes."""
+    return _hands(song_view(score))[0]
+
+
+def accompaniment_playable_share(score: Score) -> float:
+    """Share 0..1 of the 16th steps where some accompaniment note (Bass track left out)
+    sounds whose sounding pitches split into two hands each spanning at most
+    :data:`HAND_SPAN_SEMITONES` (12) semitones: a low group and a high group of the sorted
+    pitches.  Finger counts are not checked.  NaN without such notes."""
+    return _hands(song_view(score))[1]
+
+
 # ---------------------------------------------------------------------------- distributions
 @dataclass(frozen=True, eq=False)
 class DistributionFeatures:
@@ -522,6 +884,9 @@ class DistributionFeatures:
                           the notes starting in each bar.
       groove_consistency: float64 [0 or 1], the song's muspy groove consistency.
       empty_beat_rate:    float64 [0 or 1], the song's muspy empty-beat rate.
+      melody_duration:    int64 [n_melody_onsets], melody note lengths in 16th steps (>= 1),
+                          the melody as one voice (:func:`melody_median_duration`).
+      phrase_length:      int64 [n_sections], the length in bars of every section.
     """
 
     pitch: np.ndarray
@@ -532,10 +897,17 @@ class DistributionFeatures:
     pc_entropy_per_bar: np.ndarray
     groove_consistency: np.ndarray
     empty_beat_rate: np.ndarray
+    melody_duration: np.ndarray
+    phrase_length: np.ndarray
 
 
-DISTRIBUTIONS = ("pitch", "duration", "ioi", "notes_per_bar", "polyphony",
-                 "pc_entropy_per_bar", "groove_consistency", "empty_beat_rate")
+HEADLINE_DISTRIBUTIONS = ("pitch", "duration", "ioi", "notes_per_bar", "polyphony",
+                          "pc_entropy_per_bar", "groove_consistency", "empty_beat_rate")
+"""The distributions whose OA mean is ``composer eval``'s headline (kept as it was before
+the melody and form distributions came, so that headlines stay comparable)."""
+
+DISTRIBUTIONS = HEADLINE_DISTRIBUTIONS + ("melody_duration", "phrase_length")
+"""Every distribution compared by OA, fields of :class:`DistributionFeatures`."""
 
 HISTOGRAM_BINS: dict[str, np.ndarray] = {
     # Integer features: one bin per value, the last bin holds everything above.
@@ -548,6 +920,11 @@ HISTOGRAM_BINS: dict[str, np.ndarray] = {
     "pc_entropy_per_bar": np.linspace(0.0, math.log2(12), 25),
     "groove_consistency": np.linspace(0.0, 1.0, 21),
     "empty_beat_rate": np.linspace(0.0, 1.0, 21),
+    # Melody durations in the values a lead sheet uses: 1, 2, 3, 4, 5-6, 7-8, 9-12, 13-16
+    # and 17+ sixteenths (dotted and tied values share a bin with their neighbours).
+    "melody_duration": np.array([0.5, 1.5, 2.5, 3.5, 4.5, 6.5, 8.5, 12.5, 16.5, 64.5]),
+    # Phrase lengths: one bin per bar up to 32, the last open.
+    "phrase_length": np.arange(0.5, 33.5),
 }
 """Bin edges of the OA histogram of each distribution (values beyond the last edge are
 counted in the last bin)."""
@@ -584,6 +961,7 @@ def _distribution_features(view: SongView, music: muspy.Music) -> DistributionFe
     groove = _muspy_or_nan(muspy.groove_consistency, music, _measure_resolution(view))
     empty = _muspy_or_nan(muspy.empty_beat_rate, music)
     scalar = lambda x: np.array([x]) if not math.isnan(x) else np.zeros(0)  # noqa: E731
+    _, melody_duration, _ = _one_voice(view.melody)
     return DistributionFeatures(
         pitch=notes[:, 2].copy(),
         duration=notes[:, 1].copy(),
@@ -593,6 +971,8 @@ def _distribution_features(view: SongView, music: muspy.Music) -> DistributionFe
         pc_entropy_per_bar=_entropy_rows(pc_counts),
         groove_consistency=scalar(groove),
         empty_beat_rate=scalar(empty),
+        melody_duration=melody_duration,
+        phrase_length=np.array([s.n_bars for s in view.sections], np.int64),
     )
 
 
@@ -734,6 +1114,12 @@ SONG_METRICS = (
     "cadence_elsewhere", "chord_tone_strong_beats", "scale_consistency",
     "chord_changes_per_bar", "diatonic_chord_share", "pitch_class_entropy",
     "groove_consistency", "empty_beat_rate", "polyphony",
+    "melody_sounding_share", "melody_rests_per_8_bars", "melody_notes_per_bar",
+    "melody_median_duration", "melody_above_accompaniment",
+    "recurrence_best_similarity", "recurrence_near_copy_share", "return_note_match",
+    "form_same_length_share", "form_intro_outro_placed", "song_bars",
+    "groove_consistency_accompaniment", "accompaniment_pitch_span",
+    "accompaniment_playable_share",
 )
 """Names of the per-song metrics, in table order; each is a function of this module."""
 
@@ -758,6 +1144,9 @@ def song_metrics(score: Score) -> SongMetrics:
     music = to_muspy(view)
     features = _distribution_features(view, music)
     end, elsewhere = _cadences(view)
+    line = _melody_line(view)
+    recurrence, near_copies = _recurrence(view)
+    span, playable = _hands(view)
     values = {
         "structure_ratio_melody": _structure_melody(view),
         "structure_ratio_accompaniment": _structure_accompaniment(view),
@@ -773,6 +1162,21 @@ def song_metrics(score: Score) -> SongMetrics:
         "empty_beat_rate": float(features.empty_beat_rate[0])
         if len(features.empty_beat_rate) else math.nan,
         "polyphony": _muspy_or_nan(muspy.polyphony, music),
+        "melody_sounding_share": line.sounding_share,
+        "melody_rests_per_8_bars": line.rests_per_8_bars,
+        "melody_notes_per_bar": line.notes_per_bar,
+        "melody_median_duration": float(np.median(features.melody_duration))
+        if len(features.melody_duration) else math.nan,
+        "melody_above_accompaniment": _melody_above(view),
+        "recurrence_best_similarity": recurrence,
+        "recurrence_near_copy_share": near_copies,
+        "return_note_match": _return_note_match(view),
+        "form_same_length_share": _form_same_length(view),
+        "form_intro_outro_placed": _form_intro_outro(view),
+        "song_bars": float(view.n_bars) if view.n_bars else math.nan,
+        "groove_consistency_accompaniment": _groove_accompaniment(view, music),
+        "accompaniment_pitch_span": span,
+        "accompaniment_playable_share": playable,
     }
     return SongMetrics(tuple(values[n] for n in SONG_METRICS), features, _bar_codes(view))
 
@@ -782,7 +1186,13 @@ __all__ = [
     "structure_ratio_melody", "structure_ratio_accompaniment", "cadence_phrase_end",
     "cadence_elsewhere", "chord_tone_strong_beats", "scale_consistency",
     "chord_changes_per_bar", "diatonic_chord_share", "pitch_class_entropy",
-    "groove_consistency", "empty_beat_rate", "polyphony", "DistributionFeatures",
-    "DISTRIBUTIONS", "HISTOGRAM_BINS", "distribution_features", "overlapping_area",
+    "groove_consistency", "empty_beat_rate", "polyphony",
+    "melody_sounding_share", "melody_rests_per_8_bars", "melody_notes_per_bar",
+    "melody_median_duration", "melody_above_accompaniment", "recurrence_best_similarity",
+    "recurrence_near_copy_share", "return_note_match", "form_same_length_share",
+    "form_intro_outro_placed", "song_bars", "groove_consistency_accompaniment",
+    "accompaniment_pitch_span", "accompaniment_playable_share", "REST_MIN_STEPS",
+    "NEAR_COPY_SIMILARITY", "RECURRENCE_MIN_BARS", "HAND_SPAN_SEMITONES",
+    "DistributionFeatures", "HEADLINE_DISTRIBUTIONS", "DISTRIBUTIONS", "HISTOGRAM_BINS", "distribution_features", "overlapping_area",
     "melody_bar_codes", "longest_copied_runs", "longest_runs_from_codes", "SONG_METRICS", "SongMetrics", "song_metrics",
 ]

@@ -172,3 +172,39 @@ def test_markdown_table(prepared, capsys):
     out = capsys.readouterr().out
     assert out.startswith("| group | metric | generated | reference |")
     assert "| Distributions (OA) | OA mean (headline) |" in out
+
+
+def test_eval_table_has_the_song_quality_rows(prepared, capsys):
+    assert main(["eval", f"{prepared}@test", "--reference", f"{prepared}@train"]) == 0
+    printed = capsys.readouterr().out
+    lines = [line.strip() for line in printed.splitlines()]
+    # The groups come in this order, each OA row inside its group.
+    groups = ["Structure", "Harmony", "Texture", "Melody", "Recurrence", "Form",
+              "Accompaniment", "Distributions (OA)"]
+    assert [line for line in lines if line in groups] == groups
+    for label in ("melody sounding share", "melody rests per 8 bars", "melody notes per bar",
+                  "melody median duration (16ths)", "melody above accompaniment",
+                  "OA melody duration", "best 2-bar recurrence", "near-copy 2-bar segments",
+                  "return note match", "same length on return", "OA phrase length",
+                  "intro/outro placed", "song length (bars)", "groove consistency, accompaniment",
+                  "pitch span (semitones)", "playable by two hands"):
+        assert any(line.startswith(label + " ") for line in lines), label
+    melody = lines.index("Melody")
+    assert lines[melody + 6].startswith("OA melody duration")
+
+
+def test_new_rows_on_known_songs(prepared):
+    from composer.data.example import load_split
+    test = [ex.to_score() for ex in load_split(prepared, "test")]
+    report = evaluate(test, test)
+    # Both test songs: 8 bars, form A2 B2 A2 B2, no intro or outro.
+    assert report.row("song_bars").generated == 8.0
+    assert report.row("form_same_length_share").generated == 1.0
+    assert report.row("form_intro_outro_placed").generated == 1.0
+    assert report.row("oa_phrase_length").generated == 1.0
+    # Melody onsets: song 'copy' 4 + 3 + 4 + 1 per 4 bars, song 'c' 3 + 3 then 2 per bar.
+    assert report.row("melody_notes_per_bar").generated == pytest.approx((3 + 18 / 8) / 2)
+    # The headline is the mean of the eight note-level OA rows, not of the new ones.
+    oa = [r.generated for r in report.rows
+          if r.group == "Distributions (OA)" and r.name != "oa_mean"]
+    assert len(oa) == 8 and report.row("oa_mean").generated == pytest.approx(np.mean(oa))

@@ -1,6 +1,7 @@
 """Known answers for every metric in composer.metrics, on hand-built Scores."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import muspy
@@ -9,7 +10,7 @@ import pytest
 
 from composer import metrics as M
 from composer.score import Note, Score, Track
-from eval_fixtures import song
+from eval_fixtures import notes, song
 
 # Two bars' worth of material that share nothing: pitch classes {0, 2, 4} on steps 0, 4, 8,
 # 12 against {1, 3, 6, 8} on steps 2, 6, 10, 14; chords C-E-G on step 0 against C#-F# on 8.
@@ -407,3 +408,223 @@ def test_no_copying_without_training_melody():
     rng = np.random.default_rng(5)
     runs = M.longest_copied_runs([song(random_melody(rng, 4), None)], [song([[]] * 4, None)])
     assert runs.tolist() == [0]
+
+
+# ---------------------------------------------------------------------------- melody
+def with_track(score, name, rows):
+    """``score`` with one more pitched track ``name`` of (start_step, duration_steps, pitch)."""
+    return dataclasses.replace(score, tracks=score.tracks + (Track(name, 0, False, notes(rows)),))
+
+
+def test_four_half_notes_fill_the_melody():
+    s = song([[(0, 8, 60), (8, 8, 62)], [(0, 8, 64), (8, 8, 65)]], None)
+    assert M.melody_sounding_share(s) == 1.0
+    assert M.melody_rests_per_8_bars(s) == 0.0
+    assert M.melody_notes_per_bar(s) == 2.0
+    assert M.melody_median_duration(s) == 8.0
+    assert M.melody_above_accompaniment(s) == 1.0  # no accompaniment: above
+
+
+def test_melody_rests_of_a_beat_or_more():
+    # Silence on steps 4-8 (a beat: a rest), 14-16 (half a beat: none) and 20-32 (a rest
+    # after the last note): 2 rests in 2 bars = 8 per 8 bars.
+    s = song([[(0, 4, 60), (8, 4, 62), (12, 2, 64)], [(0, 4, 65)]], None)
+    assert M.melody_rests_per_8_bars(s) == 8.0
+    assert M.melody_sounding_share(s) == pytest.approx(14 / 32)
+    assert M.melody_notes_per_bar(s) == 2.0
+    assert M.melody_median_duration(s) == 4.0  # durations 4, 4, 2, 4
+
+
+def test_melody_line_counts_melodic_sections_only():
+    # i1 A2 x1 A1: the intro's and the interlude's notes are not counted.  Melodic bars 1, 2
+    # and 4: a rest at the start of bar 1 (4 steps), one from step 8 of bar 2 to the end of
+    # the section (8), one after the note of bar 4 (14): 3 rests in 3 bars.
+    mel = [[(0, 16, 60)], [(4, 12, 62)], [(0, 8, 64)], [(0, 16, 67)], [(0, 2, 65)]]
+    s = song(mel, None, [("i", 1), ("A", 2), ("x", 1), ("A", 1)])
+    assert M.melody_sounding_share(s) == pytest.approx((12 + 8 + 2) / 48)
+    assert M.melody_rests_per_8_bars(s) == pytest.approx(3 * 8 / 3)
+    assert M.melody_notes_per_bar(s) == 1.0
+    # The median duration is over the whole song: 16, 12, 8, 16, 2.
+    assert M.melody_median_duration(s) == 12.0
+    # A rest running over the boundary of two melodic sections counts once.
+    s = song([[(0, 8, 60)], [(8, 8, 62)]], None, [("A", 1), ("B", 1)])
+    assert M.melody_rests_per_8_bars(s) == 8 / 2
+
+
+def test_melody_line_undefined_without_melodic_sections():
+    s = song([QUARTERS_ON_C] * 2, None, [("i", 1), ("o", 1)])
+    assert math.isnan(M.melody_sounding_share(s))
+    assert math.isnan(M.melody_rests_per_8_bars(s))
+    assert math.isnan(M.melody_notes_per_bar(s))
+    assert M.melody_median_duration(s) == 4.0  # the notes are still melody notes
+    # A melodic section without melody: all silence, one rest, no notes.
+    s = song([[], QUARTERS_ON_C], None, [("A", 1), ("o", 1)])
+    assert M.melody_sounding_share(s) == 0.0
+    assert M.melody_rests_per_8_bars(s) == 8.0
+    assert M.melody_notes_per_bar(s) == 0.0
+    assert math.isnan(M.melody_median_duration(song([[]], [[(0, 4, 48)]])))
+
+
+def test_melody_is_taken_as_one_voice():
+    # Two notes start together (the longer one counts) and are cut at the next onset.
+    s = song([[(0, 8, 60), (0, 4, 64), (4, 2, 67), (6, 10, 65)]], None)
+    assert M.melody_notes_per_bar(s) == 3.0
+    assert M.melody_median_duration(s) == 4.0   # durations 4, 2, 10
+    assert M.distribution_features(s).melody_duration.tolist() == [4, 2, 10]
+
+
+def test_melody_above_accompaniment():
+    # Onset 0: 72 over 62 (above); 4: 60 under the held 62; 8: nothing sounds (above);
+    # 12: 50 over 48 (above).
+    mel = [[(0, 4, 72), (4, 4, 60), (8, 4, 64), (12, 4, 50)]]
+    s = song(mel, [[(0, 8, 62), (12, 4, 48)]])
+    assert M.melody_above_accompaniment(s) == 0.75
+    # A unison is not above; the Bass track is accompaniment too.
+    assert M.melody_above_accompaniment(song(mel, [[(0, 4, 72)]])) == 0.75
+    assert M.melody_above_accompaniment(with_track(s, "Bass", [(8, 4, 66)])) == 0.5
+
+
+# ---------------------------------------------------------------------------- recurrence
+def test_identical_segments_four_bars_apart_recur_fully():
+    # Segments: bars 0-1 (X Y), 2-3 (silent: not counted), 4-5 (X Y again).
+    s = song([X_MEL, Y_MEL, [], [], X_MEL, Y_MEL], None)
+    assert M.recurrence_best_similarity(s) == pytest.approx(1.0)
+    assert M.recurrence_near_copy_share(s) == 1.0
+
+
+def test_recurrence_of_partly_similar_segments():
+    # Segment 0 = X X; segment 2 = X with Y's pitches, then X: same onsets (cosine 1),
+    # pitch-class counts 2a against a + b with a, b disjoint, |a|^2 = 6, |b|^2 = 4:
+    # cosine |a| / sqrt(|a|^2 + |b|^2) = sqrt(0.6).  Segment 1 (bars 2-3) has no segment
+    # 4 bars away and is left out.
+    x_with_y_pitches = [(s, d, p) for (s, d, _), (_, _, p) in zip(X_MEL, Y_MEL)]
+    s = song([X_MEL, X_MEL, Y_MEL, Y_MEL, x_with_y_pitches, X_MEL], None)
+    assert M.recurrence_best_similarity(s) == pytest.approx(0.5 * (1 + math.sqrt(0.6)))
+    assert M.recurrence_near_copy_share(s) == 0.0
+    # Neighbouring copies do not count: X X X X has segments 0 and 1 only, 2 bars apart.
+    assert math.isnan(M.recurrence_best_similarity(song([X_MEL] * 4, None)))
+
+
+def test_recurrence_takes_the_best_of_several():
+    # Segments 0 (X X), 1 (Y Y), 2 (X X), 3 (Y Y): each has its copy 4 bars away, and
+    # segment 0's other candidate (segment 3, 6 bars away) is unrelated.
+    s = song([X_MEL, X_MEL, Y_MEL, Y_MEL] * 2, None)
+    assert M.recurrence_best_similarity(s) == 1.0
+    # X X Y Y Y Y Y Y: the pairs 4 or more bars apart are (0, 2), (0, 3) and (1, 3).
+    # Segment 0 finds only Y Y (0), 1 and 3 find each other (1), 2 finds only 0 (0).
+    s = song([X_MEL, X_MEL, Y_MEL, Y_MEL, Y_MEL, Y_MEL, Y_MEL, Y_MEL], None)
+    assert M.recurrence_best_similarity(s) == pytest.approx(0.5)
+    assert M.recurrence_near_copy_share(s) == 0.5
+
+
+def test_return_note_match():
+    # A2 B2 A2 A1 x1 x1: the second A keeps its first bar (4 of 8 notes) and moves the
+    # second an octave up; the third A is the first bar again (4 of 4).  Pooled: 8 / 12.
+    up = [(s, d, p + 12) for s, d, p in X_MEL]
+    mel = [X_MEL, X_MEL, Y_MEL, Y_MEL, X_MEL, up, X_MEL, Y_MEL, X_MEL]
+    form = [("A", 2), ("B", 2), ("A", 2), ("A", 1), ("x", 1), ("x", 1)]
+    assert M.return_note_match(song(mel, None, form)) == pytest.approx(8 / 12)
+    # Shifted by one step, the same pitches do not match.
+    late = [(s + 1, d, p) for s, d, p in X_MEL]
+    mel = [X_MEL, Y_MEL, late, Y_MEL]
+    assert M.return_note_match(song(mel, None, [("A", 1), ("B", 1), ("A", 1), ("B", 1)])) == 0.5
+    assert math.isnan(M.return_note_match(song([X_MEL, Y_MEL], None, [("A", 1), ("B", 1)])))
+    assert math.isnan(M.return_note_match(song([X_MEL, []], None, [("A", 1), ("A", 1)])))
+
+
+# ---------------------------------------------------------------------------- form
+def form_song(form):
+    return song([QUARTERS_ON_C] * sum(n for _, n in form), None, form)
+
+
+def test_form_same_length_share():
+    assert M.form_same_length_share(form_song([("A", 8), ("B", 8), ("A", 4)])) == 0.0
+    assert M.form_same_length_share(form_song([("A", 8), ("B", 8), ("A", 8), ("B", 4)])) == 0.5
+    # Lower-case labels count too: the intro returns as long as it was.
+    assert M.form_same_length_share(form_song([("i", 4), ("A", 8), ("i", 4)])) == 1.0
+    assert math.isnan(M.form_same_length_share(form_song([("A", 4), ("B", 4)])))
+    assert M.distribution_features(form_song([("A", 8), ("B", 8), ("A", 4)])) \
+        .phrase_length.tolist() == [8, 8, 4]
+
+
+@pytest.mark.parametrize("form, placed", [
+    ("i A B o", 1.0), ("i i A o o", 1.0), ("A B", 1.0), ("i i", 1.0),
+    ("A i B", 0.0), ("i A i", 0.0), ("A o B", 0.0), ("o A", 0.0),
+])
+def test_form_intro_outro_placed(form, placed):
+    s = form_song([(label, 1) for label in form.split()])
+    assert M.form_intro_outro_placed(s) == placed
+
+
+def test_form_undefined_without_sections_and_song_bars():
+    s = song([QUARTERS_ON_C] * 3, None)
+    assert math.isnan(M.form_intro_outro_placed(s))
+    assert M.song_bars(s) == 3.0
+    assert M.song_bars(form_song([("A", 8), ("B", 4)])) == 12.0
+
+
+# ---------------------------------------------------------------------------- accompaniment
+def test_groove_consistency_of_the_accompaniment_alone():
+    # Accompaniment on the beats in 4 bars (muspy adds an empty 5th): 1 - 4 / 64; the
+    # melody's off-beat onsets change the all-track figure but not this one.
+    offbeats = [(2, 2, 72), (6, 2, 72), (10, 2, 72), (14, 2, 72)]
+    s = song([offbeats] * 4, [QUARTERS_ON_C] * 4)
+    assert M.groove_consistency_accompaniment(s) == 1 - 4 / 64
+    assert M.groove_consistency(s) == 1 - 8 / 64
+    assert math.isnan(M.groove_consistency_accompaniment(song([QUARTERS_ON_C] * 4, None)))
+
+
+def test_accompaniment_span_and_two_hands():
+    # Steps 0-4: 48 55 60 | 67 (playable); 4-8: 36 | 50 64 79 (no split fits); 8-16:
+    # 60 72 (one octave: playable); bar 2 steps 4-8: 60.  The Bass track (24, held for
+    # both bars) is left out of both figures: span 79 - 36, playable 16 of 20 sounding steps.
+    piano = [[(0, 4, 48), (0, 4, 55), (0, 4, 60), (0, 4, 67),
+              (4, 4, 36), (4, 4, 50), (4, 4, 64), (4, 4, 79), (8, 8, 60), (8, 8, 72)],
+             [(4, 4, 60)]]
+    s = with_track(song([[], []], piano), "Bass", [(0, 32, 24)])
+    assert M.accompaniment_pitch_span(s) == 43.0
+    assert M.accompaniment_playable_share(s) == pytest.approx(16 / 20)
+    # Named otherwise, the low track is played by the hands: span 79 - 24; with 24 held,
+    # steps 0-8 no longer split (24 | 48..67 and 24 36 | 50..79), steps 8-16 do (24 | 60 72),
+    # and bar 2 has 24 alone or 24 | 60: 24 of 32 sounding steps.
+    s = with_track(song([[], []], piano), "Strings", [(0, 32, 24)])
+    assert M.accompaniment_pitch_span(s) == 55.0
+    assert M.accompaniment_playable_share(s) == 0.75
+
+
+@pytest.mark.parametrize("chord, playable", [
+    ((40, 52, 53, 65), 1.0),   # 40-52 and 53-65: an octave each
+    ((40, 52, 54, 67), 0.0),   # every split leaves one side wider than an octave
+    ((40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52), 1.0),  # one hand's octave
+    ((30, 60, 90), 0.0),
+])
+def test_two_hand_split_at_the_octave(chord, playable):
+    s = song([[]], [[(0, 4, p) for p in chord]])
+    assert M.accompaniment_playable_share(s) == playable
+
+
+def test_accompaniment_undefined_without_it():
+    s = with_track(song([QUARTERS_ON_C], None), "bass", [(0, 16, 36)])
+    assert M.song_view(s).hands.shape == (0, 3)
+    assert math.isnan(M.accompaniment_pitch_span(s))
+    assert math.isnan(M.accompaniment_playable_share(s))
+
+
+def test_new_distribution_bins():
+    bins = M.HISTOGRAM_BINS["melody_duration"]
+    assert M.overlapping_area(np.array([5]), np.array([6]), bins) == 1.0
+    assert M.overlapping_area(np.array([4]), np.array([5]), bins) == 0.0
+    assert M.overlapping_area(np.array([17]), np.array([40]), bins) == 1.0
+    assert M.overlapping_area(np.array([16]), np.array([17]), bins) == 0.0
+    assert set(M.DISTRIBUTIONS) == set(f.name for f in dataclasses.fields(M.DistributionFeatures))
+
+
+def test_song_metrics_agree_with_single_functions_on_a_full_song():
+    mel, acc = phrases((X_MEL, X_ACC), (Y_MEL, Y_ACC), (X_MEL, X_ACC), (Y_MEL, Y_ACC))
+    s = song(mel, acc, [("i", 2), ("A", 4), ("B", 2), ("A", 4), ("b", 2), ("o", 2)],
+             chords=c_major_chords(16))
+    s = with_track(s, "Bass", [(16 * b, 16, 36) for b in range(16)])
+    all_at_once = M.song_metrics(s)
+    for name in M.SONG_METRICS:
+        np.testing.assert_equal(all_at_once[name], getattr(M, name)(s))
+        assert not math.isnan(all_at_once[name]), name
