@@ -5,7 +5,8 @@
 
 Song i takes the form (annotator 1), main key, tempo and meter of test song ``i % n_test``
 and seed i.  By default the whole cascade runs (form given exactly, chords from the chord
-level, notes from the note level).  ``--real-chords`` keeps the test song's own chords and
+level, melody and accompaniment from theirs).  ``--nothing`` gives the cascade nothing but
+the seed (form, length, key and tempo its own), the way `composer generate` runs bare.  ``--real-chords`` keeps the test song's own chords and
 keys and runs the note level alone, which judges the note level by itself.  No Bass track
 is written, since the real songs have none (the metrics pool every non-melody track).
 """
@@ -20,6 +21,7 @@ import numpy as np
 from composer.data.example import load_split
 from composer.form import parse_form
 from composer.io.midi import write_midi
+from composer.levels.melody import MelodyLevel
 from composer.levels.notes import NoteLevel
 from composer.pipeline import Composer, SUPPORTED_METERS
 from composer.representation.form import FormPlan
@@ -37,19 +39,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--variation", type=float, default=None)
+    p.add_argument("--melody-guidance", type=float, default=None)
+    p.add_argument("--chord-variation", type=float, default=None,
+                   help="how far returning phrases' chords move from their first statement")
     p.add_argument("--guidance", type=float, nargs="+", default=None,
                    help="note-level guidance scale: one for all, or melody and accompaniment")
     p.add_argument("--real-chords", action="store_true")
+    p.add_argument("--nothing", action="store_true", help="compose from the seed alone")
     p.add_argument("--split", default="test", help="songs whose forms, keys and tempi are used "
                    "(tune settings on 'valid', report on 'test')")
     args = p.parse_args(argv)
     test = load_split(args.data, args.split)
     if args.real_chords:
-        composer = Composer(None, None, NoteLevel.from_pretrained(args.models / "notes"))
+        melody = args.models / "melody"
+        composer = Composer(None, None, NoteLevel.from_pretrained(args.models / "notes"),
+                            melody_level=MelodyLevel.from_pretrained(melody) if melody.is_dir() else None)
     else:
         composer = Composer.from_pretrained(args.models)
     if args.variation is not None:
         composer.variation = args.variation
+    if args.chord_variation is not None:
+        composer.chord_variation = args.chord_variation
+    if args.melody_guidance is not None:
+        composer.melody_guidance = args.melody_guidance
     if args.guidance is not None:
         composer.guidance = args.guidance[0] if len(args.guidance) == 1 else tuple(args.guidance[:2])
     args.out.mkdir(parents=True, exist_ok=True)
@@ -58,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         ex = test[i % len(test)]
         meter = f"{ex.meter[0]}/{ex.meter[1]}"
         meter = meter if meter in SUPPORTED_METERS else "4/4"
-        if args.real_chords:
+        if args.nothing:
+            score = composer.compose(seed=i, steps=args.steps, bass=False)
+        elif args.real_chords:
             plan = FormPlan(parse_form(ex.form), tuple(int(t) for t in ex.key_tonic),
                             tuple(int(m) for m in ex.key_mode))
             score = composer.compose_over(plan, ChordGrid.from_example(ex), meter=meter,
@@ -69,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             key = f"{PITCH_CLASS_NAMES[tonic]} {'minor' if mode else 'major'}"
             score = composer.compose(form=ex.form, key=key, tempo=ex.tempo_bpm, meter=meter, seed=i,
                                      steps=args.steps, bass=False)
-        write_midi(score, args.out / f"gen_{i:03d}_{ex.song_id}.mid")
+        write_midi(score, args.out / (f"gen_{i:03d}.mid" if args.nothing else f"gen_{i:03d}_{ex.song_id}.mid"))
         print(f"{i + 1}/{args.n} {ex.song_id} {ex.form} {time.perf_counter() - start:.0f} s", flush=True)
     return 0
 

@@ -29,8 +29,10 @@ import torch
 
 from composer.errors import ComposerError, FormError
 from composer.form import MAX_SONG_BARS, Phrase, parse_form
+from composer.levels.chords import DEFAULT_VARIATION as CHORD_VARIATION
 from composer.levels.chords import ChordLevel, sample_chords
 from composer.levels.form import FormLevel, sample_form
+from composer.levels.melody import DEFAULT_GUIDANCE as MELODY_GUIDANCE
 from composer.levels.melody import MelodyLevel, sample_melody
 from composer.levels.notes import (DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_VARIATION, NoteLevel,
                                    decode_roll, sample_notes)
@@ -290,8 +292,12 @@ class Composer:
     def __init__(self, form_level: FormLevel | None, chord_level: ChordLevel | None, note_level: NoteLevel,
                  variation: float = DEFAULT_VARIATION,
                  guidance: float | tuple[float, float] = DEFAULT_GUIDANCE,
-                 melody_level: MelodyLevel | None = None) -> None:
+                 melody_level: MelodyLevel | None = None,
+                 melody_guidance: float = MELODY_GUIDANCE,
+                 chord_variation: float = CHORD_VARIATION) -> None:
         self.form_level = form_level
+        self.chord_variation = chord_variation
+        self.melody_guidance = melody_guidance
         self.chord_level = chord_level
         self.note_level = note_level
         self.melody_level = melody_level
@@ -341,7 +347,8 @@ class Composer:
         plan = sample_form(self.form_level, form=form, bars=bars, key=parsed_key, generator=gens["form"],
                            steps=steps or FORM_STEPS, progress=prog("form"))
         grid = sample_chords(self.chord_level, plan, m.beats_per_bar, generator=gens["chords"],
-                             steps=steps or CHORD_STEPS, progress=prog("chords"))
+                             steps=steps or CHORD_STEPS, variation=self.chord_variation,
+                             progress=prog("chords"))
         return self._notes(plan, grid, m, float(tempo), seed, gens, rng, steps, progress, bass)
 
     def compose_over(self, plan: FormPlan, grid: ChordGrid, meter: str = "4/4", tempo: float = 100.0,
@@ -393,7 +400,7 @@ class Composer:
         # a regenerated section is new material: the return pass would copy it back
         tokens = sample_melody(self.melody_level, ctx, gens["melody"], steps=steps or MELODY_STEPS,
                                known=mel_known, mask=mel_mask, repeat=known is None,
-                               progress=prog("melody"))
+                               guidance=self.melody_guidance, progress=prog("melody"))
         melody_c = tokens_to_notes(tokens)                      # in C, as the note level sees it
         acc = known[1] if known is not None else np.zeros((0, 4), np.int32)
         acc_c = np.array(acc, dtype=np.int64).reshape(-1, 4)

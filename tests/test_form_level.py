@@ -8,7 +8,7 @@ from composer.form import parse_form
 from composer.levels.form import FormLevel, sample_form
 from composer.levels.form_task import FormTask, plan_of, random_constraint
 from composer.nets.form import FormDenoiser
-from composer.representation.form import (END, FORM_CHANNELS, START, FormPlan, estimate_phrase_prior,
+from composer.representation.form import (END, FORM_CHANNELS, START, FormPlan, PhrasePrior, estimate_phrase_prior,
                                           form_constraints, from_form_array, parse_key, parse_partial_form,
                                           to_form_array)
 from levels_fixtures import synthetic_songs
@@ -151,3 +151,39 @@ def test_form_task_batches_and_masks():
     rng = torch.Generator().manual_seed(0)
     kinds = {int(random_constraint(x, plan.n_bars, plan.phrase_starts(), rng).sum() > 0) for _ in range(30)}
     assert kinds == {0, 1}
+
+
+def test_prior_counts_returning_lengths_and_song_lengths():
+    prior = estimate_phrase_prior([_plan("i4A8B8A8B4o4"), _plan("A8A4")], smoothing=0.0)
+    # returning upper-case labels: A (8 = 8), B (4 != 8), A (4 != 8): one of three keeps its length
+    assert np.isclose(prior.same_length_p, 1 / 3)
+    assert prior.song_bars == (12, 36)
+    back = type(prior).from_json(prior.to_json())
+    assert back.song_bars == prior.song_bars and np.isclose(back.same_length_p, 1 / 3)
+
+
+def test_decode_places_intros_and_outros_at_the_ends():
+    plan = _plan("A8o4A8")          # the net's evidence puts an outro in the middle
+    x = to_form_array(plan, 24)
+    prior = estimate_phrase_prior([_plan("i4A8B8o4"), _plan("A8B8A8o4")])
+    form = from_form_array(x, prior=prior).form
+    assert "o" not in form[:-2]     # no outro before the end
+    # a user's outro in the middle is kept; the free bars after it stay outro
+    letters = (None,) * 8 + ("o",) * 4 + (None,) * 8
+    assert from_form_array(x, prior=prior, letters=letters).form == "A8o4o8"
+    # and letters that contradict the rule outright are kept as given
+    letters = (None,) * 8 + ("o",) * 4 + ("A",) * 8
+    assert from_form_array(x, prior=prior, letters=letters).form == "A8o4A8"
+
+
+def test_decode_ties_a_returning_label_to_its_first_length():
+    plan = _plan("A8B8A8B8")
+    x = to_form_array(plan, 32)
+    # the evidence puts the second B's start one bar early
+    x[START, 24], x[START, 23] = -0.8, 0.8
+    x[0, 23], x[1, 23] = -0.6, 0.6
+    lengths = estimate_phrase_prior([_plan("A8B8A7B9"), _plan("A7B9A7B9")])   # 7, 8, 9 all common
+    untied = PhrasePrior(lengths.length_logp, lengths.type_logp, lengths.length_weight)
+    assert from_form_array(x, prior=untied).form == "A8B8A7B9"
+    tied = PhrasePrior(lengths.length_logp, lengths.type_logp, lengths.length_weight, same_length_p=0.9)
+    assert from_form_array(x, prior=tied).form == "A8B8A8B8"

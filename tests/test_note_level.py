@@ -11,7 +11,8 @@ import torch
 
 from composer.data.example import SongExample
 from composer.levels.notes import NoteLevel, decode_roll
-from composer.levels.notes_task import (CROP_STEPS, NotesTask, _random_mask, expand_mask,
+from composer.nets.notes import expand_mask, melody_channel_mask
+from composer.levels.notes_task import (CROP_STEPS, NotesTask, _random_mask,
                                         melody_channel_mask)
 from composer.nets.notes import X_CHANNELS, NoteUNet
 from composer.representation.pianoroll import N_COND

@@ -37,8 +37,8 @@ from composer.diffusion.schedule import onehot_posterior_logits, onehot_x0, v_fr
 from composer.io.checkpoint import load_weights, read_config
 from composer.levels.returns import Repeat, phrase_repeats
 from composer.nets.melody import MelodyUNet
-from composer.representation.melody import N_MELODY_CLASSES, REST, tokens_to_onehot
-from composer.representation.pianoroll import CHORD_CHANNELS, STEPS_PER_BEAT, NoteContext
+from composer.representation.melody import HOLD, N_MELODY_CLASSES, ONSET, REST, tokens_to_onehot
+from composer.representation.pianoroll import CHORD_CHANNELS, MELODY_RANGE, STEPS_PER_BEAT, NoteContext
 
 DEFAULT_STEPS = 16
 DEFAULT_GUIDANCE = 1.0
@@ -77,25 +77,56 @@ def chord_codes(ctx: NoteContext) -> np.ndarray:
             + ctx.chord_bass.astype(np.int64))
 
 
-def return_plan(ctx: NoteContext, repeats: tuple[Repeat, ...]) -> tuple[np.ndarray, np.ndarray]:
+def chord_pitch_classes(ctx: NoteContext) -> np.ndarray:
+    """bool [n_beats, 12]: the pitch classes of each beat's chord (none where no chord)."""
+    from composer.score import CHORD_QUALITIES, QUALITY_NAMES
+    out = np.zeros((len(ctx.chord_root), 12), dtype=bool)
+    for b, (root, qual) in enumerate(zip(ctx.chord_root.tolist(), ctx.chord_quality.tolist())):
+        if root >= 0 and qual >= 0:
+            out[b, [(root + i) % 12 for i in CHORD_QUALITIES[QUALITY_NAMES[qual]]]] = True
+    return out
+
+
+def return_plan(ctx: NoteContext, repeats: tuple[Repeat, ...],
+                tokens: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Where returning phrases copy their first statement.
 
     Returns (source_step int64 [n_steps], keep bool [n_steps]): for each step of a
     returning phrase the step of the first statement it copies (its own step elsewhere),
-    and whether that step keeps the copy (True where the beat's chord equals the source
-    beat's chord).  The first statement is cycled or cut to the phrase's length."""
+    and whether that step keeps the copy.  A copied note is kept whole where the chord at
+    its onset is the source's chord there, or where its pitch is a tone of the new chord
+    (the tune still fits the harmony); otherwise its steps are regenerated.  Copied rests
+    are kept where the chord is the same.  Without ``tokens`` (the first statements'
+    melody) only the chord test applies.  The first statement is cycled or cut to the
+    phrase's length."""
     spb = ctx.steps_per_bar
     n = ctx.n_steps
     source = np.arange(n, dtype=np.int64)
     keep = np.zeros(n, dtype=bool)
     codes = chord_codes(ctx)
+    tones = chord_pitch_classes(ctx) if tokens is not None else None
     for r in repeats:
         a, b = r.start_bar * spb, (r.start_bar + r.n_bars) * spb
         length = r.source_bars * spb
         src = r.source_bar * spb + (np.arange(b - a) % length)
         source[a:b] = src
-        same = codes[np.arange(a, b) // STEPS_PER_BEAT] == codes[src // STEPS_PER_BEAT]
-        keep[a:b] = same
+        beat = np.arange(a, b) // STEPS_PER_BEAT
+        same = codes[beat] == codes[src // STEPS_PER_BEAT]
+        if tokens is None:
+            keep[a:b] = same
+            continue
+        copied = np.asarray(tokens)[src]
+        decision = same.copy()
+        # a note decides at its onset; its holds follow it
+        note_ok = False
+        for i, tok in enumerate(copied.tolist()):
+            if tok >= ONSET:
+                pc = (MELODY_RANGE.low + tok - ONSET) % 12
+                note_ok = bool(same[i] or tones[beat[i], pc])
+                decision[i] = note_ok
+            elif tok == HOLD:
+                decision[i] = note_ok
+        keep[a:b] = decision
     return source, keep
 
 
@@ -159,10 +190,11 @@ def sample_melody(level: MelodyLevel, ctx: NoteContext, generator: torch.Generat
     base_mask = user_mask | silent
 
     repeats = phrase_repeats(ctx.phrases) if repeat else ()
+    # the chord test alone tells whether a second pass may be needed (for the progress total)
     source, keep = return_plan(ctx, repeats)
     returning = source != np.arange(n)
-    second = bool(repeats) and bool((returning & ~keep & ~base_mask).any())
-    total = steps * (2 if second else 1)
+    maybe_second = bool(repeats) and bool((returning & ~keep & ~base_mask).any())
+    total = steps * (2 if maybe_second else 1)
     done = [0]
 
     def tick() -> None:
@@ -185,11 +217,12 @@ def sample_melody(level: MelodyLevel, ctx: NoteContext, generator: torch.Generat
     if repeats:
         # returning phrases take their first statement; in order, so a third statement
         # copies the (already final) first one
+        _, keep = return_plan(ctx, repeats, tokens)
         copied = tokens.copy()
         free = returning & ~base_mask
         copied[free] = tokens[source[free]]
         tokens = copied
-        if second:
+        if (returning & ~keep & ~base_mask).any():
             regen = returning & ~keep & ~base_mask
             k2, m2 = padded(tokens, ~regen)
             noise2 = torch.randn(1, N_MELODY_CLASSES, length, generator=generator)
@@ -198,5 +231,5 @@ def sample_melody(level: MelodyLevel, ctx: NoteContext, generator: torch.Generat
     return tokens
 
 
-__all__ = ["MelodyLevel", "sample_melody", "melodic_steps", "return_plan", "chord_codes",
+__all__ = ["MelodyLevel", "sample_melody", "melodic_steps", "return_plan", "chord_codes", "chord_pitch_classes",
            "DEFAULT_STEPS", "DEFAULT_GUIDANCE"]

@@ -34,9 +34,8 @@ import torch
 from composer.diffusion.samplers import finish_known, guided, impose_known, make_sampler
 from composer.diffusion.schedule import add_noise, v_from_x0, x0_from_v
 from composer.io.checkpoint import load_weights, read_config
-from composer.levels.notes_task import expand_mask
 from composer.levels.returns import Repeat, first_statements, phrase_repeats
-from composer.nets.notes import X_CHANNELS, NoteUNet
+from composer.nets.notes import X_CHANNELS, NoteUNet, expand_mask
 from composer.representation.pianoroll import (CHORD_CHANNELS, MELODY_RANGE, N_ROLL_PITCHES,
                                                NoteContext)
 

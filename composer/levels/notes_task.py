@@ -23,7 +23,7 @@ import torch
 
 from composer.data.example import SongExample, load_split
 from composer.diffusion.schedule import add_noise, diffusion_loss, sample_train_times
-from composer.nets.notes import NoteUNet
+from composer.nets.notes import NoteUNet, expand_mask, melody_channel_mask
 from composer.representation.pianoroll import (CHORD_CHANNELS, COND_LAYOUT, MELODY_RANGE, N_COND,
                                                N_ROLL_PITCHES, PIANO_RANGE, example_context,
                                                song_roll)
@@ -39,18 +39,6 @@ DEFAULT_CONFIG = TrainConfig(steps=3000, batch_size=16, lr=1e-3, warmup=200, val
 
 MODEL_CONFIG = {"channels": [64, 96, 128, 192], "strides": [2, 2, 4], "blocks": [1, 1, 2, 2],
                 "mid_dilations": [1, 2, 3], "emb_dim": 128, "kernel": 5, "posterior": True, "local_width": 16}
-
-
-def melody_channel_mask() -> torch.Tensor:
-    """bool [2 * N_ROLL_PITCHES]: True on the melody rows of the net's channel axis."""
-    pitch = torch.arange(2 * N_ROLL_PITCHES) % N_ROLL_PITCHES
-    return pitch < MELODY_RANGE.n_pitches
-
-
-def expand_mask(mask: torch.Tensor) -> torch.Tensor:
-    """Per-step track mask ``[B, 2, L]`` (melody, accompaniment) -> per-channel ``[B, 240, L]``."""
-    mel = melody_channel_mask()[None, :, None]
-    return torch.where(mel, mask[:, 0:1], mask[:, 1:2])
 
 
 @dataclass(frozen=True)

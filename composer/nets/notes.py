@@ -27,10 +27,22 @@ from torch import nn
 
 from composer.diffusion.schedule import alpha_sigma
 from composer.nets.blocks import ResConvBlock, TimeEmbedding
-from composer.representation.pianoroll import N_COND, N_ROLL_PITCHES
+from composer.representation.pianoroll import MELODY_RANGE, N_COND, N_ROLL_PITCHES
 
 X_CHANNELS = 2 * N_ROLL_PITCHES
 """Roll channels of the net's input and output: 240."""
+
+
+def melody_channel_mask() -> torch.Tensor:
+    """bool [X_CHANNELS]: True on the melody rows of the net's channel axis."""
+    pitch = torch.arange(X_CHANNELS) % N_ROLL_PITCHES
+    return pitch < MELODY_RANGE.n_pitches
+
+
+def expand_mask(mask: torch.Tensor) -> torch.Tensor:
+    """Per-step track mask ``[B, 2, L]`` (melody, accompaniment) -> per-channel ``[B, 240, L]``."""
+    mel = melody_channel_mask()[None, :, None]
+    return torch.where(mel, mask[:, 0:1], mask[:, 1:2])
 
 
 class NoteUNet(nn.Module):
@@ -135,4 +147,4 @@ class NoteUNet(nn.Module):
         return (alpha * x - x0) / sigma
 
 
-__all__ = ["NoteUNet", "X_CHANNELS"]
+__all__ = ["NoteUNet", "X_CHANNELS", "expand_mask", "melody_channel_mask"]

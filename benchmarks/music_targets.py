@@ -1,0 +1,102 @@
+"""The music targets (issue 10) for both generated sets, read from `composer eval` JSON.
+
+    python -m benchmarks.music_targets [--markdown OUT.md]
+
+Inputs (written by `make quality`): ``out/eval/cascade.json`` (100 songs on the test songs'
+forms, keys and tempi) and ``out/eval/nothing.json`` (100 songs from the seed alone), each
+against the real test split with the training split for copying.  Prints one table: each
+figure, the real test songs' value, the target, and each set's value with whether it is met.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = (("test forms", ROOT / "out" / "eval" / "cascade.json"),
+        ("from nothing", ROOT / "out" / "eval" / "nothing.json"))
+
+WITHIN_10 = ("melody_sounding_share", "melody_rests_per_8_bars", "melody_notes_per_bar",
+             "melody_median_duration", "oa_melody_duration", "melody_above_accompaniment",
+             "return_note_match", "form_same_length_share", "oa_phrase_length",
+             "form_intro_outro_placed", "song_bars")
+"""Figures that must lie within 10% of the real songs' (issue 10)."""
+
+
+def _rows(path: Path) -> dict[str, dict]:
+    return {m["name"]: m for m in json.loads(path.read_text())["metrics"]}
+
+
+Check = tuple[str, Callable[[float], bool]]
+
+
+def targets(ref: dict[str, float]) -> list[tuple[str, str, Check]]:
+    """(figure name, label, (target text, test)) for every target, from the real values."""
+    out: list[tuple[str, str, Check]] = []
+    for name in WITHIN_10:
+        r = ref[name]
+        lo, hi = sorted((0.9 * r, 1.1 * r))
+        out.append((name, name, (f"{lo:.3f}..{hi:.3f}", lambda g, lo=lo, hi=hi: lo <= g <= hi)))
+    r = ref["recurrence_best_similarity"]
+    out.append(("recurrence_best_similarity", "best 2-bar recurrence",
+                (f">= {0.9 * r:.3f}", lambda g, r=r: g >= 0.9 * r)))
+    r = ref["recurrence_near_copy_share"]
+    out.append(("recurrence_near_copy_share", "near-copy share",
+                (f"{0.6 * r:.3f}..{1.3 * r:.3f}", lambda g, r=r: 0.6 * r <= g <= 1.3 * r)))
+    r = ref["cadence_phrase_end"]
+    out.append(("cadence_phrase_end", "cadence at phrase end", (f">= {0.9 * r:.3f}", lambda g, r=r: g >= 0.9 * r)))
+    r = ref["groove_consistency_accompaniment"]
+    out.append(("groove_consistency_accompaniment", "groove consistency, accompaniment",
+                (f"{r - 0.03:.3f}..{r + 0.03:.3f}", lambda g, r=r: abs(g - r) <= 0.03)))
+    r = ref["oa_mean"]
+    out.append(("oa_mean", "OA mean", (f">= {0.9 * r:.3f}", lambda g, r=r: g >= 0.9 * r)))
+    return out
+
+
+def table(markdown: bool = False) -> str:
+    loaded = [(label, _rows(path)) for label, path in SETS if path.is_file()]
+    if not loaded:
+        raise SystemExit("no out/eval/cascade.json or nothing.json: run `make quality` first")
+    first = loaded[0][1]
+    ref = {k: v["reference"] for k, v in first.items()}
+    lines = []
+    head = ["figure", "real", "target"] + [label for label, _ in loaded]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for name, label, (text, ok) in targets(ref):
+        cells = [label.replace("_", " "), f"{ref[name]:.3f}", text]
+        for _, rows in loaded:
+            g = rows[name]["generated"]
+            cells.append("-" if g is None else f"{g:.3f} {'met' if ok(g) else 'NOT met'}")
+        lines.append("| " + " | ".join(cells) + " |")
+    # cadence must sit above the "elsewhere" figure, as in real songs; copying no more than real
+    for label_cell, name_a, name_b in (("cadence end > elsewhere", "cadence_phrase_end", "cadence_elsewhere"),):
+        cells = [label_cell, f"{ref[name_a]:.3f} > {ref[name_b]:.3f}", "above"]
+        for _, rows in loaded:
+            a, b = rows[name_a]["generated"], rows[name_b]["generated"]
+            cells.append(f"{a:.3f} > {b:.3f} {'met' if a > b else 'NOT met'}")
+        lines.append("| " + " | ".join(cells) + " |")
+    if "copy_share_run_ge4" in first:      # only when eval was given --train
+        cells = ["songs copying >= 4 training bars", f"{first['copy_share_run_ge4']['reference']:.3f}", "<= real"]
+        for _, rows in loaded:
+            g, r = rows["copy_share_run_ge4"]["generated"], rows["copy_share_run_ge4"]["reference"]
+            cells.append("-" if g is None or r is None else f"{g:.3f} {'met' if g <= r else 'NOT met'}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--markdown", type=Path, help="also write the table to this file")
+    args = p.parse_args(argv)
+    text = table()
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
