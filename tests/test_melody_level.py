@@ -15,7 +15,7 @@ from composer.data.example import SongExample
 from composer.diffusion.schedule import add_noise, onehot_posterior_logits
 from composer.form import parse_form
 from composer.levels.melody import MelodyLevel, melodic_steps, return_plan, sample_melody
-from composer.levels.melody_task import CROP_STEPS, MelodyTask, random_masks
+from composer.levels.melody_task import CROP_STEPS, MelodyTask, random_masks, transposed
 from composer.nets.melody import MelodyUNet
 from composer.representation.melody import (HOLD, N_MELODY_CLASSES, ONSET, REST, notes_to_tokens,
                                             onehot_to_tokens, tokens_to_notes, tokens_to_onehot)
@@ -102,12 +102,34 @@ def test_task_batches_hold_the_songs_tokens(prepared):
     batch = next(task.train_batches(4, torch.Generator().manual_seed(0)))
     assert batch.tokens.shape == (4, CROP_STEPS) and batch.cond.shape == (4, N_COND, CROP_STEPS)
     assert batch.mask.shape == (4, 1, CROP_STEPS)
-    # every crop starts on a bar line of its song: its tokens are a slice of the bank
+    # every crop starts on a bar line of its song: its rhythm (rest / hold / onset) is a slice
+    # of the bank, its pitches the slice's moved by one interval (transposition)
     bank = task.train_bank.tokens
+    kind = lambda t: torch.clamp(t, max=ONSET)   # noqa: E731
     for row in batch.tokens:
-        hits = [s for s in task.train_bank.starts.tolist() if torch.equal(bank[s:s + CROP_STEPS], row)]
-        assert hits
-    assert task.valid_batches(4)[0].tokens.equal(task.valid_batches(4)[0].tokens)   # fixed
+        hits = [s for s in task.train_bank.starts.tolist() if torch.equal(kind(bank[s:s + CROP_STEPS]), kind(row))]
+        moved = [len(set(((bank[h:h + CROP_STEPS] - row) % 12)[row >= ONSET].tolist())) == 1 for h in hits]
+        assert any(moved)
+    valid = task.valid_batches(4)[0]
+    assert valid.tokens.equal(task.valid_batches(4)[0].tokens)   # fixed
+    for row in valid.tokens:                                       # and never transposed
+        assert any(torch.equal(bank_row, row) for bank_row in
+                   (task.valid_bank.tokens[s:s + CROP_STEPS] for s in task.valid_bank.starts.tolist()))
+
+
+def test_transposition_moves_melody_and_condition_together():
+    tokens = torch.tensor([[ONSET + 0, HOLD, ONSET + 47, REST]])
+    cond = torch.zeros(1, N_COND, 4)
+    cond[0, 0, :] = 1          # chord chroma: C
+    cond[0, 12 + 7, :] = 1     # bass: G
+    cond[0, 26, :] = 1         # key tonic: C
+    up, cond_up = transposed(tokens, cond, torch.tensor([2]))
+    assert (up - ONSET)[0, [0, 2]].tolist() == [2, 37]        # 47 + 2 folds down an octave
+    assert up[0, [1, 3]].tolist() == [HOLD, REST]
+    assert cond_up[0, 2, 0] == 1 and cond_up[0, 12 + 9, 0] == 1 and cond_up[0, 28, 0] == 1
+    assert cond_up[0, :12, 0].sum() == 1
+    down, _ = transposed(tokens, cond, torch.tensor([-3]))
+    assert (down - ONSET)[0, [0, 2]].tolist() == [9, 44]      # 0 - 3 folds up an octave
 
 
 def test_random_mask_kinds():

@@ -31,22 +31,47 @@ import torch.nn.functional as F
 from composer.data.example import SongExample, load_split
 from composer.diffusion.schedule import add_noise, onehot_posterior_logits, sample_train_times
 from composer.nets.melody import MelodyUNet
-from composer.representation.melody import N_MELODY_CLASSES, notes_to_tokens
+from composer.representation.melody import N_MELODY_CLASSES, ONSET, notes_to_tokens
 from composer.representation.pianoroll import CHORD_CHANNELS, COND_LAYOUT, MELODY_RANGE, N_COND, example_context
 from composer.training.loop import TrainConfig
 
 CROP_STEPS = 256
 """Training crop: 256 16th steps = 16 bars of 4/4 (two 8-bar phrases and their joins)."""
 COND_DROP = 0.1
+TRANSPOSE = 5
+"""Training items are transposed by up to this many semitones either way (melody and
+condition together): without it the 5.6M-parameter net overfit the 649 songs after 3000
+steps (validation loss 0.580 at step 3000, 0.702 at 6000)."""
+PITCH_CLASS_GROUPS = (0, 12, 26)
+"""First channels of the condition's 12-wide pitch-class groups: chord chroma, chord bass,
+key tonic (see COND_LAYOUT)."""
 VALID_SEED = 4321
 """Seed of the fixed validation batches."""
 
-DEFAULT_CONFIG = TrainConfig(steps=6000, batch_size=32, lr=1e-3, warmup=200, valid_every=500,
+DEFAULT_CONFIG = TrainConfig(steps=4000, batch_size=32, lr=1e-3, warmup=200, valid_every=500,
                              checkpoint_every=250, log_every=25, ema_decay=0.998, seed=0,
                              num_threads=2)
 
 MODEL_CONFIG = {"channels": [96, 128, 160, 256], "strides": [2, 2, 4], "blocks": [1, 2, 2, 2],
                 "mid_dilations": [1, 2, 4], "emb_dim": 128, "kernel": 5}
+
+
+def transposed(tokens: torch.Tensor, cond: torch.Tensor, shift: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Items moved by ``shift`` [B] semitones: the melody's onsets (folded by octaves into
+    the range) and the pitch-class channels of the condition (chord chroma, bass, key
+    tonic) together, so the pair stays consistent.  tokens [B, L], cond [B, N_COND, L]."""
+    onset = tokens >= ONSET
+    pitch = tokens - ONSET + shift[:, None]
+    # fold by octaves into the range: the pitch class stays, the octave is the nearest inside
+    pitch = torch.remainder(pitch, 12) + 12 * torch.div(pitch.clamp(0, MELODY_RANGE.n_pitches - 1), 12,
+                                                       rounding_mode="floor")
+    tokens = torch.where(onset, pitch + ONSET, tokens)
+    cond = cond.clone()
+    idx = (torch.arange(12, device=cond.device)[None, :] - shift[:, None]) % 12      # [B, 12]
+    for start in PITCH_CLASS_GROUPS:
+        group = cond[:, start:start + 12]
+        cond[:, start:start + 12] = torch.gather(group, 1, idx[:, :, None].expand_as(group))
+    return tokens, cond
 
 
 @dataclass(frozen=True)
@@ -137,7 +162,8 @@ class MelodyTask:
     def build_model(self) -> torch.nn.Module:
         return MelodyUNet(**self.model_config())
 
-    def _batch(self, bank: _SongBank, batch_size: int, generator: torch.Generator) -> MelodyBatch:
+    def _batch(self, bank: _SongBank, batch_size: int, generator: torch.Generator,
+               transpose: bool = False) -> MelodyBatch:
         dev = self.device
         pick = torch.randint(len(bank.starts), (batch_size,), generator=generator).to(dev)
         u = torch.rand(batch_size, 4 + CROP_STEPS // 4, generator=generator).to(dev)
@@ -145,11 +171,14 @@ class MelodyTask:
         tokens = bank.tokens[pos]
         cond = bank.cond[pos].float().transpose(1, 2)
         mask = random_masks(u[:, 0], u[:, 1:3], u[:, 3], u[:, 4:], CROP_STEPS)
+        if transpose:
+            shift = torch.randint(-TRANSPOSE, TRANSPOSE + 1, (batch_size,), generator=generator).to(dev)
+            tokens, cond = transposed(tokens, cond, shift)
         return MelodyBatch(tokens, cond, mask)
 
     def train_batches(self, batch_size: int, generator: torch.Generator) -> Iterator[MelodyBatch]:
         while True:
-            yield self._batch(self.train_bank, batch_size, generator)
+            yield self._batch(self.train_bank, batch_size, generator, transpose=True)
 
     def valid_batches(self, batch_size: int) -> list[MelodyBatch]:
         gen = torch.Generator().manual_seed(VALID_SEED)
