@@ -29,6 +29,7 @@ import torch
 
 from composer.errors import ComposerError, FormError
 from composer.form import MAX_SONG_BARS, Phrase, parse_form
+from composer.limits import check_steps, check_tempo
 from composer.levels.chords import ChordLevel, sample_chords
 from composer.levels.form import FormLevel, sample_form
 from composer.levels.notes import (DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_VARIATION, NoteLevel,
@@ -50,7 +51,6 @@ PIANO_PROGRAM = 0     # GM acoustic grand piano: POP909's accompaniment is a pia
 BASS_PROGRAM = 33     # GM electric bass (finger)
 FORM_STEPS = 20
 CHORD_STEPS = 20
-MAX_TEMPO = 400.0
 
 SECTION_NAMES = {"i": "Intro", "o": "Outro", "A": "Verse", "B": "Chorus"}
 """Display names of the label letters; other capitals are bridges, other lowercase
@@ -111,12 +111,18 @@ def check_options(form: str | None, bars: int | None, key: str | None, tempo: fl
         raise FormError(f"--bars must be 1 to {MAX_SONG_BARS}, not {bars}")
     if form is not None:
         from composer.representation.form import parse_partial_form
+        # str.isdigit() takes '²' (which int() refuses) and '８' or '٨' (which it reads as 8):
+        # a form is ASCII, so anything else is refused here, pointing at it.
+        odd = next((i for i, ch in enumerate(form) if not ch.isascii()), None)
+        if odd is not None:
+            raise FormError(f"bad form {form!r}: {form[odd]!r} at position {odd + 1} is not an ASCII "
+                            "letter or digit; write phrases as letter + bars, e.g. 'i4A8B8A8o4'")
         parse_partial_form(form)
     parsed_key = parse_key(key) if key is not None else None
-    if tempo is not None and not (0 < float(tempo) <= MAX_TEMPO):
-        raise ComposerError(f"--tempo must be above 0 and at most {MAX_TEMPO:g} bpm, not {tempo:g}")
-    if steps is not None and not 1 <= int(steps) <= 1000:
-        raise ComposerError(f"--steps must be 1 to 1000, not {steps}")
+    if tempo is not None:
+        check_tempo(tempo)
+    if steps is not None:
+        check_steps(steps)
     return parsed_key, parse_meter(meter)
 
 

@@ -14,6 +14,20 @@ from composer.score import Score
 
 N_CHORDS_SHOWN = 8
 """Chords listed by ``inspect`` before it says how many more there are."""
+MIDI_SUFFIXES = (".mid", ".midi")
+"""File names a MIDI file is written under (a DAW picks the format from the name)."""
+
+
+def check_midi_name(path: Path, option: str = "OUTPUT") -> Path:
+    """``path`` if its name ends in .mid or .midi, else one ComposerError line (a MIDI file
+    written as song.wav opens nowhere and looks like the audio)."""
+    from composer.errors import ComposerError  # noqa: PLC0415
+
+    if path.suffix.lower() not in MIDI_SUFFIXES:
+        raise ComposerError(f"{option} {path.name} is written as MIDI: give it a .mid or .midi name"
+                            + (" (audio comes from `composer render` or --audio)"
+                               if path.suffix.lower() in (".wav", ".flac", ".mp3") else ""))
+    return path
 
 
 @dataclass(frozen=True)
@@ -124,7 +138,7 @@ def run_convert(args: argparse.Namespace) -> int:
     from composer.io.atomic import check_writable  # noqa: PLC0415
     from composer.io.midi import read_midi, write_midi  # noqa: PLC0415
 
-    output = check_writable(args.output, args.force)
+    output = check_midi_name(check_writable(args.output, args.force))
     score = read_midi(args.input)
     write_midi(score, output)
     n_notes = sum(len(t.notes) for t in score.tracks)

@@ -32,7 +32,7 @@ from typing import Iterator
 import numpy as np
 
 from composer.errors import RenderError
-from composer.render.base import Audio
+from composer.render.base import Audio, check_render_limits
 from composer.score import Score, Track
 
 DEFAULT_SOUNDFONT = Path(__file__).resolve().parents[2] / "soundfonts" / "FluidR3Mono_GM.sf3"
@@ -95,9 +95,13 @@ def check_soundfont(path: str | os.PathLike) -> Path:
     A SoundFont is a RIFF file of form type ``sfbk``; anything else is refused here with
     one line rather than by FluidSynth with a log message and a failed load.
     """
+    from composer.io.atomic import check_regular_file  # noqa: PLC0415
+
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise RenderError(f"SoundFont {path} not found; pass --soundfont PATH to an .sf2 or .sf3 file")
+    # A regular file only (FluidSynth would block on a FIFO and read /dev/zero forever).
+    check_regular_file(path, RenderError, "a SoundFont (.sf2/.sf3)")
     try:
         with open(path, "rb") as f:
             head = f.read(12)
@@ -293,6 +297,7 @@ class SoundFontRenderer:
         """
         if sample_rate not in range(8000, 192_001):
             raise RenderError(f"sample rate must be 8000..192000 Hz, got {sample_rate}")
+        check_render_limits(score)
         plans = plan_channels(score.tracks)
         events = schedule_events(score, plans, sample_rate)
         if not len(events):
