@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from composer.commands import output_path
 from composer.commands.render import add_timbre_argument
 from composer.errors import RenderError
 
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "DAW-ready MIDI file (section markers, chord symbols, key, tempo; tracks "
                     "Melody, Piano, Bass).  Every option is optional; what is given is kept exactly. "
                     "Prints the form it used and the seed that reproduces the song.")
-    p.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write (.mid)")
+    p.add_argument("-o", "--output", type=output_path, required=True, help="MIDI file to write (.mid)")
     p.add_argument("--form", default=None,
                    help="form string, e.g. i4A8B8A8B8o4 (letter + bars; i intro, o outro, A verse, "
                         "B chorus...); '?N' leaves N bars to the model, a final '*' the rest")
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="folder with form/, chords/, notes/ (default: the shipped models, "
                         "or $COMPOSER_MODELS)")
     p.add_argument("--no-bass", action="store_true", help="leave out the Bass track derived from the chords")
-    p.add_argument("--audio", type=Path, default=None,
+    p.add_argument("--audio", type=output_path, default=None,
                    help="also render the song to this audio file (.wav/.flac/.mp3), loudness-normalised, "
                         "with the bundled SoundFont or the --timbre given")
     add_timbre_argument(p, "needs --audio; the MIDI file keeps its General MIDI programs")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from composer.commands import output_path
 from composer.errors import RenderError
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def register(subparsers) -> None:
         description="Render a MIDI file to a loudness-normalised WAV, FLAC or MP3 with FluidSynth. "
                     "Tracks keep their General MIDI programs unless --program/--timbre says otherwise.")
     p.add_argument("input", type=Path, help="MIDI file (.mid)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="audio file: .wav, .flac or .mp3")
+    p.add_argument("-o", "--output", type=output_path, required=True, help="audio file: .wav, .flac or .mp3")
     p.add_argument("--soundfont", type=Path, default=None,
                    help="an .sf2/.sf3 SoundFont (default: the bundled FluidR3 Mono GM)")
     p.add_argument("--program", action="append", default=[], metavar="TRACK=N",

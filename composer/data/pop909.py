@@ -1020,6 +1020,7 @@ def build_pop909(root: str | os.PathLike, out: str | os.PathLike, workers: int =
     """
     t0 = time.perf_counter()
     root, out = Path(root), Path(out)
+    _check_out(out)
     sources = find_sources(root, song_ids)
     if not sources:
         raise DataError(f"no POP909 songs found under {root}")
@@ -1034,11 +1035,7 @@ def build_pop909(root: str | os.PathLike, out: str | os.PathLike, workers: int =
                 previous = json.loads(report_file.read_text())
             except (OSError, ValueError):
                 previous = None
-        ours = isinstance(previous, dict) and previous.get("builder", "").startswith("pop909")
-        if not ours and any(out.iterdir()):
-            # Not even with --force: a typo in --out must not delete someone's folder.
-            raise DataError(f"{out} exists and is not a POP909 build (no report.json written by "
-                            "`composer data pop909`); choose another --out or empty it yourself")
+        ours = _is_build(previous)
         if ours and previous.get("cache_key") == key and not force and (out / "split.json").is_file():
             return BuildReport(out, previous["n_songs"], previous["n_kept"],
                                tuple((d["song_id"], d["reason"]) for d in previous["dropped"]),
@@ -1089,6 +1086,27 @@ def build_pop909(root: str | os.PathLike, out: str | os.PathLike, workers: int =
         raise
     return BuildReport(out, len(results), len(kept), tuple((r.song_id, r.reason) for r in dropped),
                        medians, seconds, False)
+
+
+def _is_build(report) -> bool:
+    """Whether a parsed report.json is one this command wrote."""
+    return isinstance(report, dict) and str(report.get("builder", "")).startswith("pop909")
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an ``out`` that exists and is neither empty nor a build of this command: not
+    even ``force`` replaces it, so a typo in --out cannot delete someone's folder."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise DataError(f"{out} exists and is not a folder")
+    try:
+        report = json.loads((out / "report.json").read_text())
+    except (OSError, ValueError):
+        report = None
+    if not _is_build(report) and any(out.iterdir()):
+        raise DataError(f"{out} exists and is not a POP909 build (no report.json written by "
+                        "`composer data pop909`); choose another --out or empty it yourself")
 
 
 def _no_nan(value):
