@@ -51,6 +51,8 @@ class Terminated(KeyboardInterrupt):
 
 
 def _raise_terminated(signum, frame) -> None:
+    # A second signal must not interrupt the cleanup the first one started.
+    signal.signal(signum, signal.SIG_IGN)
     raise Terminated(signum)
 
 
@@ -82,9 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     # Only the main thread may set handlers (main() called from a worker thread in tests).
-    previous = None
+    # SIGHUP (the terminal closed) likewise, unless it is ignored on purpose (nohup).
+    previous: dict[int, object] = {}
     try:
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _raise_terminated)
+        if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:
+            previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _raise_terminated)
     except ValueError:
         pass
     try:
@@ -96,14 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as err:
         signum = err.signum if isinstance(err, Terminated) else signal.SIGINT
-        print(f"composer: {'terminated' if signum == signal.SIGTERM else 'interrupted'}; "
+        print(f"composer: {'interrupted' if signum == signal.SIGINT else 'terminated'}; "
               "temporary files removed", file=sys.stderr)
         return 128 + int(signum)
     finally:
         # What a generator's or a worker's finally has not reached yet.
         remove_live_temps()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":
