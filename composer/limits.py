@@ -7,6 +7,7 @@ states these numbers and ``tests/test_reliability.py`` checks that it says the s
 from __future__ import annotations
 
 import math
+import operator
 
 from composer.errors import ComposerError
 
@@ -46,10 +47,14 @@ MAX_CONFIG_BYTES = 1_000_000
 
 def check_seed(seed: int, option: str = "--seed") -> int:
     """``seed`` as an int in 0 .. :data:`MAX_SEED`, else one ComposerError line."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+    try:
+        value = operator.index(seed)  # int, numpy integers; not 1.5 or "7"
+    except TypeError:
+        value = None
+    if isinstance(seed, bool) or value is None or not 0 <= value <= MAX_SEED:
         raise ComposerError(f"{option} must be a whole number from 0 to {MAX_SEED:,} "
                             f"(2**32 - 1), not {_short(seed)}")
-    return seed
+    return value
 
 
 def check_tempo(tempo: float, option: str = "--tempo") -> float:

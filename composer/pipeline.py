@@ -29,7 +29,7 @@ import torch
 
 from composer.errors import ComposerError, FormError
 from composer.form import MAX_SONG_BARS, Phrase, parse_form
-from composer.limits import check_steps, check_tempo
+from composer.limits import check_seed, check_steps, check_tempo
 from composer.levels.chords import ChordLevel, sample_chords
 from composer.levels.form import FormLevel, sample_form
 from composer.levels.notes import (DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_VARIATION, NoteLevel,
@@ -105,8 +105,10 @@ def parse_meter(text: str) -> Meter:
 
 
 def check_options(form: str | None, bars: int | None, key: str | None, tempo: float | None,
-                  meter: str, steps: int | None) -> tuple[tuple[int, int] | None, Meter]:
-    """Check every user option before any work; one-line ComposerError on the first bad one."""
+                  meter: str, steps: int | None, *,
+                  seed: int | None = None) -> tuple[tuple[int, int] | None, Meter]:
+    """Check every user option before any work; one-line ComposerError on the first bad one.
+    The limits (tempo, steps, seed) are those of :mod:`composer.limits`."""
     if bars is not None and not 1 <= int(bars) <= MAX_SONG_BARS:
         raise FormError(f"--bars must be 1 to {MAX_SONG_BARS}, not {bars}")
     if form is not None:
@@ -123,6 +125,8 @@ def check_options(form: str | None, bars: int | None, key: str | None, tempo: fl
         check_tempo(tempo)
     if steps is not None:
         check_steps(steps)
+    if seed is not None:
+        check_seed(seed)
     return parsed_key, parse_meter(meter)
 
 
@@ -315,7 +319,7 @@ class Composer:
         of every level (default 20 form, 20 chords, 12 notes); progress: see
         :data:`Progress`; bass: add the derived Bass track.  Returns a validated Score.
         """
-        parsed_key, m = check_options(form, bars, key, tempo, meter, steps)
+        parsed_key, m = check_options(form, bars, key, tempo, meter, steps, seed=seed)
         seed = int(secrets.randbits(31)) if seed is None else int(seed)
         gens = [torch.Generator().manual_seed(seed * 7 + i) for i in range(3)]
         rng = np.random.default_rng(seed)

@@ -118,8 +118,11 @@ def test_generate_refuses_bad_options(tiny_models, out_dir, capsys, args, words)
     ("{out}/s.wav", ["give it a .mid or .midi name"]),
     ("{out}/no/such/s.mid", ["folder", "does not exist"]),
 ])
-def test_generate_refuses_bad_outputs(tiny_models, out_dir, capsys, output, words):
-    rc = main(["generate", "--models", str(tiny_models), "-o", output.format(out=out_dir)])
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_generate_refuses_bad_outputs(tiny_models, out_dir, capsys, output, words, force):
+    if force and output == "/dev/null":
+        pytest.skip("never risk /dev/null: check_writable's own test covers it with force")
+    rc = main(["generate", "--models", str(tiny_models), "-o", output.format(out=out_dir), *force])
     one_error(capsys, rc, *words)
     assert list(out_dir.iterdir()) == []
 
@@ -507,3 +510,33 @@ def test_limits_are_checked_in_the_api_too(monkeypatch):
     with pytest.raises(DataError):
         from composer.data.example import load_split
         load_split("/nonexistent-folder", "test")
+
+
+# ---------------------------------------------------------------------- the app's actions
+@pytest.mark.parametrize("options, words", [
+    (dict(seed=-1), "--seed must be"),
+    (dict(seed=2**64), "--seed must be"),
+    (dict(tempo=1.0), "--tempo must be 20 to 400"),
+    (dict(tempo=float("nan")), "--tempo must be"),
+    (dict(steps=1000), "--steps must be 1 to 100"),
+    (dict(form="A²"), "not an ASCII"),
+    (dict(form="A８B8"), "not an ASCII"),
+])
+def test_app_compose_refuses_bad_options(tmp_path, options, words):
+    from test_pipeline import tiny_composer
+
+    from composer.app.actions import compose_song
+    with pytest.raises(ComposerError, match=re.escape(words)):
+        compose_song(tiny_composer(), tmp_path, audio=False, **{"seed": 1, "steps": 1, **options})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_app_render_refuses_bad_uploads(tmp_path, huge_mid, fifo):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    from composer.app.actions import render_midi_file
+    out = tmp_path / "renders"
+    for upload, words in [("/dev/zero", "not a regular file"), (fifo, "not a regular file"),
+                          (huge_mid, "renders at most 3,600 s")]:
+        with pytest.raises(ComposerError, match=re.escape(words)):
+            render_midi_file(str(upload), out)
+        assert not out.exists() or list(out.iterdir()) == []

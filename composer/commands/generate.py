@@ -59,7 +59,6 @@ def run(args: argparse.Namespace) -> int:
 
     from composer.commands.midi import check_midi_name
     from composer.io.atomic import check_distinct, check_writable
-    from composer.limits import check_seed
     from composer.pipeline import Composer, check_options
 
     # Every cheap check first: a bad option costs nothing and writes nothing.  The outputs
@@ -70,9 +69,8 @@ def run(args: argparse.Namespace) -> int:
     if args.timbre and audio_out is None:
         raise RenderError("--timbre sets how the audio sounds; add --audio FILE.wav "
                           "(the MIDI file keeps its General MIDI programs)")
-    if args.seed is not None:
-        check_seed(args.seed)
-    _, meter = check_options(args.form, args.bars, args.key, args.tempo, args.meter, args.steps)
+    _, meter = check_options(args.form, args.bars, args.key, args.tempo, args.meter, args.steps,
+                             seed=args.seed)
     mixer = options = None
     if audio_out is not None:
         _check_audio_length(args, meter.beats_per_bar)
