@@ -110,18 +110,22 @@ def test_generate_refuses_bad_options(tiny_models, out_dir, capsys, args, words)
     assert list(out_dir.iterdir()) == []
 
 
-@pytest.mark.parametrize("output, words", [
+OUTPUT_CASES = [
     ("{out}", ["is a folder"]),
     (".", ["is a folder"]),
     ("", ["argument -o/--output: an empty file name"]),
     ("/dev/null", ["not a regular file"]),     # without --force: must not say "pass --force"
     ("{out}/s.wav", ["give it a .mid or .midi name"]),
     ("{out}/no/such/s.mid", ["folder", "does not exist"]),
-])
-@pytest.mark.parametrize("force", [[], ["--force"]])
+]
+# Each also with --force, except /dev/null: never risk it.  With --force it is the FIFO of
+# test_outputs_replace_only_regular_files and check_writable("/dev/null", force=True) there.
+OUTPUT_CASES += [(o, w, ["--force"]) for o, w in OUTPUT_CASES if o != "/dev/null"]
+OUTPUT_CASES = [c if len(c) == 3 else (*c, []) for c in OUTPUT_CASES]
+
+
+@pytest.mark.parametrize("output, words, force", OUTPUT_CASES)
 def test_generate_refuses_bad_outputs(tiny_models, out_dir, capsys, output, words, force):
-    if force and output == "/dev/null":
-        pytest.skip("never risk /dev/null: check_writable's own test covers it with force")
     rc = main(["generate", "--models", str(tiny_models), "-o", output.format(out=out_dir), *force])
     one_error(capsys, rc, *words)
     assert list(out_dir.iterdir()) == []
@@ -439,18 +443,21 @@ def test_temporary_files_are_named_and_stale_ones_removed(tmp_path):
         tmp.write_bytes(b"x")
     # A leftover of a process that is gone (pid 2**22 + 1 is above Linux's pid_max default)
     # goes on the next write into the folder; one of a live process (this one) stays.
-    dead = tmp_path / f".old.wav{TEMP_MARK}{2**22 + 1}-abcd.wav"
+    tag = tmp.name.rsplit("-", 1)[1][:4]  # this machine's tag, then 4 random hex digits
+    dead = tmp_path / f".old.wav{TEMP_MARK}{2**22 + 1}-{tag}abcd.wav"
     dead.write_bytes(b"left by SIGKILL")
-    dead_dir = tmp_path / f".build{TEMP_MARK}{2**22 + 1}-abcd"
+    dead_dir = tmp_path / f".build{TEMP_MARK}{2**22 + 1}-{tag}abcd"
     dead_dir.mkdir()
-    live = tmp_path / f".mine.wav{TEMP_MARK}{os.getpid()}-abcd.wav"
+    live = tmp_path / f".mine.wav{TEMP_MARK}{os.getpid()}-{tag}abcd.wav"
     live.write_bytes(b"being written")
+    elsewhere = tmp_path / f".theirs.wav{TEMP_MARK}{2**22 + 1}-{'0000' if tag != '0000' else '1111'}abcd.wav"
+    elsewhere.write_bytes(b"another machine's pid: not ours to judge")
     other = tmp_path / ".hidden-but-not-ours"
     other.write_bytes(b"x")
     with atomic_path(tmp_path / "other.mid") as tmp:
         tmp.write_bytes(b"y")
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted([".hidden-but-not-ours", live.name, "other.mid", "song.wav"])
+    assert names == sorted([".hidden-but-not-ours", live.name, elsewhere.name, "other.mid", "song.wav"])
     assert remove_stale_temps(tmp_path) == []
 
 

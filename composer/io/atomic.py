@@ -2,10 +2,11 @@
 
 Writing goes to a temporary file beside the target, then a rename, so a crash or an error
 half-way never leaves a half-written output under the final name.  Temporary files and
-folders are named ``.<name>.composer-tmp-<pid>-<random><suffix>``: an error, SIGINT or
-SIGTERM removes them (the CLI turns SIGTERM into an exception, so ``finally`` blocks run),
-and one left by a SIGKILL, which nothing can catch, is removed by the next composer that
-writes into the same folder, once the process named in it is gone.
+folders are named ``.<name>.composer-tmp-<pid>-<machine><random><suffix>``: an error,
+SIGINT or SIGTERM removes them (the CLI turns SIGTERM into an exception, so ``finally``
+blocks run), and one left by a SIGKILL, which nothing can catch, is removed by the next
+composer on the same machine that writes into the same folder, once the process named in
+it is gone.
 
 Reading (:func:`read_regular_file`) opens without blocking and refuses anything but a
 regular file, then reads at most the limit plus one byte: ``/dev/zero``, a FIFO or a file
@@ -14,9 +15,11 @@ that grows while it is read can neither hang the reader nor fill its memory.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
+import socket
 import stat
 from pathlib import Path
 from typing import Iterator
@@ -84,11 +87,25 @@ def check_distinct(**paths: str | os.PathLike | None) -> None:
 
 
 # ---------------------------------------------------------------------- temporary files
+def _machine_tag() -> str:
+    """4 hex digits naming this machine and PID namespace: a pid means something only there,
+    so a leftover is judged only by a composer that sees the same processes (a folder may
+    be shared with another container or host)."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return hashlib.sha1(f"{socket.gethostname()}:{namespace}".encode()).hexdigest()[:4]
+
+
+_TAG = _machine_tag()
+
+
 def _temp_path(folder: Path, name: str, suffix: str) -> Path:
     # The target's name is kept (shortened: a file name has at most 255 bytes) so that a
     # leftover says what it was; the pid lets the next run tell whether its writer lives.
     stem = name[:80]
-    return folder / f".{stem}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+    return folder / f".{stem}{TEMP_MARK}{os.getpid()}-{_TAG}{secrets.token_hex(2)}{suffix}"
 
 
 def make_temp_file(folder: str | os.PathLike, name: str, suffix: str = ".tmp") -> Path:
@@ -169,9 +186,9 @@ def remove_stale_temps(folder: str | os.PathLike) -> list[str]:
         name = entry.name
         if not name.startswith(".") or TEMP_MARK not in name:
             continue
-        pid_text = name.rsplit(TEMP_MARK, 1)[1].split("-", 1)[0]
-        if not (pid_text.isascii() and pid_text.isdigit()):
-            continue
+        pid_text, _, rest = name.rsplit(TEMP_MARK, 1)[1].partition("-")
+        if not (pid_text.isascii() and pid_text.isdigit()) or not rest.startswith(_TAG):
+            continue  # not ours, or written where its pid means another process
         pid = int(pid_text)
         if pid == os.getpid() or _pid_alive(pid):
             continue
