@@ -231,6 +231,17 @@ def test_midi_commands_refuse_non_files(song_mid, fifo, out_dir, capsys, argv, w
     assert list(out_dir.iterdir()) == []
 
 
+def test_more_tracks_than_synth_channels_is_one_error(tmp_path, out_dir, capsys):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    from reliability_fixtures import smf
+    many = tmp_path / "many.mid"
+    many.write_bytes(smf(*(bytes([0, 0x90 | i % 16, 60, 100, 0x60, 0x80 | i % 16, 60, 0]) for i in range(300)),
+                         file_type=1, division=96))
+    rc = main(["render", str(many), "-o", str(out_dir / "a.wav")])
+    one_error(capsys, rc, "281 melodic and 19 drum tracks; FluidSynth's 256 channels play at most 240 and 16")
+    assert list(out_dir.iterdir()) == []
+
+
 def test_huge_note_is_inspected_but_neither_converted_nor_rendered(huge_mid, out_dir, capsys):
     # Valid MIDI: reading it is fine.  At 480 PPQ its note needs a delta time of more than
     # 28 bits, which no MIDI file holds, and rendering it would fill the disk.

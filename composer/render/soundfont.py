@@ -38,6 +38,8 @@ from composer.score import Score, Track
 DEFAULT_SOUNDFONT = Path(__file__).resolve().parents[2] / "soundfonts" / "FluidR3Mono_GM.sf3"
 """The committed General MIDI SoundFont (FluidR3 Mono GM, MIT licence)."""
 
+N_CHANNELS = 256
+"""MIDI channels of the synthesiser: one per track (drums on every 16th, from channel 9)."""
 DRUM_BANK = 128
 """The SoundFont bank that holds the GM drum kits."""
 
@@ -125,6 +127,12 @@ class ChannelPlan:
 def plan_channels(tracks: tuple[Track, ...]) -> tuple[ChannelPlan, ...]:
     """One channel per track: drums on channels 9, 25, 41, ... (``c % 16 == 9``), the rest
     on the remaining channels in track order.  Returns a plan per track, in track order."""
+    n_drums = sum(t.is_drum for t in tracks)
+    if n_drums > N_CHANNELS // 16 or len(tracks) - n_drums > N_CHANNELS - N_CHANNELS // 16:
+        # Beyond that FluidSynth's program_select fails, which read as "no preset".
+        raise RenderError(f"the song has {len(tracks) - n_drums} melodic and {n_drums} drum tracks; "
+                          f"FluidSynth's {N_CHANNELS} channels play at most "
+                          f"{N_CHANNELS - N_CHANNELS // 16} and {N_CHANNELS // 16}: merge some tracks")
     plans = []
     melodic = (c for c in range(100_000) if c % 16 != 9)
     drums = (c for c in range(9, 100_000, 16))
@@ -256,7 +264,7 @@ class SoundFontRenderer:
         """
         fluidsynth = load_fluidsynth()
         # 256 channels: one per track even for large orchestral files.
-        synth = fluidsynth.Synth(gain=self.gain, samplerate=float(sample_rate), channels=256, **{
+        synth = fluidsynth.Synth(gain=self.gain, samplerate=float(sample_rate), channels=N_CHANNELS, **{
             "synth.reverb.active": int(self.reverb),
             "synth.chorus.active": int(self.chorus),
             "synth.dynamic-sample-loading": 1,
