@@ -59,7 +59,10 @@ def check_seed(seed: int, option: str = "--seed") -> int:
 
 def check_tempo(tempo: float, option: str = "--tempo") -> float:
     """``tempo`` in bpm within MIN_TEMPO_BPM .. MAX_TEMPO_BPM, else one ComposerError line."""
-    value = float(tempo)
+    try:
+        value = float(tempo)
+    except (TypeError, ValueError):
+        value = math.nan
     if not (MIN_TEMPO_BPM <= value <= MAX_TEMPO_BPM):
         raise ComposerError(f"{option} must be {MIN_TEMPO_BPM:g} to {MAX_TEMPO_BPM:g} bpm "
                             f"(what a song can be played at), not {_short(value)}")
@@ -68,15 +71,22 @@ def check_tempo(tempo: float, option: str = "--tempo") -> float:
 
 def check_steps(steps: int, option: str = "--steps") -> int:
     """``steps`` within 1 .. MAX_STEPS, else one ComposerError line."""
-    if not 1 <= int(steps) <= MAX_STEPS:
+    try:
+        value = operator.index(steps)
+    except TypeError:
+        value = None
+    if isinstance(steps, bool) or value is None or not 1 <= value <= MAX_STEPS:
         raise ComposerError(f"{option} must be 1 to {MAX_STEPS} (time grows with the steps: "
                             f"{MAX_STEPS} takes about 7x the default), not {_short(steps)}")
-    return int(steps)
+    return value
 
 
 def check_loudness(lufs: float, option: str = "--loudness") -> float:
     """A finite loudness target within MIN/MAX_LOUDNESS_LUFS, else one ComposerError line."""
-    value = float(lufs)
+    try:
+        value = float(lufs)
+    except (TypeError, ValueError):
+        value = math.nan
     if not (math.isfinite(value) and MIN_LOUDNESS_LUFS <= value <= MAX_LOUDNESS_LUFS):
         raise ComposerError(f"{option} must be {MIN_LOUDNESS_LUFS:g} to {MAX_LOUDNESS_LUFS:g} LUFS "
                             f"(-14 is the streaming level), not {_short(value)}")
@@ -88,6 +98,9 @@ def _short(value) -> str:
     1e-300), and a huge integer cut to its first digits rather than printed whole."""
     if isinstance(value, float):
         return repr(value)
+    if not isinstance(value, int):
+        text = repr(value)
+        return text if len(text) <= 24 else text[:21] + "..."
     text = str(value)
     return text if len(text) <= 24 else f"{text[:12]}... ({len(text)} digits)"
 
