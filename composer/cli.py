@@ -4,12 +4,16 @@ Each room adds its subcommands from its own module under ``composer/commands/``;
 module there exposes ``register(subparsers)`` and sets ``func`` on each parser it adds,
 a function ``(args) -> int``.  Any :class:`ComposerError` becomes one line on stderr and
 exit status 2, never a traceback; a warning (e.g. notes dropped by a DDSP timbre) is one
-``composer: warning:`` line.
+``composer: warning:`` line.  A bad command line is one such line too (argparse's usage
+block is left to ``--help``).  SIGTERM, like Ctrl-C (SIGINT), unwinds the command so that
+its temporary files are removed (``composer.io.atomic``); the exit status is then 128 plus
+the signal number.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 import warnings
 
@@ -28,8 +32,32 @@ COMMAND_MODULES = (
 )
 
 
+class ComposerArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one ``composer: error:`` line and exit status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        # The subcommand's own name ("composer render"), so the hint names the right --help.
+        sys.stderr.write(f"composer: error: {self.prog}: {message}; see `{self.prog} --help`\n")
+        raise SystemExit(2)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that ``finally`` blocks remove temporary
+    files; a KeyboardInterrupt so that nothing catching ``Exception`` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame) -> None:
+    # A second signal must not interrupt the cleanup the first one started.
+    signal.signal(signum, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ComposerArgumentParser(
         prog="composer",
         description="Write whole songs with cascaded diffusion, export DAW-ready MIDI, render audio.")
     parser.add_argument("--version", action="version", version=f"composer {__version__}")
@@ -45,11 +73,25 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from composer.io.atomic import remove_live_temps
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as err:  # --help, --version, or one error line already written
+        return int(err.code or 0) if isinstance(err.code, int) or err.code is None else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
+    # Only the main thread may set handlers (main() called from a worker thread in tests).
+    # SIGHUP (the terminal closed) likewise, unless it is ignored on purpose (nohup).
+    previous: dict[int, object] = {}
+    try:
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _raise_terminated)
+        if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:
+            previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _raise_terminated)
+    except ValueError:
+        pass
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
@@ -57,9 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     except ComposerError as err:
         print(f"composer: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("composer: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        signum = err.signum if isinstance(err, Terminated) else signal.SIGINT
+        print(f"composer: {'interrupted' if signum == signal.SIGINT else 'terminated'}; "
+              "temporary files removed", file=sys.stderr)
+        return 128 + int(signum)
+    finally:
+        # What a generator's or a worker's finally has not reached yet.
+        remove_live_temps()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

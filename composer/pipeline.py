@@ -30,6 +30,7 @@ import torch
 from composer.errors import ComposerError, FormError
 from composer.form import MAX_SONG_BARS, Phrase, parse_form
 from composer.levels.chords import DEFAULT_VARIATION as CHORD_VARIATION
+from composer.limits import check_seed, check_steps, check_tempo
 from composer.levels.chords import ChordLevel, sample_chords
 from composer.levels.form import FormLevel, sample_form
 from composer.levels.melody import DEFAULT_GUIDANCE as MELODY_GUIDANCE
@@ -66,7 +67,6 @@ BASS_PROGRAM = 33     # GM electric bass (finger)
 FORM_STEPS = 20
 CHORD_STEPS = 20
 MELODY_STEPS = 16
-MAX_TEMPO = 400.0
 
 SECTION_NAMES = {"i": "Intro", "o": "Outro", "A": "Verse", "B": "Chorus"}
 """Display names of the label letters; other capitals are bridges, other lowercase
@@ -121,18 +121,28 @@ def parse_meter(text: str) -> Meter:
 
 
 def check_options(form: str | None, bars: int | None, key: str | None, tempo: float | None,
-                  meter: str, steps: int | None) -> tuple[tuple[int, int] | None, Meter]:
-    """Check every user option before any work; one-line ComposerError on the first bad one."""
+                  meter: str, steps: int | None, *,
+                  seed: int | None = None) -> tuple[tuple[int, int] | None, Meter]:
+    """Check every user option before any work; one-line ComposerError on the first bad one.
+    The limits (tempo, steps, seed) are those of :mod:`composer.limits`."""
     if bars is not None and not 1 <= int(bars) <= MAX_SONG_BARS:
         raise FormError(f"--bars must be 1 to {MAX_SONG_BARS}, not {bars}")
     if form is not None:
         from composer.representation.form import parse_partial_form
+        # str.isdigit() takes '²' (which int() refuses) and '８' or '٨' (which it reads as 8):
+        # a form is ASCII, so anything else is refused here, pointing at it.
+        odd = next((i for i, ch in enumerate(form) if not ch.isascii()), None)
+        if odd is not None:
+            raise FormError(f"bad form {form!r}: {form[odd]!r} at position {odd + 1} is not an ASCII "
+                            "letter or digit; write phrases as letter + bars, e.g. 'i4A8B8A8o4'")
         parse_partial_form(form)
     parsed_key = parse_key(key) if key is not None else None
-    if tempo is not None and not (0 < float(tempo) <= MAX_TEMPO):
-        raise ComposerError(f"--tempo must be above 0 and at most {MAX_TEMPO:g} bpm, not {tempo:g}")
-    if steps is not None and not 1 <= int(steps) <= 1000:
-        raise ComposerError(f"--steps must be 1 to 1000, not {steps}")
+    if tempo is not None:
+        check_tempo(tempo)
+    if steps is not None:
+        check_steps(steps)
+    if seed is not None:
+        check_seed(seed)
     return parsed_key, parse_meter(meter)
 
 
@@ -334,7 +344,7 @@ class Composer:
         of every level (default 20 form, 20 chords, 12 notes); progress: see
         :data:`Progress`; bass: add the derived Bass track.  Returns a validated Score.
         """
-        parsed_key, m = check_options(form, bars, key, tempo, meter, steps)
+        parsed_key, m = check_options(form, bars, key, tempo, meter, steps, seed=seed)
         seed = int(secrets.randbits(31)) if seed is None else int(seed)
         gens = level_generators(seed)
         rng = np.random.default_rng(seed)

@@ -53,7 +53,7 @@ def test_bad_names_and_depths(tmp_path):
         write_audio(tmp_path / "a.ogx", tone())
     with pytest.raises(AudioError, match="16 or 24"):
         audio_format("a.wav", bit_depth=32)
-    with pytest.raises(AudioError, match="not found"):
+    with pytest.raises(AudioError, match="no such file"):
         read_audio(tmp_path / "missing.wav")
     (tmp_path / "junk.wav").write_bytes(b"not audio at all")
     with pytest.raises(AudioError, match="cannot read"):

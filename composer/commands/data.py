@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder (replaced atomically)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--force", action="store_true",
-                   help="rebuild even if OUT is up to date; replace OUT even if it is not a POP909 build")
+                   help="rebuild even if OUT is up to date (a folder that is not a POP909 build is "
+                        "never replaced)")
     p.add_argument("--songs", nargs="*", default=None, metavar="ID",
                    help="build only these song ids (e.g. 001 002); default all")
     p.set_defaults(func=_run_pop909)

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from composer.commands import output_path
 from composer.commands.render import add_timbre_argument
 from composer.errors import RenderError
 
@@ -25,22 +26,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "DAW-ready MIDI file (section markers, chord symbols, key, tempo; tracks "
                     "Melody, Piano, Bass).  Every option is optional; what is given is kept exactly. "
                     "Prints the form it used and the seed that reproduces the song.")
-    p.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write (.mid)")
+    p.add_argument("-o", "--output", type=output_path, required=True, help="MIDI file to write (.mid)")
     p.add_argument("--form", default=None,
                    help="form string, e.g. i4A8B8A8B8o4 (letter + bars; i intro, o outro, A verse, "
                         "B chorus...); '?N' leaves N bars to the model, a final '*' the rest")
     p.add_argument("--bars", type=int, default=None, help="song length in bars (1..512)")
     p.add_argument("--key", default=None, help='key of the whole song, e.g. "A minor", "Eb major"')
-    p.add_argument("--tempo", type=float, default=None, help="tempo in bpm (default: chosen by the seed)")
+    p.add_argument("--tempo", type=float, default=None,
+                   help="tempo in bpm, 20..400 (default: chosen by the seed, 70..130)")
     p.add_argument("--meter", default="4/4", help="4/4 (default), 3/4, 2/4 or 6/8")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed, 0 .. 2**32 - 1 (default: random, printed)")
     p.add_argument("--steps", type=int, default=None,
-                   help="sampler steps of every level (default 20 form, 20 chords, 12 notes)")
+                   help="sampler steps of every level, 1..100 (default 20 form, 20 chords, 12 notes; "
+                        "time grows with the steps)")
     p.add_argument("--models", type=Path, default=None,
                    help="folder with form/, chords/, notes/ (default: the shipped models, "
                         "or $COMPOSER_MODELS)")
     p.add_argument("--no-bass", action="store_true", help="leave out the Bass track derived from the chords")
-    p.add_argument("--audio", type=Path, default=None,
+    p.add_argument("--audio", type=output_path, default=None,
                    help="also render the song to this audio file (.wav/.flac/.mp3), loudness-normalised, "
                         "with the bundled SoundFont or the --timbre given")
     add_timbre_argument(p, "needs --audio; the MIDI file keeps its General MIDI programs")
@@ -53,18 +57,23 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from composer.io.atomic import check_writable
+    from composer.commands.midi import check_midi_name
+    from composer.io.atomic import check_distinct, check_writable
     from composer.pipeline import Composer, check_options
 
-    # Every cheap check first: a bad option costs nothing and writes nothing.
-    out = check_writable(args.output, args.force)
+    # Every cheap check first: a bad option costs nothing and writes nothing.  The outputs
+    # come first of all: a typo in a path should not wait for the other checks.
+    out = check_midi_name(check_writable(args.output, args.force), "-o")
     audio_out = check_writable(args.audio, args.force) if args.audio is not None else None
+    check_distinct(output=out, audio=audio_out)
     if args.timbre and audio_out is None:
         raise RenderError("--timbre sets how the audio sounds; add --audio FILE.wav "
                           "(the MIDI file keeps its General MIDI programs)")
-    check_options(args.form, args.bars, args.key, args.tempo, args.meter, args.steps)
+    _, meter = check_options(args.form, args.bars, args.key, args.tempo, args.meter, args.steps,
+                             seed=args.seed)
     mixer = options = None
     if audio_out is not None:
+        _check_audio_length(args, meter.beats_per_bar)
         mixer, options = _prepare_audio(args, audio_out)
     seed = int(secrets.randbits(31)) if args.seed is None else args.seed
     composer = Composer.from_pretrained(args.models)
@@ -103,6 +112,31 @@ def run(args: argparse.Namespace) -> int:
 
         write_mix(score, audio_out, mixer, resolve_timbres(score, options), force=args.force)
     return 0
+
+
+# The tempo Composer.compose draws when none is given is at least this (70..130 bpm).
+SLOWEST_DRAWN_TEMPO = 70.0
+
+
+def _check_audio_length(args: argparse.Namespace, beats_per_bar: int) -> None:
+    """Refuse, before composing, a song that could be too long to render: the most bars the
+    options allow at their tempo against :data:`composer.limits.MAX_RENDER_SECONDS`."""
+    from composer.form import MAX_SONG_BARS
+    from composer.limits import MAX_RENDER_SECONDS
+    from composer.representation.form import parse_partial_form
+
+    bars = args.bars
+    if bars is None and args.form is not None:
+        form = parse_partial_form(args.form)
+        bars = None if form.open_end else form.n_bars
+    n_bars = MAX_SONG_BARS if bars is None else bars
+    tempo = SLOWEST_DRAWN_TEMPO if args.tempo is None else float(args.tempo)
+    seconds = n_bars * beats_per_bar * 60.0 / tempo
+    if seconds > MAX_RENDER_SECONDS:
+        fits = int(MAX_RENDER_SECONDS * tempo / 60.0 / beats_per_bar)
+        raise RenderError(f"--audio renders at most {MAX_RENDER_SECONDS:g} s of music, and "
+                          f"{'up to ' if bars is None else ''}{n_bars} bars at {tempo:g} bpm last "
+                          f"{seconds:.0f} s: give --bars {fits} or fewer, or a faster --tempo")
 
 
 def _prepare_audio(args: argparse.Namespace, audio_out: Path):

@@ -10,10 +10,27 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from composer.commands import output_path
 from composer.score import Score
 
 N_CHORDS_SHOWN = 8
 """Chords listed by ``inspect`` before it says how many more there are."""
+MAX_DELTA_TICKS = 2**28 - 1
+"""Largest delta time a MIDI file can hold (a 4-byte variable-length quantity)."""
+MIDI_SUFFIXES = (".mid", ".midi")
+"""File names a MIDI file is written under (a DAW picks the format from the name)."""
+
+
+def check_midi_name(path: Path, option: str = "OUTPUT") -> Path:
+    """``path`` if its name ends in .mid or .midi, else one ComposerError line (a MIDI file
+    written as song.wav opens nowhere and looks like the audio)."""
+    from composer.errors import ComposerError  # noqa: PLC0415
+
+    if path.suffix.lower() not in MIDI_SUFFIXES:
+        raise ComposerError(f"{option} {path.name} is written as MIDI: give it a .mid or .midi name"
+                            + (" (audio comes from `composer render` or --audio)"
+                               if path.suffix.lower() in (".wav", ".flac", ".mp3") else ""))
+    return path
 
 
 @dataclass(frozen=True)
@@ -124,8 +141,16 @@ def run_convert(args: argparse.Namespace) -> int:
     from composer.io.atomic import check_writable  # noqa: PLC0415
     from composer.io.midi import read_midi, write_midi  # noqa: PLC0415
 
-    output = check_writable(args.output, args.force)
+    from composer.errors import MidiError  # noqa: PLC0415
+    from composer.io.midi import WRITE_RESOLUTION  # noqa: PLC0415
+
+    output = check_midi_name(check_writable(args.output, args.force))
     score = read_midi(args.input)
+    # A delta time in a MIDI file has at most 28 bits; at the 480 PPQ written, a song longer
+    # than that (one 2**28-tick note at 1 PPQ is) could not be read back.
+    if score.end_tick * WRITE_RESOLUTION // score.resolution > MAX_DELTA_TICKS:
+        raise MidiError(f"{args.input} lasts {score.end_tick:,} ticks at {score.resolution} PPQ, longer "
+                        f"than a MIDI file at {WRITE_RESOLUTION} PPQ can hold ({MAX_DELTA_TICKS:,} ticks)")
     write_midi(score, output)
     n_notes = sum(len(t.notes) for t in score.tracks)
     print(f"wrote {output}: {len(score.tracks)} tracks, {n_notes} notes, "
@@ -148,6 +173,6 @@ def register(subparsers) -> None:
                     "named track per instrument on its own channel, every note, program and tempo "
                     "change kept.")
     p.add_argument("input", type=Path, help="MIDI file to read (type 0 or 1)")
-    p.add_argument("output", type=Path, help="MIDI file to write")
+    p.add_argument("output", type=output_path, help="MIDI file to write")
     p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     p.set_defaults(func=run_convert)

@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from composer.commands import output_path
 from composer.errors import RenderError
 
 if TYPE_CHECKING:
@@ -28,7 +30,7 @@ def register(subparsers) -> None:
         description="Render a MIDI file to a loudness-normalised WAV, FLAC or MP3 with FluidSynth. "
                     "Tracks keep their General MIDI programs unless --program/--timbre says otherwise.")
     p.add_argument("input", type=Path, help="MIDI file (.mid)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="audio file: .wav, .flac or .mp3")
+    p.add_argument("-o", "--output", type=output_path, required=True, help="audio file: .wav, .flac or .mp3")
     p.add_argument("--soundfont", type=Path, default=None,
                    help="an .sf2/.sf3 SoundFont (default: the bundled FluidR3 Mono GM)")
     p.add_argument("--program", action="append", default=[], metavar="TRACK=N",
@@ -115,9 +117,14 @@ def run(args: argparse.Namespace) -> int:
     from composer.render.base import Audio  # noqa: PLC0415
     from composer.render.mix import parse_program_options, parse_timbre_options, resolve_timbres  # noqa: PLC0415
 
+    from composer.limits import check_loudness  # noqa: PLC0415
+    from composer.render.base import check_render_limits  # noqa: PLC0415
+
     # Check every cheap thing before the slow render, so a bad option costs nothing.
     output = check_writable(args.output, args.force)
     audio_format(output, args.bit_depth)
+    if not args.no_normalise:
+        check_loudness(args.loudness)
     options = parse_program_options(args.program) + parse_timbre_options(args.timbre)
     if args.stems is not None:
         if args.stems.exists() and not args.stems.is_dir():
@@ -125,15 +132,17 @@ def run(args: argparse.Namespace) -> int:
         if not args.stems.parent.exists():
             raise RenderError(f"folder {args.stems.parent} does not exist; create it first")
     mixer = prepare_mixer(options, args.soundfont)
-    score = read_midi(args.input)
+    score = check_render_limits(read_midi(args.input))
     timbres = resolve_timbres(score, options)
     stem_paths = []
     if args.stems is not None:
         names = _stem_names([t.name for t in score.tracks])
         stem_paths = [args.stems / f"{name}{output.suffix}" for name in names]
         for path in stem_paths:
-            if path.exists() and not args.force:
-                raise RenderError(f"{path} exists; pass --force to overwrite it")
+            if args.stems.is_dir():  # (else the folder is made after the mix)
+                check_writable(path, args.force)  # a folder or a device there is refused too
+            if os.path.realpath(path) == os.path.realpath(output):
+                raise RenderError(f"stem {path} would overwrite -o {output}; give another --stems folder")
     rate = args.sample_rate
     report = write_mix(score, output, mixer, timbres, sample_rate=rate,
                        target_lufs=None if args.no_normalise else args.loudness,

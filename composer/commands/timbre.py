@@ -8,13 +8,31 @@ from composer.errors import ComposerError
 
 
 def _train(args: argparse.Namespace) -> int:
+    from composer.limits import check_seed
+
+    # Every option is checked before the recordings are analysed (minutes of work).
+    for flag, value, least in (("--steps", args.steps, 0), ("--warm-steps", args.warm_steps, 0),
+                               ("--threads", args.threads, 1)):
+        if value is not None and value < least:
+            raise ComposerError(f"{flag} must be at least {least}, not {value}")
+    if args.steps == 0 and args.warm_steps == 0:
+        raise ComposerError("--steps and --warm-steps are both 0: nothing would be trained")
+    check_seed(args.seed)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ComposerError(f"--out {out} is a file; give a folder for the timbre")
+    if not out.parent.is_dir():
+        # As every other command: a missing parent is a typo more often than a wish.
+        raise ComposerError(f"folder {out.parent} does not exist; create it first")
+    if not Path(args.audio_dir).is_dir():
+        raise ComposerError(f"{args.audio_dir} is not a folder of recordings")
+
     import torch
 
     from composer.render.ddsp.train import TrainConfig, train_timbre
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = Path(args.out)
     if (out / "model.safetensors").exists() and not (args.resume or args.force):
         raise ComposerError(f"{out} already holds a timbre; pass --resume to continue its training "
                             f"or --force to train it again")
@@ -50,8 +68,8 @@ def register(subparsers) -> None:
                    help="supervised warm-start steps on analysed harmonics (default 600)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/.cache/state.safetensors")
     p.add_argument("--force", action="store_true", help="train again over an existing timbre")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--seed", type=int, default=0, help="random seed, 0 .. 2**32 - 1 (default 0)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -41,6 +42,11 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ComposerError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.seed is not None:
+        from composer.limits import check_seed
+        check_seed(args.seed)
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise ComposerError(f"--lr must be a positive number, not {args.lr}")
     if args.device == "cuda":
         import torch
         if not torch.cuda.is_available():

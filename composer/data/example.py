@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from composer.errors import DataError
+from composer.io.atomic import discard_temp, forget_temp, make_temp_file, read_regular_file
 from composer.form import format_form, parse_form
 from composer.score import (QUALITY_NAMES, RESOLUTION, ChordSymbol, KeySignature, Note, Score,
                             Section, TempoChange, TimeSignature, Track)
@@ -105,15 +106,14 @@ class SongExample:
         for f in fields(self):
             value = getattr(self, f.name)
             arrays[f.name] = np.asarray(value)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-        os.close(fd)
+        tmp = make_temp_file(path.parent, path.name, ".npz.tmp")
         try:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
             os.replace(tmp, path)
+            forget_temp(tmp)
         finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            discard_temp(tmp)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SongExample":
@@ -192,10 +192,26 @@ def load_split(prepared_dir: str | os.PathLike, split: str) -> list[SongExample]
     if not split_file.is_file():
         raise DataError(f"{root} is not a prepared dataset (no split.json); "
                         "build one with `composer data pop909 --root DATA --out DIR`")
-    ids = json.loads(split_file.read_text())
+    try:
+        ids = json.loads(read_regular_file(split_file, MAX_SPLIT_BYTES, DataError, "a split.json"))
+    except ValueError as err:
+        raise DataError(f"cannot read {split_file}: {err}") from None
+    if not isinstance(ids, dict) or not all(isinstance(v, list) for v in ids.values()):
+        raise DataError(f"{split_file} is not a split file ({{\"train\": [ids], ...}}); rebuild it "
+                        "with `composer data pop909`")
     if split not in ids:
         raise DataError(f"split {split!r} not in {split_file}; it has {sorted(ids)}")
+    for song_id in ids[split]:
+        # An id becomes a file name: "../../x" or "/etc/passwd" must not become a path.
+        if not (isinstance(song_id, str) and _SONG_ID.fullmatch(song_id)):
+            raise DataError(f"{split_file}: song id {song_id!r} in split {split!r} is not a plain name "
+                            "(letters, digits, '_' and '-'); rebuild it with `composer data pop909`")
     return [SongExample.load(root / "songs" / f"{song_id}.npz") for song_id in ids[split]]
+
+
+MAX_SPLIT_BYTES = 16 * 2**20
+"""Largest split.json read (POP909's is 7 kB)."""
+_SONG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", re.ASCII)
 
 
 __all__ = ["SongExample", "load_split", "STEPS_PER_BEAT", "MODES", "format_form"]

@@ -125,6 +125,11 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     import soundfile as sf
     from scipy.signal import resample_poly
 
+    from composer.io.atomic import check_regular_file
+    from composer.io.audio import MAX_AUDIO_BYTES
+
+    # A regular file only: libsndfile would block on a FIFO and read /dev/zero forever.
+    check_regular_file(path, AudioError, "an audio file", MAX_AUDIO_BYTES)
     try:
         audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as err:  # soundfile raises several types; all mean "unreadable"

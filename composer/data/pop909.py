@@ -21,9 +21,7 @@ import json
 import math
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -35,6 +33,7 @@ import numpy as np
 from composer.data.example import MODES, STEPS_PER_BEAT, SongExample
 from composer.errors import DataError, FormError
 from composer.form import Phrase, format_form, parse_form
+from composer.io.atomic import discard_temp, forget_temp, make_temp_dir
 from composer.score import CHORD_QUALITIES, QUALITY_NAMES, RESOLUTION, Score, TempoChange
 
 BUILDER_VERSION = "pop909-v1"
@@ -1016,10 +1015,12 @@ def build_pop909(root: str | os.PathLike, out: str | os.PathLike, workers: int =
     The build goes to a temporary folder beside ``out`` and is renamed into place, so a
     reader never sees a half-built set.  If ``out`` already holds a build with the same
     cache key (code + inputs), nothing is done unless ``force``.  ``out`` must be absent,
-    empty or an earlier build of this command (else DataError, unless ``force``).
+    empty or an earlier build of this command (its report.json says so), else DataError:
+    ``force`` rebuilds a build, it never deletes a folder that is not one.
     """
     t0 = time.perf_counter()
     root, out = Path(root), Path(out)
+    _check_out(out)
     sources = find_sources(root, song_ids)
     if not sources:
         raise DataError(f"no POP909 songs found under {root}")
@@ -1034,15 +1035,13 @@ def build_pop909(root: str | os.PathLike, out: str | os.PathLike, workers: int =
                 previous = json.loads(report_file.read_text())
             except (OSError, ValueError):
                 previous = None
-        ours = isinstance(previous, dict) and previous.get("builder", "").startswith("pop909")
-        if not ours and any(out.iterdir()) and not force:
-            raise DataError(f"{out} exists and is not a POP909 build; pass --force to replace it")
+        ours = _is_build(previous)
         if ours and previous.get("cache_key") == key and not force and (out / "split.json").is_file():
             return BuildReport(out, previous["n_songs"], previous["n_kept"],
                                tuple((d["song_id"], d["reason"]) for d in previous["dropped"]),
                                previous["medians"], time.perf_counter() - t0, True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    tmp = make_temp_dir(out.parent, f"{out.name}.build")
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the build is an ordinary folder
     try:
         songs_dir = tmp / "songs"
@@ -1083,10 +1082,31 @@ def build_pop909(root: str | os.PathLike, out: str | os.PathLike, workers: int =
         (tmp / "report.json").write_text(json.dumps(_no_nan(report), indent=1, allow_nan=False) + "\n")
         _swap_into_place(tmp, out)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        discard_temp(tmp)
         raise
     return BuildReport(out, len(results), len(kept), tuple((r.song_id, r.reason) for r in dropped),
                        medians, seconds, False)
+
+
+def _is_build(report) -> bool:
+    """Whether a parsed report.json is one this command wrote."""
+    return isinstance(report, dict) and str(report.get("builder", "")).startswith("pop909")
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an ``out`` that exists and is neither empty nor a build of this command: not
+    even ``force`` replaces it, so a typo in --out cannot delete someone's folder."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise DataError(f"{out} exists and is not a folder")
+    try:
+        report = json.loads((out / "report.json").read_text())
+    except (OSError, ValueError):
+        report = None
+    if not _is_build(report) and any(out.iterdir()):
+        raise DataError(f"{out} exists and is not a POP909 build (no report.json written by "
+                        "`composer data pop909`); choose another --out or empty it yourself")
 
 
 def _no_nan(value):
@@ -1104,12 +1124,13 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
     """Replace ``out`` by ``tmp`` with two renames (the old build is removed afterwards)."""
     old = None
     if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        old = make_temp_dir(out.parent, f"{out.name}.old")
         os.rmdir(old)
         os.replace(out, old)
     os.replace(tmp, out)
+    forget_temp(tmp)
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        discard_temp(old)
 
 
 __all__ = ["build_pop909", "build_song", "find_sources", "parse_chord_line", "repair_form",

@@ -1,26 +1,206 @@
-"""Write files atomically: to a temporary file beside the target, then rename.
+"""Safe file access: atomic writes, checked outputs, bounded reads of regular files only.
 
-A crash or an error half-way never leaves a half-written output under the final name.
+Writing goes to a temporary file beside the target, then a rename, so a crash or an error
+half-way never leaves a half-written output under the final name.  Temporary files and
+folders are named ``.<name>.composer-tmp-<pid>-<machine><random><suffix>``: an error,
+SIGINT or SIGTERM removes them (the CLI turns SIGTERM into an exception, so ``finally``
+blocks run), and one left by a SIGKILL, which nothing can catch, is removed by the next
+composer on the same machine that writes into the same folder, once the process named in
+it is gone.
+
+Reading (:func:`read_regular_file`) opens without blocking and refuses anything but a
+regular file, then reads at most the limit plus one byte: ``/dev/zero``, a FIFO or a file
+that grows while it is read can neither hang the reader nor fill its memory.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-import tempfile
+import secrets
+import shutil
+import socket
+import stat
 from pathlib import Path
 from typing import Iterator
 
 from composer.errors import ComposerError
 
+TEMP_MARK = ".composer-tmp-"
+"""What every temporary file or folder composer makes has in its name, before ``<pid>-``."""
 
+_LIVE: set[str] = set()  # temporary paths this process made and has not removed yet
+
+
+# ---------------------------------------------------------------------- outputs
 def check_writable(path: str | os.PathLike, force: bool) -> Path:
-    """Refuse to overwrite an existing ``path`` unless ``force``; return it as a Path."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise ComposerError(f"{path} exists; pass --force to overwrite it")
-    if not path.parent.exists():
-        raise ComposerError(f"folder {path.parent} does not exist; create it first")
+    """``path`` as a Path if composer may write it; one ComposerError line otherwise.
+
+    Refused: an empty name, a folder, anything that exists and is not a regular file
+    (a device such as /dev/null, a FIFO, a socket; even with ``force``), an existing file
+    without ``force``, and a missing or unwritable parent folder."""
+    raw = os.fspath(path)
+    if raw == "":
+        raise ComposerError("an empty file name; give a file to write, e.g. out/song.mid")
+    path = Path(raw)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as err:
+        raise ComposerError(f"cannot use {path}: {err.strerror or err}") from None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise ComposerError(f"{path} is a folder; give a file name, e.g. {path / ('out' + _hint(path))}")
+        if not stat.S_ISREG(st.st_mode):
+            raise ComposerError(f"{path} is not a regular file (a device, pipe or socket); "
+                                "composer only replaces regular files: give another name")
+        if not force:
+            raise ComposerError(f"{path} exists; pass --force to overwrite it")
+    parent = path.parent
+    if not parent.exists():
+        raise ComposerError(f"folder {parent} does not exist; create it first")
+    if not parent.is_dir():
+        raise ComposerError(f"{parent} is not a folder, so {path.name} cannot be written in it")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ComposerError(f"cannot write in folder {parent} (permission denied); choose another folder")
     return path
+
+
+def _hint(path: Path) -> str:
+    return path.suffix if path.suffix else ".mid"
+
+
+def check_distinct(**paths: str | os.PathLike | None) -> None:
+    """Refuse two options naming the same file (``check_distinct(output=a, audio=b)``), so
+    that one output never overwrites another.  None values are ignored; option names are
+    written ``--name`` in the message."""
+    seen: dict[str, str] = {}
+    for option, path in paths.items():
+        if path is None:
+            continue
+        key = os.path.realpath(os.fspath(path))
+        flag = "--" + option.replace("_", "-")
+        if key in seen:
+            raise ComposerError(f"{seen[key]} and {flag} both name {path}; give two different files")
+        seen[key] = flag
+
+
+# ---------------------------------------------------------------------- temporary files
+def _machine_tag() -> str:
+    """4 hex digits naming this machine and PID namespace: a pid means something only there,
+    so a leftover is judged only by a composer that sees the same processes (a folder may
+    be shared with another container or host)."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return hashlib.sha1(f"{socket.gethostname()}:{namespace}".encode()).hexdigest()[:4]
+
+
+_TAG = _machine_tag()
+
+
+def _temp_path(folder: Path, name: str, suffix: str) -> Path:
+    # The target's name is kept (shortened: a file name has at most 255 bytes) so that a
+    # leftover says what it was; the pid lets the next run tell whether its writer lives.
+    stem = name[:80]
+    return folder / f".{stem}{TEMP_MARK}{os.getpid()}-{_TAG}{secrets.token_hex(2)}{suffix}"
+
+
+def make_temp_file(folder: str | os.PathLike, name: str, suffix: str = ".tmp") -> Path:
+    """Create an empty private temporary file in ``folder`` named after ``name`` (see the
+    module docstring); it is registered so that :func:`remove_live_temps` can remove it."""
+    folder = Path(folder)
+    remove_stale_temps(folder)
+    for _ in range(100):
+        tmp = _temp_path(folder, name, suffix)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        _LIVE.add(str(tmp))
+        return tmp
+    raise ComposerError(f"cannot create a temporary file in {folder}")  # pragma: no cover
+
+
+def make_temp_dir(folder: str | os.PathLike, name: str) -> Path:
+    """Create an empty temporary folder in ``folder`` named after ``name`` (registered)."""
+    folder = Path(folder)
+    remove_stale_temps(folder)
+    for _ in range(100):
+        tmp = _temp_path(folder, name, "")
+        try:
+            os.mkdir(tmp, 0o700)
+        except FileExistsError:
+            continue
+        _LIVE.add(str(tmp))
+        return tmp
+    raise ComposerError(f"cannot create a temporary folder in {folder}")  # pragma: no cover
+
+
+def discard_temp(path: str | os.PathLike) -> None:
+    """Remove a temporary file or folder if it is still there, and forget it."""
+    path = os.fspath(path)
+    _LIVE.discard(path)
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def forget_temp(path: str | os.PathLike) -> None:
+    """The temporary path has been renamed into place: it is no longer ours to remove."""
+    _LIVE.discard(os.fspath(path))
+
+
+def remove_live_temps() -> None:
+    """Remove every temporary file and folder this process made and still holds (the CLI
+    calls it when a signal ends the run)."""
+    for path in list(_LIVE):
+        discard_temp(path)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process (or a number we cannot ask about): keep its files
+    return True
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[str]:
+    """Remove composer's temporary files and folders in ``folder`` whose writing process is
+    gone (left by a SIGKILL or a power cut); returns their names.  Files of live processes,
+    this one included, are kept."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(".") or TEMP_MARK not in name:
+            continue
+        pid_text, _, rest = name.rsplit(TEMP_MARK, 1)[1].partition("-")
+        if not (pid_text.isascii() and pid_text.isdigit()) or not rest.startswith(_TAG):
+            continue  # not ours, or written where its pid means another process
+        pid = int(pid_text)
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
 
 
 @contextlib.contextmanager
@@ -28,19 +208,86 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
 
     ``suffix`` keeps an extension on the temporary name for libraries that pick the
-    format from it (soundfile).  On any exception the temporary file is removed.
+    format from it (soundfile).  On any exception (a signal included, see the CLI) the
+    temporary file is removed.  Only a regular file (or nothing) at ``path`` is replaced.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
-    os.close(fd)
+    tmp = make_temp_file(path.parent, path.name, suffix or ".tmp")
     try:
-        yield Path(tmp)
-        # mkstemp makes the file private (0600); give the result the permissions any other
+        yield tmp
+        # Checked again here, not only by check_writable: the API writes without the CLI.
+        if path.exists() and not path.is_file():
+            raise ComposerError(f"{path} is not a regular file; composer only replaces regular files")
+        # mkstemp-style files are private (0600); give the result the permissions any other
         # new file gets (0666 less the umask), so a DAW or a colleague can read it
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
+        forget_temp(tmp)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        discard_temp(tmp)
+
+
+# ---------------------------------------------------------------------- inputs
+def _open_regular(path: Path, error: type[ComposerError], what: str) -> tuple[int, os.stat_result]:
+    """(fd, stat) of ``path`` opened for reading, refusing anything but a regular file."""
+    try:
+        # O_NONBLOCK: opening a FIFO would otherwise wait for a writer, forever.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except OSError as err:
+        raise error(f"{path}: cannot read it ({err.strerror or err})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, pipe or socket)"
+        raise error(f"{path} is {kind}, not {what}")
+    return fd, st
+
+
+def check_regular_file(path: str | os.PathLike, error: type[ComposerError] = ComposerError,
+                       what: str = "a file", max_bytes: int | None = None) -> Path:
+    """``path`` as a Path if it is a readable regular file of at most ``max_bytes``; for
+    libraries that open the file themselves (libsndfile, FluidSynth)."""
+    path = Path(path)
+    fd, st = _open_regular(path, error, what)
+    os.close(fd)
+    if max_bytes is not None and st.st_size > max_bytes:
+        raise error(f"{path}: {st.st_size:,} bytes is over the {_size(max_bytes)} limit for {what}")
+    return path
+
+
+def read_regular_file(path: str | os.PathLike, max_bytes: int,
+                      error: type[ComposerError] = ComposerError, what: str = "a file") -> bytes:
+    """The bytes of a regular file of at most ``max_bytes`` (one ``error`` line otherwise).
+
+    At most ``max_bytes + 1`` bytes are read whatever the file claims to hold."""
+    path = Path(path)
+    fd, st = _open_regular(path, error, what)
+    try:
+        if st.st_size > max_bytes:
+            raise error(f"{path}: {st.st_size:,} bytes is over the {_size(max_bytes)} limit for {what}")
+        os.set_blocking(fd, True)
+        chunks, total = [], 0
+        while total <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as err:
+        raise error(f"{path}: cannot read it ({err.strerror or err})") from None
+    finally:
+        os.close(fd)
+    if total > max_bytes:
+        raise error(f"{path}: more than the {_size(max_bytes)} limit for {what}")
+    return b"".join(chunks)
+
+
+def _size(n_bytes: int) -> str:
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:g} {unit}"
+    return f"{n_bytes} bytes"

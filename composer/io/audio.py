@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Literal
@@ -26,7 +25,8 @@ from typing import Iterable, Iterator, Literal
 import numpy as np
 
 from composer.errors import AudioError
-from composer.io.atomic import atomic_path, check_writable
+from composer.io.atomic import atomic_path, check_regular_file, check_writable, discard_temp, make_temp_file
+from composer.limits import check_loudness
 from composer.render.base import Audio
 
 BitDepth = Literal[16, 24]
@@ -42,6 +42,9 @@ LIMITER_RELEASE_DB_PER_MS = 0.04
 """How fast it recovers after a peak (12 dB in 300 ms)."""
 LIMITER_MAX_REDUCTION_DB = 12.0
 """The most the limiter turns a peak down; beyond that the whole song is scaled instead."""
+
+MAX_AUDIO_BYTES = 2 * 2**30
+"""Largest audio file read (2 GB: about 3 hours of 48 kHz 24-bit stereo WAV)."""
 
 _FORMATS = {".wav": "WAV", ".flac": "FLAC", ".mp3": "MP3"}
 _PCM = {16: "PCM_16", 24: "PCM_24"}
@@ -89,9 +92,8 @@ def read_audio(path: str | os.PathLike, sample_rate: int | None = None, mono: bo
     mono:         average the channels into one.
     Returns Audio with samples float32 [n_samples, n_channels] in -1..1.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"audio file {path} not found")
+    # A regular file only: libsndfile would block on a FIFO and read /dev/zero forever.
+    path = check_regular_file(path, AudioError, "an audio file", MAX_AUDIO_BYTES)
     sf = _soundfile()
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
@@ -379,6 +381,9 @@ def plan_gain(meter: LoudnessMeter, target_lufs: float | None = DEFAULT_LOUDNESS
     LUFS) keeps its level, turned down only as far as its peak is over the ceiling.
     Whatever happens, no sample of the planned gain times the signal exceeds the ceiling.
     """
+    if target_lufs is not None:
+        # NaN would make every comparison below false (a full-scale DC file), inf no gain.
+        check_loudness(target_lufs, "target loudness")
     lufs = meter.lufs
     if target_lufs is None or meter.peak <= 0:
         return GainPlan.constant(0.0, lufs)
@@ -451,6 +456,8 @@ def write_normalised_blocks(path: str | os.PathLike, blocks: Iterable[np.ndarray
     """
     path = check_writable(path, force)
     fmt = audio_format(path, bit_depth)
+    if target_lufs is not None:
+        check_loudness(target_lufs, "target loudness")  # before the render, not after it
     sf = _soundfile()
     meter = LoudnessMeter(sample_rate, n_channels)
     held: list[np.ndarray] = []
@@ -462,8 +469,7 @@ def write_normalised_blocks(path: str | os.PathLike, blocks: Iterable[np.ndarray
             block = np.asarray(block, dtype=np.float32).reshape(-1, n_channels)
             meter.add(block)
             if spill is None and held_bytes + block.nbytes > limit_bytes:
-                fd, spill_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".f32.wav")
-                os.close(fd)
+                spill_name = str(make_temp_file(path.parent, path.name, ".f32.wav"))
                 spill = sf.SoundFile(spill_name, "w", sample_rate, n_channels, subtype="FLOAT", format="WAV")
                 for old in held:
                     spill.write(old)
@@ -507,6 +513,6 @@ def write_normalised_blocks(path: str | os.PathLike, blocks: Iterable[np.ndarray
     finally:
         if spill is not None and not spill.closed:
             spill.close()
-        if spill_name is not None and os.path.exists(spill_name):
-            os.unlink(spill_name)
+        if spill_name is not None:
+            discard_temp(spill_name)
     return WriteReport(path, meter.n_samples, sample_rate, meter.lufs, plan.lufs_after, peak_after, plan)

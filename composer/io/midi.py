@@ -32,7 +32,7 @@ import mido
 from mido.midifiles.meta import KeySignatureError, build_meta_message, meta_charset
 
 from composer.errors import ComposerError, MidiError
-from composer.io.atomic import atomic_path
+from composer.io.atomic import atomic_path, read_regular_file
 from composer.score import (
     CHORD_QUALITIES,
     PITCH_CLASS_NAMES,
@@ -168,18 +168,9 @@ def read_midi(path: str | Path) -> Score:
     Raises :class:`MidiError` (one line naming the file and the problem) for a missing,
     unreadable, oversized, truncated, corrupt, type 2 or non-MIDI file."""
     path = Path(path)
-    try:
-        if path.is_dir():
-            raise MidiError(f"{path} is a folder, not a MIDI file")
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise MidiError(f"{path}: {size} bytes is over the {MAX_BYTES // 2**20} MB limit "
-                            "for a MIDI file")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MidiError(f"{path}: no such file") from None
-    except OSError as err:
-        raise MidiError(f"{path}: cannot read it ({err.strerror or err})") from None
+    # Only a regular file, read through a bounded read: st_size is 0 for /dev/zero, and a
+    # FIFO would block an ordinary open() forever.
+    data = read_regular_file(path, MAX_BYTES, MidiError, "a MIDI file")
     return read_midi_bytes(data, name=str(path))
 
 

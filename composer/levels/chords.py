@@ -19,7 +19,7 @@ import torch
 from composer.diffusion.samplers import finish_known, guided, impose_known, make_sampler, project_onehot_v
 from composer.diffusion.schedule import add_noise
 from composer.errors import ComposerError
-from composer.io.checkpoint import load_weights, read_config
+from composer.io.checkpoint import build_model, load_weights, read_config
 from composer.levels.returns import first_statements, phrase_repeats
 from composer.nets.chords import ChordDenoiser
 from composer.representation.form import FormPlan
@@ -40,7 +40,7 @@ class ChordLevel:
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> "ChordLevel":
         config = read_config(folder, kind="chords")
-        return cls(load_weights(folder, ChordDenoiser(**config["model"])))
+        return cls(load_weights(folder, build_model(ChordDenoiser, config.get("model"), folder)))
 
 
 DEFAULT_VARIATION = 0.7

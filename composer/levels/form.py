@@ -17,7 +17,7 @@ import torch
 from composer.diffusion.samplers import finish_known, impose_known, make_sampler, project_onehot_v
 from composer.errors import FormError
 from composer.form import MAX_SONG_BARS, Phrase
-from composer.io.checkpoint import load_weights, read_config
+from composer.io.checkpoint import build_model, load_weights, read_config
 from composer.nets.form import FormDenoiser
 from composer.representation.form import (END, MODE, N_TYPES, START, TONIC, FormPlan, PartialForm,
                                           PhrasePrior, form_constraints, from_form_array, parse_key,
@@ -44,7 +44,7 @@ class FormLevel:
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> "FormLevel":
         config = read_config(folder, kind="form")
-        model = load_weights(folder, FormDenoiser(**config["model"]))
+        model = load_weights(folder, build_model(FormDenoiser, config.get("model"), folder))
         prior = PhrasePrior.from_json(config["phrase_prior"]) if "phrase_prior" in config else None
         return cls(model, int(config.get("form_length", DEFAULT_LENGTH)), prior)
 

@@ -34,7 +34,7 @@ import torch
 
 from composer.diffusion.samplers import finish_known, impose_known, make_sampler
 from composer.diffusion.schedule import onehot_posterior_logits, onehot_x0, v_from_x0
-from composer.io.checkpoint import load_weights, read_config
+from composer.io.checkpoint import build_model, load_weights, read_config
 from composer.levels.returns import Repeat, phrase_repeats
 from composer.nets.melody import MelodyUNet
 from composer.representation.melody import HOLD, N_MELODY_CLASSES, ONSET, REST, tokens_to_onehot
@@ -53,7 +53,7 @@ class MelodyLevel:
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> "MelodyLevel":
         config = read_config(folder, kind="melody")
-        return cls(load_weights(folder, MelodyUNet(**config["model"])))
+        return cls(load_weights(folder, build_model(MelodyUNet, config.get("model"), folder)))
 
 
 def _pad_len(n: int, multiple: int) -> int:

@@ -33,7 +33,7 @@ import torch
 
 from composer.diffusion.samplers import finish_known, guided, impose_known, make_sampler
 from composer.diffusion.schedule import add_noise, v_from_x0, x0_from_v
-from composer.io.checkpoint import load_weights, read_config
+from composer.io.checkpoint import build_model, check_arguments, load_weights, read_config
 from composer.levels.returns import Repeat, first_statements, phrase_repeats
 from composer.nets.notes import X_CHANNELS, NoteUNet, expand_mask
 from composer.representation.pianoroll import (CHORD_CHANNELS, MELODY_RANGE, N_ROLL_PITCHES,
@@ -60,8 +60,9 @@ class NoteLevel:
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> "NoteLevel":
         config = read_config(folder, kind="notes")
-        decoding = Decoding(**config["decoding"]) if "decoding" in config else None
-        return cls(load_weights(folder, NoteUNet(**config["model"])), decoding)
+        decoding = (Decoding(**check_arguments(Decoding, config["decoding"], f"{folder}/config.json"))
+                    if "decoding" in config else None)
+        return cls(load_weights(folder, build_model(NoteUNet, config.get("model"), folder)), decoding)
 
 
 def repeats_of(ctx: NoteContext) -> tuple[Repeat, ...]:

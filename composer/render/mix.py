@@ -12,13 +12,14 @@ and sums the groups sample by sample.  All "sf" tracks go through one FluidSynth
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 
 from composer.errors import RenderError
-from composer.render.base import Audio, Renderer
+from composer.render.base import Audio, Renderer, check_render_limits
 from composer.render.soundfont import SoundFontRenderer
 from composer.score import Score
 
@@ -45,7 +46,7 @@ class TrackTimbre:
         if self.kind not in TIMBRE_KINDS:
             raise RenderError(f"unknown timbre kind {self.kind!r}; use one of {', '.join(TIMBRE_KINDS)}")
         if self.kind == "sf":
-            if not self.value.isdigit() or not 0 <= int(self.value) <= 127:
+            if not _is_number(self.value) or not 0 <= int(self.value) <= 127:
                 raise RenderError(f"SoundFont program must be 0..127, got {self.value!r} (e.g. sf:73 is a flute)")
         elif not self.value:
             raise RenderError(f"{self.kind} timbre needs a name, e.g. {self.kind}:flute")
@@ -75,7 +76,7 @@ def parse_timbre(text: str) -> TrackTimbre:
     A bare number is taken as a SoundFont program.
     """
     text = text.strip()
-    if text.isdigit():
+    if _is_number(text):
         return TrackTimbre("sf", text)
     kind, sep, value = text.partition(":")
     if not sep:
@@ -100,7 +101,7 @@ def parse_program_options(options: Sequence[str]) -> tuple[TimbreOption, ...]:
     parsed = []
     for option in options:
         track, sep, number = option.partition("=")
-        if not sep or not track.strip() or not number.strip().isdigit():
+        if not sep or not track.strip() or not _is_number(number.strip()):
             raise RenderError(f"program option {option!r} must look like TRACK=N with N in 0..127")
         parsed.append(TimbreOption(track.strip(), TrackTimbre("sf", number.strip())))
     return tuple(parsed)
@@ -118,13 +119,26 @@ def resolve_timbres(score: Score, options: Sequence[TimbreOption] = ()) -> tuple
     for option in options:
         if option.track in names:
             index = names.index(option.track)
-        elif option.track.isdigit() and int(option.track) < len(names):
+        elif _is_number(option.track) and int(option.track) < len(names):
             index = int(option.track)
         else:
             listing = ", ".join(f"{i}={n!r}" for i, n in enumerate(names)) or "none"
             raise RenderError(f"no track {option.track!r} in this song; tracks are {listing}")
+        if option.timbre.kind != "sf" and score.tracks[index].is_drum:
+            # A learned timbre plays pitches: drum notes (kick = 36, snare = 38...) through a
+            # flute would be a tune of wrong notes, and the DDSP renderer skips drum tracks,
+            # which left the track silent.  The track keeps its drum kit, and the user is told.
+            warnings.warn(f"track {index} {names[index]!r} is a drum track; {option.timbre} plays "
+                          "pitched notes, so it keeps the SoundFont drum kit", stacklevel=2)
+            continue
         timbres[index] = option.timbre
     return tuple(timbres)
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes '²', '８' and '١٢', which int() then
+    refuses or reads as a number the user never typed."""
+    return text.isascii() and text.isdigit()
 
 
 def apply_sf_programs(score: Score, timbres: Sequence[TrackTimbre]) -> Score:
@@ -223,6 +237,7 @@ class Mixer:
     def render(self, score: Score, sample_rate: int = 44100,
                timbres: Sequence[TrackTimbre] | None = None) -> Audio:
         """The whole mix as stereo Audio (float32 [n_samples, 2], unnormalised)."""
+        check_render_limits(score)
         timbres = resolve_timbres(score) if timbres is None else tuple(timbres)
         parts = [renderer.render(sub, sample_rate) for renderer, sub in self._groups(score, timbres)]
         return mix_audio(parts, sample_rate)
@@ -231,6 +246,7 @@ class Mixer:
                       timbres: Sequence[TrackTimbre] | None = None) -> Iterator[np.ndarray]:
         """Stream the mix as float32 blocks [n, 2].  Streams from FluidSynth when every track
         is "sf" (memory bounded by a block); otherwise renders the mix whole first."""
+        check_render_limits(score)
         timbres = resolve_timbres(score) if timbres is None else tuple(timbres)
         if self.is_soundfont_only(timbres):
             yield from self.soundfont.render_blocks(apply_sf_programs(score, timbres), sample_rate)
@@ -243,6 +259,7 @@ class Mixer:
     def render_stems(self, score: Score, sample_rate: int = 44100,
                      timbres: Sequence[TrackTimbre] | None = None) -> tuple[Stem, ...]:
         """Each track rendered alone, all padded to the same length (the longest)."""
+        check_render_limits(score)
         timbres = resolve_timbres(score) if timbres is None else tuple(timbres)
         score = apply_sf_programs(score, timbres)
         audios = []

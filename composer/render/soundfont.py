@@ -32,12 +32,14 @@ from typing import Iterator
 import numpy as np
 
 from composer.errors import RenderError
-from composer.render.base import Audio
+from composer.render.base import Audio, check_render_limits
 from composer.score import Score, Track
 
 DEFAULT_SOUNDFONT = Path(__file__).resolve().parents[2] / "soundfonts" / "FluidR3Mono_GM.sf3"
 """The committed General MIDI SoundFont (FluidR3 Mono GM, MIT licence)."""
 
+N_CHANNELS = 256
+"""MIDI channels of the synthesiser: one per track (drums on every 16th, from channel 9)."""
 DRUM_BANK = 128
 """The SoundFont bank that holds the GM drum kits."""
 
@@ -95,9 +97,13 @@ def check_soundfont(path: str | os.PathLike) -> Path:
     A SoundFont is a RIFF file of form type ``sfbk``; anything else is refused here with
     one line rather than by FluidSynth with a log message and a failed load.
     """
+    from composer.io.atomic import check_regular_file  # noqa: PLC0415
+
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise RenderError(f"SoundFont {path} not found; pass --soundfont PATH to an .sf2 or .sf3 file")
+    # A regular file only (FluidSynth would block on a FIFO and read /dev/zero forever).
+    check_regular_file(path, RenderError, "a SoundFont (.sf2/.sf3)")
     try:
         with open(path, "rb") as f:
             head = f.read(12)
@@ -121,6 +127,12 @@ class ChannelPlan:
 def plan_channels(tracks: tuple[Track, ...]) -> tuple[ChannelPlan, ...]:
     """One channel per track: drums on channels 9, 25, 41, ... (``c % 16 == 9``), the rest
     on the remaining channels in track order.  Returns a plan per track, in track order."""
+    n_drums = sum(t.is_drum for t in tracks)
+    if n_drums > N_CHANNELS // 16 or len(tracks) - n_drums > N_CHANNELS - N_CHANNELS // 16:
+        # Beyond that FluidSynth's program_select fails, which read as "no preset".
+        raise RenderError(f"the song has {len(tracks) - n_drums} melodic and {n_drums} drum tracks; "
+                          f"FluidSynth's {N_CHANNELS} channels play at most "
+                          f"{N_CHANNELS - N_CHANNELS // 16} and {N_CHANNELS // 16}: merge some tracks")
     plans = []
     melodic = (c for c in range(100_000) if c % 16 != 9)
     drums = (c for c in range(9, 100_000, 16))
@@ -252,7 +264,7 @@ class SoundFontRenderer:
         """
         fluidsynth = load_fluidsynth()
         # 256 channels: one per track even for large orchestral files.
-        synth = fluidsynth.Synth(gain=self.gain, samplerate=float(sample_rate), channels=256, **{
+        synth = fluidsynth.Synth(gain=self.gain, samplerate=float(sample_rate), channels=N_CHANNELS, **{
             "synth.reverb.active": int(self.reverb),
             "synth.chorus.active": int(self.chorus),
             "synth.dynamic-sample-loading": 1,
@@ -293,6 +305,7 @@ class SoundFontRenderer:
         """
         if sample_rate not in range(8000, 192_001):
             raise RenderError(f"sample rate must be 8000..192000 Hz, got {sample_rate}")
+        check_render_limits(score)
         plans = plan_channels(score.tracks)
         events = schedule_events(score, plans, sample_rate)
         if not len(events):

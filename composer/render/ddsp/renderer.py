@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from composer.render.base import Audio
+from composer.render.base import Audio, check_render_limits
 from composer.render.ddsp.controls import (ControlCurves, dls_db, fit_range, n_frames_for, step_curve,
                                            voice_controls)
 from composer.render.ddsp.timbre import Timbre, describe_range, find_timbre
@@ -145,6 +145,7 @@ class DDSPRenderer:
 
     def render(self, score: Score, sample_rate: int = 44100) -> Audio:
         """Every non-drum track of ``score`` with this timbre, summed: stereo Audio."""
+        check_render_limits(score)
         self.reports = ()
         parts = [self.render_track(score, t, sample_rate) for t in score.tracks if not t.is_drum]
         n = max((len(p) for p in parts), default=0)

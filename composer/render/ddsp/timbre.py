@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from composer.errors import RenderError
-from composer.io.checkpoint import load_weights, read_config, save_checkpoint
+from composer.errors import ModelError, RenderError
+from composer.io.checkpoint import build_model, check_arguments, load_weights, read_config, save_checkpoint
 from composer.render.ddsp.synth import FilteredNoise, Harmonic, Reverb
 
 KIND = "timbre"
@@ -179,13 +179,18 @@ def load_timbre(folder: str | os.PathLike) -> Timbre:
     """Load ``folder`` (config.json + model.safetensors) as a :class:`Timbre`; ModelError if bad."""
     folder = Path(folder)
     config = read_config(folder, kind=KIND)
-    model = TimbreModel(**config["model"])
+    model = build_model(TimbreModel, config.get("model"), folder,
+                        nested={"decoder": TimbreDecoder, "synth": SynthConfig})
     load_weights(folder, model)
-    ex = dict(config.get("expression", {}))
+    ex = dict(check_arguments(Expression, config.get("expression", {}), f"{folder}/config.json (expression)"))
     for key in ("dynamics_velocity", "dynamics_loudness_db"):
         if key in ex:
             ex[key] = tuple(ex[key])
-    return Timbre(folder.name, model, Expression(**ex), config.get("metrics", {}))
+    try:
+        expression = Expression(**ex)
+    except (TypeError, ValueError) as err:
+        raise ModelError(f"{folder}/config.json: bad expression settings ({err})") from None
+    return Timbre(folder.name, model, expression, config.get("metrics", {}))
 
 
 def default_timbre_dir() -> Path:

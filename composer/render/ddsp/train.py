@@ -192,10 +192,12 @@ def analyse_recording(info: RecordingInfo, synth: SynthConfig, n_harmonics: int,
     if audio is None:
         audio = load_audio(info.path, sr)
     n_frames = math.ceil(len(audio) / hop)
+    if n_frames < 10:
+        return None  # under 0.1 s: no tone to learn, and shorter than the STFT's window
     audio = np.pad(audio, (0, n_frames * hop - len(audio)))
     loud = a_weighted_loudness(audio, sr, hop)
     peak = float(loud.max())
-    if peak < -70 or n_frames < 10:
+    if peak < -70:
         return None
     pitch = info.pitch
     if pitch is None:

@@ -1,0 +1,560 @@
+"""Bad input never crashes, hangs or fills the disk (issue 12).
+
+Every case of the issue's table through ``composer.cli.main``, in-process: one
+``composer: error:`` line naming the problem, exit status 2, nothing left behind.  The words
+each case must print are what makes the test able to fail: a check that went missing would
+print another error (later, e.g. the missing model folder) or none at all.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import re
+import shutil
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+from reliability_fixtures import drums_midi, huge_note_midi, save_tiny_models
+
+from composer import limits
+from composer.cli import main
+from composer.errors import ComposerError, DataError, MidiError, ModelError
+from composer.io.atomic import (TEMP_MARK, atomic_path, check_writable, read_regular_file,
+                                remove_stale_temps)
+from composer.io.midi import read_midi, write_midi
+from composer.score import Note, Score, TempoChange, Track
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory) -> Path:
+    return save_tiny_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture()
+def out_dir(tmp_path) -> Path:
+    """An empty folder for outputs: after a refused command it must still be empty."""
+    path = tmp_path / "out"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture()
+def song_mid(tmp_path) -> Path:
+    path = tmp_path / "song.mid"
+    write_midi(Score(tempos=(TempoChange.from_bpm(0, 120),),
+                     tracks=(Track("Melody", 73, notes=tuple(Note(i * 480, 400, 72, 90) for i in range(4))),)),
+               path)
+    return path
+
+
+def one_error(capsys, rc: int, *words: str) -> str:
+    """The single stderr line of a refused command; checks rc 2 and the words."""
+    captured = capsys.readouterr()
+    err = captured.err
+    assert "Traceback" not in err
+    assert rc == 2, err
+    assert err.count("\n") == 1 and err.startswith("composer: error: "), err
+    for w in words:
+        assert w in err, err
+    return err
+
+
+def expand(args: list[str], **paths: Path) -> list[str]:
+    return [a.format(**{k: str(v) for k, v in paths.items()}) for a in args]
+
+
+# ---------------------------------------------------------------------- generate
+GENERATE_CASES = [
+    # (extra arguments, words the error must hold)
+    (["--form", "A²"], ["'²' at position 2 is not an ASCII"]),
+    (["--form", "A８"], ["'８' at position 2 is not an ASCII"]),
+    (["--form", "i٤A8"], ["not an ASCII"]),
+    (["--seed", "-1"], ["--seed must be a whole number from 0 to 4,294,967,295"]),
+    (["--seed", str(2**63 - 1)], ["--seed must be"]),
+    (["--seed", str(2**64)], ["--seed must be"]),
+    (["--seed", "9" * 400], ["--seed must be", "(400 digits)"]),
+    (["--tempo", "1"], ["--tempo must be 20 to 400 bpm", "not 1.0"]),
+    (["--tempo", "0.001"], ["--tempo must be 20 to 400"]),
+    (["--tempo", "1e-300"], ["not 1e-300"]),
+    (["--tempo", "400.0001"], ["not 400.0001"]),
+    (["--tempo", "nan"], ["--tempo must be"]),
+    (["--tempo", "inf"], ["--tempo must be"]),
+    (["--steps", "1000"], ["--steps must be 1 to 100"]),
+    (["--steps", "0"], ["--steps must be 1 to 100"]),
+    (["--bars", "abc"], ["composer generate: argument --bars: invalid int value: 'abc'"]),
+    (["--bars", "512", "--tempo", "20", "--audio", "{out}/s.wav"],
+     ["--audio renders at most 3600 s", "--bars 300 or fewer"]),
+    (["--tempo", "30", "--audio", "{out}/s.wav"], ["--audio renders at most", "up to 512 bars"]),
+    (["--timbre", "²=sf:0", "--audio", "{out}/s.wav"], ["no track '²'"]),
+    (["--timbre", "Melody=sf:²", "--audio", "{out}/s.wav"], ["0..127"]),
+    (["--timbre", "Melody=sf:١٢", "--audio", "{out}/s.wav"], ["0..127"]),
+    (["--audio", "{out}"], ["is a folder"]),
+    (["--audio", "{out}/s.mid"], ["--output and --audio both name"]),
+    (["--audio", "{out}/../out/s.mid"], ["--output and --audio both name"]),
+    (["--audio", "{out}/s.ogg"], [".wav, .flac or .mp3"]),
+    (["--audio", "{out}/no/such/s.wav"], ["does not exist"]),
+]
+
+
+@pytest.mark.parametrize("args, words", GENERATE_CASES, ids=[" ".join(a) for a, _ in GENERATE_CASES])
+def test_generate_refuses_bad_options(tiny_models, out_dir, capsys, args, words):
+    rc = main(["generate", "--models", str(tiny_models), "-o", str(out_dir / "s.mid"),
+               *expand(args, out=out_dir)])
+    one_error(capsys, rc, *words)
+    assert list(out_dir.iterdir()) == []
+
+
+OUTPUT_CASES = [
+    ("{out}", ["is a folder"]),
+    (".", ["is a folder"]),
+    ("", ["argument -o/--output: an empty file name"]),
+    ("/dev/null", ["not a regular file"]),     # without --force: must not say "pass --force"
+    ("{out}/s.wav", ["give it a .mid or .midi name"]),
+    ("{out}/no/such/s.mid", ["folder", "does not exist"]),
+]
+# Each also with --force, except /dev/null: never risk it.  With --force it is the FIFO of
+# test_outputs_replace_only_regular_files and check_writable("/dev/null", force=True) there.
+OUTPUT_CASES += [(o, w, ["--force"]) for o, w in OUTPUT_CASES if o != "/dev/null"]
+OUTPUT_CASES = [c if len(c) == 3 else (*c, []) for c in OUTPUT_CASES]
+
+
+@pytest.mark.parametrize("output, words, force", OUTPUT_CASES)
+def test_generate_refuses_bad_outputs(tiny_models, out_dir, capsys, output, words, force):
+    rc = main(["generate", "--models", str(tiny_models), "-o", output.format(out=out_dir), *force])
+    one_error(capsys, rc, *words)
+    assert list(out_dir.iterdir()) == []
+
+
+def test_output_and_audio_must_differ_even_with_force(tiny_models, out_dir, capsys):
+    target = out_dir / "s.wav"
+    rc = main(["generate", "--models", str(tiny_models), "-o", str(target), "--audio", str(target), "--force"])
+    one_error(capsys, rc, ".mid")
+    rc = main(["generate", "--models", str(tiny_models), "-o", str(out_dir / "s.mid"),
+               "--audio", str(out_dir / "s.mid"), "--force"])
+    one_error(capsys, rc, "both name")
+    assert list(out_dir.iterdir()) == []
+
+
+def test_outputs_replace_only_regular_files(tiny_models, out_dir, capsys):
+    fifo = out_dir / "node.mid"
+    os.mkfifo(fifo)  # stands for a device node: not a regular file, even with --force
+    rc = main(["generate", "--models", str(tiny_models), "-o", str(fifo), "--force"])
+    one_error(capsys, rc, "not a regular file")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    with pytest.raises(ComposerError, match="not a regular file"):
+        check_writable("/dev/null", force=True)
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_valid_edges_still_compose(tiny_models, out_dir, capsys):
+    out = out_dir / "s.mid"
+    assert main(["generate", "--models", str(tiny_models), "--bars", "2", "--steps", "1", "--tempo", "20",
+                 "--seed", str(limits.MAX_SEED), "-o", str(out)]) == 0
+    assert "seed 4294967295" in capsys.readouterr().out
+    assert read_midi(out).tempos[0].bpm == pytest.approx(20, rel=1e-6)
+    assert main(["generate", "--models", str(tiny_models), "--bars", "2", "--steps", "1", "--tempo", "400",
+                 "--seed", "0", "-o", str(out), "--force"]) == 0
+
+
+def test_argparse_errors_are_one_line(capsys):
+    for argv, words in [(["generate"], "the following arguments are required: -o/--output"),
+                        (["render", "x.mid", "-o", "x.wav", "--sample-rate", "1"], "invalid choice: 1"),
+                        (["frobnicate"], "invalid choice: 'frobnicate'"),
+                        (["render"], "composer render:")]:
+        one_error(capsys, main(argv), words, "--help")
+
+
+# ---------------------------------------------------------------------- render, convert, inspect
+@pytest.fixture()
+def huge_mid(tmp_path) -> Path:
+    path = tmp_path / "huge.mid"
+    path.write_bytes(huge_note_midi())
+    return path
+
+
+@pytest.fixture()
+def fifo(tmp_path) -> Path:
+    path = tmp_path / "pipe.mid"
+    os.mkfifo(path)
+    return path
+
+
+RENDER_CASES = [
+    (["{song}", "-o", "{out}/a.wav", "--loudness", "nan"], ["--loudness must be -60 to 0 LUFS", "not nan"]),
+    (["{song}", "-o", "{out}/a.wav", "--loudness", "inf"], ["--loudness must be"]),
+    (["{song}", "-o", "{out}/a.wav", "--loudness=-inf"], ["--loudness must be"]),
+    (["{song}", "-o", "{out}/a.wav", "--loudness", "-inf"], ["argument --loudness: expected one argument"]),
+    (["{song}", "-o", "{out}/a.wav", "--loudness", "-200"], ["--loudness must be"]),
+    (["{song}", "-o", "{out}/a.wav", "--sample-rate", "1"], ["argument --sample-rate: invalid choice"]),
+    (["{song}", "-o", "{out}"], ["is a folder"]),
+    (["{song}", "-o", "/dev/null"], ["not a regular file"]),
+    (["{song}", "-o", "{out}/a.mid"], [".wav, .flac or .mp3"]),
+    (["{song}", "-o", "{out}/a.wav", "--timbre", "²=sf:0"], ["no track '²'"]),
+    (["{song}", "-o", "{out}/a.wav", "--timbre", "Melody=sf:²"], ["0..127"]),
+    (["{song}", "-o", "{out}/a.wav", "--timbre", "Melody=sf:١٢"], ["0..127"]),
+    (["{song}", "-o", "{out}/a.wav", "--program", "0=٣"], ["TRACK=N"]),
+    (["{huge}", "-o", "{out}/a.wav"], ["the song lasts 134,217,728 s", "at most 3,600 s"]),
+    (["/dev/zero", "-o", "{out}/a.wav"], ["/dev/zero is not a regular file"]),
+    (["{fifo}", "-o", "{out}/a.wav"], ["not a regular file"]),
+    (["{out}", "-o", "{out}/a.wav"], ["is a folder"]),
+]
+
+
+@pytest.mark.parametrize("args, words", RENDER_CASES, ids=[" ".join(a) for a, _ in RENDER_CASES])
+def test_render_refuses_bad_input(song_mid, huge_mid, fifo, out_dir, capsys, args, words):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    rc = main(["render", *expand(args, song=song_mid, huge=huge_mid, fifo=fifo, out=out_dir)])
+    one_error(capsys, rc, *words)
+    assert list(out_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["inspect", "/dev/zero"], ["/dev/zero is not a regular file"]),
+    (["inspect", "{fifo}"], ["not a regular file"]),
+    (["inspect", "{out}"], ["is a folder"]),
+    (["convert", "/dev/zero", "{out}/b.mid"], ["not a regular file"]),
+    (["convert", "{fifo}", "{out}/b.mid"], ["not a regular file"]),
+    (["convert", "{song}", "{out}/b.wav"], ["give it a .mid or .midi name", "composer render"]),
+    (["convert", "{song}", "/dev/null", "--force"], ["not a regular file"]),
+    (["eval", "/dev/zero", "--reference", "{song}"], ["not a regular file"]),
+    (["eval", "{fifo}", "--reference", "{song}"], ["not a regular file"]),
+])
+def test_midi_commands_refuse_non_files(song_mid, fifo, out_dir, capsys, argv, words):
+    rc = main(expand(argv, song=song_mid, fifo=fifo, out=out_dir))
+    one_error(capsys, rc, *words)
+    assert list(out_dir.iterdir()) == []
+
+
+def test_more_tracks_than_synth_channels_is_one_error(tmp_path, out_dir, capsys):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    from reliability_fixtures import smf
+    many = tmp_path / "many.mid"
+    many.write_bytes(smf(*(bytes([0, 0x90 | i % 16, 60, 100, 0x60, 0x80 | i % 16, 60, 0]) for i in range(300)),
+                         file_type=1, division=96))
+    rc = main(["render", str(many), "-o", str(out_dir / "a.wav")])
+    one_error(capsys, rc, "281 melodic and 19 drum tracks; FluidSynth's 256 channels play at most 240 and 16")
+    assert list(out_dir.iterdir()) == []
+
+
+def test_huge_note_is_inspected_but_neither_converted_nor_rendered(huge_mid, out_dir, capsys):
+    # Valid MIDI: reading it is fine.  At 480 PPQ its note needs a delta time of more than
+    # 28 bits, which no MIDI file holds, and rendering it would fill the disk.
+    assert main(["inspect", str(huge_mid)]) == 0
+    assert "134217727.50 s" in capsys.readouterr().out
+    one_error(capsys, main(["convert", str(huge_mid), str(out_dir / "b.mid")]), "longer than a MIDI file")
+    assert list(out_dir.iterdir()) == []
+
+
+def test_reads_are_bounded(tmp_path):
+    big = tmp_path / "big.mid"
+    with open(big, "wb") as f:
+        f.truncate(17 * 2**20)  # sparse: 17 MB claimed, nothing on disk
+    with pytest.raises(MidiError, match="over the 16 MB limit"):
+        read_midi(big)
+    # /dev/zero claims 0 bytes and never ends: refused before any read.
+    with pytest.raises(ComposerError, match="not a regular file"):
+        read_regular_file("/dev/zero", 10)
+    assert read_regular_file(big, 17 * 2**20)[:4] == b"\0\0\0\0"
+    with pytest.raises(ComposerError, match="limit"):
+        read_regular_file(big, 17 * 2**20 - 1)
+
+
+def test_truncated_midi_files_are_one_error_each(song_mid, tmp_path, capsys):
+    data = song_mid.read_bytes()
+    bad = tmp_path / "cut.mid"
+    for n in [0, 1, 4, 13, 14, 20, 22, len(data) // 2, len(data) - 1]:
+        bad.write_bytes(data[:n])
+        rc = main(["inspect", str(bad)])
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        if rc != 0:  # a cut that happens to end on an event boundary may still read
+            assert rc == 2 and err.count("\n") == 1 and err.startswith("composer: error: ")
+
+
+def test_drum_track_under_a_learned_timbre_keeps_its_kit(tmp_path, out_dir, capsys):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    if not (REPO / "models" / "timbres" / "flute" / "config.json").is_file():
+        pytest.skip("shipped flute timbre not present")
+    from composer.io.audio import read_audio
+    drums = tmp_path / "drums.mid"
+    drums.write_bytes(drums_midi())
+    rc = main(["render", str(drums), "-o", str(out_dir / "d.wav"), "--timbre", "0=ddsp:flute"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "composer: warning: track 0 'Drums' is a drum track" in captured.err
+    assert "LUFS" in captured.out and "-inf LUFS" not in captured.out
+    audio = read_audio(out_dir / "d.wav")
+    assert audio.duration_seconds > 3.5 and np.abs(audio.samples).max() > 0.1
+
+
+# ---------------------------------------------------------------------- model folders
+def _model_copy(tmp_path: Path, tiny_models: Path, level: str, change) -> Path:
+    root = tmp_path / "models"
+    shutil.copytree(tiny_models, root)
+    path = root / level / "config.json"
+    config = json.loads(path.read_text())
+    change(config)
+    path.write_text(json.dumps(config))
+    return root
+
+
+@pytest.mark.parametrize("level, change, words", [
+    ("form", lambda c: c["model"].update(bogus=1), "unknown setting 'bogus' for FormDenoiser"),
+    ("form", lambda c: c["model"].update(width="16"), 'width = "16" is not a whole number'),
+    ("form", lambda c: c["model"].update(width=1e6), "width = 1000000.0 is not a whole number"),
+    ("form", lambda c: c["model"].update(width=1_000_000), "far larger than the 500,000,000 parameters"),
+    ("form", lambda c: c["model"].update(n_attn=10**9), "far larger than"),
+    ("form", lambda c: c["model"].update(width=-3), "the settings do not make a FormDenoiser"),
+    ("chords", lambda c: c.update(model=[1, 2]), "must be a JSON object"),
+    ("chords", lambda c: c.pop("model"), "must be a JSON object, not NoneType"),
+    ("notes", lambda c: c["model"].update(channels=8), "channels = 8 is not a list"),
+    ("notes", lambda c: c["model"].update(channels=[8, 8]), "the settings do not make a NoteUNet"),
+    ("notes", lambda c: c.update(decoding={"threshold": 1}), "unknown setting 'threshold' for Decoding"),
+])
+def test_bad_model_config_is_one_model_error(tiny_models, tmp_path, out_dir, capsys, level, change, words):
+    root = _model_copy(tmp_path, tiny_models, level, change)
+    rc = main(["generate", "--models", str(root), "--bars", "2", "--steps", "1", "-o", str(out_dir / "s.mid")])
+    one_error(capsys, rc, words, f"{level}/config.json")
+    assert list(out_dir.iterdir()) == []
+
+
+def test_config_is_checked_before_allocation(tiny_models, tmp_path, monkeypatch):
+    # A 4-TB model must be refused on the meta device: fail the test if a real build starts.
+    from composer.levels.form import FormLevel
+    from composer.nets import form as form_nets
+    root = _model_copy(tmp_path, tiny_models, "form", lambda c: c["model"].update(width=1_000_000))
+    built = []
+    original = form_nets.FormDenoiser.__init__
+
+    @functools.wraps(original)
+    def spy(self, *args, **kwargs):
+        import torch
+        built.append(torch.empty(0).device.type)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(form_nets.FormDenoiser, "__init__", spy)
+    with pytest.raises(ModelError, match="far larger"):
+        FormLevel.from_pretrained(root / "form")
+    assert built == ["meta"]
+
+
+def test_bad_timbre_config_is_one_model_error(tmp_path, out_dir, song_mid, capsys, monkeypatch):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    from timbre_fixtures import install_tiny_timbre
+    folder = install_tiny_timbre(tmp_path / "timbres")
+    config = json.loads((folder / "config.json").read_text())
+    config["model"]["decoder"]["hidden"] = 1e6
+    (folder / "config.json").write_text(json.dumps(config))
+    monkeypatch.setenv("COMPOSER_TIMBRES", str(tmp_path / "timbres"))
+    rc = main(["render", str(song_mid), "-o", str(out_dir / "a.wav"), "--timbre", "0=ddsp:tiny"])
+    one_error(capsys, rc, "(decoder): hidden = 1000000.0 is not a whole number (TimbreDecoder)")
+
+
+# ---------------------------------------------------------------------- data, eval, training
+def test_data_force_never_deletes_a_folder_that_is_not_a_build(tmp_path, capsys):
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("years of work")
+    rc = main(["data", "pop909", "--root", str(tmp_path / "no_data"), "--out", str(precious), "--force"])
+    one_error(capsys, rc, "is not a POP909 build")
+    assert (precious / "chapter1.tex").read_text() == "years of work"
+
+
+@pytest.mark.parametrize("ids, words", [
+    (["../../etc/passwd"], "song id '../../etc/passwd' in split 'test' is not a plain name"),
+    (["/tmp/x"], "is not a plain name"),
+    ([7], "song id 7"),
+    (["٠٠١"], "is not a plain name"),
+])
+def test_eval_split_ids_are_checked(tmp_path, capsys, ids, words):
+    prepared = tmp_path / "prepared"
+    (prepared / "songs").mkdir(parents=True)
+    (prepared / "split.json").write_text(json.dumps({"test": ids, "train": []}))
+    rc = main(["eval", f"{prepared}@test", "--reference", f"{prepared}@test"])
+    one_error(capsys, rc, words)
+
+
+def test_eval_split_file_that_is_not_a_split(tmp_path, capsys):
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    (prepared / "split.json").write_text("[1, 2]")
+    rc = main(["eval", f"{prepared}@test", "--reference", f"{prepared}@test"])
+    one_error(capsys, rc, "is not a split file")
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory) -> Path:
+    import soundfile as sf
+    folder = tmp_path_factory.mktemp("recordings")
+    sr = 44100
+    t = np.arange(sr) / sr
+    sf.write(folder / "flute_A4_1_forte_normal.wav", (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr)
+    sf.write(folder / "flute_B4_1_forte_normal.wav",   # a 5 ms note: shorter than the analysis window
+             (0.5 * np.sin(2 * np.pi * 494 * t[: sr // 200])).astype(np.float32), sr)
+    whole = (folder / "flute_A4_1_forte_normal.wav").read_bytes()
+    (folder / "flute_C5_1_forte_normal.wav").write_bytes(whole[:30])            # header cut short
+    (folder / "flute_D5_1_forte_normal.wav").write_bytes(whole[: len(whole) // 3])  # data cut short
+    return folder
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--threads", "-3"], "--threads must be at least 1, not -3"),
+    (["--threads", "0"], "--threads must be at least 1, not 0"),
+    (["--seed", "-1"], "--seed must be a whole number from 0"),
+    (["--steps", "-5"], "--steps must be at least 0, not -5"),
+    (["--warm-steps", "-1"], "--warm-steps must be at least 0, not -1"),
+    (["--steps", "0", "--warm-steps", "0"], "nothing would be trained"),
+    (["--out", "{tmp}/no/such/dir"], "does not exist; create it first"),
+])
+def test_train_timbre_refuses_bad_options(recordings, tmp_path, capsys, args, words):
+    args = [a.format(tmp=tmp_path) for a in args]
+    argv = ["train-timbre", str(recordings), "--quiet"]
+    if "--out" not in args:
+        argv += ["--out", str(tmp_path / "flute")]
+    rc = main(argv + args)
+    one_error(capsys, rc, words)
+    assert not (tmp_path / "flute").exists() and not (tmp_path / "no").exists()
+
+
+def test_train_timbre_short_and_truncated_recordings(recordings, tmp_path, capsys):
+    # The 5 ms note is skipped as toneless, the cut files are skipped with a warning each,
+    # and 1.3 s of sound is too little: one error, no traceback.
+    rc = main(["train-timbre", str(recordings), "--out", str(tmp_path / "flute"), "--quiet"])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and rc == 2
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("composer: error: ") and "of usable sound" in lines[-1]
+    assert all(line.startswith("composer: warning: skipped") for line in lines[:-1])
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--seed", "-1"], "--seed must be"),
+    (["--lr", "nan"], "--lr must be a positive number"),
+    (["--steps", "0"], "--steps must be at least 1"),
+])
+def test_train_refuses_bad_options(tmp_path, capsys, args, words):
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    (prepared / "split.json").write_text("{}")
+    rc = main(["train", "form", "--data", str(prepared), "--out", str(tmp_path / "m"), *args])
+    one_error(capsys, rc, words)
+
+
+# ---------------------------------------------------------------------- temporary files
+def test_temporary_files_are_named_and_stale_ones_removed(tmp_path):
+    target = tmp_path / "song.wav"
+    with atomic_path(target, suffix=".wav") as tmp:
+        assert tmp.name.startswith(f".song.wav{TEMP_MARK}{os.getpid()}-") and tmp.suffix == ".wav"
+        tmp.write_bytes(b"x")
+    # A leftover of a process that is gone (pid 2**22 + 1 is above Linux's pid_max default)
+    # goes on the next write into the folder; one of a live process (this one) stays.
+    tag = tmp.name.rsplit("-", 1)[1][:4]  # this machine's tag, then 4 random hex digits
+    dead = tmp_path / f".old.wav{TEMP_MARK}{2**22 + 1}-{tag}abcd.wav"
+    dead.write_bytes(b"left by SIGKILL")
+    dead_dir = tmp_path / f".build{TEMP_MARK}{2**22 + 1}-{tag}abcd"
+    dead_dir.mkdir()
+    live = tmp_path / f".mine.wav{TEMP_MARK}{os.getpid()}-{tag}abcd.wav"
+    live.write_bytes(b"being written")
+    elsewhere = tmp_path / f".theirs.wav{TEMP_MARK}{2**22 + 1}-{'0000' if tag != '0000' else '1111'}abcd.wav"
+    elsewhere.write_bytes(b"another machine's pid: not ours to judge")
+    other = tmp_path / ".hidden-but-not-ours"
+    other.write_bytes(b"x")
+    with atomic_path(tmp_path / "other.mid") as tmp:
+        tmp.write_bytes(b"y")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted([".hidden-but-not-ours", live.name, elsewhere.name, "other.mid", "song.wav"])
+    assert remove_stale_temps(tmp_path) == []
+
+
+def test_an_error_mid_write_removes_the_temporary_file(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(tmp_path / "a.mid") as tmp:
+            tmp.write_bytes(b"half")
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- the README's limits
+def test_readme_states_the_limits_the_code_enforces():
+    from composer.form import MAX_SONG_BARS
+    from composer.io import midi
+    text = (REPO / "README.md").read_text()
+    match = re.search(r"^## Limits\n(.*?)(?=^## )", text, re.M | re.S)
+    assert match, "README.md has no '## Limits' section"
+    section = match.group(1)
+
+    def number(label: str) -> float:
+        row = re.search(rf"^\| {re.escape(label)} \| ([^|]+) \|", section, re.M)
+        assert row, f"no row {label!r} in the README's Limits table"
+        return float(row.group(1).strip().split()[0].replace(",", ""))
+
+    assert number("longest song rendered") == limits.MAX_RENDER_SECONDS
+    assert number("most notes rendered") == limits.MAX_RENDER_NOTES
+    assert number("slowest tempo") == limits.MIN_TEMPO_BPM
+    assert number("fastest tempo") == limits.MAX_TEMPO_BPM
+    assert number("most sampler steps") == limits.MAX_STEPS
+    assert number("largest seed") == limits.MAX_SEED
+    assert number("longest song composed") == MAX_SONG_BARS
+    assert number("largest MIDI file read") == midi.MAX_BYTES / 2**20
+    assert number("most notes read") == midi.MAX_NOTES
+    assert number("largest model") == limits.MAX_MODEL_PARAMETERS
+    assert number("quietest loudness target") == limits.MIN_LOUDNESS_LUFS
+    assert number("loudest loudness target") == limits.MAX_LOUDNESS_LUFS
+    # MIDI holds tempos down to 60e6 / (2**24 - 1) bpm: the range must be inside that.
+    assert limits.MIN_TEMPO_BPM >= 60e6 / (2**24 - 1) and math.isfinite(limits.MAX_TEMPO_BPM)
+
+
+def test_limits_are_checked_in_the_api_too(monkeypatch):
+    from composer.io.audio import plan_gain, LoudnessMeter
+    from composer.pipeline import check_options
+    from composer.render.base import check_render_limits
+    with pytest.raises(ComposerError, match="--tempo"):
+        check_options(None, None, None, 10.0, "4/4", None)
+    with pytest.raises(ComposerError, match="--steps"):
+        check_options(None, None, None, None, "4/4", 101)
+    with pytest.raises(ComposerError):
+        plan_gain(LoudnessMeter(44100, 2), float("nan"))
+    from composer.render import base
+    monkeypatch.setattr(base, "MAX_RENDER_NOTES", 3)  # the same check, without building 500,001 notes
+    many = Score(tracks=(Track("x", notes=tuple(Note(i, 1, 60) for i in range(4))),))
+    with pytest.raises(ComposerError, match="has 4 notes; composer renders at most 3"):
+        check_render_limits(many)
+    with pytest.raises(DataError):
+        from composer.data.example import load_split
+        load_split("/nonexistent-folder", "test")
+
+
+# ---------------------------------------------------------------------- the app's actions
+@pytest.mark.parametrize("options, words", [
+    (dict(seed=-1), "--seed must be"),
+    (dict(seed=2**64), "--seed must be"),
+    (dict(tempo=1.0), "--tempo must be 20 to 400"),
+    (dict(tempo=float("nan")), "--tempo must be"),
+    (dict(steps=1000), "--steps must be 1 to 100"),
+    (dict(form="A²"), "not an ASCII"),
+    (dict(form="A８B8"), "not an ASCII"),
+])
+def test_app_compose_refuses_bad_options(tmp_path, options, words):
+    from test_pipeline import tiny_composer
+
+    from composer.app.actions import compose_song
+    with pytest.raises(ComposerError, match=re.escape(words)):
+        compose_song(tiny_composer(), tmp_path, audio=False, **{"seed": 1, "steps": 1, **options})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_app_render_refuses_bad_uploads(tmp_path, huge_mid, fifo):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    from composer.app.actions import render_midi_file
+    out = tmp_path / "renders"
+    for upload, words in [("/dev/zero", "not a regular file"), (fifo, "not a regular file"),
+                          (huge_mid, "renders at most 3,600 s")]:
+        with pytest.raises(ComposerError, match=re.escape(words)):
+            render_midi_file(str(upload), out)
+        assert not out.exists() or list(out.iterdir()) == []
