@@ -56,15 +56,19 @@ app: install
 	GRADIO_TEMP_DIR=$(CURDIR)/out/gradio-tmp $(PY) app.py
 
 
-# The models' quality figures (needs `make data`): levels on the test split, 100 songs from the
-# whole cascade and 100 from the note level on real chords judged by `composer eval`, the
-# pipeline benchmark, then the model cards of form, chords and notes rewritten from the results.
+# The models' quality figures (needs `make data`): levels on the test split; 100 songs from the
+# whole cascade on the test songs' forms, keys and tempi, 100 from the seed alone, and 100 from
+# the melody and note levels on the real chords, each judged by `composer eval`; the music
+# targets table; the pipeline benchmark; the model cards rewritten from the results.
 quality: install
 	$(PY) -m benchmarks.bench_levels --quality --cards
-	rm -rf out/eval/cascade out/eval/real_chords
+	rm -rf out/eval/cascade out/eval/nothing out/eval/real_chords
 	$(PY) -m benchmarks.quality_notes --data $(PREPARED) --out out/eval/cascade --n 100
+	$(PY) -m benchmarks.quality_notes --data $(PREPARED) --out out/eval/nothing --n 100 --nothing
 	$(PY) -m benchmarks.quality_notes --data $(PREPARED) --out out/eval/real_chords --n 100 --real-chords
 	$(VENV)/bin/composer eval out/eval/cascade --reference $(PREPARED)@test --train $(PREPARED)@train --json out/eval/cascade.json
+	$(VENV)/bin/composer eval out/eval/nothing --reference $(PREPARED)@test --train $(PREPARED)@train --json out/eval/nothing.json
 	$(VENV)/bin/composer eval out/eval/real_chords --reference $(PREPARED)@test --train $(PREPARED)@train --json out/eval/real_chords.json
+	$(PY) -m benchmarks.music_targets --markdown out/eval/music_targets.md
 	$(PY) -m benchmarks pipeline
 	$(PY) -m benchmarks.notes_card --readme

@@ -189,3 +189,53 @@ def test_known_positions_come_back_exactly():
     out = sample_notes(level, ctx, torch.Generator().manual_seed(1), steps=2, known=known, mask=mask)
     assert np.array_equal(out[:16] > 0, known[:16])
     assert np.array_equal(out[:, :, 48:] > 0, known[:, :, 48:])
+
+
+# ---------------------------------------------------------------------------- with a melody level
+def tiny_composer_with_melody(seed: int = 0) -> Composer:
+    from composer.levels.melody import MelodyLevel
+    from composer.nets.melody import MelodyUNet
+    base = tiny_composer(seed)
+    torch.manual_seed(seed)
+    net = MelodyUNet(channels=(8, 8, 8, 8), blocks=(1, 1, 1, 1), mid_dilations=(1,), emb_dim=16)
+    with torch.no_grad():       # an untrained net that prefers notes to rests
+        net.out.weight.normal_(0, 0.5)
+        net.out.bias[0] = -3.0
+    base.melody_level = MelodyLevel(net)
+    return base
+
+
+@pytest.fixture(scope="module")
+def melodic():
+    composer = tiny_composer_with_melody()
+    return composer, composer.compose(form="i2A4B4A4o2", key="A minor", tempo=100, seed=3, steps=2)
+
+
+def test_melody_level_writes_one_voice_only_where_phrases_sing(melodic):
+    composer, song = melodic
+    mel = song.track("Melody").notes
+    assert mel and all(a.end_tick <= b.start_tick for a, b in zip(mel, mel[1:]))
+    bar = 1920
+    # the intro (bars 0-1) and outro (bars 14-15) have no melody
+    assert all(2 * bar <= n.start_tick < 14 * bar for n in mel)
+    assert song.track("Piano").notes
+    from composer.io.midi import midi_bytes
+    again = composer.compose(form="i2A4B4A4o2", key="A minor", tempo=100, seed=3, steps=2)
+    assert midi_bytes(again) == midi_bytes(song)
+
+
+def test_melody_level_regenerate_keeps_the_outside(melodic):
+    composer, song = melodic
+    new = composer.regenerate(song, section=2, level="notes", seed=9, steps=2)
+    lo, hi = 6 * 1920, 10 * 1920
+    assert _outside(new, lo, hi) == _outside(song, lo, hi)
+    assert new.chords == song.chords and new.sections == song.sections
+
+
+def test_level_generators_are_distinct_and_seeded():
+    from composer.pipeline import LEVELS, level_generators
+    a, b = level_generators(5), level_generators(5)
+    assert list(a) == list(LEVELS)
+    draws = [torch.rand(1, generator=g).item() for g in a.values()]
+    assert draws == [torch.rand(1, generator=g).item() for g in b.values()]
+    assert len(set(draws)) == len(draws)
