@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "train",
     "eval",
     "generate",
+    "plot",
 )
 
 
