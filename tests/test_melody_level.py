@@ -200,3 +200,17 @@ def test_sampler_keeps_known_silences_intros_and_copies_returns():
     mask[20:40] = True
     kept = sample_melody(level, ctx, gen(), steps=3, known=known, mask=mask)
     assert (kept[20:40] == ONSET + 12).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_on_cuda_keeps_the_songs_there(prepared, tmp_path):
+    task = MelodyTask(prepared, n_valid_batches=1, model_config=TINY)
+    config = TrainConfig(steps=2, batch_size=2, warmup=1, valid_every=2, checkpoint_every=2, log_every=1,
+                         device="cuda")
+    result = train(task, config, tmp_path / "melody")
+    assert np.isfinite(result.valid_loss)
+    assert task.train_bank.tokens.is_cuda and task.train_bank.cond.is_cuda
+    level = MelodyLevel.from_pretrained(tmp_path / "melody")
+    ctx = _ctx("A2B2")
+    assert sample_melody(level, ctx, torch.Generator().manual_seed(0), steps=2).shape == (ctx.n_steps,)

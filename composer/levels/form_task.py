@@ -135,8 +135,9 @@ class FormTask:
 
     def loss(self, model, batch: FormBatch, generator: torch.Generator) -> torch.Tensor:
         b = batch.x0.shape[0]
-        t = sample_train_times(b, generator)
-        noise = torch.randn(batch.x0.shape, generator=generator)
+        dev = batch.x0.device      # random draws on the generator's device, then to the batch's
+        t = sample_train_times(b, generator).to(dev)
+        noise = torch.randn(batch.x0.shape, generator=generator).to(dev)
         x_t = add_noise(batch.x0, noise, t)
         # the sampler imposes the known part at every step: train on that state too
         x_t = impose_known(x_t, batch.known, batch.mask, noise, t)

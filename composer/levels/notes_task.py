@@ -147,10 +147,11 @@ class NotesTask:
 
     def loss(self, model: torch.nn.Module, batch: NoteBatch, generator: torch.Generator) -> torch.Tensor:
         b = batch.x0.shape[0]
-        t = sample_train_times(b, generator)
-        noise = torch.randn(batch.x0.shape, generator=generator)
+        dev = batch.x0.device      # random draws on the generator's device, then to the batch's
+        t = sample_train_times(b, generator).to(dev)
+        noise = torch.randn(batch.x0.shape, generator=generator).to(dev)
         x_t = add_noise(batch.x0, noise, t)
-        keep = (torch.rand(b, generator=generator) >= COND_DROP).float()
+        keep = (torch.rand(b, generator=generator) >= COND_DROP).float().to(dev)
         cond = batch.cond.clone()
         cond[:, CHORD_CHANNELS] *= keep[:, None, None]
         known_c = expand_mask(batch.mask)

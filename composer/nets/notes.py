@@ -41,7 +41,7 @@ def melody_channel_mask() -> torch.Tensor:
 
 def expand_mask(mask: torch.Tensor) -> torch.Tensor:
     """Per-step track mask ``[B, 2, L]`` (melody, accompaniment) -> per-channel ``[B, 240, L]``."""
-    mel = melody_channel_mask()[None, :, None]
+    mel = melody_channel_mask().to(mask.device)[None, :, None]
     return torch.where(mel, mask[:, 0:1], mask[:, 1:2])
 
 
