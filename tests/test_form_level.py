@@ -187,3 +187,16 @@ def test_decode_ties_a_returning_label_to_its_first_length():
     assert from_form_array(x, prior=untied).form == "A8B8A7B9"
     tied = PhrasePrior(lengths.length_logp, lengths.type_logp, lengths.length_weight, same_length_p=0.9)
     assert from_form_array(x, prior=tied).form == "A8B8A8B8"
+
+
+def test_nothing_given_draws_a_real_songs_length():
+    """With nothing fixing it, the length comes from the prior's song lengths (no 1-bar songs);
+    --bars and a form string still win."""
+    torch.manual_seed(0)
+    base = estimate_phrase_prior([_plan("i4A8B8A8B8o4"), _plan("A8B8A8B8A8B8")])
+    assert base.song_bars == (40, 48)
+    level = FormLevel(FormDenoiser(width=16, n_attn=1, heads=2), length=64, prior=base)
+    lengths = {sample_form(level, generator=torch.Generator().manual_seed(s), steps=2).n_bars for s in range(6)}
+    assert lengths == {40, 48}
+    assert sample_form(level, bars=12, generator=torch.Generator().manual_seed(0), steps=2).n_bars == 12
+    assert sample_form(level, form="A4B4", generator=torch.Generator().manual_seed(0), steps=2).form == "A4B4"
