@@ -29,7 +29,6 @@ import torch
 
 from composer.errors import ComposerError, FormError
 from composer.form import MAX_SONG_BARS, Phrase, parse_form
-from composer.levels.chords import DEFAULT_VARIATION as CHORD_VARIATION
 from composer.limits import check_seed, check_steps, check_tempo
 from composer.levels.chords import ChordLevel, sample_chords
 from composer.levels.form import FormLevel, sample_form
@@ -67,6 +66,13 @@ BASS_PROGRAM = 33     # GM electric bass (finger)
 FORM_STEPS = 20
 CHORD_STEPS = 20
 MELODY_STEPS = 16
+CHORD_VARIATION = 0.5
+"""How far returning phrases' chords move from their first statement in the cascade (the chord
+level's own default is 0.7).  The melody level keeps a returning phrase's notes where they
+still fit its chords, so the chords decide how much a chorus comes back.  On 12 songs of the
+test forms: 0.7 kept 71% of the first statement's melody notes (real songs 82%) with 54% of
+2-bar segments near-copies (real 77%); 0.5 kept 86% with 73% near-copies and a melody
+structure ratio of 1.376 (real 1.381), at a harmony structure ratio of 1.38 (real 1.26)."""
 
 SECTION_NAMES = {"i": "Intro", "o": "Outro", "A": "Verse", "B": "Chorus"}
 """Display names of the label letters; other capitals are bridges, other lowercase
