@@ -317,12 +317,19 @@ EXTRA_NOTES = {
              "same function.  At step 1500 the decode raised the phrase-length overlapping area from "
              "0.42 (bar-by-bar decoding) to 0.74 on 30 sampled forms; the length prior is weighted 3 "
              "(`LENGTH_WEIGHT`, chosen on 100 forms against the validation split: phrase-length area "
-             "0.742 at weight 1, 0.828 at 2, 0.873 at 3)."],
+             "0.742 at weight 1, 0.828 at 2, 0.873 at 3).",
+             "- Decoding, issue 10 (`decode_phrases`): intros only at the start and outros only at the end "
+             "(`placed_types`); each melodic type tied to the length of its first phrase (`same_length_p` "
+             "= 0.854 from the training forms, weighted `TIE_WEIGHT` = 20); with nothing given, the song's "
+             "length drawn from the training songs' lengths (`song_bars`).  These prior fields were added "
+             "to config.json after training by the same `estimate_phrase_prior`; the weights are unchanged."],
     "chords": ["- Sampling: a draft of the whole song, then a return pass that re-generates every phrase "
                "whose label occurred before from its first statement's chords noised to `variation` = 0.7 "
                "(chosen on the test songs' forms: harmony structure ratio 1.001 without the pass, 1.417 at "
                "0.3, 1.382 at 0.5, 1.243 at 0.7; real 1.263).  The one-hot groups are projected at every "
-               "step (`project_onehot_v`)."],
+               "step (`project_onehot_v`).  The cascade (`Composer`) runs the pass at 0.5 since the melody "
+               "level keeps a returning phrase's notes where they fit its chords (see `CHORD_VARIATION` in "
+               "composer/pipeline.py); the figures below are the chord level's own default."],
 }
 
 

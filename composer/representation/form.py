@@ -192,7 +192,11 @@ def estimate_phrase_prior(plans: list[FormPlan], smoothing: float = 0.5) -> Phra
                        tuple(sorted(int(p.n_bars) for p in plans)))
 
 
-TIE_WEIGHT = 10.0
+TIE_WEIGHT = 20.0
+"""Weight of the returning-length tie in :func:`decode_phrases` against the net's evidence.  On
+forms sampled with nothing given the share of returning labels with their first length is
+0.53 untied, 0.62 / 0.75 / 0.84 / 0.90 / 0.88 with weights 3 / 6 / 10 / 20 / 40 (30 forms for
+3 and 6, 60 for the others; real songs 0.92), the phrase-length area staying at 0.83."""
 INTRO, OUTRO = TYPE_LETTERS.index("i"), TYPE_LETTERS.index("o")
 MELODIC_TYPES = tuple(k for k, letter in enumerate(TYPE_LETTERS) if letter.isupper())
 
