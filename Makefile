@@ -66,9 +66,9 @@ quality: install
 	$(PY) -m benchmarks.quality_notes --data $(PREPARED) --out out/eval/cascade --n 100
 	$(PY) -m benchmarks.quality_notes --data $(PREPARED) --out out/eval/nothing --n 100 --nothing
 	$(PY) -m benchmarks.quality_notes --data $(PREPARED) --out out/eval/real_chords --n 100 --real-chords
-	$(VENV)/bin/composer eval out/eval/cascade --reference $(PREPARED)@test --train $(PREPARED)@train --json out/eval/cascade.json
-	$(VENV)/bin/composer eval out/eval/nothing --reference $(PREPARED)@test --train $(PREPARED)@train --json out/eval/nothing.json
-	$(VENV)/bin/composer eval out/eval/real_chords --reference $(PREPARED)@test --train $(PREPARED)@train --json out/eval/real_chords.json
+	$(VENV)/bin/composer eval out/eval/cascade --reference $(PREPARED)@test --train $(PREPARED)@train --json out/eval/cascade.json --force
+	$(VENV)/bin/composer eval out/eval/nothing --reference $(PREPARED)@test --train $(PREPARED)@train --json out/eval/nothing.json --force
+	$(VENV)/bin/composer eval out/eval/real_chords --reference $(PREPARED)@test --train $(PREPARED)@train --json out/eval/real_chords.json --force
 	$(PY) -m benchmarks.music_targets --markdown out/eval/music_targets.md
 	$(PY) -m benchmarks pipeline
 	$(PY) -m benchmarks.notes_card --readme
