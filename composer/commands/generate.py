@@ -14,8 +14,9 @@ from composer.commands.render import add_timbre_argument
 from composer.errors import RenderError
 
 # The tracks that Composer.compose writes, in order (Bass unless --no-bass): --timbre options
-# are checked against them before composing, so that a misspelt track costs nothing.
-GENERATED_TRACKS = ("Melody", "Piano", "Bass")
+# are checked against them before composing, so that a misspelt track costs nothing
+# ("Piano=..." names both hands).
+GENERATED_TRACKS = ("Melody", "Piano RH", "Piano LH", "Bass")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "generate", help="write a whole song (form -> chords -> notes) to a MIDI file",
         description="Write a whole song with the cascade of diffusion models and save it as a "
                     "DAW-ready MIDI file (section markers, chord symbols, key, tempo; tracks "
-                    "Melody, Piano, Bass).  Every option is optional; what is given is kept exactly. "
+                    "Melody, Piano RH, Piano LH, Bass).  Every option is optional; what is given is kept exactly. "
                     "Prints the form it used and the seed that reproduces the song.")
     p.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write (.mid)")
     p.add_argument("--form", default=None,
@@ -40,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="folder with form/, chords/, notes/ (default: the shipped models, "
                         "or $COMPOSER_MODELS)")
     p.add_argument("--no-bass", action="store_true", help="leave out the Bass track derived from the chords")
+    p.add_argument("--humanize", action="store_true",
+                   help="seeded human timing (about 8 ms) and dynamics; off: every note on the 16th grid")
     p.add_argument("--audio", type=Path, default=None,
                    help="also render the song to this audio file (.wav/.flac/.mp3), loudness-normalised, "
                         "with the bundled SoundFont or the --timbre given")
@@ -81,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         score = composer.compose(form=args.form, bars=args.bars, key=args.key, tempo=args.tempo,
                                  meter=args.meter, seed=seed, steps=args.steps, progress=progress,
-                                 bass=not args.no_bass)
+                                 bass=not args.no_bass, humanize=args.humanize)
     finally:
         for bar in bars.values():
             bar.close()
@@ -115,6 +118,6 @@ def _prepare_audio(args: argparse.Namespace, audio_out: Path):
 
     audio_format(audio_out)
     options = parse_timbre_options(args.timbre)
-    names = GENERATED_TRACKS[:2] if args.no_bass else GENERATED_TRACKS
+    names = tuple(n for n in GENERATED_TRACKS if n != "Bass") if args.no_bass else GENERATED_TRACKS
     resolve_timbres(Score(tracks=tuple(Track(name) for name in names)), options)
     return prepare_mixer(options), options
