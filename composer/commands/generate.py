@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also render the song to this audio file (.wav/.flac/.mp3), loudness-normalised, "
                         "with the bundled SoundFont or the --timbre given")
     add_timbre_argument(p, "needs --audio; the MIDI file keeps its General MIDI programs")
+    p.add_argument("--musicxml", type=Path, default=None,
+                   help="also write the song as MusicXML (.musicxml): lead sheet with chord symbols "
+                        "and the piano on a grand staff, for MuseScore and other notation programs")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.set_defaults(func=run)
 
@@ -62,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     # Every cheap check first: a bad option costs nothing and writes nothing.
     out = check_writable(args.output, args.force)
     audio_out = check_writable(args.audio, args.force) if args.audio is not None else None
+    if args.musicxml is not None:
+        from composer.commands.export import check_musicxml_path
+        check_musicxml_path(args.musicxml, args.force)
     if args.timbre and audio_out is None:
         raise RenderError("--timbre sets how the audio sounds; add --audio FILE.wav "
                           "(the MIDI file keeps its General MIDI programs)")
@@ -100,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
           f"tempo {score.tempos[0].bpm:.0f} bpm, seed {seed}")
     print("sections: " + " | ".join(f"{s.name} ({s.n_bars})" for s in score.sections))
     print(f"wrote {out}")
+    if args.musicxml is not None:
+        from composer.io.musicxml import write_musicxml
+        write_musicxml(score, args.musicxml)
+        print(f"wrote {args.musicxml}")
     if audio_out is not None:
         from composer.commands.render import write_mix
         from composer.render.mix import resolve_timbres
