@@ -29,6 +29,7 @@ Every failure is one :class:`~composer.errors.NotationError` line.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -257,13 +258,16 @@ def _clef_for(m21, notes):
     return m21.clef.BassClef() if pitches and float(np.median(pitches)) < 55 else m21.clef.TrebleClef()
 
 
-def _instrument(m21, program: int, name: str):
+def _instrument(m21, program: int, name: str, part_id: str):
     try:
         inst = m21.instrument.instrumentFromMidiProgram(program)
     except Exception:  # music21 raises its own errors for programs it has no class for
         inst = m21.instrument.Instrument()
         inst.midiProgram = program
     inst.partName = name
+    # Fixed ids (music21 draws random ones), so equal Scores give equal bytes.
+    inst.partId = part_id
+    inst.instrumentId = f"{part_id}-I1"
     return inst
 
 
@@ -283,11 +287,12 @@ def score_to_music21(score: Score):
     out.metadata = m21.metadata.Metadata()
     out.metadata.title = score.title or "Untitled"
     out.metadata.movementName = score.title or "Untitled"
+    out.metadata.composer = "composer"   # music21 writes "Music21" as the composer otherwise
 
     # Lead sheet.
     lead = m21.stream.Part(id="Lead")
     lead_track = melody if melody is not None else Track("Melody", 73)
-    lead.insert(0, _instrument(m21, lead_track.program, lead_track.name))
+    lead.insert(0, _instrument(m21, lead_track.program, lead_track.name, "P1"))
     _fill_measures(m21, lead, _grid_chords(lead_track.notes, res, monophonic=True), bars, score,
                    _clef_for(m21, lead_track.notes) if lead_track.notes else m21.clef.TrebleClef())
     measures = list(lead.getElementsByClass("Measure"))
@@ -334,9 +339,7 @@ def score_to_music21(score: Score):
         # One instrument for both staves: music21 would give the left hand its own, which
         # MuseScore reports as an instrument change it cannot find.
         for staff in (rh, lh):
-            inst = _instrument(m21, piano_program, "Piano")
-            inst.instrumentId = "piano"
-            staff.insert(0, inst)
+            staff.insert(0, _instrument(m21, piano_program, "Piano", "P2"))
         _fill_measures(m21, rh, _grid_chords(rh_notes, res, False), bars, score, m21.clef.TrebleClef())
         _fill_measures(m21, lh, _grid_chords(lh_notes, res, False), bars, score, m21.clef.BassClef())
         out.insert(0, rh)
@@ -345,9 +348,9 @@ def score_to_music21(score: Score):
                                             symbol="brace", barTogether=True))
 
     # Bass and any other melodic track, each on its own staff.
-    for t in names.values():
-        part = m21.stream.Part(id=t.name.replace(" ", "_") or "Part")
-        part.insert(0, _instrument(m21, t.program, t.name))
+    for i, t in enumerate(names.values()):
+        part = m21.stream.Part(id=f"P{3 + i}")
+        part.insert(0, _instrument(m21, t.program, t.name, f"P{3 + i}"))
         _fill_measures(m21, part, _grid_chords(t.notes, res, False), bars, score, _clef_for(m21, t.notes))
         out.insert(0, part)
     return out
@@ -359,11 +362,14 @@ def musicxml_bytes(score: Score) -> bytes:
     stream = score_to_music21(score)
     try:
         exporter = m21.musicxml.m21ToXml.GeneralObjectExporter(stream)
-        return exporter.parse()
+        data = exporter.parse()
     except ComposerError:
         raise
     except Exception as err:  # music21's exporter raises many kinds; one line for the user
         raise NotationError(f"music21 could not write MusicXML: {err}".splitlines()[0]) from None
+    # The encoding date is the only thing that changes from day to day; equal Scores give
+    # equal bytes without it.
+    return re.sub(rb"\s*<encoding-date>[^<]*</encoding-date>", b"", data)
 
 
 MUSICXML_SUFFIXES = (".musicxml", ".xml")
