@@ -494,13 +494,15 @@ class Composer:
                 new = piano
             elif t.name in PIANO_TRACKS:
                 new = right if t.name == PIANO_TRACKS[0] else left
-                # The pedal of the range follows the range's chords and notes; outside, kept.
-                both = _track("Piano", PIANO_PROGRAM, piano, step).notes
-                inside_chords = [c for c in new_chords if lo_t <= c.start_tick < hi_t]
-                controls = tuple(c for c in t.controls if not (c.number == arrange.SUSTAIN
-                                                               and lo_t <= c.tick < hi_t))
-                controls += tuple(c for c in arrange.sustain_pedal(inside_chords, both, score.resolution)
-                                  if c.tick < hi_t)
+                # The pedal is a function of the chords and the piano's notes: drawn again
+                # from the new ones, it is the old pedal wherever both are unchanged, and
+                # each press is released (splicing pressed and released pedals at the range's
+                # edges could leave one down).
+                both = _track("Piano", PIANO_PROGRAM, piano, step).notes + tuple(
+                    n for name in PIANO_TRACKS for n in score.track(name).notes
+                    if not lo_t <= n.start_tick < hi_t)
+                controls = tuple(c for c in t.controls if c.number != arrange.SUSTAIN)
+                controls += arrange.sustain_pedal(new_chords, both, score.resolution)
             elif t.name == "Bass" and level == "chords":
                 line = bass_line(grid, spb)
                 new = shape_velocities(inside(line), spb, sections, 78, rng)

@@ -133,6 +133,16 @@ def test_bad_options_are_one_line_errors(composer, kwargs, match):
     assert "\n" not in str(err.value)
 
 
+def pedal_alternates(score) -> bool:
+    """Every pedal-down is released before the next one, and the last is released."""
+    for name in PIANO_TRACKS:
+        values = [c.value for c in score.track(name).controls if c.number == 64]
+        if values[0::2] != [127] * len(values[0::2]) or values[1::2] != [0] * len(values[1::2]) \
+                or len(values) % 2:
+            return False
+    return True
+
+
 def _outside(score, lo_tick, hi_tick):
     return {t.name: tuple(n for n in t.notes if not lo_tick <= n.start_tick < hi_tick) for t in score.tracks}
 
@@ -148,6 +158,12 @@ def test_regenerate_notes_keeps_everything_outside(composer, song):
     assert inside_new != inside_old
     assert all(n.end_tick <= hi for n in inside_new)
     assert composer.regenerate(song, section=2, seed=9, steps=2) == new   # seeded
+    assert pedal_alternates(song) and pedal_alternates(new)
+    # Outside the chords that reach into the range, the pedal is the old one.
+    reach = [c for c in song.chords if c.start_tick < hi and c.end_tick > lo]
+    lo_p, hi_p = min(c.start_tick for c in reach), max(c.end_tick for c in reach)
+    assert [c for c in new.track("Piano RH").controls if not lo_p <= c.tick <= hi_p] == \
+        [c for c in song.track("Piano RH").controls if not lo_p <= c.tick <= hi_p]
 
 
 def test_regenerate_chords_keeps_outside_chords(composer, song):
@@ -161,6 +177,7 @@ def test_regenerate_chords_keeps_outside_chords(composer, song):
     grid_new = grid_from_score(new, 16, 4)
     outside = np.r_[0:12, 28:64]
     assert np.array_equal(grid_old.root[outside], grid_new.root[outside])
+    assert pedal_alternates(new)
 
 
 def test_regenerate_bad_ranges(composer, song):
