@@ -66,6 +66,26 @@ def test_generate_bars_and_no_bass(tiny_models, tmp_path, capsys):
     assert {t.name for t in read_midi(out).tracks} == {"Melody", "Piano RH", "Piano LH"}
 
 
+def test_generate_musicxml_and_humanize(tiny_models, tmp_path, capsys):
+    pytest.importorskip("music21")
+    out, xml = tmp_path / "s.mid", tmp_path / "s.musicxml"
+    song = ["generate", "--models", str(tiny_models), "--form", "i2A4o2", "--seed", "2", "--steps", "2"]
+    assert main([*song, "-o", str(out), "--musicxml", str(xml)]) == 0
+    assert f"wrote {xml}" in capsys.readouterr().out
+    assert xml.read_bytes().startswith(b"<?xml") and b"<rehearsal" in xml.read_bytes()
+    # A MusicXML name that cannot be written is refused before composing: nothing written.
+    assert main([*song, "-o", str(tmp_path / "t.mid"), "--musicxml", str(tmp_path / "t.pdf")]) == 2
+    assert "ends in .musicxml" in capsys.readouterr().err
+    assert not (tmp_path / "t.mid").exists()
+    # --humanize: the same notes, off the grid.
+    human = tmp_path / "h.mid"
+    assert main([*song, "-o", str(human), "--humanize"]) == 0
+    plain, moved = read_midi(out), read_midi(human)
+    assert [len(t.notes) for t in plain.tracks] == [len(t.notes) for t in moved.tracks]
+    assert any(n.start_tick % 120 for t in moved.tracks for n in t.notes)
+    assert not any(n.start_tick % 120 for t in plain.tracks for n in t.notes)
+
+
 @pytest.mark.parametrize("args, words", [
     (["--form", "A8B?"], "bad form"),
     (["--bars", "0"], "--bars"),
