@@ -15,12 +15,21 @@ export HF_HUB_OFFLINE := 1
 # The `fluidsynth` package brings libfluidsynth3 (built with libsndfile, so .sf3 SoundFonts
 # load) and the command line that the render tests and benchmark compare against.
 # --no-install-recommends skips qsynth and its Qt/GTK stack.
+# MuseScore 3 (Debian `musescore3`) is the notation reader the tests open our MIDI and
+# MusicXML in, headless (QT_QPA_PLATFORM=offscreen); --no-install-recommends keeps it to
+# its Qt libraries.
 system-deps:
 	@if ! ldconfig -p 2>/dev/null | grep -q libfluidsynth || ! command -v fluidsynth >/dev/null; then \
 	  echo "installing Debian package fluidsynth"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 	    --no-install-recommends fluidsynth >/dev/null; \
+	fi
+	@if ! command -v mscore3 >/dev/null; then \
+	  echo "installing Debian package musescore3"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends -o DPkg::Lock::Timeout=600 musescore3 >/dev/null; \
 	fi
 
 $(STAMP): pyproject.toml

@@ -23,6 +23,7 @@ from composer.errors import ComposerError
 # Modules under composer/commands/, in the order their commands are listed in --help.
 COMMAND_MODULES = (
     "midi",
+    "export",
     "timbre",
     "data",
     "render",

@@ -36,3 +36,7 @@ class RenderError(ComposerError):
 
 class AudioError(ComposerError):
     """An audio file cannot be read or written."""
+
+
+class NotationError(ComposerError):
+    """A score cannot be written as notation (MusicXML)."""

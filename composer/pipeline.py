@@ -9,8 +9,11 @@ Each level is a diffusion model with its own sampler loop (composer/levels/); th
 checks the user's options, hands one level's result to the next, and dresses the result as
 a DAW-ready Score: sections with display names ("Intro", "Verse 1", "Chorus 2"), chord
 symbols, key signatures, tempo, meter, and the tracks ``Melody`` (GM 73, flute: a clear lead
-voice), ``Piano`` (GM 0) and ``Bass`` (GM 33, finger bass, derived from the chords' bass
-notes), with velocities shaped by metre, section and phrase and a little seeded jitter.
+voice, each phrase moved by octaves into the flute's C4..C7, silent in intros, outros and
+interludes), ``Piano RH`` and ``Piano LH`` (GM 0, the accompaniment split between the hands,
+with the sustain pedal through each chord) and ``Bass`` (GM 33, finger bass, derived from
+the chords' bass notes), with velocities shaped by metre, section and phrase and a little
+seeded jitter; ``humanize=True`` adds seeded timing and dynamics (composer/arrange.py).
 
 Randomness: everything comes from ``seed`` (drawn at random and stored in the Score's title
 when not given), through one ``torch.Generator`` per level, so the same seed and options
@@ -27,6 +30,7 @@ from typing import Callable, Literal
 import numpy as np
 import torch
 
+from composer import arrange
 from composer.errors import ComposerError, FormError
 from composer.form import MAX_SONG_BARS, Phrase, parse_form
 from composer.limits import check_seed, check_steps, check_tempo
@@ -62,6 +66,9 @@ def level_generators(seed: int) -> dict[str, torch.Generator]:
 
 MELODY_PROGRAM = 73   # GM flute: a clear, sustained lead that stands apart from the piano
 PIANO_PROGRAM = 0     # GM acoustic grand piano: POP909's accompaniment is a piano part
+PIANO_TRACKS = ("Piano RH", "Piano LH")
+"""The accompaniment's two tracks (right hand, left hand); songs written before the split
+have one track "Piano", which :func:`piano_track` and :meth:`Composer.regenerate` still read."""
 BASS_PROGRAM = 33     # GM electric bass (finger)
 FORM_STEPS = 20
 CHORD_STEPS = 20
@@ -221,9 +228,29 @@ def bass_line(grid: ChordGrid, steps_per_bar: int) -> np.ndarray:
     return np.asarray(rows, dtype=np.int32).reshape(-1, 4)
 
 
-def _track(name: str, program: int, notes: np.ndarray, step: int) -> Track:
+def _track(name: str, program: int, notes: np.ndarray, step: int, controls: tuple = ()) -> Track:
     return Track(name, program, False, tuple(
-        Note(int(s) * step, int(d) * step, int(p), int(v)) for s, d, p, v in notes))
+        Note(int(s) * step, int(d) * step, int(p), int(v)) for s, d, p, v in notes), controls)
+
+
+def piano_track(score: Score) -> Track:
+    """The whole accompaniment as one Track "Piano": both hands of :data:`PIANO_TRACKS`
+    merged, or the single "Piano" track of a song written before the hands were split."""
+    names = [t.name for t in score.tracks]
+    if all(n in names for n in PIANO_TRACKS):
+        rh, lh = (score.track(n) for n in PIANO_TRACKS)
+        return Track("Piano", rh.program, False, rh.notes + lh.notes)
+    return score.track("Piano")
+
+
+def _piano_tracks(piano: np.ndarray, step: int, chords, resolution: int) -> tuple[Track, Track]:
+    """The two hands of step notes ``piano``, each with the sustain pedal (the hands share a
+    MIDI channel, but a renderer may give each its own)."""
+    rh, lh = arrange.split_hands(piano)
+    both = _track("Piano", PIANO_PROGRAM, piano, step).notes
+    pedal = arrange.sustain_pedal(chords, both, resolution)
+    return (_track(PIANO_TRACKS[0], PIANO_PROGRAM, rh, step, pedal),
+            _track(PIANO_TRACKS[1], PIANO_PROGRAM, lh, step, pedal))
 
 
 def _key_signatures(plan: FormPlan, bar_ticks: int) -> tuple[KeySignature, ...]:
@@ -339,7 +366,7 @@ class Composer:
     def compose(self, form: str | None = None, bars: int | None = None, key: str | None = None,
                 tempo: float | None = None, meter: str = "4/4", seed: int | None = None,
                 steps: int | None = None, progress: Progress | None = None,
-                bass: bool = True) -> Score:
+                bass: bool = True, humanize: bool = False) -> Score:
         """Write a whole song.
 
         form: full or partial form string (``i4A8B8A8o4``; ``?N`` and a final ``*`` leave
@@ -348,7 +375,9 @@ class Composer:
         (0, 400] (default: drawn from 70..130 by the seed); meter: "4/4", "3/4", "2/4" or
         "6/8"; seed: int (default: random, kept in the Score's title); steps: sampler steps
         of every level (default 20 form, 20 chords, 12 notes); progress: see
-        :data:`Progress`; bass: add the derived Bass track.  Returns a validated Score.
+        :data:`Progress`; bass: add the derived Bass track; humanize: seeded human timing
+        and dynamics (:func:`composer.arrange.humanize`, off by default, so the notes sit on
+        the 16th grid).  Returns a validated Score.
         """
         parsed_key, m = check_options(form, bars, key, tempo, meter, steps, seed=seed)
         seed = int(secrets.randbits(31)) if seed is None else int(seed)
@@ -365,18 +394,20 @@ class Composer:
         grid = sample_chords(self.chord_level, plan, m.beats_per_bar, generator=gens["chords"],
                              steps=steps or CHORD_STEPS, variation=self.chord_variation,
                              progress=prog("chords"))
-        return self._notes(plan, grid, m, float(tempo), seed, gens, rng, steps, progress, bass)
+        score = self._notes(plan, grid, m, float(tempo), seed, gens, rng, steps, progress, bass)
+        return _humanized(score, seed) if humanize else score
 
     def compose_over(self, plan: FormPlan, grid: ChordGrid, meter: str = "4/4", tempo: float = 100.0,
                      seed: int = 0, steps: int | None = None, progress: Progress | None = None,
-                     bass: bool = True) -> Score:
+                     bass: bool = True, humanize: bool = False) -> Score:
         """The note level alone: melody and accompaniment over a given form plan and chords
         (e.g. a real song's, to judge the note level by itself).  Options as :meth:`compose`."""
         _, m = check_options(None, None, None, tempo, meter, steps)
         if grid.n_beats != plan.n_bars * m.beats_per_bar:
             raise ComposerError(f"{grid.n_beats} chord beats do not fit {plan.n_bars} bars of {meter}")
-        return self._notes(plan, grid, m, float(tempo), int(seed), level_generators(seed),
-                           np.random.default_rng(int(seed)), steps, progress, bass)
+        score = self._notes(plan, grid, m, float(tempo), int(seed), level_generators(seed),
+                            np.random.default_rng(int(seed)), steps, progress, bass)
+        return _humanized(score, int(seed)) if humanize else score
 
     def _notes(self, plan: FormPlan, grid: ChordGrid, m: Meter, tempo: float, seed: int,
                gens: dict[str, torch.Generator], rng: np.random.Generator, steps: int | None,
@@ -436,9 +467,16 @@ class Composer:
                piano: np.ndarray, rng: np.random.Generator, bass: bool, title: str) -> Score:
         step = ticks_per_step(RESOLUTION)
         sections = named_sections(plan.phrases)
-        melody = shape_velocities(monophonic(melody), m.steps_per_bar, sections, 88, rng)
+        chords = grid.to_symbols(RESOLUTION)
+        # --- arrangement (composer/arrange.py): no melody where the form has none, each
+        # phrase in the flute's range, the piano in two hands with the pedal.
+        melody = arrange.silence_sections(monophonic(melody), sections, m.steps_per_bar)
+        melody = arrange.fit_melody_range(melody, sections, m.steps_per_bar)
+        melody = shape_velocities(melody, m.steps_per_bar, sections, 88, rng)
         piano = shape_velocities(piano, m.steps_per_bar, sections, 66, rng)
-        tracks = [_track("Melody", MELODY_PROGRAM, melody, step), _track("Piano", PIANO_PROGRAM, piano, step)]
+        tracks = [_track("Melody", MELODY_PROGRAM, melody, step),
+                  *_piano_tracks(piano, step, chords, RESOLUTION)]
+        # --- end of the arrangement
         if bass:
             line = shape_velocities(bass_line(grid, m.steps_per_bar), m.steps_per_bar, sections, 78, rng)
             tracks.append(_track("Bass", BASS_PROGRAM, line, step))
@@ -446,7 +484,7 @@ class Composer:
         return Score(resolution=RESOLUTION, tempos=(TempoChange.from_bpm(0, tempo),),
                      time_signatures=(TimeSignature(0, m.numerator, m.denominator),),
                      key_signatures=_key_signatures(plan, bar_ticks), sections=sections,
-                     chords=grid.to_symbols(RESOLUTION), tracks=tuple(tracks), title=title).validate()
+                     chords=chords, tracks=tuple(tracks), title=title).validate()
 
     # -------------------------------------------------------------- regenerate
     def regenerate(self, score: Score, bars: tuple[int, int] | None = None, section: int | None = None,
@@ -508,7 +546,7 @@ class Composer:
         step = ticks_per_step(score.resolution)
         ctx, shift = note_context(plan, grid, spb)
         mel_notes = track_to_notes(score.track("Melody"), score.resolution)
-        acc_notes = track_to_notes(score.track("Piano"), score.resolution)
+        acc_notes = track_to_notes(piano_track(score), score.resolution)
         keep_steps = np.ones(ctx.n_steps, dtype=bool)
         keep_steps[start * spb:end * spb] = False
         melody, piano = self._sample_parts(ctx, shift, gens, steps, progress,
@@ -521,17 +559,32 @@ class Composer:
             notes[:, 1] = np.minimum(notes[:, 0] + notes[:, 1], hi_s) - notes[:, 0]
             return notes
 
-        melody = shape_velocities(monophonic(inside(melody)), spb, sections, 88, rng)
+        melody = arrange.silence_sections(monophonic(inside(melody)), sections, spb)
+        melody = arrange.fit_melody_range(melody, sections, spb)
+        melody = shape_velocities(melody, spb, sections, 88, rng)
         piano = shape_velocities(inside(piano), spb, sections, 66, rng)
+        right, left = arrange.split_hands(piano)
         lo_t, hi_t = lo_s * step, hi_s * step
         tracks = []
         for t in score.tracks:
             kept = tuple(n for n in t.notes if not lo_t <= n.start_tick < hi_t)
             new: np.ndarray | None = None
+            controls = t.controls
             if t.name == "Melody":
                 new = melody
-            elif t.name == "Piano":
+            elif t.name == "Piano":      # a song written before the hands were split
                 new = piano
+            elif t.name in PIANO_TRACKS:
+                new = right if t.name == PIANO_TRACKS[0] else left
+                # The pedal is a function of the chords and the piano's notes: drawn again
+                # from the new ones, it is the old pedal wherever both are unchanged, and
+                # each press is released (splicing pressed and released pedals at the range's
+                # edges could leave one down).
+                both = _track("Piano", PIANO_PROGRAM, piano, step).notes + tuple(
+                    n for name in PIANO_TRACKS for n in score.track(name).notes
+                    if not lo_t <= n.start_tick < hi_t)
+                controls = tuple(c for c in t.controls if c.number != arrange.SUSTAIN)
+                controls += arrange.sustain_pedal(new_chords, both, score.resolution)
             elif t.name == "Bass" and level == "chords":
                 line = bass_line(grid, spb)
                 new = shape_velocities(inside(line), spb, sections, 78, rng)
@@ -539,10 +592,17 @@ class Composer:
                 tracks.append(t)
                 continue
             added = tuple(Note(int(s) * step, int(d) * step, int(p), int(v)) for s, d, p, v in new)
-            tracks.append(Track(t.name, t.program, t.is_drum, kept + added, t.controls, t.pitch_bends))
+            tracks.append(Track(t.name, t.program, t.is_drum, kept + added, controls, t.pitch_bends))
         return score.replace(chords=new_chords, tracks=tuple(tracks)).validate()
 
 
-__all__ = ["Composer", "default_models_dir", "Progress", "Meter", "parse_meter", "check_options", "named_sections",
+def _humanized(score: Score, seed: int) -> Score:
+    """``score`` with :func:`composer.arrange.humanize` on every track, from its own stream
+    of ``seed`` (so the notes are those of the unhumanized song)."""
+    rng = np.random.default_rng([int(seed), 1])
+    return score.replace(tracks=arrange.humanize(score.tracks, rng, score.resolution)).validate()
+
+
+__all__ = ["Composer", "default_models_dir", "PIANO_TRACKS", "piano_track", "Progress", "Meter", "parse_meter", "check_options", "named_sections",
            "section_name", "monophonic", "shape_velocities", "bass_line", "note_context",
            "plan_from_score", "grid_from_score", "SUPPORTED_METERS"]

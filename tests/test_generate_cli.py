@@ -45,7 +45,7 @@ def test_generate_writes_midi_and_prints_form(tiny_models, tmp_path, capsys):
     assert "form i2A4B4o2 (12 bars)" in text and "seed 5" in text and "E minor" in text
     score = read_midi(out)
     assert [s.name for s in score.sections] == ["Intro", "Verse", "Chorus", "Outro"]
-    assert {t.name for t in score.tracks} == {"Melody", "Piano", "Bass"}
+    assert {t.name for t in score.tracks} == {"Melody", "Piano RH", "Piano LH", "Bass"}
     assert score.tempos[0].bpm == pytest.approx(90, abs=0.01)
     assert score.chords
     # same seed, same bytes; --force needed to overwrite
@@ -63,7 +63,27 @@ def test_generate_bars_and_no_bass(tiny_models, tmp_path, capsys):
     assert main(["generate", "--models", str(tiny_models), "--bars", "8", "--seed", "1", "--steps", "2",
                  "--no-bass", "-o", str(out)]) == 0
     assert "(8 bars)" in capsys.readouterr().out
-    assert {t.name for t in read_midi(out).tracks} == {"Melody", "Piano"}
+    assert {t.name for t in read_midi(out).tracks} == {"Melody", "Piano RH", "Piano LH"}
+
+
+def test_generate_musicxml_and_humanize(tiny_models, tmp_path, capsys):
+    pytest.importorskip("music21")
+    out, xml = tmp_path / "s.mid", tmp_path / "s.musicxml"
+    song = ["generate", "--models", str(tiny_models), "--form", "i2A4o2", "--seed", "2", "--steps", "2"]
+    assert main([*song, "-o", str(out), "--musicxml", str(xml)]) == 0
+    assert f"wrote {xml}" in capsys.readouterr().out
+    assert xml.read_bytes().startswith(b"<?xml") and b"<rehearsal" in xml.read_bytes()
+    # A MusicXML name that cannot be written is refused before composing: nothing written.
+    assert main([*song, "-o", str(tmp_path / "t.mid"), "--musicxml", str(tmp_path / "t.pdf")]) == 2
+    assert "ends in .musicxml" in capsys.readouterr().err
+    assert not (tmp_path / "t.mid").exists()
+    # --humanize: the same notes, off the grid.
+    human = tmp_path / "h.mid"
+    assert main([*song, "-o", str(human), "--humanize"]) == 0
+    plain, moved = read_midi(out), read_midi(human)
+    assert [len(t.notes) for t in plain.tracks] == [len(t.notes) for t in moved.tracks]
+    assert any(n.start_tick % 120 for t in moved.tracks for n in t.notes)
+    assert not any(n.start_tick % 120 for t in plain.tracks for n in t.notes)
 
 
 @pytest.mark.parametrize("args, words", [
@@ -106,8 +126,8 @@ def test_timbre_without_audio_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("timbres, words", [
-    (["Drums=sf:1"], "no track 'Drums' in this song; tracks are 0='Melody', 1='Piano', 2='Bass'"),
-    (["3=sf:1"], "no track '3'"),
+    (["Drums=sf:1"], "no track 'Drums' in this song; tracks are 0='Melody', 1='Piano RH', 2='Piano LH', 3='Bass'"),
+    (["4=sf:1"], "no track '4'"),
     (["--no-bass", "Bass=sf:33"], "no track 'Bass'"),
     (["Melody=sf:200"], "0..127"),
     (["Melody=vst:foo"], "unknown timbre kind"),
@@ -144,10 +164,11 @@ def test_audio_with_per_track_timbres(tiny_models, tiny_timbre, tmp_path, capsys
             "--tempo", "120"]
     mid, wav = tmp_path / "s.mid", tmp_path / "s.wav"
     assert main([*song, "-o", str(mid), "--audio", str(wav),
-                 "--timbre", f"Melody=ddsp:{tiny_timbre}", "--timbre", "2=sf:33"]) == 0
+                 "--timbre", f"Melody=ddsp:{tiny_timbre}", "--timbre", "3=sf:33"]) == 0
     assert f"wrote {wav}" in capsys.readouterr().out
-    piano = read_midi(mid).track("Piano").program
-    assert used == [(TrackTimbre("ddsp", "tiny"), TrackTimbre("sf", str(piano)), TrackTimbre("sf", "33"))]
+    piano = read_midi(mid).track("Piano RH").program
+    assert used == [(TrackTimbre("ddsp", "tiny"), TrackTimbre("sf", str(piano)), TrackTimbre("sf", str(piano)),
+                     TrackTimbre("sf", "33"))]
     from composer.io.audio import read_audio
     audio = read_audio(wav)
     assert audio.sample_rate == 44100 and audio.n_channels == 2 and audio.duration_seconds > 4

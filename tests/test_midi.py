@@ -21,6 +21,8 @@ from composer.io.midi import (
     read_midi,
     read_midi_bytes,
     section_marker_text,
+    section_tag_text,
+    parse_section_tag,
     write_midi,
 )
 from composer.score import (
@@ -134,16 +136,92 @@ def test_written_file_layout_is_daw_ready():
     conductor, chords, melody, piano, drums, empty = midi.tracks
     assert conductor[0].type == "track_name" and conductor[0].name.encode("latin-1").decode() == "Song — テスト"
     assert not any(m.type in ("note_on", "note_off", "program_change") for m in conductor)
-    assert [m.text for m in conductor if m.type == "marker"] == [
-        "Intro [i 1]", "Verse 1 [A 2]", "[B 4]", "Outro [end] [o 1]"]
-    texts = [m.text for m in chords if m.type == "text"]
+    # Markers for people, the label and length in a cue point at the same tick.
+    assert [m.text for m in conductor if m.type == "marker"] == ["Intro", "Verse 1", "", "Outro [end]"]
+    assert [m.text for m in conductor if m.type == "cue_marker"] == ["[i 1]", "[A 2]", "[B 4]", "[o 1]"]
+    assert not any(m.type in ("text", "lyrics") for t in midi.tracks for m in t), \
+        "text and lyric events become lyrics in MuseScore"
+    texts = [m.text for m in chords if m.type == "cue_marker"]
     assert texts == ["Am7/G", "F", "N.C.", "G7sus4", "N.C.", "Bm7b5/F", "N.C."]
+    xf = [tuple(m.data) for m in chords if m.type == "sequencer_specific"]
+    # Am7/G: A natural (0x36), min7 (10), bass G natural (0x35); F: F (0x34), maj (0), no bass.
+    assert xf[:2] == [(0x43, 0x7B, 0x01, 0x36, 10, 0x35, 0x7F), (0x43, 0x7B, 0x01, 0x34, 0, 0x7F, 0x7F)]
     assert chords[0].name == "Chords"
+    keys = [m.key for m in conductor if m.type == "key_signature"]
+    assert keys == ["Am", "F#", "Ebm"]
     for track, channel, program in ((melody, 0, 73), (piano, 1, 0), (drums, 9, 0), (empty, 2, 48)):
         assert track[0].type == "track_name"
         assert track[1].type == "program_change" and track[1].time == 0
         assert track[1].program == program
         assert {m.channel for m in track if hasattr(m, "channel")} == {channel}
+        # MuseScore reads the key from the instrument tracks, not from the conductor.
+        assert [m.key for m in track if m.type == "key_signature"] == keys
+    # Every track, the conductor too, ends where the song ends (here the last section's end).
+    song_end = full_score().end_tick
+    for track in midi.tracks:
+        assert sum(m.time for m in track) == song_end and track[-1].type == "end_of_track"
+
+
+def test_chord_names_are_spelled_in_the_key():
+    f_sharp = KeySignature(0, 6, "major")
+    names = [chord_text(ChordSymbol(0, 1, root, q, root), f_sharp)
+             for root, q in ((6, "maj"), (8, "min"), (10, "min"), (11, "maj"), (1, "7"), (3, "min"))]
+    assert names == ["F#", "G#m", "A#m", "B", "C#7", "D#m"]
+    assert chord_text(ChordSymbol(0, 1, 10, "maj", 5), f_sharp) == "A#/E#"
+    f_sharp_minor = KeySignature(0, 6, "minor")
+    assert chord_text(ChordSymbol(0, 1, 1, "7", 5), f_sharp_minor) == "C#7/E#"
+    e_flat = KeySignature(0, 3, "major")
+    assert [chord_text(ChordSymbol(0, 1, r, "maj", r), e_flat) for r in (3, 8, 10, 1, 6)] == \
+        ["Eb", "Ab", "Bb", "Db", "Gb"]
+    c_minor = KeySignature(0, 0, "minor")
+    assert chord_text(ChordSymbol(0, 1, 7, "maj", 11), c_minor) == "G/B"       # raised 7th
+    assert chord_text(ChordSymbol(0, 1, 8, "maj", 8), c_minor) == "Ab"
+    d_major = KeySignature(0, 2, "major")
+    assert chord_text(ChordSymbol(0, 1, 10, "maj", 10), d_major) == "Bb"        # borrowed bVI
+    assert chord_text(ChordSymbol(0, 1, 4, "7", 8), d_major) == "E7/G#"
+    # No key: the plain names of PITCH_CLASS_NAMES.
+    assert chord_text(ChordSymbol(0, 1, 3, "min", 3)) == "Ebm"
+    # Spelled names read back to the same pitch classes, and the file keeps them.
+    score = Score(key_signatures=(f_sharp,), chords=tuple(
+        ChordSymbol(i * 480, 480, r, "min", (r + 7) % 12) for i, r in enumerate(range(12))))
+    midi = mido.MidiFile(file=io.BytesIO(midi_bytes(score)))
+    assert "D#m/A#" in [m.text for m in midi.tracks[1] if m.type == "cue_marker"]
+    assert read_midi_bytes(midi_bytes(score)) == score
+
+
+def test_older_files_with_one_marker_per_section_and_text_chords_still_read():
+    data = smf([[mido.MetaMessage("marker", text="Verse 1 [A 8]"),
+                 mido.MetaMessage("marker", text="[i 4]", time=7680),
+                 mido.MetaMessage("marker", text="Chorus", time=1920)],
+                [mido.MetaMessage("track_name", name="Chords"), mido.MetaMessage("text", text="Ebm"),
+                 mido.MetaMessage("text", text="N.C.", time=480)],
+                [mido.Message("note_on", note=60, velocity=64), mido.Message("note_off", note=60, time=10)]])
+    score = read_midi_bytes(data)
+    assert score.sections == (Section(0, 8, "A", "Verse 1"), Section(4, 4, "i", ""))
+    assert score.chords == (ChordSymbol(0, 480, 3, "min", 3),)
+
+
+def test_section_tags_pair_with_the_markers_at_their_tick():
+    data = smf([[mido.MetaMessage("marker", text="Verse [A 8] ok"),
+                 mido.MetaMessage("cue_marker", text="[A 8]"),
+                 mido.MetaMessage("cue_marker", text="[x 2]", time=1920),
+                 mido.MetaMessage("cue_marker", text="not a tag", time=1920),
+                 mido.MetaMessage("marker", text="Bridge", time=1920)]])
+    score = read_midi_bytes(data)
+    # Marker text is a free name (even with brackets); a tag with no marker has no name.
+    assert score.sections == (Section(0, 8, "A", "Verse [A 8] ok"), Section(1, 2, "x", ""))
+
+
+def test_key_copies_in_instrument_tracks_are_one_key_but_other_keys_are_kept():
+    note = [mido.Message("note_on", note=60, velocity=64), mido.Message("note_off", note=60, time=10)]
+    data = smf([[mido.MetaMessage("key_signature", key="F#")],
+                [mido.MetaMessage("key_signature", key="F#"), mido.MetaMessage("key_signature", key="Bb", time=960)]
+                + note])
+    assert read_midi_bytes(data).key_signatures == (KeySignature(0, 6, "major"), KeySignature(960, 10, "major"))
+    # A file with keys only in its instrument tracks keeps them all.
+    data = smf([[mido.MetaMessage("track_name", name="t")],
+                [mido.MetaMessage("key_signature", key="Am")] + note])
+    assert read_midi_bytes(data).key_signatures == (KeySignature(0, 9, "minor"),)
 
 
 def test_channels_skip_10_and_share_by_program_past_15():
@@ -153,6 +231,15 @@ def test_channels_skip_10_and_share_by_program_past_15():
     channels = assign_channels(melodic + extra)
     assert channels[:15] == (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15)
     assert channels[15] == 3 and channels[16] == 0 and channels[17] == 9
+
+
+def test_left_hand_shares_the_right_hands_channel():
+    hands = (Track("Melody", 73), Track("Piano RH", 0), Track("Piano LH", 0), Track("Bass", 33),
+             Track("Organ LH", 19), Track("Keys RH", 4), Track("Keys LH", 5))
+    # Only an "X LH" right after "X RH" with the same program joins it.
+    assert assign_channels(hands) == (0, 1, 1, 2, 3, 4, 5)
+    score = Score(tracks=tuple(Track(t.name, t.program, notes=(Note(0, 10, 60),)) for t in hands))
+    assert read_midi_bytes(midi_bytes(score)) == score
 
 
 def test_other_resolution_is_rescaled_to_480():
@@ -174,7 +261,8 @@ def test_text_formats():
     assert parse_chord_text("C#m(maj7)") == (1, "minmaj7", 1)
     assert parse_chord_text("hello") is None and parse_chord_text("Cxyz") is None
     section = Section(4, 8, "A", "Verse 1")
-    assert section_marker_text(section) == "Verse 1 [A 8]"
+    assert section_marker_text(section) == "Verse 1" and section_tag_text(section) == "[A 8]"
+    assert parse_section_tag("[A 8]") == ("A", 8) and parse_section_tag("Verse [A 8]") is None
     assert parse_section_marker("Verse 1 [A 8]") == ("Verse 1", "A", 8)
     assert parse_section_marker("[i 4]") == ("", "i", 4)
     assert parse_section_marker("Chorus") is None

@@ -16,8 +16,8 @@ from composer.levels.notes import NoteLevel, repeats_of
 from composer.nets.chords import ChordDenoiser
 from composer.nets.form import FormDenoiser
 from composer.nets.notes import NoteUNet
-from composer.pipeline import (Composer, bass_line, grid_from_score, monophonic, named_sections,
-                               parse_meter, plan_from_score)
+from composer.pipeline import (PIANO_TRACKS, Composer, bass_line, grid_from_score, monophonic,
+                               named_sections, parse_meter, piano_track, plan_from_score)
 from composer.representation.harmony import ChordGrid
 from composer.representation.pianoroll import NoteContext
 
@@ -48,8 +48,8 @@ def test_compose_keeps_options_and_dresses_the_score(song):
     assert [(k.tonic, k.mode) for k in song.key_signatures] == [(9, "minor")]
     assert song.tempos[0].bpm == pytest.approx(100, abs=1e-3)
     assert (song.time_signatures[0].numerator, song.time_signatures[0].denominator) == (4, 4)
-    assert [t.name for t in song.tracks] == ["Melody", "Piano", "Bass"]
-    assert [t.program for t in song.tracks] == [73, 0, 33]
+    assert [t.name for t in song.tracks] == ["Melody", "Piano RH", "Piano LH", "Bass"]
+    assert [t.program for t in song.tracks] == [73, 0, 0, 33]
     assert song.chords and all(c.end_tick <= 16 * 4 * 480 for c in song.chords)
     end = 16 * 4 * 480
     for t in song.tracks:
@@ -60,6 +60,43 @@ def test_compose_keeps_options_and_dresses_the_score(song):
     mel = song.track("Melody").notes
     assert all(a.end_tick <= b.start_tick for a, b in zip(mel, mel[1:]))  # one voice
     assert song.title == "composer seed 3"
+
+
+def test_the_arrangement_is_for_players(song):
+    """Melody only where the form has one, inside the flute's range; the piano in two
+    hands with the pedal through the chords; and the MIDI round trip still exact."""
+    from composer.io.midi import midi_bytes, read_midi_bytes
+    bar = 4 * 480
+    mel = song.track("Melody").notes
+    quiet = [(s.start_bar * bar, (s.start_bar + s.n_bars) * bar) for s in song.sections if s.label in "io"]
+    assert not [n for n in mel for lo, hi in quiet if lo <= n.start_tick < hi or lo < n.end_tick <= hi]
+    assert all(60 <= n.pitch <= 96 for n in mel)
+    rh, lh = (song.track(n) for n in PIANO_TRACKS)
+    assert rh.notes and lh.notes
+    assert np.mean([n.pitch for n in rh.notes]) > np.mean([n.pitch for n in lh.notes])
+    pedal = [c for c in rh.controls if c.number == 64]
+    assert pedal and rh.controls == lh.controls
+    assert {c.value for c in pedal} == {0, 127}
+    downs = [c.tick for c in pedal if c.value == 127]
+    assert all(any(ch.start_tick < t < ch.end_tick for ch in song.chords) for t in downs)
+    assert read_midi_bytes(midi_bytes(song)) == song
+
+
+def test_humanize_is_seeded_small_and_keeps_the_notes(composer, song):
+    human = composer.compose(form="i2A4B4A4o2", key="A minor", tempo=100, seed=3, steps=2, humanize=True)
+    assert human == composer.compose(form="i2A4B4A4o2", key="A minor", tempo=100, seed=3, steps=2,
+                                     humanize=True)
+    for a, b in zip(song.tracks, human.tracks):
+        assert a.name == b.name and len(a.notes) == len(b.notes)
+        assert sorted(n.pitch for n in a.notes) == sorted(n.pitch for n in b.notes)
+    moved = [abs(x.start_tick - y.start_tick) for a, b in zip(song.tracks, human.tracks)
+             for x, y in zip(sorted(a.notes, key=lambda n: (n.pitch, n.start_tick)),
+                             sorted(b.notes, key=lambda n: (n.pitch, n.start_tick)))]
+    assert max(moved) <= 14 and np.mean(moved) > 2
+    assert any(n.start_tick % 120 for t in human.tracks for n in t.notes)
+    assert not any(n.start_tick % 120 for t in song.tracks for n in t.notes)   # off by default
+    from composer.io.midi import midi_bytes, read_midi_bytes
+    assert read_midi_bytes(midi_bytes(human)) == human
 
 
 def test_same_seed_same_score_and_bytes(composer, song):
@@ -96,6 +133,16 @@ def test_bad_options_are_one_line_errors(composer, kwargs, match):
     assert "\n" not in str(err.value)
 
 
+def pedal_alternates(score) -> bool:
+    """Every pedal-down is released before the next one, and the last is released."""
+    for name in PIANO_TRACKS:
+        values = [c.value for c in score.track(name).controls if c.number == 64]
+        if values[0::2] != [127] * len(values[0::2]) or values[1::2] != [0] * len(values[1::2]) \
+                or len(values) % 2:
+            return False
+    return True
+
+
 def _outside(score, lo_tick, hi_tick):
     return {t.name: tuple(n for n in t.notes if not lo_tick <= n.start_tick < hi_tick) for t in score.tracks}
 
@@ -106,11 +153,17 @@ def test_regenerate_notes_keeps_everything_outside(composer, song):
     assert _outside(new, lo, hi) == _outside(song, lo, hi)
     assert new.chords == song.chords and new.sections == song.sections
     assert new.key_signatures == song.key_signatures and new.tempos == song.tempos
-    inside_old = [n for n in song.track("Piano").notes if lo <= n.start_tick < hi]
-    inside_new = [n for n in new.track("Piano").notes if lo <= n.start_tick < hi]
+    inside_old = [n for n in piano_track(song).notes if lo <= n.start_tick < hi]
+    inside_new = [n for n in piano_track(new).notes if lo <= n.start_tick < hi]
     assert inside_new != inside_old
     assert all(n.end_tick <= hi for n in inside_new)
     assert composer.regenerate(song, section=2, seed=9, steps=2) == new   # seeded
+    assert pedal_alternates(song) and pedal_alternates(new)
+    # Outside the chords that reach into the range, the pedal is the old one.
+    reach = [c for c in song.chords if c.start_tick < hi and c.end_tick > lo]
+    lo_p, hi_p = min(c.start_tick for c in reach), max(c.end_tick for c in reach)
+    assert [c for c in new.track("Piano RH").controls if not lo_p <= c.tick <= hi_p] == \
+        [c for c in song.track("Piano RH").controls if not lo_p <= c.tick <= hi_p]
 
 
 def test_regenerate_chords_keeps_outside_chords(composer, song):
@@ -124,6 +177,7 @@ def test_regenerate_chords_keeps_outside_chords(composer, song):
     grid_new = grid_from_score(new, 16, 4)
     outside = np.r_[0:12, 28:64]
     assert np.array_equal(grid_old.root[outside], grid_new.root[outside])
+    assert pedal_alternates(new)
 
 
 def test_regenerate_bad_ranges(composer, song):

@@ -62,6 +62,10 @@ def test_resolve_timbres():
         resolve_timbres(score, parse_timbre_options(["Bass=sf:33"]))
     with pytest.raises(RenderError, match="no track '7'"):
         resolve_timbres(score, parse_timbre_options(["7=sf:33"]))
+    # A two-handed part is named without the hand; an exact track name still wins.
+    hands = Score(tracks=(Track("Melody", 73), Track("Piano RH"), Track("Piano LH"), Track("Bass", 33)))
+    got = resolve_timbres(hands, parse_timbre_options(["Piano=sf:5", "Piano LH=sf:6"]))
+    assert got == (TrackTimbre("sf", "73"), TrackTimbre("sf", "5"), TrackTimbre("sf", "6"), TrackTimbre("sf", "33"))
 
 
 class ConstantRenderer:

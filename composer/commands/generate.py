@@ -15,8 +15,9 @@ from composer.commands.render import add_timbre_argument
 from composer.errors import RenderError
 
 # The tracks that Composer.compose writes, in order (Bass unless --no-bass): --timbre options
-# are checked against them before composing, so that a misspelt track costs nothing.
-GENERATED_TRACKS = ("Melody", "Piano", "Bass")
+# are checked against them before composing, so that a misspelt track costs nothing
+# ("Piano=..." names both hands).
+GENERATED_TRACKS = ("Melody", "Piano RH", "Piano LH", "Bass")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "generate", help="write a whole song (form -> chords -> notes) to a MIDI file",
         description="Write a whole song with the cascade of diffusion models and save it as a "
                     "DAW-ready MIDI file (section markers, chord symbols, key, tempo; tracks "
-                    "Melody, Piano, Bass).  Every option is optional; what is given is kept exactly. "
+                    "Melody, Piano RH, Piano LH, Bass).  Every option is optional; what is given is kept exactly. "
                     "Prints the form it used and the seed that reproduces the song.")
     p.add_argument("-o", "--output", type=output_path, required=True, help="MIDI file to write (.mid)")
     p.add_argument("--form", default=None,
@@ -44,10 +45,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="folder with form/, chords/, notes/ (default: the shipped models, "
                         "or $COMPOSER_MODELS)")
     p.add_argument("--no-bass", action="store_true", help="leave out the Bass track derived from the chords")
+    p.add_argument("--humanize", action="store_true",
+                   help="seeded human timing (about 8 ms) and dynamics; off: every note on the 16th grid")
     p.add_argument("--audio", type=output_path, default=None,
                    help="also render the song to this audio file (.wav/.flac/.mp3), loudness-normalised, "
                         "with the bundled SoundFont or the --timbre given")
     add_timbre_argument(p, "needs --audio; the MIDI file keeps its General MIDI programs")
+    p.add_argument("--musicxml", type=Path, default=None,
+                   help="also write the song as MusicXML (.musicxml): lead sheet with chord symbols "
+                        "and the piano on a grand staff, for MuseScore and other notation programs")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.set_defaults(func=run)
 
@@ -66,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
     out = check_midi_name(check_writable(args.output, args.force), "-o")
     audio_out = check_writable(args.audio, args.force) if args.audio is not None else None
     check_distinct(output=out, audio=audio_out)
+    if args.musicxml is not None:
+        from composer.commands.export import check_musicxml_path
+        check_musicxml_path(args.musicxml, args.force)
     if args.timbre and audio_out is None:
         raise RenderError("--timbre sets how the audio sounds; add --audio FILE.wav "
                           "(the MIDI file keeps its General MIDI programs)")
@@ -90,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         score = composer.compose(form=args.form, bars=args.bars, key=args.key, tempo=args.tempo,
                                  meter=args.meter, seed=seed, steps=args.steps, progress=progress,
-                                 bass=not args.no_bass)
+                                 bass=not args.no_bass, humanize=args.humanize)
     finally:
         for bar in bars.values():
             bar.close()
@@ -106,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
           f"tempo {score.tempos[0].bpm:.0f} bpm, seed {seed}")
     print("sections: " + " | ".join(f"{s.name} ({s.n_bars})" for s in score.sections))
     print(f"wrote {out}")
+    if args.musicxml is not None:
+        from composer.io.musicxml import write_musicxml
+        write_musicxml(score, args.musicxml)
+        print(f"wrote {args.musicxml}")
     if audio_out is not None:
         from composer.commands.render import write_mix
         from composer.render.mix import resolve_timbres
@@ -149,6 +162,6 @@ def _prepare_audio(args: argparse.Namespace, audio_out: Path):
 
     audio_format(audio_out)
     options = parse_timbre_options(args.timbre)
-    names = GENERATED_TRACKS[:2] if args.no_bass else GENERATED_TRACKS
+    names = tuple(n for n in GENERATED_TRACKS if n != "Bass") if args.no_bass else GENERATED_TRACKS
     resolve_timbres(Score(tracks=tuple(Track(name) for name in names)), options)
     return prepare_mixer(options), options

@@ -89,7 +89,7 @@ def summarize(score: Score) -> MidiSummary:
         keys=tuple(TimedValue(k.tick, str(k)) for k in score.key_signatures),
         sections=tuple(SectionSummary(s.start_bar, s.n_bars, s.label, s.name) for s in score.sections),
         n_chords=len(score.chords),
-        first_chords=tuple(TimedValue(c.start_tick, chord_text(c))
+        first_chords=tuple(TimedValue(c.start_tick, chord_text(c, score.key_at(c.start_tick)))
                            for c in score.chords[:N_CHORDS_SHOWN]),
     )
 

@@ -4,8 +4,12 @@ Reading takes any SMF of type 0 or 1 (type 2 is refused with a clear error) and 
 every note, the tempo map, meter and key changes, programs, drums (channel 10),
 controllers and pitch bends, at the file's own resolution, exactly on its ticks.
 Writing makes a DAW-ready SMF type 1 at 480 PPQ: a conductor track (title, tempo map,
-meters, keys, a Marker at every section start), a "Chords" track of chord-name text
-events, then one track per instrument on its own channel with a program change at tick 0.
+meters, keys, a Marker named for people and a Cue Point with the section's label and
+length at every section start, ending at the song's end), a "Chords" track of chord names
+spelled in the key (Cue Points, plus Yamaha XF chord events that MuseScore turns into
+chord symbols), then one track per instrument on its own channel (a piano's "RH" and "LH"
+tracks share one, so notation programs join them on a grand staff) with a program change
+and the key signatures at tick 0.
 ``read_midi_bytes(midi_bytes(score)) == score`` for any valid Score at 480 PPQ whose
 same-pitch overlaps (if any) end in the order they start and whose chords do not overlap.
 
@@ -17,9 +21,12 @@ reader nor surface a library traceback.
 
 Text formats written (and read back) -- see docs/ARCHITECTURE.md, "MIDI in and out":
 
-* section marker: ``"<name> [<label> <n_bars>]"``, e.g. ``"Verse 1 [A 8]"``, ``"[i 4]"``;
-* chord text event: ``"Am7/G"``, ``"C"``, ``"F#m7b5"``; ``"N.C."`` where a chord ends and
-  no other starts.
+* section: a Marker with the display name (``"Verse 1"``) and, at the same tick, a Cue Point
+  ``"[<label> <n_bars>]"`` (``"[A 8]"``); files written before carry both in the Marker,
+  ``"Verse 1 [A 8]"``, and still read;
+* chord: a Cue Point (older files: a Text event) ``"Am7/G"``, ``"C"``, ``"F#m7b5"``, spelled in
+  the key (``"D#m"`` in F# major, ``"Ebm"`` in Gb major); ``"N.C."`` where a chord ends and no
+  other starts.  Text events would become lyrics in MuseScore; Cue Points do not.
 """
 from __future__ import annotations
 
@@ -60,6 +67,9 @@ CHORD_TRACK_NAME = "Chords"
 """Name of the meta-only track holding chord-symbol text events."""
 NO_CHORD = "N.C."
 """Text event that ends a chord where no other chord starts."""
+RIGHT_HAND_SUFFIX = " RH"
+LEFT_HAND_SUFFIX = " LH"
+"""Track-name endings of a two-handed part ("Piano RH", "Piano LH"), see :func:`assign_channels`."""
 
 _MELODIC_CHANNELS = tuple(c for c in range(16) if c != DRUM_CHANNEL)
 
@@ -94,12 +104,80 @@ def _pitch_class(letter: str, accidental: str) -> int:
     return (_NOTE_LETTERS[letter] + {"#": 1, "b": -1, "": 0}[accidental]) % 12
 
 
-def chord_text(chord: ChordSymbol) -> str:
-    """The DAW-readable name of ``chord``: root, suffix and a slash bass, e.g. ``"Am7/G"``."""
-    text = PITCH_CLASS_NAMES[chord.root] + QUALITY_SUFFIX[chord.quality]
+_LETTERS = "CDEFGAB"
+# Semitones above the tonic -> (scale degree 0..6, alteration against the key's scale).
+# Major: the chromatic degrees are the borrowed bII, bIII, bVI, bVII and the raised #IV
+# (secondary dominants' leading tone).  Minor (natural minor as the base): the raised
+# 6th and 7th of melodic/harmonic minor, the major III (Picardy) and #IV.
+_DEGREES = {
+    "major": {0: (0, 0), 1: (1, -1), 2: (1, 0), 3: (2, -1), 4: (2, 0), 5: (3, 0), 6: (3, 1),
+              7: (4, 0), 8: (5, -1), 9: (5, 0), 10: (6, -1), 11: (6, 0)},
+    "minor": {0: (0, 0), 1: (1, -1), 2: (1, 0), 3: (2, 0), 4: (2, 1), 5: (3, 0), 6: (3, 1),
+              7: (4, 0), 8: (5, 0), 9: (5, 1), 10: (6, 0), 11: (6, 1)},
+}
+_SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
+
+
+def spell_pitch_class(pc: int, key: KeySignature | None = None) -> tuple[str, int]:
+    """``(letter, accidental)`` of pitch class ``pc`` spelled in ``key``: the letter of its
+    scale degree (F# major: 3 -> ``("D", 1)``, D#; Gb major: 3 -> ``("E", -1)``, Eb), the key
+    spelled as :func:`key_signature_name` spells it.  A chromatic note whose degree
+    spelling would need a double accidental or an unusual white-key name (B#, E#, Cb, Fb)
+    takes the plain name instead.  Without a key: :data:`PITCH_CLASS_NAMES`."""
+    pc %= 12
+    if key is None:
+        name = PITCH_CLASS_NAMES[pc]
+        return name[0], {"#": 1, "b": -1}.get(name[1:], 0)
+    tonic_name = key_signature_name(key.tonic, key.mode).rstrip("m")
+    tonic_letter = _LETTERS.index(tonic_name[0])
+    degree, alteration = _DEGREES[key.mode][(pc - key.tonic) % 12]
+    letter = _LETTERS[(tonic_letter + degree) % 7]
+    accidental = (pc - _NOTE_LETTERS[letter] + 6) % 12 - 6
+    odd = accidental != 0 and letter + ("#" if accidental > 0 else "b") in ("B#", "E#", "Cb", "Fb")
+    # Minor's raised degrees are leading tones and keep their letter (E# in F# minor's C#7).
+    leading = key.mode == "minor" and alteration > 0 and degree in (2, 5, 6)
+    if abs(accidental) > 1 or (alteration and odd and not leading):
+        # F## in G# minor, B# for #IV in F# major: a lead sheet writes G and C.  These all
+        # land on white keys, where PITCH_CLASS_NAMES is the plain name.
+        return PITCH_CLASS_NAMES[pc], 0
+    return letter, accidental
+
+
+def pitch_class_name(pc: int, key: KeySignature | None = None) -> str:
+    """``"D#"``, ``"Eb"``, ``"B"``: :func:`spell_pitch_class` as text."""
+    letter, accidental = spell_pitch_class(pc, key)
+    return letter + {1: "#", -1: "b", 0: ""}[accidental]
+
+
+def chord_text(chord: ChordSymbol, key: KeySignature | None = None) -> str:
+    """The DAW-readable name of ``chord``: root, suffix and a slash bass, e.g. ``"Am7/G"``,
+    spelled in ``key`` when given (F# major: ``"D#m"``, not ``"Ebm"``)."""
+    text = pitch_class_name(chord.root, key) + QUALITY_SUFFIX[chord.quality]
     if chord.bass != chord.root:
-        text += "/" + PITCH_CLASS_NAMES[chord.bass]
+        text += "/" + pitch_class_name(chord.bass, key)
     return text
+
+
+# Yamaha XF chord events (XF Format Specifications 2.01): sequencer-specific meta events
+# 43 7B 01 <root> <type> <bass> <bass type>, which MuseScore 3 imports as chord symbols.
+# Root/bass byte: high nibble accidental (3 natural, 2 flat, 4 sharp), low nibble letter
+# (1 = C .. 7 = B); 0x7F = none.  Types are XF's table; sus2 is its "1+2+5".
+_XF_CHORD_TYPE = {"maj": 0, "maj6": 1, "maj7": 2, "aug": 7, "min": 8, "min6": 9, "min7": 10,
+                  "hdim7": 11, "minmaj7": 15, "dim": 17, "dim7": 18, "7": 19, "sus4(b7)": 20,
+                  "sus4": 32, "sus2": 33}
+assert set(_XF_CHORD_TYPE) == set(CHORD_QUALITIES)
+
+
+def _xf_note(pc: int, key: KeySignature | None) -> int:
+    letter, accidental = spell_pitch_class(pc, key)
+    return ((accidental + 3) << 4) | (_LETTERS.index(letter) + 1)
+
+
+def xf_chord_data(chord: ChordSymbol, key: KeySignature | None = None) -> tuple[int, ...]:
+    """Data bytes of the XF chord event of ``chord`` spelled in ``key``."""
+    bass = _xf_note(chord.bass, key) if chord.bass != chord.root else 0x7F
+    return (0x43, 0x7B, 0x01, _xf_note(chord.root, key), _XF_CHORD_TYPE[chord.quality],
+            bass, 0x7F)
 
 
 def parse_chord_text(text: str) -> tuple[int, str, int] | None:
@@ -118,13 +196,26 @@ def parse_chord_text(text: str) -> tuple[int, str, int] | None:
 
 
 def section_marker_text(section: Section) -> str:
-    """Marker text of ``section``: ``"Verse 1 [A 8]"`` (display name, then label and bars)."""
-    tag = f"[{section.label} {section.n_bars}]"
-    return f"{section.name} {tag}" if section.name else tag
+    """Marker text of ``section``: its display name, ``"Verse 1"`` (may be empty)."""
+    return section.name
+
+
+def section_tag_text(section: Section) -> str:
+    """Cue Point text beside the marker: label and bars, ``"[A 8]"``."""
+    return f"[{section.label} {section.n_bars}]"
+
+
+def parse_section_tag(text: str) -> tuple[str, int] | None:
+    """``(label, n_bars)`` of a Cue Point written by :func:`section_tag_text`, else None."""
+    parsed = parse_section_marker(text)
+    if parsed is None or parsed[0]:
+        return None
+    return parsed[1], parsed[2]
 
 
 def parse_section_marker(text: str) -> tuple[str, str, int] | None:
-    """``(name, label, n_bars)`` of a marker written by :func:`section_marker_text`, else None."""
+    """``(name, label, n_bars)`` of a marker in the older one-event form
+    ``"Verse 1 [A 8]"`` (or a bare ``"[i 4]"``), else None."""
     match = _MARKER_RE.match(text)
     if not match:
         return None
@@ -229,8 +320,8 @@ def _split_chunks(data: bytes, name: str) -> tuple[int, int, list[bytes]]:
 
 
 # Meta events the reader uses, by type byte; mido decodes them, the rest are skipped.
-_META_KEPT = {0x01: "text", 0x03: "track_name", 0x06: "marker", 0x51: "set_tempo",
-              0x58: "time_signature", 0x59: "key_signature"}
+_META_KEPT = {0x01: "text", 0x03: "track_name", 0x06: "marker", 0x07: "cue_marker",
+              0x51: "set_tempo", 0x58: "time_signature", 0x59: "key_signature"}
 # Data bytes after a status byte: channel messages by high nibble, system common by status.
 _CHANNEL_LENGTH = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
 _SYSTEM_LENGTH = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0,
@@ -352,7 +443,9 @@ def _build_score(file_type: int, resolution: int, tracks: list[_ParsedTrack], na
     tempos: list[TempoChange] = []
     meters: list[TimeSignature] = []
     keys: list[KeySignature] = []
+    conductor_keys: set[KeySignature] = set()
     markers: list[tuple[int, str]] = []
+    cues: list[tuple[int, str]] = []
     track_names: list[str | None] = []
     chord_texts: list[tuple[int, str]] | None = None
     chord_track_end = 0
@@ -409,9 +502,20 @@ def _build_score(file_type: int, resolution: int, tracks: list[_ParsedTrack], na
                     meters.append(meter)
             elif kind == "key_signature":
                 tonic, mode = _parse_key_name(msg.key)
-                keys.append(KeySignature(tick, tonic, mode))
+                key = KeySignature(tick, tonic, mode)
+                # Our writer (like Cubase or MuseScore) repeats the conductor's keys in every
+                # instrument track, where MuseScore reads them: a copy is not a second key.
+                if index == 0:
+                    conductor_keys.add(key)
+                elif key in conductor_keys:
+                    continue
+                keys.append(key)
             elif kind == "marker":
                 markers.append((tick, _from_meta(msg.text)))
+            elif kind == "cue_marker":
+                text = _from_meta(msg.text)
+                cues.append((tick, text))
+                texts.append((tick, text))
             elif kind == "text":
                 texts.append((tick, _from_meta(msg.text)))
         for group in groups.values():
@@ -427,12 +531,8 @@ def _build_score(file_type: int, resolution: int, tracks: list[_ParsedTrack], na
         groups_per_track.append(groups)
 
     probe = Score(resolution=resolution, time_signatures=tuple(meters))
-    sections = []
-    for tick, text in markers:
-        parsed = parse_section_marker(text)
-        if parsed is not None:
-            section_name, label, n_bars = parsed
-            sections.append(Section(probe.tick_to_bar(tick), n_bars, label, section_name))
+    sections = [Section(probe.tick_to_bar(tick), n_bars, label, section_name)
+                for tick, section_name, label, n_bars in _read_sections(markers, cues)]
 
     title = ""
     if file_type == 0 and tracks:
@@ -451,6 +551,34 @@ def _build_score(file_type: int, resolution: int, tracks: list[_ParsedTrack], na
         tracks=tuple(out_tracks),
         title=title,
     )
+
+
+def _read_sections(markers: list[tuple[int, str]],
+                   cues: list[tuple[int, str]]) -> list[tuple[int, str, str, int]]:
+    """``(tick, name, label, n_bars)`` of each section: a ``"[B 8]"`` Cue Point takes its name
+    from the marker at its tick (the k-th tag at a tick from the k-th marker there; none:
+    no name); a marker with no tag beside it may be the older ``"Chorus 1 [B 8]"``."""
+    tags: dict[int, list[tuple[str, int]]] = {}
+    for tick, text in cues:
+        parsed = parse_section_tag(text)
+        if parsed is not None:
+            tags.setdefault(tick, []).append(parsed)
+    out = []
+    used: dict[int, int] = {}
+    for tick, text in markers:
+        at_tick = tags.get(tick, [])
+        k = used.get(tick, 0)
+        if k < len(at_tick):
+            used[tick] = k + 1
+            out.append((tick, text, *at_tick[k]))
+        else:
+            parsed = parse_section_marker(text)
+            if parsed is not None:
+                out.append((tick, *parsed))
+    for tick, at_tick in tags.items():
+        for label, n_bars in at_tick[used.get(tick, 0):]:
+            out.append((tick, "", label, n_bars))
+    return out
 
 
 def _read_chords(texts: list[tuple[int, str]], end: int) -> tuple[ChordSymbol, ...]:
@@ -550,16 +678,31 @@ def _rescale(score: Score, resolution: int) -> Score:
     )
 
 
+def is_left_hand_of(track: Track, previous: Track | None) -> bool:
+    """True when ``track`` is the left hand of a two-handed part: named ``"<X> LH"`` right
+    after ``"<X> RH"``, same program, neither drums (e.g. "Piano RH", "Piano LH")."""
+    return (previous is not None and not track.is_drum and not previous.is_drum
+            and track.program == previous.program and track.name.endswith(LEFT_HAND_SUFFIX)
+            and previous.name == track.name[:-len(LEFT_HAND_SUFFIX)] + RIGHT_HAND_SUFFIX)
+
+
 def assign_channels(tracks: tuple[Track, ...]) -> tuple[int, ...]:
-    """0-based MIDI channel of each track: drums on 9; the first 15 melodic tracks each on
-    their own channel (0..8, 10..15); a further melodic track shares the channel of the
-    first earlier track with the same program, else the channels in turn from 0."""
-    channels = []
+    """0-based MIDI channel of each track: drums on 9; a left hand
+    (:func:`is_left_hand_of`) on its right hand's channel, so that MuseScore joins the two
+    tracks on one grand staff (it does so for consecutive piano tracks on one channel) and
+    a DAW plays them as one instrument with one sustain pedal; the first 15 other melodic
+    tracks each on their own channel (0..8, 10..15); a further melodic track shares the
+    channel of the first earlier track with the same program, else the channels in turn
+    from 0."""
+    channels: list[int] = []
     by_program: dict[int, int] = {}
     n_melodic = n_spilled = 0
-    for track in tracks:
+    for i, track in enumerate(tracks):
         if track.is_drum:
             channels.append(DRUM_CHANNEL)
+            continue
+        if i and is_left_hand_of(track, tracks[i - 1]):
+            channels.append(channels[-1])
             continue
         if n_melodic < len(_MELODIC_CHANNELS):
             channel = _MELODIC_CHANNELS[n_melodic]
@@ -589,9 +732,10 @@ def _meta(kind: str, **fields) -> bytes:
     return bytes(mido.MetaMessage(kind, **fields).bytes())
 
 
-def _chunk(events: list[tuple[tuple, bytes]]) -> bytes:
+def _chunk(events: list[tuple[tuple, bytes]], end_tick: int = 0) -> bytes:
     """An MTrk chunk of (key, event bytes) pairs sorted by key (tick first), with
-    delta times and a closing end-of-track.  No running status: plainest for every reader."""
+    delta times and a closing end-of-track at ``end_tick`` (or the last event, if later).
+    No running status: plainest for every reader."""
     events.sort(key=lambda e: e[0])
     body = bytearray()
     last = 0
@@ -599,7 +743,7 @@ def _chunk(events: list[tuple[tuple, bytes]]) -> bytes:
         body += _vlq(key[0] - last)
         body += data
         last = key[0]
-    body += b"\x00\xff\x2f\x00"
+    body += _vlq(max(0, end_tick - last)) + b"\xff\x2f\x00"
     return b"MTrk" + struct.pack(">L", len(body)) + bytes(body)
 
 
@@ -610,6 +754,9 @@ def midi_bytes(score: Score) -> bytes:
     :class:`MidiError` for a section label that cannot be written as a marker."""
     score.validate()
     score = _rescale(score, WRITE_RESOLUTION)
+    # Every track ends where the song does (its last note, chord or section), so that a DAW
+    # or MuseScore shows the conductor's markers and meter to the end.
+    end = score.end_tick
     chunks = []
     with meta_charset("latin1"):
         conductor: list[tuple[tuple, bytes]] = []
@@ -627,23 +774,37 @@ def midi_bytes(score: Score) -> bytes:
             if "[" in section.label or "]" in section.label:
                 raise MidiError(f"section label {section.label!r} at bar {section.start_bar} "
                                 "contains a bracket; use a letter such as 'A'")
-            conductor.append(((score.bar_to_tick(section.start_bar), 4, i),
+            tick = score.bar_to_tick(section.start_bar)
+            # The marker is for people (a DAW's marker lane, miditoolkit); the cue point
+            # beside it keeps label and length for us.  Neither becomes a lyric in MuseScore.
+            conductor.append(((tick, 4, i, 0),
                               _meta("marker", text=_to_meta(section_marker_text(section)))))
-        chunks.append(_chunk(conductor))
+            conductor.append(((tick, 4, i, 1),
+                              _meta("cue_marker", text=_to_meta(section_tag_text(section)))))
+        chunks.append(_chunk(conductor, end))
 
         if score.chords:
             events: list[tuple[tuple, bytes]] = [((0, 0, 0), _meta("track_name", name=CHORD_TRACK_NAME))]
             starts = {c.start_tick for c in score.chords}
             for i, chord in enumerate(score.chords):
-                events.append(((chord.start_tick, 2, i), _meta("text", text=chord_text(chord))))
+                key = score.key_at(chord.start_tick)
+                events.append(((chord.start_tick, 2, i, 0),
+                               _meta("cue_marker", text=chord_text(chord, key))))
+                events.append(((chord.start_tick, 2, i, 1),
+                               _meta("sequencer_specific", data=xf_chord_data(chord, key))))
                 if chord.end_tick not in starts:
-                    events.append(((chord.end_tick, 1, i), _meta("text", text=NO_CHORD)))
+                    events.append(((chord.end_tick, 1, i), _meta("cue_marker", text=NO_CHORD)))
                     starts.add(chord.end_tick)
-            chunks.append(_chunk(events))
+            chunks.append(_chunk(events, end))
 
+        # MuseScore takes key signatures from the instrument tracks, not the conductor.
+        keys = [_meta("key_signature", key=key_signature_name(k.tonic, k.mode))
+                for k in score.key_signatures]
         for track, channel in zip(score.tracks, assign_channels(score.tracks)):
             events = [((0, 0, 0), _meta("track_name", name=_to_meta(track.name))),
                       ((0, 1, 0), bytes((0xC0 | channel, track.program)))]
+            for i, (k, data) in enumerate(zip(score.key_signatures, keys)):
+                events.append(((k.tick, 1, 1, i), data))
             for i, c in enumerate(track.controls):
                 events.append(((c.tick, 2, i), bytes((0xB0 | channel, c.number, c.value))))
             for i, b in enumerate(track.pitch_bends):
@@ -661,7 +822,7 @@ def midi_bytes(score: Score) -> bytes:
                 else:
                     events.append(((n.start_tick, 6, i), on))
                     events.append(((n.end_tick, 4, i), off))
-            chunks.append(_chunk(events))
+            chunks.append(_chunk(events, end))
     header = b"MThd" + struct.pack(">LHHH", 6, 1, len(chunks), WRITE_RESOLUTION)
     return header + b"".join(chunks)
 

@@ -111,27 +111,32 @@ def resolve_timbres(score: Score, options: Sequence[TimbreOption] = ()) -> tuple
     """One TrackTimbre per track of ``score``, in track order.
 
     A track not named by any option keeps ``sf:<its program>``.  An option names a track
-    by exact name first, else by 0-based index; a name that matches nothing is an error
-    listing the tracks.
+    by exact name first, else by 0-based index, else a two-handed part by its name without
+    the hand ("Piano" for "Piano RH" and "Piano LH"); a name that matches nothing is an
+    error listing the tracks.
     """
     timbres = [TrackTimbre("sf", str(t.program)) for t in score.tracks]
     names = [t.name for t in score.tracks]
     for option in options:
+        hands = [i for i, n in enumerate(names) if n in (option.track + " RH", option.track + " LH")]
         if option.track in names:
-            index = names.index(option.track)
+            indices = [names.index(option.track)]
         elif _is_number(option.track) and int(option.track) < len(names):
-            index = int(option.track)
+            indices = [int(option.track)]
+        elif hands:
+            indices = hands
         else:
             listing = ", ".join(f"{i}={n!r}" for i, n in enumerate(names)) or "none"
             raise RenderError(f"no track {option.track!r} in this song; tracks are {listing}")
-        if option.timbre.kind != "sf" and score.tracks[index].is_drum:
-            # A learned timbre plays pitches: drum notes (kick = 36, snare = 38...) through a
-            # flute would be a tune of wrong notes, and the DDSP renderer skips drum tracks,
-            # which left the track silent.  The track keeps its drum kit, and the user is told.
-            warnings.warn(f"track {index} {names[index]!r} is a drum track; {option.timbre} plays "
-                          "pitched notes, so it keeps the SoundFont drum kit", stacklevel=2)
-            continue
-        timbres[index] = option.timbre
+        for index in indices:
+            if option.timbre.kind != "sf" and score.tracks[index].is_drum:
+                # A learned timbre plays pitches: drum notes (kick = 36, snare = 38...) through a
+                # flute would be a tune of wrong notes, and the DDSP renderer skips drum tracks,
+                # which left the track silent.  The track keeps its drum kit, and the user is told.
+                warnings.warn(f"track {index} {names[index]!r} is a drum track; {option.timbre} plays "
+                              "pitched notes, so it keeps the SoundFont drum kit", stacklevel=2)
+                continue
+            timbres[index] = option.timbre
     return tuple(timbres)
 
 

@@ -1,0 +1,45 @@
+"""``composer export``: a MIDI song as a MusicXML lead sheet and piano score for notation programs.
+
+    composer export SONG.mid -o song.musicxml [--force]
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def check_musicxml_path(path: Path, force: bool) -> Path:
+    """The output path checked before any work: ``.musicxml``/``.xml``, writable (--force)."""
+    from composer.errors import NotationError  # noqa: PLC0415
+    from composer.io.atomic import check_writable  # noqa: PLC0415
+    from composer.io.musicxml import MUSICXML_SUFFIXES  # noqa: PLC0415
+
+    if Path(path).suffix.lower() not in MUSICXML_SUFFIXES:
+        raise NotationError(f"{path}: a MusicXML file ends in .musicxml or .xml "
+                            "(compressed .mxl is not written)")
+    return check_writable(path, force)
+
+
+def run(args: argparse.Namespace) -> int:
+    from composer.io.midi import read_midi  # noqa: PLC0415
+    from composer.io.musicxml import write_musicxml  # noqa: PLC0415
+
+    out = check_musicxml_path(args.output, args.force)
+    score = read_midi(args.input)
+    write_musicxml(score, out)
+    print(f"wrote {out}: {len(score.sections)} sections, {len(score.chords)} chord symbols, "
+          f"{score.n_bars} bars")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "export", help="write a MIDI song as MusicXML (lead sheet with chord symbols + piano)",
+        description="Write a MIDI file as MusicXML for MuseScore, Dorico, Finale or Sibelius: the "
+                    "melody as a lead sheet with chord symbols, rehearsal marks per section, key, "
+                    "tempo and meter, the piano on a grand staff, the bass on its own staff.  "
+                    "Notes are written on the 16th grid.")
+    p.add_argument("input", type=Path, help="MIDI file (.mid), e.g. one written by `composer generate`")
+    p.add_argument("-o", "--output", type=Path, required=True, help="MusicXML file to write (.musicxml)")
+    p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    p.set_defaults(func=run)

@@ -1,0 +1,394 @@
+"""MusicXML lead sheets and piano scores from a :class:`~composer.score.Score` (music21 writes the XML).
+
+    write_musicxml(score, "song.musicxml")
+
+What is written, part by part:
+
+* **Lead sheet**: the melody (the track named "Melody", else the first melodic track) on
+  one staff, with the chord symbols above it, a rehearsal mark at every section ("Verse 1"),
+  the key and meter (and their changes), the tempo, the title;
+* **Piano** on a grand staff (one part, treble and bass staff joined by a brace): the
+  tracks "Piano RH" and "Piano LH" as they are, or every other melodic track but the bass
+  split into hands by :func:`composer.arrange.split_hands` (a converted POP909 song);
+* **Bass** (a track named "Bass"), and any other melodic track, on its own staff; drums
+  are left out (a lead sheet has no drum staff).
+
+Readable notation rather than a literal transcription: onsets and releases are rounded to
+the 16th grid (so a humanized song reads like the unhumanized one); in one staff the
+notes that start together are one chord, held until the next onset of that staff at
+the latest (one voice a staff: a note held under later onsets is shortened, as a
+lead-sheet reduction does), and a note of a quarter or more that ends a 16th before the
+next onset is written to it; and every note and rest is cut at the beat (a quarter, or a
+dotted quarter in 6/8 and other compound meters) unless it starts on a beat and lasts
+whole beats that one note value can show (a half on beats 1 or 3 of 4/4, a dotted half,
+a whole bar), with ties across the cuts.  A rest that fills a bar is one bar rest.
+Pitches are spelled in the key (D# in F# major) with
+:func:`composer.io.midi.spell_pitch_class`, chord symbols likewise.
+
+Every failure is one :class:`~composer.errors.NotationError` line.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from composer.errors import ComposerError, NotationError
+from composer.io.atomic import atomic_path
+from composer.score import ChordSymbol, KeySignature, Score, Track
+
+STEPS_PER_QUARTER = 4
+"""The notation grid: 16th notes."""
+
+# Our chord qualities as MusicXML <kind> values (music21's ChordSymbol kinds) and the
+# text shown after the root (the lead-sheet spelling of composer.io.midi.QUALITY_SUFFIX).
+_KINDS = {"maj": "major", "min": "minor", "dim": "diminished", "aug": "augmented",
+          "sus2": "suspended-second", "sus4": "suspended-fourth", "7": "dominant",
+          "maj7": "major-seventh", "min7": "minor-seventh", "minmaj7": "major-minor",
+          "hdim7": "half-diminished", "dim7": "diminished-seventh", "maj6": "major-sixth",
+          "min6": "minor-sixth", "sus4(b7)": "suspended-fourth"}
+
+
+def _music21():
+    try:
+        import music21  # noqa: PLC0415
+    except ImportError:
+        raise NotationError("MusicXML export needs music21: pip install music21") from None
+    return music21
+
+
+@dataclass(frozen=True)
+class _Bar:
+    """One measure: its first step, its length in steps, its meter and the beat in steps."""
+
+    start: int
+    length: int
+    numerator: int
+    denominator: int
+    beat: int
+
+
+def _bars(score: Score, n_bars: int) -> list[_Bar]:
+    out = []
+    res = score.resolution
+    for b in range(n_bars):
+        lo, hi = score.bar_to_tick(b), score.bar_to_tick(b + 1)
+        ts = score._meter_at(lo)
+        start, length = _step(lo, res), _step(hi, res) - _step(lo, res)
+        if Fraction(hi - lo) * STEPS_PER_QUARTER / res != length:
+            raise NotationError(f"bar {b + 1} ({ts}) is not a whole number of 16th notes; "
+                                "MusicXML export writes on the 16th grid")
+        compound = ts.numerator % 3 == 0 and ts.numerator > 3 and ts.denominator >= 8
+        beat = (3 if compound else 1) * 16 // ts.denominator
+        out.append(_Bar(start, length, ts.numerator, ts.denominator, max(1, beat)))
+    return out
+
+
+def _step(tick: int, resolution: int) -> int:
+    """The nearest 16th step of ``tick`` (halves up)."""
+    return int(Fraction(tick * STEPS_PER_QUARTER, resolution) + Fraction(1, 2)) if tick >= 0 else 0
+
+
+# ---------------------------------------------------------------------- durations
+_NOTATABLE = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32}   # 16th .. whole, dotted values, in 16ths
+
+
+def split_span(start: int, end: int, bar: _Bar) -> list[tuple[int, int]]:
+    """``(start, length)`` pieces, in steps from the bar's start, of a note or rest from
+    ``start`` to ``end`` inside ``bar``: cut at every beat, except that a piece starting
+    on a beat may last whole beats when one note value shows them and it starts on a
+    multiple of its own length (a half on beat 1 or 3 of 4/4, a whole bar from beat 1).
+    Inside a beat a piece takes the longest value that fits."""
+    pieces = []
+    p = start
+    beat = bar.beat
+    while p < end:
+        if p % beat == 0:
+            whole = (end - p) // beat * beat
+            n = whole
+            while n > beat and not (n in _NOTATABLE and (p % n == 0 or p == 0)):
+                n -= beat
+            if n >= beat and n in _NOTATABLE:
+                pieces.append((p, n))
+                p += n
+                continue
+        stop = min(end, (p // beat + 1) * beat)
+        n = max(x for x in _NOTATABLE if x <= stop - p)
+        pieces.append((p, n))
+        p += n
+    return pieces
+
+
+# ---------------------------------------------------------------------- events
+def _grid_chords(track_notes, resolution: int, monophonic: bool) -> list[tuple[int, int, tuple[int, ...]]]:
+    """``(start_step, end_step, pitches)`` of one staff: notes on the 16th grid, those
+    starting together as one chord held until its longest note ends or the staff's
+    next onset, whichever is first (a melody: only its highest note)."""
+    by_start: dict[int, list[tuple[int, int]]] = {}
+    for n in track_notes:
+        s = _step(n.start_tick, resolution)
+        e = max(s + 1, _step(n.end_tick, resolution))
+        by_start.setdefault(s, []).append((n.pitch, e))
+    starts = sorted(by_start)
+    out = []
+    for i, s in enumerate(starts):
+        group = by_start[s]
+        end = max(e for _, e in group)
+        if i + 1 < len(starts):
+            end = min(end, starts[i + 1])
+            # A note of a quarter or more released a 16th early is articulation, not a
+            # rest: written to the next onset (the bass's 7/16 notes would otherwise read
+            # quarter, tied dotted eighth, 16th rest).
+            if starts[i + 1] - end == 1 and end - s >= STEPS_PER_QUARTER:
+                end = starts[i + 1]
+        pitches = sorted({p for p, _ in group})
+        if monophonic:
+            pitches = pitches[-1:]
+        out.append((s, end, tuple(pitches)))
+    return out
+
+
+def _spelled_pitch(m21, midi: int, key: KeySignature | None):
+    from composer.io.midi import spell_pitch_class  # noqa: PLC0415
+
+    letter, accidental = spell_pitch_class(midi % 12, key)
+    natural = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[letter]
+    octave = (midi - accidental - natural) // 12 - 1
+    p = m21.pitch.Pitch(f"{letter}{octave}")
+    if accidental:
+        p.accidental = m21.pitch.Accidental({1: "sharp", -1: "flat"}[accidental])
+    return p
+
+
+def _fill_measures(m21, part, events, bars: list[_Bar], score: Score, clef) -> None:
+    """Append one Measure per bar to ``part`` with ``events`` (see :func:`_grid_chords`)
+    cut at bar lines and beats, tied across the cuts, and rests in the gaps."""
+    res = score.resolution
+    per_bar: list[list[tuple[int, int, tuple[int, ...], bool, bool]]] = [[] for _ in bars]
+    starts = np.array([b.start for b in bars])
+    for s, e, pitches in events:
+        i = int(np.searchsorted(starts, s, side="right") - 1)
+        if i < 0 or i >= len(bars):
+            continue
+        first = True
+        while s < e and i < len(bars):
+            bar = bars[i]
+            stop = min(e, bar.start + bar.length)
+            per_bar[i].append((s - bar.start, stop - bar.start, pitches, not first, stop < e))
+            first = False
+            s = stop
+            i += 1
+    for i, bar in enumerate(bars):
+        measure = m21.stream.Measure(number=i + 1)
+        if i == 0:
+            measure.insert(0, clef)
+        if i == 0 or (bar.numerator, bar.denominator) != (bars[i - 1].numerator, bars[i - 1].denominator):
+            measure.insert(0, m21.meter.TimeSignature(f"{bar.numerator}/{bar.denominator}"))
+        key = score.key_at(score.bar_to_tick(i))
+        prev = score.key_at(score.bar_to_tick(i - 1)) if i else None
+        if key is not None and (i == 0 or (prev is None or (prev.tonic, prev.mode) != (key.tonic, key.mode))):
+            measure.insert(0, _m21_key(m21, key))
+        items = sorted(per_bar[i])
+        if not items:
+            rest = m21.note.Rest(quarterLength=Fraction(bar.length, STEPS_PER_QUARTER))
+            rest.fullMeasure = True
+            measure.insert(0, rest)
+            part.append(measure)
+            continue
+        pos = 0
+        for s, e, pitches, tied_in, tied_out in items + [(bar.length, bar.length, (), False, False)]:
+            if s > pos:
+                for p, n in split_span(pos, s, bar):
+                    measure.insert(Fraction(p, STEPS_PER_QUARTER),
+                                   m21.note.Rest(quarterLength=Fraction(n, STEPS_PER_QUARTER)))
+            if not pitches:
+                break
+            key_here = score.key_at(score.bar_to_tick(i) + (s * res) // STEPS_PER_QUARTER)
+            pieces = split_span(s, e, bar)
+            for j, (p, n) in enumerate(pieces):
+                ql = Fraction(n, STEPS_PER_QUARTER)
+                spelled = [_spelled_pitch(m21, x, key_here) for x in pitches]
+                obj = (m21.note.Note(spelled[0], quarterLength=ql) if len(spelled) == 1
+                       else m21.chord.Chord(spelled, quarterLength=ql))
+                into = tied_in or j > 0
+                out = tied_out or j + 1 < len(pieces)
+                if into or out:
+                    obj.tie = m21.tie.Tie("continue" if into and out else "stop" if into else "start")
+                measure.insert(Fraction(p, STEPS_PER_QUARTER), obj)
+            pos = e
+        part.append(measure)
+
+
+def _m21_key(m21, key: KeySignature):
+    from composer.io.midi import key_signature_name  # noqa: PLC0415
+
+    name = key_signature_name(key.tonic, key.mode).rstrip("m").replace("b", "-")
+    return m21.key.Key(name, key.mode)
+
+
+def _chord_symbol(m21, chord: ChordSymbol, key: KeySignature | None):
+    from composer.io.midi import chord_text, pitch_class_name  # noqa: PLC0415
+
+    root = pitch_class_name(chord.root, key).replace("b", "-")
+    kwargs = {"root": root, "kind": _KINDS[chord.quality]}
+    if chord.bass != chord.root:
+        kwargs["bass"] = pitch_class_name(chord.bass, key).replace("b", "-")
+    symbol = m21.harmony.ChordSymbol(**kwargs)
+    # The text shown is our lead-sheet spelling ("m7b5", "7sus4"), not music21's guess.
+    text = chord_text(chord, key)
+    symbol.chordKindStr = text[len(pitch_class_name(chord.root, key)):].split("/")[0]
+    if chord.quality == "sus4(b7)":
+        symbol.addChordStepModification(m21.harmony.ChordStepModification("add", 7, -1))
+    return symbol
+
+
+# ---------------------------------------------------------------------- parts
+def _melody_and_rest(score: Score) -> tuple[Track | None, list[Track]]:
+    melodic = [t for t in score.tracks if not t.is_drum and t.notes]
+    named = [t for t in melodic if t.name.lower() == "melody"]
+    melody = named[0] if named else (melodic[0] if melodic else None)
+    return melody, [t for t in melodic if t is not melody]
+
+
+def _clef_for(m21, notes):
+    pitches = [n.pitch for n in notes]
+    return m21.clef.BassClef() if pitches and float(np.median(pitches)) < 55 else m21.clef.TrebleClef()
+
+
+def _instrument(m21, program: int, name: str, part_id: str):
+    try:
+        inst = m21.instrument.instrumentFromMidiProgram(program)
+    except Exception:  # music21 raises its own errors for programs it has no class for
+        inst = m21.instrument.Instrument()
+        inst.midiProgram = program
+    inst.partName = name
+    # Fixed ids (music21 draws random ones), so equal Scores give equal bytes.
+    inst.partId = part_id
+    inst.instrumentId = f"{part_id}-I1"
+    return inst
+
+
+def score_to_music21(score: Score):
+    """The music21 ``stream.Score`` of ``score``: parts as in the module docstring."""
+    m21 = _music21()
+    from composer import arrange  # noqa: PLC0415
+
+    score.validate()
+    n_bars = score.n_bars
+    if n_bars == 0:
+        raise NotationError("the song has no notes, chords or sections: nothing to write as MusicXML")
+    bars = _bars(score, n_bars)
+    res = score.resolution
+    melody, others = _melody_and_rest(score)
+    out = m21.stream.Score()
+    out.metadata = m21.metadata.Metadata()
+    out.metadata.title = score.title or "Untitled"
+    out.metadata.movementName = score.title or "Untitled"
+    out.metadata.composer = "composer"   # music21 writes "Music21" as the composer otherwise
+
+    # Lead sheet.
+    lead = m21.stream.Part(id="Lead")
+    lead_track = melody if melody is not None else Track("Melody", 73)
+    lead.insert(0, _instrument(m21, lead_track.program, lead_track.name, "P1"))
+    _fill_measures(m21, lead, _grid_chords(lead_track.notes, res, monophonic=True), bars, score,
+                   _clef_for(m21, lead_track.notes) if lead_track.notes else m21.clef.TrebleClef())
+    measures = list(lead.getElementsByClass("Measure"))
+    for t in score.tempos:
+        b = score.tick_to_bar(t.tick)
+        if b < len(measures):
+            offset = Fraction(_step(t.tick, res) - bars[b].start, STEPS_PER_QUARTER)
+            measures[b].insert(offset, m21.tempo.MetronomeMark(number=round(t.bpm, 2),
+                                                              referent=m21.note.Note(type="quarter")))
+    for s in score.sections:
+        if s.start_bar < len(measures):
+            measures[s.start_bar].insert(0, m21.expressions.RehearsalMark(s.name or s.label))
+    for c in score.chords:
+        step = _step(c.start_tick, res)
+        b = score.tick_to_bar(c.start_tick)
+        if b < len(measures) and step < bars[b].start + bars[b].length:
+            measures[b].insert(Fraction(step - bars[b].start, STEPS_PER_QUARTER),
+                               _chord_symbol(m21, c, score.key_at(c.start_tick)))
+    out.insert(0, lead)
+
+    # Piano on a grand staff.
+    names = {t.name: t for t in others}
+    if "Piano RH" in names and "Piano LH" in names:
+        right, left = names.pop("Piano RH"), names.pop("Piano LH")
+        piano_program, rh_notes, lh_notes = right.program, right.notes, left.notes
+    else:
+        keys = [n for n in names if n.lower() != "bass"]
+        piano_tracks = [names.pop(n) for n in keys]
+        piano_program = piano_tracks[0].program if piano_tracks else 0
+        both = [n for t in piano_tracks for n in t.notes]
+        rows = np.array([(_step(n.start_tick, res), max(1, _step(n.end_tick, res) - _step(n.start_tick, res)),
+                          n.pitch, n.velocity) for n in both], dtype=np.int64).reshape(-1, 4)
+        rh_rows, lh_rows = arrange.split_hands(rows)
+        unit = Fraction(res, STEPS_PER_QUARTER)
+        from composer.score import Note  # noqa: PLC0415
+
+        def as_notes(a):
+            return [Note(int(s * unit), int(d * unit), int(p), int(v)) for s, d, p, v in a]
+        rh_notes, lh_notes = as_notes(rh_rows), as_notes(lh_rows)
+        # Tick positions of split notes are on the grid; rounding back is exact for 480 PPQ.
+    if rh_notes or lh_notes:
+        rh = m21.stream.PartStaff(id="PianoRH")
+        lh = m21.stream.PartStaff(id="PianoLH")
+        # One instrument for both staves: music21 would give the left hand its own, which
+        # MuseScore reports as an instrument change it cannot find.
+        for staff in (rh, lh):
+            staff.insert(0, _instrument(m21, piano_program, "Piano", "P2"))
+        _fill_measures(m21, rh, _grid_chords(rh_notes, res, False), bars, score, m21.clef.TrebleClef())
+        _fill_measures(m21, lh, _grid_chords(lh_notes, res, False), bars, score, m21.clef.BassClef())
+        out.insert(0, rh)
+        out.insert(0, lh)
+        out.insert(0, m21.layout.StaffGroup([rh, lh], name="Piano", abbreviation="Pno.",
+                                            symbol="brace", barTogether=True))
+
+    # Bass and any other melodic track, each on its own staff.
+    for i, t in enumerate(names.values()):
+        part = m21.stream.Part(id=f"P{3 + i}")
+        part.insert(0, _instrument(m21, t.program, t.name, f"P{3 + i}"))
+        _fill_measures(m21, part, _grid_chords(t.notes, res, False), bars, score, _clef_for(m21, t.notes))
+        out.insert(0, part)
+    return out
+
+
+def musicxml_bytes(score: Score) -> bytes:
+    """The MusicXML (partwise, uncompressed) of ``score``; raises :class:`NotationError`."""
+    m21 = _music21()
+    stream = score_to_music21(score)
+    try:
+        exporter = m21.musicxml.m21ToXml.GeneralObjectExporter(stream)
+        data = exporter.parse()
+    except ComposerError:
+        raise
+    except Exception as err:  # music21's exporter raises many kinds; one line for the user
+        raise NotationError(f"music21 could not write MusicXML: {err}".splitlines()[0]) from None
+    # The encoding date is the only thing that changes from day to day; equal Scores give
+    # equal bytes without it.
+    return re.sub(rb"\s*<encoding-date>[^<]*</encoding-date>", b"", data)
+
+
+MUSICXML_SUFFIXES = (".musicxml", ".xml")
+
+
+def write_musicxml(score: Score, path: str | Path) -> None:
+    """Write ``score`` as MusicXML at ``path`` (``.musicxml`` or ``.xml``), atomically."""
+    path = Path(path)
+    if path.suffix.lower() not in MUSICXML_SUFFIXES:
+        raise NotationError(f"{path}: a MusicXML file ends in .musicxml or .xml "
+                            "(compressed .mxl is not written)")
+    data = musicxml_bytes(score)
+    try:
+        with atomic_path(path, suffix=path.suffix) as tmp:
+            tmp.write_bytes(data)
+    except ComposerError:
+        raise
+    except OSError as err:
+        raise NotationError(f"cannot write {path}: {err.strerror or err}") from None
+
+
+__all__ = ["write_musicxml", "musicxml_bytes", "score_to_music21", "split_span", "MUSICXML_SUFFIXES"]

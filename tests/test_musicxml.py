@@ -1,0 +1,124 @@
+"""MusicXML export: note values cut at beats, a hand-built song read back by music21, the CLI."""
+from __future__ import annotations
+
+import pytest
+
+from composer.cli import main
+from composer.errors import NotationError
+from composer.io.midi import write_midi
+from composer.io.musicxml import _Bar, musicxml_bytes, split_span, write_musicxml
+from composer.score import (ChordSymbol, KeySignature, Note, Score, Section, TempoChange,
+                            TimeSignature, Track)
+
+music21 = pytest.importorskip("music21")
+
+FOUR = _Bar(0, 16, 4, 4, 4)
+SIX_EIGHT = _Bar(0, 12, 6, 8, 6)
+
+
+@pytest.mark.parametrize("bar, start, end, pieces", [
+    (FOUR, 0, 16, [(0, 16)]),                       # whole bar: one whole note
+    (FOUR, 0, 8, [(0, 8)]),                         # half on beat 1
+    (FOUR, 8, 16, [(8, 8)]),                        # half on beat 3
+    (FOUR, 4, 12, [(4, 4), (8, 4)]),                # half on beat 2: shows beat 3
+    (FOUR, 0, 12, [(0, 12)]),                       # dotted half
+    (FOUR, 4, 16, [(4, 4), (8, 8)]),
+    (FOUR, 1, 4, [(1, 3)]),                         # inside a beat: one value
+    (FOUR, 2, 7, [(2, 2), (4, 3)]),                 # across a beat: cut at the beat
+    (FOUR, 3, 16, [(3, 1), (4, 4), (8, 8)]),
+    (FOUR, 0, 5, [(0, 4), (4, 1)]),
+    (SIX_EIGHT, 0, 12, [(0, 12)]),                  # dotted half fills 6/8
+    (SIX_EIGHT, 0, 5, [(0, 4), (4, 1)]),            # 5/16 is no single value
+    (SIX_EIGHT, 3, 9, [(3, 3), (6, 3)]),            # cut at the dotted-quarter beat
+])
+def test_notes_and_rests_are_cut_at_beats(bar, start, end, pieces):
+    assert split_span(start, end, bar) == pieces
+    assert sum(n for _, n in pieces) == end - start
+
+
+def song() -> Score:
+    """F# major, 3/4 at 96 bpm, two sections, chords on the beat, melody + two hands + bass."""
+    bar = 3 * 480
+    melody = Track("Melody", 73, notes=(
+        Note(bar, 480, 70), Note(bar + 480, 960, 75),          # A#4, D#5 (a half on beat 2)
+        Note(2 * bar, 240, 73), Note(2 * bar + 240, 240, 78), Note(2 * bar + 480, 960, 77)))
+    rh = Track("Piano RH", 0, notes=tuple(Note(b * bar, bar, p) for b in range(4) for p in (66, 70, 73)))
+    lh = Track("Piano LH", 0, notes=tuple(Note(b * bar, bar, 42) for b in range(4)))
+    bass = Track("Bass", 33, notes=tuple(Note(b * bar, 960, 30) for b in range(4)))
+    return Score(
+        tempos=(TempoChange.from_bpm(0, 96),), time_signatures=(TimeSignature(0, 3, 4),),
+        key_signatures=(KeySignature(0, 6, "major"),),
+        sections=(Section(0, 1, "i", "Intro"), Section(1, 3, "A", "Verse 1")),
+        chords=(ChordSymbol(0, bar, 6, "maj", 6), ChordSymbol(bar, bar, 3, "min7", 3),
+                ChordSymbol(2 * bar, bar, 10, "min", 10), ChordSymbol(3 * bar, bar, 1, "sus4(b7)", 1)),
+        tracks=(melody, rh, lh, bass), title="Test song")
+
+
+def parsed(score: Score):
+    return music21.converter.parseData(musicxml_bytes(score).decode("utf-8"), format="musicxml")
+
+
+def test_music21_reads_key_tempo_meter_parts_marks_and_chords():
+    back = parsed(song())
+    assert back.metadata.bestTitle == "Test song"
+    parts = back.parts
+    assert [p.partName for p in parts] == ["Melody", "Piano", "Piano", "Bass"]   # RH, LH staves
+    lead = parts[0]
+    assert lead.recurse().getElementsByClass("KeySignature")[0].sharps == 6
+    assert lead.recurse().getElementsByClass("TimeSignature")[0].ratioString == "3/4"
+    assert lead.recurse().getElementsByClass("MetronomeMark")[0].number == 96
+    assert [m.content for m in lead.recurse().getElementsByClass("RehearsalMark")] == ["Intro", "Verse 1"]
+    symbols = list(lead.recurse().getElementsByClass("ChordSymbol"))
+    assert [s.root().name for s in symbols] == ["F#", "D#", "A#", "C#"]           # spelled in F# major
+    assert [s.chordKind for s in symbols] == ["major", "minor-seventh", "minor", "suspended-fourth"]
+    assert [s.measureNumber for s in symbols] == [1, 2, 3, 4]
+    # Melody pitches spelled in the key; the half note on beat 2 of 3/4 is a quarter tied to a quarter.
+    notes = list(lead.recurse().getElementsByClass(music21.note.Note))
+    assert [n.pitch.nameWithOctave for n in notes][:3] == ["A#4", "D#5", "D#5"]
+    assert notes[1].tie.type == "start" and notes[2].tie.type == "stop"
+    # The grand staff: treble over bass, brace.
+    assert parts[1].recurse().getElementsByClass("Clef")[0].sign == "G"
+    assert parts[2].recurse().getElementsByClass("Clef")[0].sign == "F"
+    group = back.getElementsByClass("StaffGroup")[0]
+    assert group.symbol == "brace" and len(group.getSpannedElements()) == 2
+    assert [p.nameWithOctave for p in parts[1].recurse().notes[0].pitches] == ["F#4", "A#4", "C#5"]
+
+
+def test_humanized_timing_is_written_on_the_grid():
+    plain = song()
+    moved = plain.replace(tracks=tuple(
+        Track(t.name, t.program, t.is_drum, tuple(Note(n.start_tick + 9, n.duration_ticks - 13, n.pitch, n.velocity)
+                                                  for n in t.notes)) for t in plain.tracks))
+    assert musicxml_bytes(moved) == musicxml_bytes(plain)
+
+
+def test_bad_input_is_one_error_and_nothing_is_written(tmp_path):
+    with pytest.raises(NotationError, match="no notes"):
+        musicxml_bytes(Score())
+    with pytest.raises(NotationError, match=".musicxml"):
+        write_musicxml(song(), tmp_path / "song.pdf")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_cli(tmp_path, capsys):
+    mid = tmp_path / "song.mid"
+    write_midi(song(), mid)
+    out = tmp_path / "song.musicxml"
+    assert main(["export", str(mid), "-o", str(out)]) == 0
+    assert "2 sections, 4 chord symbols, 4 bars" in capsys.readouterr().out
+    assert out.read_bytes() == musicxml_bytes(song())
+    # Exists: --force needed; a bad input or output name: one line, exit 2, nothing written.
+    assert main(["export", str(mid), "-o", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err
+    for args, words in (([str(tmp_path / "missing.mid"), "-o", str(tmp_path / "a.musicxml")], "no such file"),
+                        ([str(mid), "-o", str(tmp_path / "a.mxl")], "ends in .musicxml"),
+                        ([str(out), "-o", str(tmp_path / "b.musicxml")], "not a MIDI file")):
+        assert main(["export", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("composer: error:") and err.count("\n") == 1 and words in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.mid", "song.musicxml"]
+    empty = tmp_path / "empty.mid"
+    write_midi(Score(), empty)
+    assert main(["export", str(empty), "-o", str(tmp_path / "c.musicxml")]) == 2
+    assert "nothing to write" in capsys.readouterr().err
+    assert not (tmp_path / "c.musicxml").exists()

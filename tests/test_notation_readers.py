@@ -1,0 +1,237 @@
+"""Our MIDI and MusicXML as real readers see them: MuseScore 3 (headless, `mscore3 -o out.mscx`),
+music21, pretty_midi and miditoolkit.  What a musician needs must come through each: key,
+tempo, meter, parts, section marks and chord symbols, and a piano without clef thrash.
+
+MuseScore is a Debian package (`make system-deps` installs musescore3); these tests are
+skipped only where it is missing.  The .mscx it writes is parsed as XML: per staff the key
+signatures (<KeySig><accidental>: sharps > 0), time signatures, tempo (<Tempo><tempo> in
+beats per second), rehearsal marks, chord symbols (<Harmony>, roots as MuseScore's tonal
+pitch classes: 14 = C, 20 = F#, 21 = C#, 23 = D#, 24 = A#), lyrics and clef changes (a
+<Clef> after the start of the first measure).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from composer.io.midi import write_midi
+from composer.io.musicxml import write_musicxml
+from composer.score import Score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_musicxml import song  # noqa: E402  (the hand-built F# major 3/4 song)
+
+MSCORE = shutil.which("mscore3")
+needs_musescore = pytest.mark.skipif(MSCORE is None, reason="MuseScore 3 is missing: `make system-deps` installs musescore3")
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+POP909_001 = DATA / "POP909-Dataset" / "POP909" / "001" / "001.mid"
+TPC = {"C": 14, "F#": 20, "C#": 21, "G#": 22, "D#": 23, "A#": 24}
+
+
+@dataclass
+class Staff:
+    keys: list[int] = field(default_factory=list)
+    meters: list[str] = field(default_factory=list)
+    tempos_bpm: list[float] = field(default_factory=list)
+    rehearsal: list[str] = field(default_factory=list)
+    harmony: list[tuple[int, str]] = field(default_factory=list)   # (root tpc, name)
+    n_lyrics: int = 0
+    clef_changes: int = 0
+    n_notes: int = 0
+
+
+@dataclass
+class Mscx:
+    parts: list[tuple[str, int]]        # (name, staves)
+    staves: list[Staff]
+
+
+def musescore(src: Path, tmp_path: Path) -> Mscx:
+    """Open ``src`` (MIDI or MusicXML) in MuseScore 3 headless and read the .mscx it saves."""
+    out = tmp_path / (src.stem + "-" + src.suffix[1:] + ".mscx")
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(home), "XDG_RUNTIME_DIR": str(home),
+           "XDG_CONFIG_HOME": str(home / ".config")}
+    run = subprocess.run([MSCORE, "-o", str(out), str(src)], env=env, capture_output=True, text=True)
+    assert run.returncode == 0 and out.exists(), run.stderr[-2000:]
+    root = ET.parse(out).getroot().find("Score")
+    parts = [(p.findtext("trackName"), len(p.findall("Staff"))) for p in root.findall("Part")]
+    staves = []
+    for staff in root.findall("Staff"):
+        s = Staff()
+        for index, measure in enumerate(staff.findall("Measure")):
+            started = False
+            for el in measure.iter():
+                if el.tag == "KeySig":
+                    s.keys.append(int(el.findtext("accidental") or 0))
+                elif el.tag == "TimeSig":
+                    s.meters.append(f"{el.findtext('sigN')}/{el.findtext('sigD')}")
+                elif el.tag == "Tempo":
+                    s.tempos_bpm.append(round(float(el.findtext("tempo")) * 60, 2))
+                elif el.tag == "RehearsalMark":
+                    s.rehearsal.append("".join(el.find("text").itertext()))
+                elif el.tag == "Harmony":
+                    s.harmony.append((int(el.findtext("root")), el.findtext("name") or ""))
+                elif el.tag == "Lyrics":
+                    s.n_lyrics += 1
+                elif el.tag == "Clef" and (index or started):
+                    s.clef_changes += 1
+                elif el.tag in ("Chord", "Rest"):
+                    started = True
+                    s.n_notes += el.tag == "Chord"
+        staves.append(s)
+    return Mscx(parts, staves)
+
+
+def files(tmp_path: Path, score: Score) -> tuple[Path, Path]:
+    mid, xml = tmp_path / "song.mid", tmp_path / "song.musicxml"
+    write_midi(score, mid)
+    write_musicxml(score, xml)
+    return mid, xml
+
+
+# ---------------------------------------------------------------- MuseScore
+@needs_musescore
+def test_musescore_opens_our_midi_with_key_tempo_chords_and_a_grand_staff(tmp_path):
+    mid, _ = files(tmp_path, song())
+    got = musescore(mid, tmp_path)
+    # Melody; the two piano tracks on one channel become one part on a grand staff; bass.
+    assert [n for _, n in got.parts] == [1, 2, 1]
+    assert all(s.keys == [6] for s in got.staves), [s.keys for s in got.staves]   # F# major, every staff
+    assert all(s.meters == ["3/4"] for s in got.staves)
+    assert got.staves[0].tempos_bpm == [96.0]
+    assert all(s.clef_changes == 0 and s.n_lyrics == 0 for s in got.staves)
+    # The XF chord events are chord symbols (on whichever staff has a note at the chord).
+    harmony = sorted(h for s in got.staves for h in s.harmony)
+    assert harmony == sorted([(TPC["F#"], ""), (TPC["D#"], "m7"), (TPC["A#"], "m"), (TPC["C#"], "7sus4")])
+
+
+@needs_musescore
+def test_musescore_opens_our_musicxml_as_a_lead_sheet_and_piano_score(tmp_path):
+    _, xml = files(tmp_path, song())
+    got = musescore(xml, tmp_path)
+    assert got.parts == [("Melody", 1), ("Piano", 2), ("Bass", 1)]
+    assert all(s.keys == [6] for s in got.staves)
+    assert all(s.meters == ["3/4"] for s in got.staves)
+    lead = got.staves[0]
+    assert lead.tempos_bpm == [96.0]
+    assert lead.rehearsal == ["Intro", "Verse 1"]
+    assert [root for root, _ in lead.harmony] == [TPC["F#"], TPC["D#"], TPC["A#"], TPC["C#"]]
+    assert all(s.clef_changes == 0 and s.n_lyrics == 0 for s in got.staves)
+
+
+# ---------------------------------------------------------------- Python readers
+def test_music21_reads_our_midi():
+    music21 = pytest.importorskip("music21")
+    from composer.io.midi import midi_bytes
+    parsed = music21.converter.parseData(midi_bytes(song()), format="midi")
+    assert [p.partName for p in parsed.parts] == ["Melody", "Piano RH", "Piano LH", "Bass"]
+    for part in parsed.parts:
+        assert {k.sharps for k in part.recurse().getElementsByClass("KeySignature")} == {6}
+        assert [t.ratioString for t in part.recurse().getElementsByClass("TimeSignature")][:1] == ["3/4"]
+    assert parsed.parts[0].recurse().getElementsByClass("MetronomeMark")[0].number == 96
+
+
+def test_pretty_midi_reads_our_midi():
+    pretty_midi = pytest.importorskip("pretty_midi")
+    import io
+    from composer.io.midi import midi_bytes
+    # The keys copied into the instrument tracks (for MuseScore) make pretty_midi warn; it
+    # still reads key, meter and tempo from the conductor track, as the file intends.
+    with pytest.warns(RuntimeWarning, match="non-zero tracks"):
+        pm = pretty_midi.PrettyMIDI(io.BytesIO(midi_bytes(song())))
+    assert [(k.key_number, k.time) for k in pm.key_signature_changes] == [(6, 0.0)]   # F# major
+    assert [(t.numerator, t.denominator) for t in pm.time_signature_changes] == [(3, 4)]
+    assert pm.get_tempo_changes()[1].tolist() == pytest.approx([96.0])
+    assert [(i.name, i.program) for i in pm.instruments] == [
+        ("Melody", 73), ("Piano RH", 0), ("Piano LH", 0), ("Bass", 33)]
+    # Chord names are cue points, not text events (MuseScore would make lyrics of those).
+    assert pm.text_events == [] and pm.lyrics == []
+
+
+def test_miditoolkit_reads_our_midi(tmp_path):
+    miditoolkit = pytest.importorskip("miditoolkit")
+    mid, _ = files(tmp_path, song())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = miditoolkit.MidiFile(str(mid))
+    assert [(x.text, x.time) for x in m.markers] == [("Intro", 0), ("Verse 1", 3 * 480)]
+    assert {k.key_name for k in m.key_signature_changes} == {"F#"}
+    assert [(t.tempo, t.time) for t in m.tempo_changes] == [(pytest.approx(96.0), 0)]
+    assert [(t.numerator, t.denominator) for t in m.time_signature_changes] == [(3, 4)]
+    assert [(i.name, int(i.program)) for i in m.instruments] == [
+        ("Melody", 73), ("Piano RH", 0), ("Piano LH", 0), ("Bass", 33)]
+
+
+# ---------------------------------------------------------------- a generated song
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    if not (REPO / "models" / "notes" / "model.safetensors").exists():
+        pytest.skip("the shipped models are not in this checkout")
+    from composer.pipeline import Composer
+    composer = Composer.from_pretrained(REPO / "models")
+    plain = composer.compose(seed=3)
+    return plain, composer.compose(seed=3, humanize=True)
+
+
+@pytest.mark.slow
+@needs_musescore
+def test_a_generated_song_opens_right_in_musescore(generated, tmp_path):
+    score, human = generated
+    key = score.key_signatures[0]
+    from composer.io.midi import key_signature_name
+    name = key_signature_name(key.tonic, key.mode)
+    sharps = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7, "F": -1, "Bb": -2,
+              "Eb": -3, "Ab": -4, "Db": -5, "Gb": -6, "Cb": -7}
+    relative = {"Am": "C", "Em": "G", "Bm": "D", "F#m": "A", "C#m": "E", "G#m": "B", "D#m": "F#",
+                "A#m": "C#", "Dm": "F", "Gm": "Bb", "Cm": "Eb", "Fm": "Ab", "Bbm": "Db", "Ebm": "Gb", "Abm": "Cb"}
+    expected = sharps[relative.get(name, name)]
+    bpm = round(score.tempos[0].bpm)
+    mid, xml = files(tmp_path, score)
+    from_midi = musescore(mid, tmp_path)
+    assert [n for _, n in from_midi.parts] == [1, 2, 1]
+    assert all(s.keys[:1] == [expected] for s in from_midi.staves)
+    assert round(from_midi.staves[0].tempos_bpm[0]) == bpm
+    assert sum(s.n_lyrics for s in from_midi.staves) == 0
+    assert sum(len(s.harmony) for s in from_midi.staves) >= 0.9 * len(score.chords)
+    # One track "Piano" gave 104 clef changes in this song; the two hands give at most a few.
+    assert sum(s.clef_changes for s in from_midi.staves) <= 4
+    from_xml = musescore(xml, tmp_path)
+    lead = from_xml.staves[0]
+    assert lead.rehearsal == [s.name for s in score.sections]
+    assert len(lead.harmony) == len(score.chords)
+    assert all(s.keys[:1] == [expected] for s in from_xml.staves)
+    assert round(lead.tempos_bpm[0]) == bpm
+    assert sum(s.clef_changes for s in from_xml.staves) == 0
+    # Humanized timing stays under MuseScore's "human performance" threshold: same tempo.
+    human_mid = tmp_path / "human.mid"
+    write_midi(human, human_mid)
+    assert round(musescore(human_mid, tmp_path).staves[0].tempos_bpm[0]) == bpm
+
+
+@pytest.mark.slow
+@pytest.mark.data
+@needs_musescore
+@pytest.mark.skipif(not POP909_001.exists(), reason="needs ../shared/data (POP909)")
+def test_a_performed_pop909_song_opens_at_its_tempo_from_musicxml_only(tmp_path):
+    """POP909 001 says 90 bpm.  MuseScore calls a MIDI file whose onsets mostly miss the
+    16th grid a human performance, ignores the tempo of tracks without notes (the conductor)
+    and beat-tracks instead: 120 bpm, from the original file and from ours alike.  Written
+    as MusicXML (on the 16th grid) it opens at 90."""
+    from composer.io.midi import read_midi
+    score = read_midi(POP909_001)
+    assert round(score.tempos[0].bpm) == 90
+    mid, xml = files(tmp_path, score)
+    assert musescore(POP909_001, tmp_path).staves[0].tempos_bpm == [120.0]
+    assert musescore(mid, tmp_path).staves[0].tempos_bpm == [120.0]
+    assert round(musescore(xml, tmp_path).staves[0].tempos_bpm[0]) == 90
