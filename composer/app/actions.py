@@ -278,10 +278,10 @@ def user_message(err: BaseException, *hidden: str | os.PathLike) -> str:
     text = " ".join(str(err).split()) or type(err).__name__
     for flag, word in _FLAG_WORDS.items():
         text = re.sub(re.escape(flag) + r"\b", word, text)
-    for folder in hidden:
+    for folder in hidden:  # a path inside our folders: its file name only
         if folder:
-            text = text.replace(str(Path(folder)) + os.sep, "").replace(str(Path(folder)), "")
-    text = re.sub(r"(?:/[^\s/'\"]+)+/([^\s/'\"]+)", r"\1", text)
+            text = re.sub(re.escape(str(Path(folder))) + r"(?:/[^\s/'\"]+)*/([^\s/'\"]+)", r"\1", text)
+    text = re.sub(r"(?:/[^\s/'\"]+)+/([^\s/'\"]+)", r"\1", text)  # any other absolute path too
     text = text.replace("pass --force to overwrite it", "try again")
     text = re.sub(r"`composer generate`", "the Compose tab", text)
     return text
