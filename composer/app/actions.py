@@ -218,9 +218,7 @@ def _whole(value, what: str, lo: int, hi: int) -> int | None:
         return None
     number = _number(value, what)
     if number != int(number) or not lo <= number <= hi:
-        raise ComposerError(f"{what} must be a whole number from {lo} to {hi}, not {value:g}"
-                            if isinstance(value, (int, float)) else
-                            f"{what} must be a whole number from {lo} to {hi}, not {value!r}")
+        raise ComposerError(f"{what} must be a whole number from {lo} to {hi}, not {number:g}")
     return int(number)
 
 

@@ -102,8 +102,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             [str(p) for p in (version.midi_path, version.audio_path) if p],
             gr.update(choices=sections, value=sections[0] if sections else None,
                       interactive=version.editable),
-            gr.update(maximum=n_bars or None),
-            gr.update(maximum=n_bars or None),
+            gr.update(placeholder=f"1-{n_bars}" if n_bars else ""),
+            gr.update(placeholder=f"1-{n_bars}" if n_bars else ""),
             gr.update(interactive=len(session.history) > 1),
             gr.update(interactive=version.editable),
             *rows,
@@ -240,18 +240,20 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                     form = gr.Textbox(label="Form", placeholder="e.g. i4A8B8A8B8o4 (empty: the model chooses)",
                                       elem_id="form")
                     gr.Markdown(FORM_HELP, elem_classes=["form-help"])
+                    # Text boxes, not gr.Number: a Number shows and sends 0 when empty, and 0 is
+                    # a real seed; empty here means "the model chooses".
                     with gr.Row():
-                        bars = gr.Number(label="Bars", value=None, minimum=1, maximum=512,
-                                         placeholder="model chooses", elem_id="bars")
-                        tempo = gr.Number(label="Tempo (bpm)", value=None, placeholder="model chooses",
-                                          elem_id="tempo")
+                        bars = gr.Textbox(label="Bars", value="", placeholder="model chooses (1-512)",
+                                          elem_id="bars")
+                        tempo = gr.Textbox(label="Tempo (bpm)", value="", placeholder="model chooses",
+                                           elem_id="tempo")
                     with gr.Row():
-                        key = gr.Dropdown(KEYS, value=KEYS[0], label="Key")
-                        meter = gr.Dropdown(list(METERS), value="4/4", label="Meter")
+                        key = gr.Dropdown(KEYS, value=KEYS[0], label="Key", elem_id="key")
+                        meter = gr.Dropdown(list(METERS), value="4/4", label="Meter", elem_id="meter")
                     with gr.Row():
-                        seed = gr.Number(label="Seed", value=None, placeholder="random", elem_id="seed")
-                        steps = gr.Number(label="Sampler steps", value=None, placeholder="default",
-                                          elem_id="steps")
+                        seed = gr.Textbox(label="Seed", value="", placeholder="random", elem_id="seed")
+                        steps = gr.Textbox(label="Sampler steps", value="", placeholder="default",
+                                           elem_id="steps")
                     with gr.Row():
                         bass = gr.Checkbox(value=True, label="Bass")
                         with_audio = gr.Checkbox(value=True, label="Render audio")
@@ -263,20 +265,20 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                                 "Choose a timbre per track under Sound, then Render.")
                 cancel_button = gr.Button("Cancel", variant="stop", elem_id="cancel")
             with gr.Column(scale=3):
-                view = gr.Image(label="The song", type="filepath", interactive=False, elem_id="view",
-                                buttons=["download", "fullscreen"])
+                view = gr.Image(label="The song", show_label=False, type="filepath", interactive=False,
+                                elem_id="view", buttons=["download", "fullscreen"])
                 summary = gr.Markdown(elem_id="summary")
                 player = gr.Audio(label="Listen", type="filepath", interactive=False, elem_id="player")
                 with gr.Accordion("Change a part", open=True):
                     with gr.Row():
                         what = gr.Radio(["a section", "a bar range"], value="a section", label="Change")
                         section = gr.Dropdown([], label="Section", interactive=False, elem_id="section")
-                        first_bar = gr.Number(label="From bar", value=None, minimum=1, elem_id="from-bar")
-                        last_bar = gr.Number(label="To bar", value=None, minimum=1, elem_id="to-bar")
+                        first_bar = gr.Textbox(label="From bar", value="", elem_id="from-bar")
+                        last_bar = gr.Textbox(label="To bar", value="", elem_id="to-bar")
                     with gr.Row():
                         level = gr.Radio([LEVEL_NOTES, LEVEL_CHORDS], value=LEVEL_NOTES, label="Write")
-                        regen_seed = gr.Number(label="Seed", value=None, placeholder="random",
-                                               elem_id="regen-seed")
+                        regen_seed = gr.Textbox(label="Seed", value="", placeholder="random",
+                                                elem_id="regen-seed")
                         regen_button = gr.Button("Regenerate", interactive=False, elem_id="regenerate")
                         undo_button = gr.Button("Undo", interactive=False, elem_id="undo")
                 with gr.Accordion("Sound", open=True):
