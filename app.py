@@ -21,6 +21,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--concurrency", type=int, default=2, help="jobs run at once (default 2)")
     parser.add_argument("--queue-size", type=int, default=32, help="jobs waiting at most (default 32)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads shared by the running jobs (default 1: with two jobs at "
+                             "once, each already keeps a core busy; more threads only spin against "
+                             "each other)")
     args = parser.parse_args()
     # Expected errors are one line each (composer.app); Gradio's own access log stays quiet.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -37,7 +41,11 @@ def main() -> None:
     from composer.render.ddsp.timbre import installed_timbres
 
     limits = AppLimits(concurrency=args.concurrency, queue_size=args.queue_size)
-    app = build_ui(Composer.from_pretrained(args.models), args.out, installed_timbres(), limits)
+    composer = Composer.from_pretrained(args.models)
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))  # after from_pretrained, which sets its own
+    app = build_ui(composer, args.out, installed_timbres(), limits)
     # No allowed_paths: the output folders are not served as they are; Gradio serves the
     # files it is handed from its own cache, under unguessable names.
     app.launch(server_name=args.host, server_port=args.port, **launch_options(limits))

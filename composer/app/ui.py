@@ -269,7 +269,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                                 elem_id="view", buttons=["download", "fullscreen"])
                 summary = gr.Markdown(elem_id="summary")
                 player = gr.Audio(label="Listen", type="filepath", interactive=False, elem_id="player")
-                with gr.Accordion("Change a part", open=True):
+                with gr.Accordion("Change a part", open=True, elem_id="change"):
                     with gr.Row():
                         what = gr.Radio(["a section", "a bar range"], value="a section", label="Change")
                         section = gr.Dropdown([], label="Section", interactive=False, elem_id="section")
@@ -281,7 +281,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                                                 elem_id="regen-seed")
                         regen_button = gr.Button("Regenerate", interactive=False, elem_id="regenerate")
                         undo_button = gr.Button("Undo", interactive=False, elem_id="undo")
-                with gr.Accordion("Sound", open=True):
+                with gr.Accordion("Sound", open=True, elem_id="sound"):
                     track_rows = [gr.Dropdown(choices, value=SOUNDFONT_DEFAULT, visible=False,
                                               label=f"Track {i + 1}", elem_id=f"timbre-{i}")
                                   for i in range(MAX_TRACK_ROWS)]
