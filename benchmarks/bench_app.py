@@ -44,11 +44,15 @@ def main(argv: list[str] | None = None) -> None:
         errors: list[str] = []
         done = threading.Event()
 
+        # Clients connect first (each reads the API description), then all compose at once.
+        # A generous HTTP timeout: on a loaded machine the server answers late, not never.
+        clients = [Client(app.url, verbose=False, download_files=str(Path(tmp) / f"c{i}"),
+                          httpx_kwargs={"timeout": 120}) for i in range(args.clients)]
+
         def one(i: int) -> None:
-            client = Client(app.url, verbose=False, download_files=str(Path(tmp) / f"c{i}"))
             start = time.perf_counter()
             try:
-                _, _, _, text = client.predict(audio=not args.no_audio, api_name="/compose")
+                _, _, _, text = clients[i].predict(audio=not args.no_audio, api_name="/compose")
                 results[i] = (time.perf_counter() - start, text)
             except Exception as err:  # noqa: BLE001 - every failure is counted and shown
                 errors.append(f"client {i}: {err}")

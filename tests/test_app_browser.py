@@ -276,3 +276,30 @@ def test_no_user_can_fetch_the_output_folders(server):
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(url, timeout=30)
         assert info.value.code == 403
+
+
+def test_preset_stems_flac_and_cancel(page, server, tmp_path):
+    choose(page, "preset", "Short sketch")
+    page.wait_for_function("() => document.querySelector('#form textarea, #form input').value === 'A8B8'")
+    page.get_by_label("Render audio").uncheck()
+    page.get_by_label("flac").check()
+    click_and_wait_for_view(page, "#compose")
+    page.click("#stems")
+    wait_for_download(page, ".zip")
+    import zipfile
+
+    with zipfile.ZipFile(download(page, ".zip", tmp_path)) as zf:
+        assert zf.namelist() == ["00_Melody.flac", "01_Piano.flac", "02_Bass.flac"]
+    # Cancel: a long song is stopped at its next step, and the log says so in one line.
+    page.locator("#form textarea, #form input").first.fill("")
+    page.locator("#bars textarea, #bars input").first.fill("512")
+    before = view_src(page)
+    page.click("#compose")
+    page.locator(".progress-text, .eta-bar, .meta-text").first.wait_for()  # the job has started
+    page.click("#cancel")
+    for _ in range(600):  # until the worker reaches its next step (bounded, not timed)
+        if "on_compose: cancelled" in server.log():
+            break
+        page.wait_for_timeout(500)
+    assert "on_compose: cancelled" in server.log()
+    assert view_src(page) == before

@@ -13,6 +13,7 @@ per track) stay private and the API stays stable.
 from __future__ import annotations
 
 import functools
+import html
 import logging
 import os
 from pathlib import Path
@@ -65,7 +66,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             except ComposerError as err:
                 message = act.user_message(err, ctx.out_root)
                 log.info("%s: %s", fn.__name__, message)
-                raise gr.Error(message, print_exception=False) from None
+                # The toast renders HTML and messages quote the user's input: escape it.
+                raise gr.Error(html.escape(message, quote=False), print_exception=False) from None
 
         return inner
 
@@ -229,14 +231,17 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
 
     # ------------------------------------------------------------------ layout
     with gr.Blocks(title="composer", delete_cache=(600, int(limits.session_max_age_s))) as app:
-        session = gr.State(None, delete_callback=lambda s: s.remove() if s is not None else None)
+        # Gradio drops a tab's state shortly after the tab closes, and this one also after the
+        # session's age limit; dropping it removes the session's folder.
+        session = gr.State(None, time_to_live=limits.session_max_age_s,
+                           delete_callback=lambda s: s.remove() if s is not None else None)
         gr.Markdown("# composer\nWhole songs from a cascade of diffusion models: form → chords → "
                     "melody and accompaniment. Every field is optional: empty means the model chooses.")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=320):
                 with gr.Tab("Compose"):
                     preset = gr.Dropdown([PRESET_NONE] + [name for name, _ in FORM_PRESETS],
-                                         value=PRESET_NONE, label="Form preset")
+                                         value=PRESET_NONE, label="Form preset", elem_id="preset")
                     form = gr.Textbox(label="Form", placeholder="e.g. i4A8B8A8B8o4 (empty: the model chooses)",
                                       elem_id="form")
                     gr.Markdown(FORM_HELP, elem_classes=["form-help"])
