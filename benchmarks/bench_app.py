@@ -10,6 +10,7 @@ wait included), the page's load times during the run, and the server's peak memo
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
 
         http_s: list[float] = []
         page_s: list[float] = []
+        page_failures: list[float] = []
 
         def poll_http() -> None:
             while not done.is_set():
@@ -80,9 +82,12 @@ def main(argv: list[str] | None = None) -> None:
                 while not done.is_set():
                     page = browser.new_page()
                     start = time.perf_counter()
-                    page.goto(app.url)
-                    page.wait_for_selector("#compose")  # the page is built and usable
-                    page_s.append(time.perf_counter() - start)
+                    try:
+                        page.goto(app.url, timeout=120_000)
+                        page.wait_for_selector("#compose", timeout=120_000)  # built and usable
+                        page_s.append(time.perf_counter() - start)
+                    except Exception:  # noqa: BLE001 - a load over 2 minutes counts as failed
+                        page_failures.append(time.perf_counter() - start)
                     page.close()
                     done.wait(2.0)
                 browser.close()
@@ -113,8 +118,9 @@ def main(argv: list[str] | None = None) -> None:
                         "max": round(max(http_s), 3) if http_s else None},
         "page_browser_s": {"n": len(page_s),
                            "median": round(statistics.median(page_s), 2) if page_s else None,
-                           "max": round(max(page_s), 2) if page_s else None},
-        "server_peak_rss_mb": round(peak),
+                           "max": round(max(page_s), 2) if page_s else None,
+                           "failed_over_120_s": len(page_failures)},
+        "server_peak_rss_mb": round(peak), "load_average_1min": round(os.getloadavg()[0], 1),
     }
     print_table([
         ("composes completed", f"{len(ok)} / {args.clients} ({len(seeds)} different seeds)"),
@@ -124,8 +130,10 @@ def main(argv: list[str] | None = None) -> None:
         ("page over HTTP during the run", f"median {rows['page_http_s']['median']} s, "
                                           f"max {rows['page_http_s']['max']} s ({len(http_s)} loads)"),
         ("page in chromium during the run", f"median {rows['page_browser_s']['median']} s, "
-                                            f"max {rows['page_browser_s']['max']} s ({len(page_s)} loads)"),
+                                            f"max {rows['page_browser_s']['max']} s ({len(page_s)} loads, "
+                                            f"{len(page_failures)} over 2 minutes)"),
         ("server peak memory", f"{peak:.0f} MB"),
+        ("load average at the end (1 min)", f"{os.getloadavg()[0]:.1f}"),
     ])
     for e in errors:
         print(e)
