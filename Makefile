@@ -9,7 +9,7 @@ PREPARED ?= .prepared/pop909
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install system-deps test test-fast demo bench app data quality
+.PHONY: install system-deps test test-fast demo bench app data quality screenshots
 
 # libfluidsynth is a Debian package (pyfluidsynth is only ctypes): install it when missing.
 # The `fluidsynth` package brings libfluidsynth3 (built with libsndfile, so .sf3 SoundFonts
@@ -31,6 +31,14 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 	    --no-install-recommends -o DPkg::Lock::Timeout=600 musescore3 >/dev/null; \
 	fi
+	@# The app's browser tests drive Debian's chromium through Playwright (pip); Playwright's
+	@# own browser download (`playwright install`) is never used.
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian package chromium"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends -o DPkg::Lock::Timeout=600 chromium >/dev/null; \
+	fi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +50,9 @@ $(STAMP): pyproject.toml
 
 install: system-deps $(STAMP)
 
+# COMPOSER_REQUIRE_BROWSER=1: the browser tests fail, not skip, if chromium or Playwright is missing.
 test: install
-	$(PY) -m pytest -q
+	COMPOSER_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 
 test-fast: install
 	$(PY) -m pytest -q -m 'not slow'
@@ -63,6 +72,10 @@ demo: install
 # The web app on http://127.0.0.1:7860 (GRADIO_TEMP_DIR keeps uploads inside out/).
 app: install
 	GRADIO_TEMP_DIR=$(CURDIR)/out/gradio-tmp $(PY) app.py
+
+# The README's pictures (docs/img/): the app in chromium and `composer plot`, seeded.
+screenshots: install
+	$(PY) docs/screenshots.py
 
 
 # The models' quality figures (needs `make data`): levels on the test split; 100 songs from the

@@ -1,5 +1,6 @@
 """Launch the composer app: `make app` or `python app.py [--models DIR] [--port N]`."""
 import argparse
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -12,18 +13,42 @@ os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(tempfile.gettempdir()) / "comp
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="composer web app")
-    parser.add_argument("--models", default=str(Path(__file__).parent / "models"))
-    parser.add_argument("--out", default=str(Path(__file__).parent / "out" / "app"))
+    parser.add_argument("--models", default=None, help="folder with form/, chords/, notes/ "
+                                                       "(default: the shipped models)")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "out" / "app"),
+                        help="root of the per-session output folders")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--concurrency", type=int, default=2, help="jobs run at once (default 2)")
+    parser.add_argument("--queue-size", type=int, default=32, help="jobs waiting at most (default 32)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads shared by the running jobs (default 1: with two jobs at "
+                             "once, each already keeps a core busy; more threads only spin against "
+                             "each other)")
     args = parser.parse_args()
+    # Expected errors are one line each (composer.app); Gradio's own access log stays quiet.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    import warnings
 
-    from composer.app.ui import build_ui
+    # A renderer's warning (notes moved into an instrument's range) is one log line.
+    warnings.showwarning = lambda message, category, *rest, **kw: logging.getLogger("composer.app").warning(
+        "%s", message)
+
+    from composer.app.actions import AppLimits
+    from composer.app.ui import build_ui, launch_options
     from composer.pipeline import Composer
     from composer.render.ddsp.timbre import installed_timbres
 
-    app = build_ui(Composer.from_pretrained(args.models), args.out, installed_timbres())
-    app.queue().launch(server_name=args.host, server_port=args.port, allowed_paths=[args.out])
+    limits = AppLimits(concurrency=args.concurrency, queue_size=args.queue_size)
+    composer = Composer.from_pretrained(args.models)
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))  # after from_pretrained, which sets its own
+    app = build_ui(composer, args.out, installed_timbres(), limits)
+    # No allowed_paths: the output folders are not served as they are; Gradio serves the
+    # files it is handed from its own cache, under unguessable names.
+    app.launch(server_name=args.host, server_port=args.port, **launch_options(limits))
 
 
 if __name__ == "__main__":

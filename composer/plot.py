@@ -230,7 +230,7 @@ def draw_score(score: Score, path: str | os.PathLike | None = None, *,
         if name == last_name:
             continue
         x = c.start_tick * px_per_tick
-        if x - last_x >= 6.2 * len(last_name or "") + 6:
+        if x - last_x >= 7.0 * len(last_name or "") + 8:  # ~7 px per character at 8 pt
             head.text(c.start_tick, 0.5, name, va="center", ha="left", fontsize=8, color="#333333",
                       clip_on=True)
             last_x, last_name = x, name

@@ -1,15 +1,31 @@
-"""The app's actions with a tiny untrained pipeline, and the UI builds without globals."""
+"""The app's actions as plain functions, with a tiny untrained pipeline; the UI builds
+without globals.  Browser and gradio_client tests are in test_app_browser.py."""
 from __future__ import annotations
 
 import os
+import time
+import zipfile
 
+import numpy as np
 import pytest
 
-from composer.app.actions import (SOUNDFONT_DEFAULT, compose_song, describe, render_midi_file,
-                                  timbre_choices, timbre_spec)
+from composer.app import actions as act
+from composer.app.actions import (SOUNDFONT_DEFAULT, AppContext, Cancelled, Session, describe,
+                                  read_inputs, timbre_choices, timbre_spec)
 from composer.errors import ComposerError, FormError
-from composer.io.midi import read_midi
+from composer.io.midi import read_midi, write_midi
+from composer.score import Note, Score, Track
 from test_pipeline import tiny_composer
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    return AppContext(tiny_composer(), tmp_path / "out", ("flute",))
+
+
+@pytest.fixture
+def session(ctx):
+    return Session(ctx.out_root)
 
 
 def test_timbre_choices_round_trip_to_specs():
@@ -18,35 +34,210 @@ def test_timbre_choices_round_trip_to_specs():
     assert timbre_spec(SOUNDFONT_DEFAULT) is None
     assert timbre_spec("SoundFont: Flute (73)") == "sf:73"
     assert timbre_spec("Learned: cello") == "ddsp:cello"
+    assert timbre_spec("sf:40") == "sf:40" and timbre_spec("ddsp:flute") == "ddsp:flute"
     assert [timbre_spec(c) for c in choices[-2:]] == ["ddsp:flute", "ddsp:cello"]
+    assert all(act.timbre_label(timbre_spec(c), ["flute", "cello"]) == c for c in choices)
     with pytest.raises(ComposerError):
         timbre_spec("Kazoo")
 
 
-def test_compose_song_writes_midi_that_reads_back(tmp_path):
-    result = compose_song(tiny_composer(), tmp_path, form="A2B2", key="D major", tempo=90, seed=5,
-                          steps=2, audio=False)
-    assert result.audio_path is None and result.midi_path.parent == tmp_path
-    back = read_midi(result.midi_path)
-    assert back == result.score
-    assert [(s.label, s.n_bars) for s in back.sections] == [("A", 2), ("B", 2)]
-    assert "`A2B2`" in result.summary and "D major" in result.summary and "90 bpm" in result.summary
+def test_blank_inputs_mean_the_model_chooses():
+    assert read_inputs("", None, "(model chooses)", None, "4/4", None, None) == act.SongInputs()
+    assert read_inputs("  ", float("nan"), "", "", None, "", "") == act.SongInputs()
+    got = read_inputs("i4A8B8o4", 24.0, "A minor", 96, "6/8", 7.0, 4, False)
+    assert got == act.SongInputs("i4A8B8o4", 24, "A minor", 96.0, "6/8", 7, 4, False)
 
 
-def test_compose_song_bad_form_writes_nothing(tmp_path):
-    with pytest.raises(FormError):
-        compose_song(tiny_composer(), tmp_path, form="A8?", seed=1, steps=2, audio=False)
-    assert os.listdir(tmp_path) == []
+@pytest.mark.parametrize("fields, message", [
+    ({"seed": -1}, "Seed must be a whole number from 0 to 2147483647, not -1"),
+    ({"seed": 1.5}, "Seed must be a whole number"),
+    ({"bars": 0}, "Bars must be a whole number from 1 to 512, not 0"),
+    ({"bars": 2.5}, "Bars must be a whole number from 1 to 512, not 2.5"),
+    ({"bars": 10000}, "Bars must be a whole number from 1 to 512"),
+    ({"tempo": 0}, "Tempo must be 30 to 300 bpm, not 0"),
+    ({"tempo": 5}, "Tempo must be 30 to 300 bpm, not 5"),
+    ({"tempo": "fast"}, "Tempo must be a number"),
+    ({"steps": 0}, "Sampler steps must be a whole number from 1 to 100"),
+    ({"meter": "5/4"}, "Meter must be one of 4/4, 3/4, 2/4, 6/8"),
+    ({"key": "H minor"}, "unknown key 'H minor'"),
+    ({"form": "A8?"}, "Form: bad form 'A8?'"),
+    ({"form": "A8B8", "bars": 32}, "the form has 16 bars but Bars says 32"),
+])
+def test_bad_inputs_get_one_line_in_the_apps_words(fields, message):
+    with pytest.raises(ComposerError) as info:
+        read_inputs(**fields)
+    text = str(info.value)
+    assert message in text and "\n" not in text and "--" not in text
 
 
-def test_render_midi_file_rejects_missing_and_empty(tmp_path):
-    with pytest.raises(ComposerError, match="upload"):
-        render_midi_file("", tmp_path)
+def test_user_message_hides_server_paths_and_flags(tmp_path):
+    err = ComposerError(f"{tmp_path}/abc/x.mid: truncated; the form covers 8 bars but --bars says 4")
+    text = act.user_message(err, tmp_path)
+    assert str(tmp_path) not in text and "/" not in text.split(":")[0]
+    assert text.startswith("x.mid: truncated") and "Bars says 4" in text and "--bars" not in text
 
 
-def test_describe_names_tracks(tmp_path):
-    result = compose_song(tiny_composer(), tmp_path, form="A2", seed=2, steps=2, audio=False)
-    assert "Melody" in describe(result.score, None)
+def test_compose_writes_midi_view_and_summary(ctx, session):
+    v = act.compose(ctx, session, read_inputs("A2B2", key="D major", tempo=90, seed=5, steps=2), audio=False)
+    assert v.audio_path is None and v.midi_path.parent == session.folder
+    assert read_midi(v.midi_path) == v.score
+    assert v.view_path.read_bytes()[:4] == b"\x89PNG"
+    assert [(s.label, s.n_bars) for s in v.score.sections] == [("A", 2), ("B", 2)]
+    assert "`A2B2`" in v.summary and "D major" in v.summary and "90 bpm" in v.summary
+    assert "Seed** 5" in v.summary and v.editable and session.current is v
+    # The default timbres: the learned flute on the melody (installed here), the rest own program.
+    assert v.timbres == (("Melody", "ddsp:flute"),)
+
+
+def test_two_untouched_composes_give_two_songs(ctx, session):
+    a = act.compose(ctx, session, read_inputs(form="A2", steps=2), audio=False)
+    b = act.compose(ctx, session, read_inputs(form="A2", steps=2), audio=False)
+    assert a.seed != b.seed and a.score != b.score
+
+
+def test_same_seed_same_song(ctx, session):
+    a = act.compose(ctx, session, read_inputs(form="A2", seed=11, steps=2), audio=False)
+    b = act.compose(ctx, session, read_inputs(form="A2", seed=11, steps=2), audio=False)
+    assert a.score == b.score and a.midi_path != b.midi_path
+
+
+def test_no_bass_and_every_meter(ctx, session):
+    for meter in act.METERS:
+        v = act.compose(ctx, session, read_inputs(form="A2", meter=meter, seed=1, steps=2, bass=False),
+                        audio=False)
+        ts = v.score.time_signatures[0]
+        assert f"{ts.numerator}/{ts.denominator}" == meter
+        assert [t.name for t in v.score.tracks] == ["Melody", "Piano"]
+
+
+def test_regenerate_a_section_keeps_the_rest_and_undo_goes_back(ctx, session):
+    first = act.compose(ctx, session, read_inputs("A2B2A2", seed=3, steps=2), audio=False)
+    second = act.regenerate(ctx, session, section=2, level=act.LEVEL_NOTES, seed=9, steps=2, audio=False)
+    bar = first.score.bar_to_tick
+    lo, hi = bar(2), bar(4)
+
+    def outside(score, name):
+        return [n for n in score.track(name).notes if not lo <= n.start_tick < hi]
+
+    for name in ("Melody", "Piano", "Bass"):
+        assert outside(second.score, name) == outside(first.score, name)
+    assert second.score.chords == first.score.chords
+    assert second.score != first.score and len(session.history) == 2
+    assert act.undo(session) is first and session.current is first
+    with pytest.raises(ComposerError, match="nothing to undo"):
+        act.undo(session)
+
+
+def test_regenerate_a_bar_range_with_new_chords(ctx, session):
+    first = act.compose(ctx, session, read_inputs("A4", seed=4, steps=2), audio=False)
+    second = act.regenerate(ctx, session, bars=(2, 3), level=act.LEVEL_CHORDS, seed=1, steps=2, audio=False)
+    res = first.score.resolution
+    keep = [c for c in first.score.chords if c.end_tick <= 4 * res]
+    assert [c for c in second.score.chords if c.end_tick <= 4 * res] == keep
+
+
+@pytest.mark.parametrize("target, message", [
+    ({"section": 9}, "Section must be a whole number from 1 to 2"),
+    ({"bars": (3, 2)}, "To bar (2) comes before From bar (3)"),
+    ({"bars": (1, 99)}, "To bar must be a whole number from 1 to 4"),
+    ({"bars": (None, 2)}, "give the bars to change"),
+    ({}, "choose either a section or a bar range"),
+])
+def test_regenerate_bad_targets(ctx, session, target, message):
+    act.compose(ctx, session, read_inputs("A2B2", seed=3, steps=2), audio=False)
+    with pytest.raises(ComposerError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        act.regenerate(ctx, session, audio=False, **target)
+
+
+def test_regenerate_refuses_an_opened_file_that_composer_did_not_write(ctx, session, tmp_path):
+    write_midi(Score(tracks=(Track("Lead", 0, False, (Note(0, 480, 60, 80),)),)), tmp_path / "x.mid")
+    v = act.open_midi(ctx, session, tmp_path / "x.mid")
+    assert not v.editable
+    with pytest.raises(ComposerError, match="only songs written by composer"):
+        act.regenerate(ctx, session, section=1, audio=False)
+
+
+def test_cancel_stops_the_work_at_the_next_step(ctx, session):
+    calls = []
+
+    def progress(stage, done, total):
+        calls.append(stage)
+        session.cancel.set()  # as the Cancel button does, from another thread
+
+    with pytest.raises(Cancelled):
+        act.compose(ctx, session, read_inputs("A2", seed=1, steps=2), audio=False, progress=progress)
+    assert calls == ["form"] and session.current is None
+    # The next press starts afresh.
+    assert act.compose(ctx, session, read_inputs("A2", seed=1, steps=2), audio=False).score
+
+
+def test_open_midi_limits_and_errors(ctx, session, tmp_path):
+    with pytest.raises(ComposerError, match="upload a MIDI file first"):
+        act.open_midi(ctx, session, "")
+    (tmp_path / "big.mid").write_bytes(b"0" * (ctx.limits.max_upload_bytes + 1))
+    with pytest.raises(ComposerError, match="up to 4 MB"):
+        act.open_midi(ctx, session, tmp_path / "big.mid")
+    write_midi(Score(tracks=(Track("x"),)), tmp_path / "empty.mid")
+    with pytest.raises(ComposerError, match="empty.mid has no notes"):
+        act.open_midi(ctx, session, tmp_path / "empty.mid")
+    (tmp_path / "junk.mid").write_bytes(b"nonsense")
+    with pytest.raises(ComposerError) as info:
+        act.open_midi(ctx, session, tmp_path / "junk.mid")
+    assert str(tmp_path) not in act.user_message(info.value, tmp_path)
+
+
+def test_render_unknown_track_or_timbre_is_refused(ctx, session):
+    act.compose(ctx, session, read_inputs("A2", seed=1, steps=2), audio=False)
+    with pytest.raises(ComposerError, match="no track '0' in this song"):
+        act.render(ctx, session, {"0": "sf:65"})
+    with pytest.raises(ComposerError, match="unknown learned timbre 'kazoo'"):
+        act.render(ctx, session, {"Melody": "ddsp:kazoo"})
+
+
+@pytest.mark.slow
+def test_render_uses_the_chosen_timbre_per_track_name(ctx, session):
+    """The old app dropped the keys "0", "1", "2": chosen timbres must change the audio."""
+    sf = pytest.importorskip("soundfile")
+    act.compose(ctx, session, read_inputs("A2", seed=1, steps=2, tempo=120), audio=False)
+    plain = act.render(ctx, session, {})
+    plain_audio = sf.read(plain.audio_path)[0]
+    sax = act.render(ctx, session, {"Piano": "SoundFont: Alto Sax (65)", "Melody": "sf:40"})
+    assert sax.timbres == (("Piano", "sf:65"), ("Melody", "sf:40"))
+    sax_audio = sf.read(sax.audio_path)[0]
+    n = min(len(plain_audio), len(sax_audio))
+    assert np.abs(plain_audio[:n] - sax_audio[:n]).mean() > 0.01
+    zpath = act.stems_zip(ctx, session, "flac")
+    with zipfile.ZipFile(zpath) as zf:
+        assert zf.namelist() == ["00_Melody.flac", "01_Piano.flac", "02_Bass.flac"]
+
+
+def test_cleanup_removes_old_folders_then_oldest_over_size(tmp_path):
+    now = time.time()
+    folders = []
+    for i, age in enumerate((5000, 300, 200, 100)):
+        f = tmp_path / f"s{i}"
+        f.mkdir()
+        (f / "a.bin").write_bytes(b"x" * 1000)
+        os.utime(f, (now - age, now - age))
+        folders.append(f)
+    removed = act.cleanup_outputs(tmp_path, max_age_s=3600, max_total_bytes=2500, now=now,
+                                  keep=[folders[1]])
+    # s0 is too old; then over 2500 bytes (3000 left): the oldest not kept (s2) goes.
+    assert removed == [folders[0], folders[2]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s1", "s3"]
+
+
+def test_history_is_bounded(ctx):
+    session = Session(ctx.out_root, max_undo=3)
+    for seed in range(5):
+        act.compose(ctx, session, read_inputs("A1", seed=seed, steps=2), audio=False)
+    assert [v.seed for v in session.history] == [2, 3, 4]
+
+
+def test_describe_names_tracks(ctx, session):
+    v = act.compose(ctx, session, read_inputs("A2", seed=2, steps=2), audio=False)
+    assert "Melody" in describe(v.score, None)
+    assert act.section_choices(v.score) == ["1. Verse (bars 1-2)"]
 
 
 def test_build_ui_twice_without_globals(tmp_path):
@@ -58,3 +249,5 @@ def test_build_ui_twice_without_globals(tmp_path):
     first = build_ui(tiny_composer(), tmp_path / "a", ["flute"])
     second = build_ui(tiny_composer(), tmp_path / "b", [])
     assert isinstance(first, gr.Blocks) and isinstance(second, gr.Blocks) and first is not second
+    names = {d.api_name for d in first.fns.values() if d.api_visibility == "public"}
+    assert names == {"compose", "render", "regenerate"}

@@ -1,19 +1,35 @@
-"""What the app's buttons do, without Gradio: compose a song, render a MIDI file.
+"""What the app's buttons do, without Gradio: compose, open, render, regenerate, undo, stems.
 
-Kept apart from ``ui.py`` so that the logic is tested directly and the UI module only
-wires widgets to these functions.  Every output goes into ``out_dir`` under a fresh
-name, written atomically; bad input raises ComposerError, which the UI shows as one line.
+Kept apart from ``ui.py`` so that the logic is tested directly and the UI module only wires
+widgets to these functions.  The pieces:
+
+- :class:`AppContext`: what every session shares (the pipeline, one Mixer, the limits, the
+  output root).  Built once by ``app.py``; no module globals (DESIGN rule 9).
+- :class:`Session`: one browser tab's (or one API client's) private folder, its song
+  history for undo, and its cancel flag.
+- :class:`Version`: one state of the song (Score, MIDI, view PNG, audio), immutable.
+- :func:`read_inputs`: the Compose fields checked as the CLI checks them, with messages in
+  the app's words (field names, not command-line flags).
+
+Every output goes into the session's folder under a fresh random name, written atomically;
+bad input raises ComposerError with one line, which the UI shows as a toast.
 """
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets
-from dataclasses import dataclass
+import shutil
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Literal, Mapping, Sequence
 
-from composer.errors import ComposerError
-from composer.form import Phrase, format_form
+from composer.errors import ComposerError, FormError, MidiError
+from composer.form import MAX_SONG_BARS, Phrase, format_form
 from composer.score import Score
 
 SOUNDFONT_DEFAULT = "SoundFont: the track's own program"
@@ -24,10 +40,252 @@ SOUNDFONT_PROGRAMS = (
     ("Cello", 42), ("Strings", 48), ("Choir Aahs", 52), ("Trumpet", 56), ("Alto Sax", 65),
     ("Tenor Sax", 66), ("Clarinet", 71), ("Flute", 73), ("Synth Lead", 80), ("Warm Pad", 89),
 )
+KEY_MODEL_CHOOSES = "(model chooses)"
+KEYS = [KEY_MODEL_CHOOSES] + [f"{t} {m}" for m in ("major", "minor")
+                              for t in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")]
+METERS = ("4/4", "3/4", "2/4", "6/8")
+FORM_PRESETS: tuple[tuple[str, str], ...] = (
+    ("Pop song", "i4A8B8A8B8o4"),
+    ("Verse, chorus, bridge", "i4A8B8A8B8C8B8o4"),
+    ("Ballad (AABA)", "i4A8A8B8A8o4"),
+    ("Short sketch", "A8B8"),
+    ("Intro and verse, the model writes the rest", "i4A8*"),
+    ("Verse, 16 bars for the model, chorus", "A8?16B8"),
+)
+FORM_HELP = ("Form: a letter and a number of bars per phrase. A verse, B chorus, C, D... bridges "
+             "(with melody); i intro, o outro, other lowercase letters instrumental. "
+             "?8 leaves 8 bars to the model; a final * lets it finish the song. "
+             "Empty: the model chooses everything.")
+LEVEL_NOTES = "new notes"
+LEVEL_CHORDS = "new chords and notes"
+AudioFormat = Literal["wav", "flac"]
 
-Progress = Callable[[str, int, int], None]
+# The app's own ranges.  Bars, steps and the form are the CLI's; the tempo range is narrower
+# than the CLI's (0, 400] because the app is shared: tempo 5 made a 57-minute song.
+TEMPO_RANGE = (30.0, 300.0)
+STEPS_RANGE = (1, 100)
+SEED_MAX = 2 ** 31 - 1
+
+Progress = Callable[[str, float, float], None]
+"""``progress(stage, done, total)``: stage is "form", "chords", "notes" or "audio"."""
 
 
+class Cancelled(ComposerError):
+    """The user pressed Cancel; the work stopped at the next step."""
+
+
+@dataclass(frozen=True)
+class AppLimits:
+    """What one server allows.
+
+    max_upload_bytes: largest MIDI file taken (also Gradio's upload limit);
+    max_audio_seconds: longest song rendered to audio (a 512-bar song at 60 bpm is 34 minutes:
+    audio that long is ~0.7 GB of float samples per track while mixing; download the MIDI and
+    use `composer render` for it); session_max_age_s: a session folder untouched this long is
+    removed; max_total_bytes: the output root is trimmed, oldest session first, to this size;
+    max_undo: versions kept per session for undo (each holds a Score in memory);
+    queue_size / concurrency: Gradio's queue length and jobs run at once (two CPU cores)."""
+
+    max_upload_bytes: int = 4 * 2 ** 20
+    max_audio_seconds: float = 600.0
+    session_max_age_s: float = 2 * 3600.0
+    max_total_bytes: int = 2 * 2 ** 30
+    max_undo: int = 10
+    queue_size: int = 32
+    concurrency: int = 2
+
+
+@dataclass
+class AppContext:
+    """What all sessions share: the pipeline (``composer.pipeline.Composer``), one Mixer (its
+    SoundFont and learned timbres loaded once), the output root and the limits."""
+
+    composer: object
+    out_root: Path
+    installed_timbres: tuple[str, ...] = ()
+    limits: AppLimits = field(default_factory=AppLimits)
+    mixer: object | None = None
+    sample_rate: int = 44100
+
+    def __post_init__(self) -> None:
+        self.out_root = Path(self.out_root)
+        self.out_root.mkdir(parents=True, exist_ok=True)
+
+    def get_mixer(self):
+        if self.mixer is None:
+            from composer.render.mix import Mixer  # noqa: PLC0415 - loads FluidSynth lazily
+
+            self.mixer = Mixer()
+        return self.mixer
+
+
+@dataclass(frozen=True)
+class Version:
+    """One state of a session's song.
+
+    score: the song; midi_path / view_path: its MIDI file and piano-roll PNG;
+    audio_path: the rendered mix or None; timbres: the (track name, timbre spec) it was
+    rendered with; seed: the seed that wrote it (None for an opened file); summary: Markdown;
+    editable: whether regenerate can work on it (sections that tile the song, Melody and
+    Piano tracks: a song made by composer); gain_plan: the mix's gain, reused for stems.
+    """
+
+    score: Score
+    midi_path: Path
+    view_path: Path
+    summary: str
+    seed: int | None = None
+    audio_path: Path | None = None
+    timbres: tuple[tuple[str, str], ...] = ()
+    editable: bool = False
+    name: str = "song"
+    gain_plan: object | None = field(default=None, compare=False, repr=False)
+
+
+class Session:
+    """One user's private state: a folder of outputs (``out_root/<random>``), the version
+    history (newest last, at most ``max_undo``) and a cancel flag.  The folder name is 128
+    random bits, never derived from anything another user can see."""
+
+    def __init__(self, out_root: str | os.PathLike, max_undo: int = 10) -> None:
+        self.folder = Path(out_root) / secrets.token_hex(16)
+        self.history: list[Version] = []
+        self.max_undo = max_undo
+        self.cancel = threading.Event()
+
+    @property
+    def current(self) -> Version | None:
+        return self.history[-1] if self.history else None
+
+    def touch(self) -> Path:
+        """The folder, created if needed and marked as used now (cleanup goes by mtime)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.utime(self.folder)
+        return self.folder
+
+    def push(self, version: Version) -> Version:
+        self.history.append(version)
+        del self.history[:-self.max_undo]
+        return version
+
+    def replace_current(self, version: Version) -> Version:
+        if self.history:
+            self.history[-1] = version
+        else:
+            self.history.append(version)
+        return version
+
+    def fresh(self, stem: str, suffix: str) -> Path:
+        return self.touch() / f"{stem}-{secrets.token_hex(6)}{suffix}"
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- inputs
+@dataclass(frozen=True)
+class SongInputs:
+    """The Compose fields, checked: None means "the model chooses"."""
+
+    form: str | None = None
+    bars: int | None = None
+    key: str | None = None
+    tempo: float | None = None
+    meter: str = "4/4"
+    seed: int | None = None
+    steps: int | None = None
+    bass: bool = True
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or (
+        isinstance(value, float) and math.isnan(value))
+
+
+def _number(value, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ComposerError(f"{what} must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise ComposerError(f"{what} must be a number, not {value!r}")
+    return number
+
+
+def _whole(value, what: str, lo: int, hi: int) -> int | None:
+    """None for a blank field, else an int in lo..hi; a one-line error otherwise."""
+    if _blank(value):
+        return None
+    number = _number(value, what)
+    if number != int(number) or not lo <= number <= hi:
+        raise ComposerError(f"{what} must be a whole number from {lo} to {hi}, not {number:g}")
+    return int(number)
+
+
+def read_inputs(form: str | None = "", bars=None, key: str | None = None, tempo=None,
+                meter: str | None = "4/4", seed=None, steps=None, bass: bool = True) -> SongInputs:
+    """Check the Compose fields as ``composer generate`` checks its options, before any work.
+
+    Blank fields (None, "", NaN) mean "the model chooses".  Raises ComposerError with one
+    line in the app's words: "Bars must be a whole number from 1 to 512, not 2.5".
+    """
+    from composer.pipeline import check_options  # noqa: PLC0415
+    from composer.representation.form import parse_key, parse_partial_form  # noqa: PLC0415
+
+    form_text = None if _blank(form) else str(form).strip()
+    n_bars = _whole(bars, "Bars", 1, MAX_SONG_BARS)
+    if form_text is not None:
+        try:
+            partial = parse_partial_form(form_text)
+        except FormError as err:
+            raise FormError(f"Form: {err}") from None
+        covered = partial.n_bars
+        if n_bars is not None and not partial.open_end and partial.is_complete and n_bars != covered:
+            raise FormError(f"the form has {covered} bars but Bars says {n_bars}: clear one of them, "
+                            "or end the form with * or a ?N gap")
+        if n_bars is not None and n_bars < covered:
+            raise FormError(f"the form already has {covered} bars but Bars says {n_bars}")
+    key_text = None if _blank(key) or key == KEY_MODEL_CHOOSES else str(key).strip()
+    if key_text is not None:
+        try:
+            parse_key(key_text)
+        except FormError:
+            raise FormError(f"unknown key {key_text!r}: write a tonic and a mode, e.g. "
+                            "'A minor', 'C# major'") from None
+    bpm = None if _blank(tempo) else _number(tempo, "Tempo")
+    if bpm is not None and not TEMPO_RANGE[0] <= bpm <= TEMPO_RANGE[1]:
+        raise ComposerError(f"Tempo must be {TEMPO_RANGE[0]:g} to {TEMPO_RANGE[1]:g} bpm, not {bpm:g}")
+    meter_text = "4/4" if _blank(meter) else str(meter).strip()
+    if meter_text not in METERS:
+        raise ComposerError(f"Meter must be one of {', '.join(METERS)}, not {meter_text!r}")
+    seed_value = _whole(seed, "Seed", 0, SEED_MAX)
+    n_steps = _whole(steps, "Sampler steps", *STEPS_RANGE)
+    # The pipeline's own check as well, so that the app can never accept what the CLI refuses.
+    check_options(form_text, n_bars, key_text, bpm, meter_text, n_steps)
+    return SongInputs(form_text, n_bars, key_text, bpm, meter_text, seed_value, n_steps, bool(bass))
+
+
+_FLAG_WORDS = {"--bars": "Bars", "--tempo": "Tempo", "--steps": "Sampler steps", "--seed": "Seed",
+               "--form": "Form", "--key": "Key", "--meter": "Meter", "--timbre": "timbre"}
+
+
+def user_message(err: BaseException, *hidden: str | os.PathLike) -> str:
+    """``err`` as one line for a user of the app: command-line flags named as the app's
+    fields ("--bars" -> "Bars"), and server paths (``hidden`` folders, absolute paths) cut
+    down to the file's name, so nothing about the server's disk is shown."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    for flag, word in _FLAG_WORDS.items():
+        text = re.sub(re.escape(flag) + r"\b", word, text)
+    for folder in hidden:  # a path inside our folders: its file name only
+        if folder:
+            text = re.sub(re.escape(str(Path(folder))) + r"(?:/[^\s/'\"]+)*/([^\s/'\"]+)", r"\1", text)
+    text = re.sub(r"(?:/[^\s/'\"]+)+/([^\s/'\"]+)", r"\1", text)  # any other absolute path too
+    text = text.replace("pass --force to overwrite it", "try again")
+    text = re.sub(r"`composer generate`", "the Compose tab", text)
+    return text
+
+
+# ---------------------------------------------------------------------------- timbres
 def timbre_choices(installed: Sequence[str]) -> list[str]:
     """Dropdown labels: the track's own program, GM programs, then the learned timbres."""
     labels = [SOUNDFONT_DEFAULT]
@@ -36,95 +294,363 @@ def timbre_choices(installed: Sequence[str]) -> list[str]:
     return labels
 
 
-def timbre_spec(label: str) -> str | None:
-    """A dropdown label as a ``--timbre`` value (``sf:73``, ``ddsp:flute``), None for the default."""
-    if not label or label == SOUNDFONT_DEFAULT:
+def timbre_spec(label: str | None) -> str | None:
+    """A dropdown label (or a spec itself: ``sf:73``, ``ddsp:flute``) as a timbre spec, None
+    for the default (the track's own program)."""
+    if label is None or not str(label).strip() or label == SOUNDFONT_DEFAULT:
         return None
+    label = str(label).strip()
     if label.startswith("Learned: "):
         return "ddsp:" + label.removeprefix("Learned: ")
     if label.startswith("SoundFont: ") and label.endswith(")"):
         return "sf:" + label.rsplit("(", 1)[1].rstrip(")")
+    if re.fullmatch(r"sf:\d{1,3}|ddsp:[\w.-]+|\d{1,3}", label):
+        return label if ":" in label else f"sf:{label}"
     raise ComposerError(f"unknown timbre choice {label!r}")
 
 
-@dataclass(frozen=True)
-class SongResult:
-    """What one press of Compose produced."""
-
-    score: Score
-    midi_path: Path
-    audio_path: Path | None
-    summary: str
-
-
-def _fresh_stem(out_dir: Path, prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
+def timbre_label(spec: str | None, installed: Sequence[str]) -> str:
+    """The dropdown label for a spec (the inverse of :func:`timbre_spec` on the choices)."""
+    if spec is None:
+        return SOUNDFONT_DEFAULT
+    for label in timbre_choices(installed):
+        if timbre_spec(label) == spec:
+            return label
+    return SOUNDFONT_DEFAULT
 
 
-def describe(score: Score, seed: int | None) -> str:
-    """A few Markdown lines: form, sections, key(s), tempo, meter, tracks."""
-    form = format_form([Phrase(s.label, s.n_bars) for s in score.sections])
+def default_timbres(score: Score, installed: Sequence[str]) -> dict[str, str | None]:
+    """The timbre each track starts with: a track named Melody plays the learned flute when
+    it is installed (it beats the SoundFont flute on held-out notes, see the README), every
+    other track its own program."""
+    return {t.name: ("ddsp:flute" if t.name == "Melody" and "flute" in installed else None)
+            for t in score.tracks}
+
+
+def check_timbres(score: Score, timbres: Mapping[str, str | None] | None,
+                  installed: Sequence[str], *, strict: bool = True) -> tuple[tuple[str, str], ...]:
+    """The (track name, spec) pairs to render ``score`` with.  Keys are track names; with
+    ``strict`` a name the song lacks is an error, else it is dropped (a choice made before
+    composing for a track the new song does not have, e.g. Bass with bass off).  A learned
+    timbre that is not installed is an error naming the installed ones."""
+    names = [t.name for t in score.tracks]
+    out = []
+    for name, label in (timbres or {}).items():
+        spec = timbre_spec(label)
+        if name not in names:
+            if strict:
+                raise ComposerError(f"no track {name!r} in this song; its tracks are {', '.join(names)}")
+            continue
+        if spec is None:
+            continue
+        if spec.startswith("ddsp:") and spec[5:] not in installed:
+            raise ComposerError(f"unknown learned timbre {spec[5:]!r}; installed: "
+                                f"{', '.join(installed) or 'none'}")
+        out.append((name, spec))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------- describing
+def describe(score: Score, seed: int | None, name: str | None = None) -> str:
+    """A few Markdown lines: form, sections, key(s), tempo, meter, tracks, seed."""
+    lines = []
+    if name:
+        lines.append(f"**{name}**")
+    if score.sections:
+        form = format_form([Phrase(s.label, s.n_bars) for s in score.sections])
+        lines.append(f"**Form** `{form}` ({score.n_bars} bars, {score.duration_seconds:.0f} s)")
+        lines.append("**Sections** " + " | ".join(
+            f"{i + 1}. {s.name or s.label} (bars {s.start_bar + 1}-{s.start_bar + s.n_bars})"
+            for i, s in enumerate(sorted(score.sections))))
+    else:
+        lines.append(f"{score.n_bars} bars, {score.duration_seconds:.0f} s")
     keys = ", ".join(str(k) for k in score.key_signatures) or "none"
     meter = ", ".join(str(t) for t in score.time_signatures) or "4/4"
     tempo = f"{score.tempos[0].bpm:.0f} bpm" if score.tempos else "120 bpm"
-    lines = [f"**Form** `{form}` ({score.n_bars} bars, {score.duration_seconds:.0f} s)",
-             "**Sections** " + " | ".join(f"{s.name} ({s.n_bars})" for s in score.sections),
-             f"**Key** {keys} · **Tempo** {tempo} · **Meter** {meter}",
-             "**Tracks** " + ", ".join(f"{t.name} ({len(t.notes)} notes)" for t in score.tracks)]
+    lines.append(f"**Key** {keys} · **Tempo** {tempo} · **Meter** {meter}")
+    lines.append("**Tracks** " + ", ".join(f"{t.name} ({len(t.notes)} notes)" for t in score.tracks))
     if seed is not None:
         lines.append(f"**Seed** {seed}")
     return "\n\n".join(lines)
 
 
-def render_score(score: Score, out_path: Path, timbres: dict[str, str | None],
-                 sample_rate: int = 44100) -> Path:
-    """Render ``score`` with the chosen timbre per track name into ``out_path`` (normalised)."""
-    from composer.io.audio import write_normalised_blocks
-    from composer.render.mix import Mixer, parse_timbre_options, resolve_timbres
-
-    options = [f"{name}={spec}" for name, spec in timbres.items()
-               if spec is not None and name in {t.name for t in score.tracks}]
-    chosen = resolve_timbres(score, parse_timbre_options(options))
-    write_normalised_blocks(out_path, Mixer().render_blocks(score, sample_rate, chosen), sample_rate, 2)
-    return out_path
+def section_choices(score: Score) -> list[str]:
+    """Labels for the section picker: "1. Intro (bars 1-4)"."""
+    return [f"{i + 1}. {s.name or s.label} (bars {s.start_bar + 1}-{s.start_bar + s.n_bars})"
+            for i, s in enumerate(sorted(score.sections))]
 
 
-def compose_song(composer, out_dir: str | os.PathLike, *, form: str = "", bars: int | None = None,
-                 key: str = "", tempo: float | None = None, meter: str = "4/4", seed: int | None = None,
-                 steps: int | None = None, timbres: dict[str, str | None] | None = None,
-                 audio: bool = True, progress: Progress | None = None) -> SongResult:
-    """Compose a song with ``composer`` (a pipeline.Composer) and write MIDI (and audio).
+def is_editable(score: Score) -> bool:
+    """Whether :meth:`Composer.regenerate` can work on ``score``: sections that tile its bars
+    from bar 1, and the Melody and Piano tracks it rewrites."""
+    bar = 0
+    for s in sorted(score.sections):
+        if s.start_bar != bar:
+            return False
+        bar += s.n_bars
+    names = {t.name for t in score.tracks}
+    return bar > 0 and {"Melody", "Piano"} <= names
 
-    Empty strings and None mean "let the model choose".  ``timbres`` maps track names
-    (Melody, Piano, Bass) to a timbre spec or None.  Files: ``out_dir/song-XXXX.mid`` and
-    ``.wav``.
-    """
-    from composer.io.midi import write_midi
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    seed = int(secrets.randbits(31)) if seed is None else int(seed)
-    score = composer.compose(form=form.strip() or None, bars=bars or None, key=key.strip() or None,
-                             tempo=tempo or None, meter=meter, seed=seed, steps=steps or None,
-                             progress=progress)
-    stem = _fresh_stem(out_dir, "song")
-    midi_path = out_dir / f"{stem}.mid"
+# ---------------------------------------------------------------------------- the work
+def _checked(session: Session | None, progress: Progress | None) -> Progress:
+    """A progress callback that also stops the work when the session's Cancel is pressed."""
+
+    def report(stage: str, done: float, total: float) -> None:
+        if session is not None and session.cancel.is_set():
+            raise Cancelled("stopped")
+        if progress is not None:
+            progress(stage, done, total)
+
+    return report
+
+
+def _write_view(session: Session, score: Score, title: str) -> Path:
+    from composer.plot import draw_score  # noqa: PLC0415
+
+    path = session.fresh("view", ".png")
+    draw_score(score, path, title=title)
+    return path
+
+
+def render_audio(ctx: AppContext, session: Session, score: Score,
+                 timbres: tuple[tuple[str, str], ...], fmt: AudioFormat = "wav",
+                 progress: Progress | None = None) -> tuple[Path, object]:
+    """Render ``score`` with (track name, spec) timbres into a fresh file of the session;
+    returns (path, gain plan).  Reports stage "audio" in seconds of music rendered."""
+    from composer.io.audio import write_normalised_blocks  # noqa: PLC0415
+    from composer.render.mix import parse_timbre_options, resolve_timbres  # noqa: PLC0415
+
+    if fmt not in ("wav", "flac"):
+        raise ComposerError(f"audio format must be wav or flac, not {fmt!r}")
+    seconds = score.duration_seconds
+    limit = ctx.limits.max_audio_seconds
+    if seconds > limit:
+        raise ComposerError(f"the song is {seconds / 60:.0f} minutes long; this app renders audio "
+                            f"up to {limit / 60:.0f} minutes (download the MIDI and use composer render)")
+    report = _checked(session, progress)
+    mixer = ctx.get_mixer()
+    chosen = resolve_timbres(score, parse_timbre_options([f"{n}={s}" for n, s in timbres]))
+    rate = ctx.sample_rate
+    total = max(seconds, 1e-3)
+
+    def blocks():
+        done = 0
+        report("audio", 0, total)
+        for block in mixer.render_blocks(score, rate, chosen):
+            done += len(block)
+            report("audio", min(done / rate, total), total)
+            yield block
+
+    path = session.fresh("audio", f".{fmt}")
+    # 64 MB held in memory per render, beyond that a temporary file: the server's memory stays
+    # bounded with several renders at once.
+    written = write_normalised_blocks(path, blocks(), rate, 2, memory_limit_mb=64.0)
+    return path, written.plan
+
+
+def _finish(ctx: AppContext, session: Session, score: Score, *, seed: int | None, name: str,
+            timbres: tuple[tuple[str, str], ...], audio: bool, fmt: AudioFormat,
+            progress: Progress | None) -> Version:
+    from composer.io.midi import write_midi  # noqa: PLC0415
+
+    midi_path = session.fresh(name, ".mid")
     write_midi(score, midi_path)
-    audio_path = render_score(score, out_dir / f"{stem}.wav", timbres or {}) if audio else None
-    return SongResult(score, midi_path, audio_path, describe(score, seed))
+    title = f"{name} · seed {seed}" if seed is not None else name
+    view = _write_view(session, score, title)
+    audio_path = plan = None
+    if audio:
+        audio_path, plan = render_audio(ctx, session, score, timbres, fmt, progress)
+    return Version(score, midi_path, view, describe(score, seed), seed, audio_path, timbres,
+                   is_editable(score), name, plan)
 
 
-def render_midi_file(midi_path: str | os.PathLike, out_dir: str | os.PathLike,
-                     timbres: dict[str, str | None] | None = None) -> tuple[Path, str]:
-    """Render any MIDI file a user brings; returns the audio path and a description."""
-    from composer.io.midi import read_midi
+def compose(ctx: AppContext, session: Session, inputs: SongInputs,
+            timbres: Mapping[str, str | None] | None = None, *, audio: bool = True,
+            fmt: AudioFormat = "wav", progress: Progress | None = None) -> Version:
+    """Write a new song with ``ctx.composer`` and make it the session's current version.
 
-    if not midi_path:
-        raise ComposerError("upload a MIDI file first")
-    score = read_midi(midi_path)
+    ``timbres`` maps track names to dropdown labels or specs; names the new song lacks are
+    dropped, tracks not named play :func:`default_timbres`.  A blank seed draws a fresh one
+    (so two untouched Composes give two songs); the seed used is in the summary."""
+    session.cancel.clear()
+    report = _checked(session, progress)
+    seed = inputs.seed if inputs.seed is not None else int(secrets.randbits(31))
+    score = ctx.composer.compose(form=inputs.form, bars=inputs.bars, key=inputs.key, tempo=inputs.tempo,
+                                 meter=inputs.meter, seed=seed, steps=inputs.steps, progress=report,
+                                 bass=inputs.bass)
+    merged = {**default_timbres(score, ctx.installed_timbres), **dict(timbres or {})}
+    chosen = check_timbres(score, merged, ctx.installed_timbres, strict=False)
+    version = _finish(ctx, session, score, seed=seed, name="song", timbres=chosen, audio=audio,
+                      fmt=fmt, progress=progress)
+    return session.push(version)
+
+
+def open_midi(ctx: AppContext, session: Session, path: str | os.PathLike | None) -> Version:
+    """Take a MIDI file a user uploaded as the session's current version (drawn, no audio)."""
+    from composer.io.midi import read_midi  # noqa: PLC0415
+
+    if not path:
+        raise MidiError("upload a MIDI file first")
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise MidiError("the upload did not arrive; try again") from None
+    if size > ctx.limits.max_upload_bytes:
+        raise MidiError(f"{path.name} is {size / 2**20:.1f} MB; this app takes MIDI files up to "
+                        f"{ctx.limits.max_upload_bytes / 2**20:.0f} MB")
+    session.cancel.clear()
+    score = read_midi(path)
     if not any(t.notes for t in score.tracks):
-        raise ComposerError(f"{Path(midi_path).name} has no notes to render")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = render_score(score, out_dir / f"{_fresh_stem(out_dir, 'render')}.wav", timbres or {})
-    return path, describe(score, None)
+        raise MidiError(f"{path.name} has no notes")
+    name = Path(path.name).stem[:40] or "upload"
+    version = _finish(ctx, session, score, seed=None, name=name, timbres=(), audio=False,
+                      fmt="wav", progress=None)
+    return session.push(replace(version, summary=describe(score, None, path.name)))
+
+
+def render(ctx: AppContext, session: Session, timbres: Mapping[str, str | None] | None = None,
+           fmt: AudioFormat = "wav", progress: Progress | None = None) -> Version:
+    """Render the current version with a timbre per track name (every key must be a track of
+    the song: the old app dropped "0", "1", "2" silently).  Replaces the current version's
+    audio; the score is unchanged, so this is not an undo step."""
+    current = session.current
+    if current is None:
+        raise ComposerError("compose a song or open a MIDI file first")
+    session.cancel.clear()
+    chosen = check_timbres(current.score, timbres, ctx.installed_timbres, strict=True)
+    audio_path, plan = render_audio(ctx, session, current.score, chosen, fmt, progress)
+    return session.replace_current(replace(current, audio_path=audio_path, timbres=chosen, gain_plan=plan))
+
+
+def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
+               bars: tuple[int, int] | None = None, level: str = LEVEL_NOTES, seed=None,
+               steps: int | None = None, timbres: Mapping[str, str | None] | None = None,
+               audio: bool = True, fmt: AudioFormat = "wav",
+               progress: Progress | None = None) -> Version:
+    """Write one part of the current song anew and push it as a new version (undo goes back).
+
+    section: 1-based section number; bars: (first, last) 1-based and inclusive, as musicians
+    count and as the view labels them; level: "new notes" (same chords) or "new chords and
+    notes".  Everything outside the part stays exactly.  Audio is rendered again (with
+    ``timbres``, else the current version's) when ``audio``."""
+    current = session.current
+    if current is None:
+        raise ComposerError("compose a song first")
+    if not current.editable:
+        raise ComposerError("only songs written by composer can be changed part by part; compose one first")
+    score = current.score
+    n_bars = sum(s.n_bars for s in score.sections)
+    n_sections = len(score.sections)
+    if (section is None) == (bars is None):
+        raise ComposerError("choose either a section or a bar range")
+    if section is not None:
+        number = _whole(section, "Section", 1, n_sections)
+        if number is None:
+            raise ComposerError("choose a section")
+        kwargs = {"section": number - 1}
+    else:
+        first = _whole(bars[0], "From bar", 1, n_bars)
+        last = _whole(bars[1], "To bar", 1, n_bars)
+        if first is None or last is None:
+            raise ComposerError(f"give the bars to change: From bar and To bar, 1 to {n_bars}")
+        if last < first:
+            raise ComposerError(f"To bar ({last}) comes before From bar ({first})")
+        kwargs = {"bars": (first - 1, last)}
+    levels = {LEVEL_NOTES: "notes", LEVEL_CHORDS: "chords", "notes": "notes", "chords": "chords"}
+    if level not in levels:
+        raise ComposerError(f"choose {LEVEL_NOTES!r} or {LEVEL_CHORDS!r}, not {level!r}")
+    seed_value = _whole(seed, "Seed", 0, SEED_MAX)
+    seed_value = seed_value if seed_value is not None else int(secrets.randbits(31))
+    session.cancel.clear()
+    report = _checked(session, progress)
+    new = ctx.composer.regenerate(score, level=levels[level], seed=seed_value, steps=steps,
+                                  progress=report, **kwargs)
+    chosen = (check_timbres(new, timbres, ctx.installed_timbres, strict=True)
+              if timbres is not None else current.timbres)
+    version = _finish(ctx, session, new, seed=seed_value, name="song", timbres=chosen, audio=audio,
+                      fmt=fmt, progress=progress)
+    return session.push(version)
+
+
+def undo(session: Session) -> Version:
+    """Go back to the previous version (its files are still in the session's folder)."""
+    if len(session.history) < 2:
+        raise ComposerError("nothing to undo")
+    session.history.pop()
+    return session.history[-1]
+
+
+def stems_zip(ctx: AppContext, session: Session, fmt: AudioFormat = "wav",
+              progress: Progress | None = None) -> Path:
+    """One audio file per track of the current version, with the mix's gain (so they add up
+    to the mix in a DAW), zipped.  Renders the mix first when it has none yet."""
+    from composer.io.audio import write_audio  # noqa: PLC0415
+    from composer.render.base import Audio  # noqa: PLC0415
+    from composer.render.mix import parse_timbre_options, resolve_timbres  # noqa: PLC0415
+
+    current = session.current
+    if current is None:
+        raise ComposerError("compose a song or open a MIDI file first")
+    if current.gain_plan is None:
+        current = render(ctx, session, dict(current.timbres), fmt, progress)
+    session.cancel.clear()
+    report = _checked(session, progress)
+    report("audio", 0, 1)
+    score = current.score
+    chosen = resolve_timbres(score, parse_timbre_options([f"{n}={s}" for n, s in current.timbres]))
+    stems = ctx.get_mixer().render_stems(score, ctx.sample_rate, chosen)
+    zip_path = session.fresh(f"{current.name}-stems", ".zip")
+    folder = session.fresh("stems", "")
+    folder.mkdir()
+    try:
+        with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_STORED) as zf:
+            for i, stem in enumerate(stems):
+                report("audio", i, len(stems))
+                samples = stem.audio.samples * current.gain_plan.gains(0, stem.audio.n_samples)[:, None]
+                peak = float(abs(samples).max(initial=0.0))
+                ceiling = 10 ** (-1.0 / 20)
+                if peak > ceiling:  # a stem that would clip alone is turned down alone
+                    samples = samples * (ceiling / peak)
+                clean = re.sub(r"[^\w-]+", "_", stem.track_name).strip("_") or "track"
+                path = folder / f"{i:02d}_{clean}.{fmt}"
+                write_audio(path, Audio(samples, ctx.sample_rate))
+                zf.write(path, path.name)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return zip_path
+
+
+# ---------------------------------------------------------------------------- housekeeping
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def cleanup_outputs(root: str | os.PathLike, max_age_s: float, max_total_bytes: int,
+                    now: float | None = None, keep: Sequence[str | os.PathLike] = ()) -> list[Path]:
+    """Remove session folders under ``root`` untouched for ``max_age_s`` seconds, then the
+    oldest ones until the rest fit in ``max_total_bytes``; folders in ``keep`` (the sessions
+    working now) stay.  Returns the folders removed, oldest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    now = time.time() if now is None else now
+    kept = {Path(k).resolve() for k in keep}
+    folders = []
+    for p in root.iterdir():
+        if p.is_dir() and p.resolve() not in kept:
+            try:
+                folders.append((p.stat().st_mtime, p))
+            except OSError:
+                continue
+    folders.sort()
+    removed = []
+    total = sum(folder_bytes(p) for _, p in folders) + sum(folder_bytes(k) for k in kept if k.is_dir())
+    for mtime, p in folders:
+        if now - mtime > max_age_s or total > max_total_bytes:
+            size = folder_bytes(p)
+            shutil.rmtree(p, ignore_errors=True)
+            total -= size
+            removed.append(p)
+    return removed

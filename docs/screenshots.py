@@ -1,0 +1,94 @@
+"""Take the README's pictures: the app in Debian's chromium (Playwright) and `composer plot`.
+
+    python docs/screenshots.py        # writes docs/img/*.png (small, 256-colour PNGs)
+
+Seeded, so a rerun draws the same songs (the browser's fonts may shift a pixel or two).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+IMG = REPO / "docs" / "img"
+sys.path.insert(0, str(REPO / "tests"))
+from app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
+
+
+def shrink(path: Path, width: int) -> None:
+    """Scale to ``width`` px and keep 256 colours: a screenshot of a few tens of KB."""
+    from PIL import Image
+
+    img = Image.open(path).convert("RGB")
+    if img.width > width:
+        img = img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
+    img.quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+def wait_new_view(page, before):
+    page.wait_for_function("b => { const i = document.querySelector('#view img');"
+                           " return i && i.getAttribute('src') && i.getAttribute('src') !== b; }", arg=before)
+
+
+def view_src(page):
+    img = page.locator("#view img")
+    return img.first.get_attribute("src") if img.count() else None
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    IMG.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        song = Path(tmp) / "song.mid"
+        subprocess.run([sys.executable, "-m", "composer", "generate", "--form", "i4A8B8A8B8o4", "--seed", "7",
+                        "-o", str(song)], check=True, cwd=REPO)
+        subprocess.run([sys.executable, "-m", "composer", "plot", str(song), "-o", str(IMG / "plot.png"),
+                        "--force", "--title", "composer generate --form i4A8B8A8B8o4 --seed 7"],
+                       check=True, cwd=REPO)
+        shrink(IMG / "plot.png", 1600)
+        with running_app(Path(tmp) / "app") as app, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1360, "height": 900})
+            page.set_default_timeout(300_000)
+            page.goto(app.url)
+            page.wait_for_selector("#compose")
+            page.locator("#form textarea, #form input").first.fill("i4A8B8A8B8o4")
+            page.locator("#seed textarea, #seed input").first.fill("7")
+            before = view_src(page)
+            page.click("#compose")
+            wait_new_view(page, before)
+            page.wait_for_selector('#downloads a[download$=".wav"]')
+            page.wait_for_timeout(1500)  # the audio player draws its waveform
+            page.screenshot(path=str(IMG / "app-compose.png"), full_page=True)
+            shrink(IMG / "app-compose.png", 1100)
+
+            box = page.locator("#section input")
+            box.click()
+            page.locator(f"#{box.get_attribute('aria-controls')} [role=option]").nth(2).click()
+            page.locator("#regen-seed textarea, #regen-seed input").first.fill("3")
+            before = view_src(page)
+            page.click("#regenerate")
+            wait_new_view(page, before)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(IMG / "app-regenerate.png"), full_page=False,
+                            clip={"x": 0, "y": 0, "width": 1360, "height": 900})
+            shrink(IMG / "app-regenerate.png", 1100)
+
+            page.get_by_role("tab", name="Open a MIDI file").click()
+            before = view_src(page)
+            page.locator("#midi-in input[type=file]").set_input_files(str(song))
+            wait_new_view(page, before)
+            page.locator("#sound").scroll_into_view_if_needed()
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(IMG / "app-render.png"), full_page=True)
+            shrink(IMG / "app-render.png", 1100)
+            browser.close()
+    for f in sorted(IMG.glob("*.png")):
+        print(f"wrote {f.relative_to(REPO)} ({f.stat().st_size // 1024} KB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,305 @@
+"""The app as a user meets it: ``app.py`` with the shipped models, driven by Debian's
+chromium through Playwright, and by gradio_client through the named API.
+
+Under ``make test`` chromium and Playwright are installed first (COMPOSER_REQUIRE_BROWSER=1
+turns a missing browser into a failure); run alone without them, these tests skip and say why.
+"""
+from __future__ import annotations
+
+import io
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app_server import CHROMIUM, CHROMIUM_ARGS, running_app
+from composer.io.midi import read_midi, write_midi
+from composer.score import ChordSymbol, Note, Score, Section, TempoChange, TimeSignature, Track
+
+pytestmark = pytest.mark.slow
+REQUIRED = os.environ.get("COMPOSER_REQUIRE_BROWSER") == "1"
+
+
+def _need(condition: bool, reason: str) -> None:
+    if not condition:
+        if REQUIRED:
+            pytest.fail(reason + " (make test installs it: make system-deps install)")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("app")) as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need(False, "playwright is not installed (pip install playwright; never `playwright install`)")
+    _need(Path(CHROMIUM).exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(180_000)  # a failing wait, not a speed limit: composing runs on 2 cores
+    page.goto(server.url)
+    page.wait_for_selector("#compose")
+    yield page
+    context.close()
+
+
+# ---------------------------------------------------------------------------- helpers
+def view_src(page) -> str | None:
+    img = page.locator("#view img")
+    return img.first.get_attribute("src") if img.count() else None
+
+
+def click_and_wait_for_view(page, selector: str) -> str:
+    """Click, then wait until the song's view shows a new picture; returns its src."""
+    before = view_src(page)
+    page.click(selector)
+    page.wait_for_function(
+        "before => { const i = document.querySelector('#view img');"
+        " return i && i.getAttribute('src') && i.getAttribute('src') !== before; }", arg=before)
+    return view_src(page)
+
+
+def download(page, suffix: str, folder: Path) -> Path:
+    """Download the file ending in ``suffix`` from the Downloads list."""
+    link = page.locator(f'#downloads a[download$="{suffix}"]').first
+    link.wait_for()
+    with page.expect_download() as info:
+        link.click()
+    path = folder / info.value.suggested_filename
+    info.value.save_as(path)
+    return path
+
+
+def wait_for_download(page, suffix: str, not_name: str | None = None) -> None:
+    page.wait_for_function(
+        "([suffix, old]) => [...document.querySelectorAll('#downloads a[download]')].some("
+        " a => a.getAttribute('download').endsWith(suffix) && a.getAttribute('download') !== old)",
+        arg=[suffix, not_name or ""])
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick ``option`` in the dropdown ``elem_id`` (its own list: the input's aria-controls)."""
+    box = page.locator(f"#{elem_id} input")
+    box.click()
+    listbox = box.get_attribute("aria-controls")
+    page.locator(f"#{listbox} [role=option][aria-label='{option}']").click()
+    page.wait_for_function("([id, v]) => document.querySelector(`#${id} input`).value === v",
+                           arg=[elem_id, option])
+
+
+def toast_text(page, text: str) -> str:
+    toast = page.locator(".toast-body", has_text=text).first
+    toast.wait_for()
+    return toast.inner_text()
+
+
+def summary(page) -> str:
+    return page.locator("#summary").inner_text()
+
+
+def seed_of(text: str) -> int:
+    return int(text.split("Seed")[1].split()[0])
+
+
+# ---------------------------------------------------------------------------- browser
+def test_compose_with_nothing_given_shows_the_view_and_two_songs_differ(page, tmp_path):
+    # Empty means "the model chooses": no 0 in any field of a fresh page.
+    for field in ("form", "bars", "tempo", "seed", "steps"):
+        assert page.locator(f"#{field} textarea, #{field} input").first.input_value() == ""
+    first = click_and_wait_for_view(page, "#compose")
+    assert first
+    text = summary(page)
+    assert "Form" in text and "Seed" in text and "Melody" in text
+    wait_for_download(page, ".wav")
+    (tmp_path / "a").mkdir()
+    first_midi = download(page, ".mid", tmp_path / "a")
+    second = click_and_wait_for_view(page, "#compose")
+    text2 = summary(page)
+    assert second != first and seed_of(text2) != seed_of(text)
+    (tmp_path / "b").mkdir()
+    wait_for_download(page, ".mid", not_name=first_midi.name)
+    second_midi = download(page, ".mid", tmp_path / "b")
+    assert read_midi(first_midi) != read_midi(second_midi)
+
+
+def test_regenerate_a_section_then_undo(page, tmp_path):
+    page.locator("#form textarea, #form input").first.fill("i2A4B4o2")
+    page.locator("#seed textarea, #seed input").first.fill("5")
+    page.get_by_label("Render audio").uncheck()
+    first = click_and_wait_for_view(page, "#compose")
+    old_path = download(page, ".mid", tmp_path)
+    old = read_midi(old_path)
+    choose(page, "section", "3. Chorus (bars 7-10)")
+    page.locator("#regen-seed textarea, #regen-seed input").first.fill("11")
+    second = click_and_wait_for_view(page, "#regenerate")
+    assert second != first
+    wait_for_download(page, ".mid", not_name=old_path.name)
+    (tmp_path / "new").mkdir()
+    new = read_midi(download(page, ".mid", tmp_path / "new"))
+    lo, hi = old.bar_to_tick(6), old.bar_to_tick(10)
+    for name in ("Melody", "Piano", "Bass"):
+        keep_old = [n for n in old.track(name).notes if not lo <= n.start_tick < hi]
+        keep_new = [n for n in new.track(name).notes if not lo <= n.start_tick < hi]
+        assert keep_new == keep_old, name
+    assert new.track("Piano").notes != old.track("Piano").notes
+    assert new.chords == old.chords and new.sections == old.sections
+    back = click_and_wait_for_view(page, "#undo")
+    assert back == first
+
+
+def test_download_the_midi_and_read_it_back(page, tmp_path):
+    page.locator("#form textarea, #form input").first.fill("A4B4")
+    page.locator("#tempo textarea, #tempo input").first.fill("100")
+    choose(page, "meter", "3/4")
+    page.get_by_label("Render audio").uncheck()
+    click_and_wait_for_view(page, "#compose")
+    song = read_midi(download(page, ".mid", tmp_path))
+    assert [(s.label, s.n_bars) for s in song.sections] == [("A", 4), ("B", 4)]
+    assert round(song.tempos[0].bpm) == 100
+    assert (song.time_signatures[0].numerator, song.time_signatures[0].denominator) == (3, 4)
+    assert [t.name for t in song.tracks][:1] == ["Melody"] and all(t.notes for t in song.tracks)
+
+
+def _upload_song(path: Path) -> None:
+    """Two named tracks, neither called Melody or Piano: a lead line and held chords."""
+    R = 480
+    lead = tuple(Note(i * R, R, 72 + (i % 5), 90) for i in range(16))
+    chords = tuple(Note(b * 4 * R, 4 * R, p, 70) for b in range(4) for p in (48, 52, 55))
+    write_midi(Score(resolution=R, tempos=(TempoChange.from_bpm(0, 120),),
+                     time_signatures=(TimeSignature(0, 4, 4),), sections=(Section(0, 4, "A", "Verse"),),
+                     chords=tuple(ChordSymbol(b * 4 * R, 4 * R, 0, "maj", 0) for b in range(4)),
+                     tracks=(Track("Lead", 0, False, lead), Track("Chords", 0, False, chords))), path)
+
+
+def test_render_an_upload_with_a_chosen_timbre(page, tmp_path):
+    sf = pytest.importorskip("soundfile")
+    song = tmp_path / "upload.mid"
+    _upload_song(song)
+    page.get_by_role("tab", name="Open a MIDI file").click()
+    before = view_src(page)
+    page.locator("#midi-in input[type=file]").set_input_files(str(song))
+    page.wait_for_function("b => { const i = document.querySelector('#view img');"
+                           " return i && i.getAttribute('src') !== b; }", arg=before)
+    # One dropdown per track, named as the file names them.
+    page.locator("#timbre-0").get_by_text("Lead (16 notes)").wait_for()
+    page.locator("#timbre-1").get_by_text("Chords (12 notes)").wait_for()
+    assert not page.locator("#timbre-2").is_visible()
+    page.click("#render")
+    wait_for_download(page, ".wav")
+    default_wav = download(page, ".wav", tmp_path)
+    choose(page, "timbre-0", "SoundFont: Alto Sax (65)")
+    choose(page, "timbre-1", "Learned: cello")
+    page.click("#render")
+    wait_for_download(page, ".wav", not_name=default_wav.name)
+    (tmp_path / "chosen").mkdir()
+    chosen_wav = download(page, ".wav", tmp_path / "chosen")
+    a, rate_a = sf.read(default_wav)
+    b, rate_b = sf.read(chosen_wav)
+    n = min(len(a), len(b))
+    assert rate_a == rate_b and n > rate_a  # over a second of audio each
+    # Not the same render: the old app ignored the choice and wrote identical bytes.
+    assert np.abs(a[:n] - b[:n]).mean() > 0.01
+
+
+def test_a_bad_input_shows_its_one_message(page, server):
+    page.locator("#seed textarea, #seed input").first.fill("-1")
+    page.click("#compose")
+    text = toast_text(page, "Seed must be")
+    assert "Seed must be a whole number from 0 to 2147483647, not -1" in text
+    assert "--" not in text and str(server.out_dir) not in text and "Traceback" not in text
+    page.locator("#seed textarea, #seed input").first.fill("")
+    page.locator("#bars textarea, #bars input").first.fill("2.5")
+    page.click("#compose")
+    assert "Bars must be a whole number from 1 to 512, not 2.5" in toast_text(page, "Bars must be")
+    # Logged as one line each, not a traceback.
+    log = server.log()
+    assert "composer.app INFO on_compose: Seed must be" in log and "Traceback" not in log
+
+
+# ---------------------------------------------------------------------------- gradio_client
+def test_gradio_client_named_api(server, tmp_path):
+    gradio_client = pytest.importorskip("gradio_client")
+    client = gradio_client.Client(server.url, verbose=False, download_files=str(tmp_path))
+    midi, audio, view, text = client.predict(form="i4A8B8o4", seed=7, api_name="/compose")
+    song = read_midi(midi)
+    assert [(s.label, s.n_bars) for s in song.sections] == [("i", 4), ("A", 8), ("B", 8), ("o", 4)]
+    assert audio.endswith(".wav") and Path(audio).stat().st_size > 44
+    assert Path(view).read_bytes()[:4] == b"\x89PNG" and "Seed** 7" in text
+    # Same seed, same song.
+    again = read_midi(client.predict(form="i4A8B8o4", seed=7, audio=False, api_name="/compose")[0])
+    assert again == song
+
+    midi2, _, _, _ = client.predict(midi=gradio_client.handle_file(midi), section=3, seed=2, audio=False,
+                                    api_name="/regenerate")
+    new = read_midi(midi2)
+    lo, hi = song.bar_to_tick(12), song.bar_to_tick(20)
+    assert [n for n in new.track("Melody").notes if n.start_tick < lo] == \
+           [n for n in song.track("Melody").notes if n.start_tick < lo]
+    assert new.track("Piano").notes != song.track("Piano").notes and new.chords == song.chords
+
+    _, plain, _, _ = client.predict(midi=gradio_client.handle_file(midi), api_name="/render")
+    _, sax, _, _ = client.predict(midi=gradio_client.handle_file(midi),
+                                  timbres={"Melody": "sf:65", "Piano": "ddsp:cello"}, api_name="/render")
+    sf = pytest.importorskip("soundfile")
+    a, b = sf.read(plain)[0], sf.read(sax)[0]
+    n = min(len(a), len(b))
+    assert np.abs(a[:n] - b[:n]).mean() > 0.01
+
+    with pytest.raises(gradio_client.exceptions.AppError, match="Tempo must be 30 to 300 bpm, not 5"):
+        client.predict(tempo=5, api_name="/compose")
+
+
+def test_no_user_can_fetch_the_output_folders(server):
+    """Files are served only from Gradio's cache under their content hash, never from the
+    output folders by path (another user's session folder)."""
+    files = [p for p in server.out_dir.rglob("*.mid")]
+    assert files, "an earlier test composed through this server"
+    for path in files[:3]:
+        url = f"{server.url}gradio_api/file={path}"
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(url, timeout=30)
+        assert info.value.code == 403
+
+
+def test_preset_stems_flac_and_cancel(page, server, tmp_path):
+    choose(page, "preset", "Short sketch")
+    page.wait_for_function("() => document.querySelector('#form textarea, #form input').value === 'A8B8'")
+    page.get_by_label("Render audio").uncheck()
+    page.get_by_label("flac").check()
+    click_and_wait_for_view(page, "#compose")
+    page.click("#stems")
+    wait_for_download(page, ".zip")
+    import zipfile
+
+    with zipfile.ZipFile(download(page, ".zip", tmp_path)) as zf:
+        assert zf.namelist() == ["00_Melody.flac", "01_Piano.flac", "02_Bass.flac"]
+    # Cancel: a long song is stopped at its next step, and the log says so in one line.
+    page.locator("#form textarea, #form input").first.fill("")
+    page.locator("#bars textarea, #bars input").first.fill("512")
+    before = view_src(page)
+    page.click("#compose")
+    page.locator(".progress-text, .eta-bar, .meta-text").first.wait_for()  # the job has started
+    page.click("#cancel")
+    for _ in range(600):  # until the worker reaches its next step (bounded, not timed)
+        if "on_compose: cancelled" in server.log():
+            break
+        page.wait_for_timeout(500)
+    assert "on_compose: cancelled" in server.log()
+    assert view_src(page) == before
