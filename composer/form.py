@@ -71,7 +71,7 @@ def parse_form(text: str) -> tuple[Phrase, ...]:
                 f"bad form {source!r}: expected a phrase letter at position {i + 1} ({ch!r}); "
                 "write phrases as letter + bars, e.g. 'i4A8B8A8o4'")
         j = i + 1
-        while j < len(text) and text[j].isdigit():
+        while j < len(text) and text[j].isascii() and text[j].isdigit():
             j += 1
         if j == i + 1:
             where = repr(text[j]) if j < len(text) else "end of string"

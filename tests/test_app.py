@@ -107,7 +107,7 @@ def test_no_bass_and_every_meter(ctx, session):
                         audio=False)
         ts = v.score.time_signatures[0]
         assert f"{ts.numerator}/{ts.denominator}" == meter
-        assert [t.name for t in v.score.tracks] == ["Melody", "Piano"]
+        assert [t.name for t in v.score.tracks] == ["Melody", "Piano RH", "Piano LH"]
 
 
 def test_regenerate_a_section_keeps_the_rest_and_undo_goes_back(ctx, session):
@@ -119,7 +119,7 @@ def test_regenerate_a_section_keeps_the_rest_and_undo_goes_back(ctx, session):
     def outside(score, name):
         return [n for n in score.track(name).notes if not lo <= n.start_tick < hi]
 
-    for name in ("Melody", "Piano", "Bass"):
+    for name in ("Melody", "Piano RH", "Piano LH", "Bass"):
         assert outside(second.score, name) == outside(first.score, name)
     assert second.score.chords == first.score.chords
     assert second.score != first.score and len(session.history) == 2
@@ -202,13 +202,13 @@ def test_render_uses_the_chosen_timbre_per_track_name(ctx, session):
     plain = act.render(ctx, session, {})
     plain_audio = sf.read(plain.audio_path)[0]
     sax = act.render(ctx, session, {"Piano": "SoundFont: Alto Sax (65)", "Melody": "sf:40"})
-    assert sax.timbres == (("Piano", "sf:65"), ("Melody", "sf:40"))
+    assert sax.timbres == (("Piano RH", "sf:65"), ("Piano LH", "sf:65"), ("Melody", "sf:40"))
     sax_audio = sf.read(sax.audio_path)[0]
     n = min(len(plain_audio), len(sax_audio))
     assert np.abs(plain_audio[:n] - sax_audio[:n]).mean() > 0.01
     zpath = act.stems_zip(ctx, session, "flac")
     with zipfile.ZipFile(zpath) as zf:
-        assert zf.namelist() == ["00_Melody.flac", "01_Piano.flac", "02_Bass.flac"]
+        assert zf.namelist() == ["00_Melody.flac", "01_Piano_RH.flac", "02_Piano_LH.flac", "03_Bass.flac"]
 
 
 def test_cleanup_removes_old_folders_then_oldest_over_size(tmp_path):

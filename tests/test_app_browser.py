@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from composer.pipeline import piano_track
+
 from app_server import CHROMIUM, CHROMIUM_ARGS, running_app
 from composer.io.midi import read_midi, write_midi
 from composer.score import ChordSymbol, Note, Score, Section, TempoChange, TimeSignature, Track
@@ -154,11 +156,11 @@ def test_regenerate_a_section_then_undo(page, tmp_path):
     (tmp_path / "new").mkdir()
     new = read_midi(download(page, ".mid", tmp_path / "new"))
     lo, hi = old.bar_to_tick(6), old.bar_to_tick(10)
-    for name in ("Melody", "Piano", "Bass"):
+    for name in ("Melody", "Piano RH", "Piano LH", "Bass"):
         keep_old = [n for n in old.track(name).notes if not lo <= n.start_tick < hi]
         keep_new = [n for n in new.track(name).notes if not lo <= n.start_tick < hi]
         assert keep_new == keep_old, name
-    assert new.track("Piano").notes != old.track("Piano").notes
+    assert piano_track(new).notes != piano_track(old).notes
     assert new.chords == old.chords and new.sections == old.sections
     back = click_and_wait_for_view(page, "#undo")
     assert back == first
@@ -252,7 +254,7 @@ def test_gradio_client_named_api(server, tmp_path):
     lo, hi = song.bar_to_tick(12), song.bar_to_tick(20)
     assert [n for n in new.track("Melody").notes if n.start_tick < lo] == \
            [n for n in song.track("Melody").notes if n.start_tick < lo]
-    assert new.track("Piano").notes != song.track("Piano").notes and new.chords == song.chords
+    assert piano_track(new).notes != piano_track(song).notes and new.chords == song.chords
 
     _, plain, _, _ = client.predict(midi=gradio_client.handle_file(midi), api_name="/render")
     _, sax, _, _ = client.predict(midi=gradio_client.handle_file(midi),
@@ -289,7 +291,7 @@ def test_preset_stems_flac_and_cancel(page, server, tmp_path):
     import zipfile
 
     with zipfile.ZipFile(download(page, ".zip", tmp_path)) as zf:
-        assert zf.namelist() == ["00_Melody.flac", "01_Piano.flac", "02_Bass.flac"]
+        assert zf.namelist() == ["00_Melody.flac", "01_Piano_RH.flac", "02_Piano_LH.flac", "03_Bass.flac"]
     # Cancel: a long song is stopped at its next step, and the log says so in one line.
     page.locator("#form textarea, #form input").first.fill("")
     page.locator("#bars textarea, #bars input").first.fill("512")

@@ -337,6 +337,11 @@ def check_timbres(score: Score, timbres: Mapping[str, str | None] | None,
     out = []
     for name, label in (timbres or {}).items():
         spec = timbre_spec(label)
+        # "Piano" names both hands of a song composer wrote (as `--timbre Piano=...` does)
+        if name not in names and {f"{name} RH", f"{name} LH"} <= set(names):
+            if spec is not None:
+                out += [(f"{name} RH", spec), (f"{name} LH", spec)]
+            continue
         if name not in names:
             if strict:
                 raise ComposerError(f"no track {name!r} in this song; its tracks are {', '.join(names)}")
@@ -382,14 +387,15 @@ def section_choices(score: Score) -> list[str]:
 
 def is_editable(score: Score) -> bool:
     """Whether :meth:`Composer.regenerate` can work on ``score``: sections that tile its bars
-    from bar 1, and the Melody and Piano tracks it rewrites."""
+    from bar 1, and the Melody and piano tracks it rewrites (one "Piano", or the two hands
+    "Piano RH" / "Piano LH" that composer writes since the piano was split)."""
     bar = 0
     for s in sorted(score.sections):
         if s.start_bar != bar:
             return False
         bar += s.n_bars
     names = {t.name for t in score.tracks}
-    return bar > 0 and {"Melody", "Piano"} <= names
+    return bar > 0 and "Melody" in names and ("Piano" in names or {"Piano RH", "Piano LH"} <= names)
 
 
 # ---------------------------------------------------------------------------- the work
@@ -504,6 +510,11 @@ def open_midi(ctx: AppContext, session: Session, path: str | os.PathLike | None)
     score = read_midi(path)
     if not any(t.notes for t in score.tracks):
         raise MidiError(f"{path.name} has no notes")
+    # Checked before the view is drawn: a file of one note 2**28 ticks long is valid MIDI,
+    # but its bar lines alone would keep the drawing busy for minutes, and it could never
+    # be rendered anyway.
+    from composer.render.base import check_render_limits  # noqa: PLC0415
+    check_render_limits(score)
     name = Path(path.name).stem[:40] or "upload"
     version = _finish(ctx, session, score, seed=None, name=name, timbres=(), audio=False,
                       fmt="wav", progress=None)
