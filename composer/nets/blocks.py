@@ -102,8 +102,72 @@ class TransformerBlock(nn.Module):
         return out if valid is None else out * valid
 
 
+class UNet1D(nn.Module):
+    """The 1-D U-Net trunk of the note and melody nets (time downsampled by ``strides``, the
+    condition re-injected average-pooled at every level, dilated blocks at the bottom).
+
+    A subclass calls :meth:`build_unet` in its ``__init__`` and :meth:`unet` in ``forward``;
+    its own head reads the returned features.  The parameter names (``emb``, ``inp``,
+    ``cond_in``, ``enc``, ``down``, ``mid``, ``up``, ``dec``, ``out_norm``) are those of the
+    shipped checkpoints.
+    """
+
+    def build_unet(self, in_channels: int, cond_channels: int, channels: tuple[int, ...],
+                   strides: tuple[int, ...], blocks: tuple[int, ...], mid_dilations: tuple[int, ...],
+                   emb_dim: int, kernel: int, mid_kernel: int) -> None:
+        if not (len(channels) == len(blocks) == len(strides) + 1):
+            raise ValueError("channels and blocks need one entry per level, strides one fewer")
+        self.channels, self.strides = tuple(channels), tuple(strides)
+        self.emb = TimeEmbedding(emb_dim)
+        self.inp = nn.Conv1d(in_channels, channels[0], 1)
+        self.cond_in = nn.ModuleList(nn.Conv1d(cond_channels, c, 1) for c in channels[1:])
+        self.enc = nn.ModuleList(
+            nn.ModuleList(ResConvBlock(c, emb_dim, kernel) for _ in range(n))
+            for c, n in zip(channels, blocks))
+        self.down = nn.ModuleList(nn.Conv1d(a, b, s, stride=s)
+                                  for a, b, s in zip(channels[:-1], channels[1:], strides))
+        self.mid = nn.ModuleList(ResConvBlock(channels[-1], emb_dim, mid_kernel, dilation=d)
+                                 for d in mid_dilations)
+        self.up = nn.ModuleList(nn.ConvTranspose1d(b, a, s, stride=s)
+                                for a, b, s in zip(channels[:-1], channels[1:], strides))
+        self.dec = nn.ModuleList(
+            nn.ModuleList(ResConvBlock(c, emb_dim, kernel) for _ in range(n))
+            for c, n in zip(channels[:-1], blocks[:-1]))
+        self.out_norm = nn.GroupNorm(8, channels[0])
+
+    @property
+    def length_multiple(self) -> int:
+        """Sequence lengths must be a multiple of this (the product of the strides)."""
+        m = 1
+        for s in self.strides:
+            m *= s
+        return m
+
+    def unet(self, h_in: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Inputs ``[B, in_channels, L]``, time embedding ``[B, E]``, condition
+        ``[B, cond_channels, L]`` -> features ``[B, channels[0], L]`` (normalised, SiLU)."""
+        h = self.inp(h_in)
+        skips = []
+        c = cond
+        for level, blocks in enumerate(self.enc):
+            if level > 0:
+                h = self.down[level - 1](h)
+                c = F.avg_pool1d(c, self.strides[level - 1])
+                h = h + self.cond_in[level - 1](c)
+            for block in blocks:
+                h = block(h, emb)
+            skips.append(h)
+        for block in self.mid:
+            h = block(h, emb)
+        for level in range(len(self.dec) - 1, -1, -1):
+            h = self.up[level](h) + skips[level]
+            for block in self.dec[level]:
+                h = block(h, emb)
+        return F.silu(self.out_norm(h))
+
+
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["sinusoidal", "TimeEmbedding", "ResConvBlock", "TransformerBlock", "count_parameters"]
+__all__ = ["sinusoidal", "TimeEmbedding", "ResConvBlock", "TransformerBlock", "UNet1D", "count_parameters"]

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from composer.diffusion.schedule import alpha_sigma
-from composer.nets.blocks import ResConvBlock, TimeEmbedding
+from composer.nets.blocks import UNet1D
 from composer.representation.pianoroll import MELODY_RANGE, N_COND, N_ROLL_PITCHES
 
 X_CHANNELS = 2 * N_ROLL_PITCHES
@@ -45,7 +45,7 @@ def expand_mask(mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mel, mask[:, 0:1], mask[:, 1:2])
 
 
-class NoteUNet(nn.Module):
+class NoteUNet(UNet1D):
     """``(x_t [B, X, L], t [B], cond [B, N_COND, L], known [B, X, L], mask [B, 2, L]) -> v``.
 
     x_t: the noisy roll, float32; t: diffusion time in [0, 1]; cond: the condition
@@ -63,25 +63,9 @@ class NoteUNet(nn.Module):
                  local_width: int = 16) -> None:
         super().__init__()
         self.posterior = posterior
-        if not (len(channels) == len(blocks) == len(strides) + 1):
-            raise ValueError("channels and blocks need one entry per level, strides one fewer")
         self.x_channels, self.cond_channels = x_channels, cond_channels
-        self.channels, self.strides = tuple(channels), tuple(strides)
-        self.emb = TimeEmbedding(emb_dim)
-        self.inp = nn.Conv1d(2 * x_channels + 2 + cond_channels, channels[0], 1)
-        self.cond_in = nn.ModuleList(nn.Conv1d(cond_channels, c, 1) for c in channels[1:])
-        self.enc = nn.ModuleList(
-            nn.ModuleList(ResConvBlock(c, emb_dim, kernel) for _ in range(n))
-            for c, n in zip(channels, blocks))
-        self.down = nn.ModuleList(nn.Conv1d(a, b, s, stride=s)
-                                  for a, b, s in zip(channels[:-1], channels[1:], strides))
-        self.mid = nn.ModuleList(ResConvBlock(channels[-1], emb_dim, kernel, dilation=d)
-                                 for d in mid_dilations)
-        self.up = nn.ModuleList(nn.ConvTranspose1d(b, a, s, stride=s)
-                                for a, b, s in zip(channels[:-1], channels[1:], strides))
-        self.dec = nn.ModuleList(
-            nn.ModuleList(ResConvBlock(c, emb_dim, kernel) for _ in range(n))
-            for c, n in zip(channels[:-1], blocks[:-1]))
+        self.build_unet(2 * x_channels + 2 + cond_channels, cond_channels, channels, strides, blocks,
+                        mid_dilations, emb_dim, kernel, kernel)
         # Per-pitch local head: the same small conv over (onset, sustain) x time at every
         # pitch, reading x_t directly, so an onset and the sustain that continues it at the
         # same pitch are decided together (the U-Net sees pitches only through its narrow
@@ -91,40 +75,15 @@ class NoteUNet(nn.Module):
         self.local_out = nn.Conv1d(local_width, 2, 5, padding=2)
         nn.init.zeros_(self.local_out.weight)
         nn.init.zeros_(self.local_out.bias)
-        self.out_norm = nn.GroupNorm(8, channels[0])
         self.out = nn.Conv1d(channels[0], x_channels, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         # posterior head: start from the prior that a position is on with p ~ 2% (logit/2 = -2)
         nn.init.constant_(self.out.bias, -2.0 if posterior else 0.0)
 
-    @property
-    def length_multiple(self) -> int:
-        m = 1
-        for s in self.strides:
-            m *= s
-        return m
-
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor,
                 known: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         emb = self.emb(t)
-        h = self.inp(torch.cat([x, known, mask, cond], dim=1))
-        skips = []
-        c = cond
-        for level, blocks in enumerate(self.enc):
-            if level > 0:
-                h = self.down[level - 1](h)
-                c = F.avg_pool1d(c, self.strides[level - 1])
-                h = h + self.cond_in[level - 1](c)
-            for block in blocks:
-                h = block(h, emb)
-            skips.append(h)
-        for block in self.mid:
-            h = block(h, emb)
-        for level in range(len(self.dec) - 1, -1, -1):
-            h = self.up[level](h) + skips[level]
-            for block in self.dec[level]:
-                h = block(h, emb)
-        out = self.out(F.silu(self.out_norm(h)))
+        out = self.out(self.unet(torch.cat([x, known, mask, cond], dim=1), emb, cond))
         b, c, n = x.shape
         alpha, sigma = alpha_sigma(t)
         # the local head reads the signal-to-noise-scaled input, one 2-row image per pitch
