@@ -43,10 +43,8 @@ from typing import Sequence
 import muspy
 import numpy as np
 
+from composer.grid import STEPS_PER_BEAT  # every metric reads the 16th-note grid
 from composer.score import QUALITY_NAMES, Score, Section
-
-STEPS_PER_BEAT = 4
-"""Grid of every metric: 16th notes, four steps per quarter-note beat."""
 
 _MAJOR = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], bool)
 _MINOR = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0], bool)  # natural minor, as muspy

@@ -46,6 +46,7 @@ from composer.representation.melody import notes_to_tokens, tokens_to_notes
 from composer.representation.pianoroll import (STEPS_PER_BEAT, NoteContext, reference_shift,
                                                shift_pitch_classes, song_roll, split_roll,
                                                ticks_per_step, track_to_notes)
+from composer.seeds import LEVEL_SEED_STRIDE
 from composer.score import (QUALITY_NAMES, RESOLUTION, KeySignature, Note, Score, Section,
                             TempoChange, TimeSignature, Track)
 
@@ -55,14 +56,13 @@ accompaniment); called after every network call of that level (``done`` of ``tot
 
 LEVELS = ("form", "chords", "notes", "melody")
 """The levels in the order of their seeds: level i of a song with seed S draws from
-``torch.Generator().manual_seed(S * SEED_STRIDE + i)`` (melody last, so the seeds of the
-levels that existed before it did not move)."""
-SEED_STRIDE = 7
+``torch.Generator().manual_seed(S * LEVEL_SEED_STRIDE + i)`` (melody last, so the seeds of
+the levels that existed before it did not move; see composer/seeds.py)."""
 
 
 def level_generators(seed: int) -> dict[str, torch.Generator]:
     """One generator per level, all derived from the song's seed (see LEVELS)."""
-    return {name: torch.Generator().manual_seed(int(seed) * SEED_STRIDE + i) for i, name in enumerate(LEVELS)}
+    return {name: torch.Generator().manual_seed(int(seed) * LEVEL_SEED_STRIDE + i) for i, name in enumerate(LEVELS)}
 
 MELODY_PROGRAM = 73   # GM flute: a clear, sustained lead that stands apart from the piano
 PIANO_PROGRAM = 0     # GM acoustic grand piano: POP909's accompaniment is a piano part

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from composer.errors import ScoreError
+from composer.pitch import PITCH_CLASS_NAMES  # re-exported: the Score speaks these names
 
 RESOLUTION = 480
 """Default ticks per quarter note."""
 
-PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 CHORD_QUALITIES: dict[str, tuple[int, ...]] = {
     # quality -> intervals above the root, in semitones.  The vocabulary is that of the

@@ -30,6 +30,7 @@ from typing import Callable, Literal, Mapping, Sequence
 
 from composer.errors import ComposerError, FormError, MidiError
 from composer.form import MAX_SONG_BARS, Phrase, format_form
+from composer.pitch import PITCH_CLASS_NAMES
 from composer.score import Score
 
 SOUNDFONT_DEFAULT = "SoundFont: the track's own program"
@@ -42,7 +43,7 @@ SOUNDFONT_PROGRAMS = (
 )
 KEY_MODEL_CHOOSES = "(model chooses)"
 KEYS = [KEY_MODEL_CHOOSES] + [f"{t} {m}" for m in ("major", "minor")
-                              for t in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")]
+                              for t in PITCH_CLASS_NAMES]
 METERS = ("4/4", "3/4", "2/4", "6/8")
 FORM_PRESETS: tuple[tuple[str, str], ...] = (
     ("Pop song", "i4A8B8A8B8o4"),

@@ -25,9 +25,7 @@ from composer.io.atomic import discard_temp, forget_temp, make_temp_file, read_r
 from composer.form import format_form, parse_form
 from composer.score import (QUALITY_NAMES, RESOLUTION, ChordSymbol, KeySignature, Note, Score,
                             Section, TempoChange, TimeSignature, Track)
-
-STEPS_PER_BEAT = 4
-"""16th-note grid: four steps per quarter-note beat."""
+from composer.grid import STEPS_PER_BEAT
 
 MODES = ("major", "minor")
 

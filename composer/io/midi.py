@@ -40,6 +40,7 @@ from mido.midifiles.meta import KeySignatureError, build_meta_message, meta_char
 
 from composer.errors import ComposerError, MidiError
 from composer.io.atomic import atomic_path, read_regular_file
+from composer.pitch import NATURAL_PITCH_CLASSES, pitch_class_of
 from composer.score import (
     CHORD_QUALITIES,
     PITCH_CLASS_NAMES,
@@ -90,7 +91,6 @@ _SUFFIX_TO_QUALITY: dict[str, str] = {
     "M6": "maj6", "7sus": "sus4(b7)", "sus4(b7)": "sus4(b7)",
     **{suffix: q for q, suffix in QUALITY_SUFFIX.items()},
 }
-_NOTE_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _CHORD_RE = re.compile(r"^([A-G])([#b]?)(?::?)(.*?)(?:/([A-G])([#b]?))?$")
 _MARKER_RE = re.compile(r"^(?:(.*) )?\[([^\[\]]+) ([1-9][0-9]*)\]$", re.S)
 # Key-signature names as mido spells them, indexed by sharps (+) or flats (-) + 7.
@@ -101,7 +101,7 @@ _MINOR_KEYS = ("Abm", "Ebm", "Bbm", "Fm", "Cm", "Gm", "Dm", "Am", "Em", "Bm", "F
 
 # ====================================================================== text formats
 def _pitch_class(letter: str, accidental: str) -> int:
-    return (_NOTE_LETTERS[letter] + {"#": 1, "b": -1, "": 0}[accidental]) % 12
+    return pitch_class_of(letter, accidental)
 
 
 _LETTERS = "CDEFGAB"
@@ -132,7 +132,7 @@ def spell_pitch_class(pc: int, key: KeySignature | None = None) -> tuple[str, in
     tonic_letter = _LETTERS.index(tonic_name[0])
     degree, alteration = _DEGREES[key.mode][(pc - key.tonic) % 12]
     letter = _LETTERS[(tonic_letter + degree) % 7]
-    accidental = (pc - _NOTE_LETTERS[letter] + 6) % 12 - 6
+    accidental = (pc - NATURAL_PITCH_CLASSES[letter] + 6) % 12 - 6
     odd = accidental != 0 and letter + ("#" if accidental > 0 else "b") in ("B#", "E#", "Cb", "Fb")
     # Minor's raised degrees are leading tones and keep their letter (E# in F# minor's C#7).
     leading = key.mode == "minor" and alteration > 0 and degree in (2, 5, 6)

@@ -38,6 +38,7 @@ import numpy as np
 
 from composer.errors import ComposerError, NotationError
 from composer.io.atomic import atomic_path
+from composer.pitch import NATURAL_PITCH_CLASSES
 from composer.score import ChordSymbol, KeySignature, Score, Track
 
 STEPS_PER_QUARTER = 4
@@ -155,7 +156,7 @@ def _spelled_pitch(m21, midi: int, key: KeySignature | None):
     from composer.io.midi import spell_pitch_class  # noqa: PLC0415
 
     letter, accidental = spell_pitch_class(midi % 12, key)
-    natural = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[letter]
+    natural = NATURAL_PITCH_CLASSES[letter]
     octave = (midi - accidental - natural) // 12 - 1
     p = m21.pitch.Pitch(f"{letter}{octave}")
     if accidental:

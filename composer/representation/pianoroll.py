@@ -24,10 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from composer.grid import STEPS_PER_BEAT
 from composer.score import Note, Score, Track
-
-STEPS_PER_BEAT = 4
-"""16th-note grid: four steps per quarter-note beat."""
 
 
 @dataclass(frozen=True)

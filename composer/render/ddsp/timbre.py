@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from composer.errors import ModelError, RenderError
+from composer.pitch import pitch_name
 from composer.io.checkpoint import build_model, check_arguments, load_weights, read_config, save_checkpoint
 from composer.render.ddsp.synth import FilteredNoise, Harmonic, Reverb
 
@@ -231,11 +232,6 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def describe_range(expression: Expression) -> str:
-    names = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-
-    def name(p: int) -> str:
-        return f"{names[p % 12]}{p // 12 - 1}"
-
-    return f"{name(expression.pitch_min)}-{name(expression.pitch_max)}"
+    return f"{pitch_name(expression.pitch_min)}-{pitch_name(expression.pitch_max)}"
 
 

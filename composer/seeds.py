@@ -1,0 +1,31 @@
+"""Every fixed seed and seed stride of the project, in one place.
+
+Changing any of these changes the bytes a seed gives (sampling) or the weights a recipe
+trains (training): the shipped models and the same-seed-same-bytes tests depend on them.
+"""
+from __future__ import annotations
+
+# ---- sampling
+LEVEL_SEED_STRIDE = 7
+"""Level i of a song with seed s draws from ``torch.Generator().manual_seed(s * 7 + i)``:
+one independent stream per level, so adding a level (the melody came last) keeps the
+streams, and the songs, of the levels before it."""
+
+# ---- training
+TRAIN_STREAM_OFFSET = 12345
+"""The training batches' generator starts at ``config.seed + TRAIN_STREAM_OFFSET``, apart from
+the weight initialisation's stream (``config.seed``)."""
+RESUME_RANK_STRIDE = 1000
+RESUME_STEP_STRIDE = 7919
+"""After a resume, worker ``rank`` at step ``step`` reseeds its batch stream with
+``seed + 1000 * rank + 7919 * step`` (7919 is prime, so steps and ranks never collide)."""
+VALID_BATCH_SEED = 1234
+"""Validation batches of the form and chord levels (`training.batches.fixed_batches`)."""
+VALID_CROP_SEED = 4321
+"""Validation crops and masks of the note and melody levels: the same every evaluation, so
+validation losses of one run compare."""
+TOY_VALID_SEED = 99
+"""Validation batches of the toy task the training-loop tests use."""
+
+__all__ = ["LEVEL_SEED_STRIDE", "TRAIN_STREAM_OFFSET", "RESUME_RANK_STRIDE", "RESUME_STEP_STRIDE",
+           "VALID_BATCH_SEED", "VALID_CROP_SEED", "TOY_VALID_SEED"]
