@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--variation", type=float, default=None)
     p.add_argument("--melody-guidance", type=float, default=None)
+    p.add_argument("--melody-rest-bias", type=float, default=None,
+                   help="shift of the melody's rest logit (composer/levels/melody.py DEFAULT_REST_BIAS)")
     p.add_argument("--chord-variation", type=float, default=None,
                    help="how far returning phrases' chords move from their first statement")
     p.add_argument("--guidance", type=float, nargs="+", default=None,
@@ -58,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         composer = Composer.from_pretrained(args.models)
     if args.variation is not None:
         composer.variation = args.variation
+    if args.melody_rest_bias is not None:
+        composer.melody_rest_bias = args.melody_rest_bias
     if args.chord_variation is not None:
         composer.chord_variation = args.chord_variation
     if args.melody_guidance is not None:

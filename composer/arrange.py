@@ -7,6 +7,8 @@ Pure functions on step notes (``int32 [n, 4]``: start_step, duration_steps, pitc
   instrument's range (GM flute: C4..C7), then folds the few notes still outside;
 * :func:`silence_sections` removes the melody from sections that have none (intro, outro,
   interludes: the lower-case labels);
+* :func:`tighten_groove` moves the piano's stray 16th-note onsets onto the section's own
+  groove (a rhythm no other bar of the section plays, next to one most bars play);
 * :func:`split_hands` gives each piano note to the right or the left hand, so notation
   programs can write a grand staff without clef changes;
 * :func:`sustain_pedal` presses CC64 through each chord where the piano plays, lifting it
@@ -29,6 +31,14 @@ from composer.score import ChordSymbol, ControlChange, Note, Section, Track
 
 FLUTE_RANGE = (60, 96)
 """Sounding range of the concert flute, MIDI C4..C7 inclusive (GM 73's written range)."""
+GROOVE_STRAY = 0.25
+GROOVE_COMMON = 0.5
+""":func:`tighten_groove`: an onset position (step within the bar) that fewer than a quarter
+of a section's bars use is a stray; it moves by one step onto a neighbouring position that
+at least half of the bars use.  Chosen on the validation split: the note level's piano keeps
+its pattern less than POP909's pianists do (groove consistency 0.776 against 0.829 on 24
+validation songs); moving strays (0.25) brings it to 0.83-0.84, moving every uncommon onset
+(0.5) to 0.90, past the real songs.  See docs/ARCHITECTURE.md, "Arrangement"."""
 SUSTAIN = 64
 """MIDI controller number of the sustain (damper) pedal."""
 PEDAL_DELAY_TICKS_PER_BEAT = 8
@@ -73,6 +83,52 @@ def fit_melody_range(notes: np.ndarray, sections: Sequence[Section], steps_per_b
         pitch = np.where(pitch < low, pitch + 12 * ((low - pitch + 11) // 12), pitch)
         pitch = np.where(pitch > high, pitch - 12 * ((pitch - high + 11) // 12), pitch)
         notes[rows, 2] = pitch
+    return notes
+
+
+def tighten_groove(notes: np.ndarray, sections: Sequence[Section], steps_per_bar: int,
+                   stray: float = GROOVE_STRAY, common: float = GROOVE_COMMON) -> np.ndarray:
+    """Step notes ``int32 [n, 4]`` with each section's stray onsets moved onto its groove.
+
+    Per section, the share of its bars (those with an onset) that have an onset at each
+    step of the bar is its groove.  A note whose onset position has a share below
+    ``stray`` moves one step, within its bar, to the neighbour with the larger share if that
+    share is at least ``common``; its release stays where it was.  Two notes of one pitch
+    that then start together become the longer one, and a note of one pitch that now
+    overlaps the next is cut where that one starts.  Notes outside every section are one
+    more section.  Returns the notes sorted by (start, pitch)."""
+    notes = np.array(notes, dtype=np.int32).reshape(-1, 4)
+    if not len(notes):
+        return notes
+    which = _section_of_steps(notes[:, 0], sections, steps_per_bar)
+    for section in np.unique(which):
+        rows = np.nonzero(which == section)[0]
+        bar, pos = np.divmod(notes[rows, 0], steps_per_bar)
+        used = np.zeros((len(np.unique(bar)), steps_per_bar), dtype=bool)
+        used[np.unique(bar, return_inverse=True)[1], pos] = True
+        if len(used) < 2:
+            continue
+        share = used.mean(axis=0)
+        for row, p in zip(rows.tolist(), pos.tolist()):
+            if share[p] >= stray:
+                continue
+            moves = [d for d in (-1, 1) if 0 <= p + d < steps_per_bar and share[p + d] >= common]
+            if not moves:
+                continue
+            d = max(moves, key=lambda m: (share[p + m], -m))
+            end = notes[row, 0] + notes[row, 1]
+            notes[row, 0] += d
+            notes[row, 1] = max(1, end - notes[row, 0])
+    notes = notes[np.lexsort((-notes[:, 1], notes[:, 2], notes[:, 0]))]
+    # one note per (start, pitch): the longest, which the sort put first
+    first = np.ones(len(notes), dtype=bool)
+    first[1:] = (notes[1:, 0] != notes[:-1, 0]) | (notes[1:, 2] != notes[:-1, 2])
+    notes = notes[first]
+    # a pitch sounds once at a time: cut each note where the next of its pitch starts
+    by_pitch = np.lexsort((notes[:, 0], notes[:, 2]))
+    for a, b in zip(by_pitch[:-1].tolist(), by_pitch[1:].tolist()):
+        if notes[a, 2] == notes[b, 2] and notes[a, 0] + notes[a, 1] > notes[b, 0]:
+            notes[a, 1] = notes[b, 0] - notes[a, 0]
     return notes
 
 

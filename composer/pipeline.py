@@ -37,6 +37,7 @@ from composer.limits import check_seed, check_steps, check_tempo
 from composer.levels.chords import ChordLevel, sample_chords
 from composer.levels.form import FormLevel, sample_form
 from composer.levels.melody import DEFAULT_GUIDANCE as MELODY_GUIDANCE
+from composer.levels.melody import DEFAULT_REST_BIAS as MELODY_REST_BIAS
 from composer.levels.melody import MelodyLevel, sample_melody
 from composer.levels.notes import (DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_VARIATION, NoteLevel,
                                    decode_roll, sample_notes)
@@ -337,8 +338,10 @@ class Composer:
                  guidance: float | tuple[float, float] = DEFAULT_GUIDANCE,
                  melody_level: MelodyLevel | None = None,
                  melody_guidance: float = MELODY_GUIDANCE,
-                 chord_variation: float = CHORD_VARIATION) -> None:
+                 chord_variation: float = CHORD_VARIATION,
+                 melody_rest_bias: float = MELODY_REST_BIAS) -> None:
         self.form_level = form_level
+        self.melody_rest_bias = melody_rest_bias
         self.chord_variation = chord_variation
         self.melody_guidance = melody_guidance
         self.chord_level = chord_level
@@ -447,7 +450,8 @@ class Composer:
         # a regenerated section is new material: the return pass would copy it back
         tokens = sample_melody(self.melody_level, ctx, gens["melody"], steps=steps or MELODY_STEPS,
                                known=mel_known, mask=mel_mask, repeat=known is None,
-                               guidance=self.melody_guidance, progress=prog("melody"))
+                               guidance=self.melody_guidance, rest_bias=self.melody_rest_bias,
+                               progress=prog("melody"))
         melody_c = tokens_to_notes(tokens)                      # in C, as the note level sees it
         acc = known[1] if known is not None else np.zeros((0, 4), np.int32)
         acc_c = np.array(acc, dtype=np.int64).reshape(-1, 4)
@@ -469,10 +473,12 @@ class Composer:
         sections = named_sections(plan.phrases)
         chords = grid.to_symbols(RESOLUTION)
         # --- arrangement (composer/arrange.py): no melody where the form has none, each
-        # phrase in the flute's range, the piano in two hands with the pedal.
+        # phrase in the flute's range, the piano on its sections' grooves, in two hands
+        # with the pedal.
         melody = arrange.silence_sections(monophonic(melody), sections, m.steps_per_bar)
         melody = arrange.fit_melody_range(melody, sections, m.steps_per_bar)
         melody = shape_velocities(melody, m.steps_per_bar, sections, 88, rng)
+        piano = arrange.tighten_groove(piano, sections, m.steps_per_bar)
         piano = shape_velocities(piano, m.steps_per_bar, sections, 66, rng)
         tracks = [_track("Melody", MELODY_PROGRAM, melody, step),
                   *_piano_tracks(piano, step, chords, RESOLUTION)]
@@ -562,7 +568,8 @@ class Composer:
         melody = arrange.silence_sections(monophonic(inside(melody)), sections, spb)
         melody = arrange.fit_melody_range(melody, sections, spb)
         melody = shape_velocities(melody, spb, sections, 88, rng)
-        piano = shape_velocities(inside(piano), spb, sections, 66, rng)
+        # the groove of a section is that of the whole section, the kept bars included
+        piano = shape_velocities(inside(arrange.tighten_groove(piano, sections, spb)), spb, sections, 66, rng)
         right, left = arrange.split_hands(piano)
         lo_t, hi_t = lo_s * step, hi_s * step
         tracks = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from composer.arrange import (HUMANIZE_MAX_TICKS, fit_melody_range, humanize, is_melodic,
-                              silence_sections, split_hands, sustain_pedal)
+                              silence_sections, split_hands, sustain_pedal, tighten_groove)
 from composer.score import ChordSymbol, ControlChange, Note, Section, Track
 
 SPB = 16  # steps per 4/4 bar
@@ -29,6 +29,43 @@ def test_a_phrase_moves_by_octaves_and_keeps_its_intervals():
     # Already inside: untouched.
     inside = notes((0, 4, 60, 80), (4, 4, 96, 80))
     assert fit_melody_range(inside, sections[:1], SPB).tolist() == inside.tolist()
+
+
+def test_tighten_groove_moves_strays_onto_the_sections_pattern():
+    # Five bars of quarter notes; bar 4 plays its second beat a 16th late (step 5, which one
+    # bar in five uses, beside step 4, which four of five use).
+    a = (Section(0, 5, "A"),)
+    rows = [(b * SPB + p, 4, 60, 70) for b in range(5) for p in (0, 4, 8, 12) if (b, p) != (4, 4)]
+    rows.append((4 * SPB + 5, 3, 64, 70))
+    got = tighten_groove(notes(*rows), a, SPB)
+    assert got[got[:, 2] == 64].tolist() == [[4 * SPB + 4, 4, 64, 70]]    # release kept at 72
+    assert len(got) == 20
+    # A quarter of the bars is a pattern, not a stray: with four bars the same onset stays.
+    four = [r for r in rows if r[0] < 3 * SPB] + [(3 * SPB + p, 4, 60, 70) for p in (0, 8, 12)]
+    four.append((3 * SPB + 5, 3, 64, 70))
+    assert [3 * SPB + 5, 3, 64, 70] in tighten_groove(notes(*four), (Section(0, 4, "A"),), SPB).tolist()
+    # An uncommon onset with no common neighbour stays where it is (step 14 beside 13 and 15).
+    odd = notes(*(rows + [(2 * SPB + 14, 1, 72, 70)]))
+    assert [2 * SPB + 14, 1, 72, 70] in tighten_groove(odd, a, SPB).tolist()
+    # Each section has its own groove: the same stray in a one-bar section stays.
+    alone = notes((0, 4, 60, 70), (5, 3, 64, 70))
+    assert tighten_groove(alone, (Section(0, 1, "A"),), SPB).tolist() == alone.tolist()
+
+
+def test_tighten_groove_merges_what_moves_onto_one_pitch():
+    a = (Section(0, 5, "A"),)
+    # Bars 0-4 hit steps 0 and 8 with C4; bar 4 also has a C4 at step 9 (a stray) that moves
+    # onto 8, where bar 4 already plays a shorter C4: the longer note stays, once.
+    rows = [(b * SPB + p, 2, 60, 70) for b in range(5) for p in (0, 8)]
+    rows.append((4 * SPB + 9, 6, 60, 70))
+    got = tighten_groove(notes(*rows), a, SPB)
+    assert got[(got[:, 0] == 4 * SPB + 8) & (got[:, 2] == 60)].tolist() == [[4 * SPB + 8, 7, 60, 70]]
+    assert len(got) == 10
+    # An E4 held into the moved note's new onset is cut there.
+    rows = [(b * SPB + p, 2, 60, 70) for b in range(5) for p in (0, 8)]
+    rows += [(4 * SPB + 2, 8, 64, 70), (4 * SPB + 9, 4, 64, 70)]
+    got = tighten_groove(notes(*rows), a, SPB)
+    assert got[got[:, 2] == 64].tolist() == [[4 * SPB + 2, 6, 64, 70], [4 * SPB + 8, 5, 64, 70]]
 
 
 def test_a_phrase_wider_than_the_range_folds_its_outliers():

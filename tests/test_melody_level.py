@@ -14,7 +14,7 @@ import torch
 from composer.data.example import SongExample
 from composer.diffusion.schedule import add_noise, onehot_posterior_logits
 from composer.form import parse_form
-from composer.levels.melody import MelodyLevel, melodic_steps, return_plan, sample_melody
+from composer.levels.melody import MelodyLevel, cadence_steps, melodic_steps, return_plan, sample_melody
 from composer.levels.melody_task import CROP_STEPS, MelodyTask, random_masks, transposed
 from composer.nets.melody import MelodyUNet
 from composer.representation.melody import (HOLD, N_MELODY_CLASSES, ONSET, REST, notes_to_tokens,
@@ -200,6 +200,35 @@ def test_sampler_keeps_known_silences_intros_and_copies_returns():
     mask[20:40] = True
     kept = sample_melody(level, ctx, gen(), steps=3, known=known, mask=mask)
     assert (kept[20:40] == ONSET + 12).all()
+
+
+def test_cadence_steps_are_the_last_bars_of_melodic_phrases():
+    ctx = _ctx("i1A2B1o1")
+    got = cadence_steps(ctx)
+    want = np.zeros(5 * 16, bool)
+    want[32:48] = want[48:64] = True      # A's second bar and B's only bar; not the intro/outro
+    assert got.tolist() == want.tolist()
+
+
+def test_rest_bias_trades_rests_for_notes_and_zero_is_the_nets_own_line():
+    level = _level()
+    with torch.no_grad():     # a net whose prior is the same everywhere: a rest one time in 8
+        level.model.out.weight.zero_()
+        level.model.out.bias.zero_()
+        level.model.out.bias[REST] = 2.0
+    ctx = _ctx("A4")
+    gen = lambda: torch.Generator().manual_seed(5)   # noqa: E731
+    rests = {b: int((sample_melody(level, ctx, gen(), steps=4, rest_bias=b) == REST).sum())
+             for b in (-4.0, 0.0, 4.0)}
+    assert rests[-4.0] > rests[0.0] > rests[4.0]
+    # the cadence push reads the chords (this net ignores them) and changes the line of a
+    # net that reads them; the same seed gives the same line
+    assert (sample_melody(level, ctx, gen(), steps=4, cadence_guidance=3.0).tolist()
+            == sample_melody(level, ctx, gen(), steps=4, cadence_guidance=1.0).tolist())
+    level = _level()
+    plain = sample_melody(level, ctx, gen(), steps=4, cadence_guidance=1.0)
+    assert plain.tolist() == sample_melody(level, ctx, gen(), steps=4, cadence_guidance=1.0).tolist()
+    assert plain.tolist() != sample_melody(level, ctx, gen(), steps=4, cadence_guidance=3.0).tolist()
 
 
 @pytest.mark.gpu
