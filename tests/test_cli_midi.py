@@ -111,6 +111,7 @@ def test_missing_input_and_missing_output_folder(tmp_path, song_file, capsys):
     assert "does not exist" in one_error_line(capsys)
 
 
+@pytest.mark.data
 @pytest.mark.skipif(not POP909_001.exists(), reason="POP909 data absent")
 def test_convert_real_pop909_file(tmp_path, capsys):
     out = tmp_path / "001.mid"

@@ -163,6 +163,7 @@ def renderer():
     return SoundFontRenderer()
 
 
+@pytest.mark.data
 @needs_pop909
 def test_mutated_pop909_files_never_crash(renderer):
     outcomes = run_sample(mutated_sample(N_MUTATED), renderer, N_RENDERED_FAST)
@@ -171,6 +172,7 @@ def test_mutated_pop909_files_never_crash(renderer):
     assert outcomes.get("rendered", 0) == N_RENDERED_FAST, outcomes
 
 
+@pytest.mark.data
 @needs_pop909
 @pytest.mark.slow
 def test_mutated_pop909_files_all_render(renderer):

@@ -537,6 +537,7 @@ def _check_converted(path: Path, tmp_path: Path) -> None:
         assert back == score  # the whole Score survives
 
 
+@pytest.mark.data
 @pytest.mark.skipif(not POP909_001.exists(), reason="POP909 data absent")
 def test_pop909_file_converts_with_every_note(tmp_path):
     _check_converted(POP909_001, tmp_path)
@@ -544,6 +545,7 @@ def test_pop909_file_converts_with_every_note(tmp_path):
     assert [t.name for t in score.tracks] == ["MELODY", "BRIDGE", "PIANO"]
 
 
+@pytest.mark.data
 @pytest.mark.skipif(not GROOVE.exists(), reason="Groove data absent")
 def test_groove_file_converts_with_every_note(tmp_path):
     path = next(iter(sorted(GROOVE.rglob("*.mid"))))

@@ -118,6 +118,7 @@ def test_condition_channels():
     assert CHORD_CHANNELS == slice(0, 26)
 
 
+@pytest.mark.data
 def test_prepared_song_round_trip():
     prepared = Path(__file__).resolve().parents[1] / ".prepared" / "pop909"
     if not (prepared / "split.json").is_file():

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from composer.data.example import SongExample, load_split
-from composer.data.pop909 import (Alignment, ChordEvent, align_steps, build_pop909, choose_n_bars,
-                                  chord_tone_share, chords_per_beat, grid_phase, keys_per_bar,
-                                  make_split, parse_chord_line, parse_key, parse_melody,
-                                  parse_midi_key, quality_from_intervals, quantise_ticks, repair_form,
-                                  shift_chords, song_split)
+from composer.data.pop909 import build_pop909
+from composer.data.pop909.align import Alignment, align_steps
+from composer.data.pop909.build import make_split, song_split
+from composer.data.pop909.chords import chord_tone_share, chords_per_beat, shift_chords
+from composer.data.pop909.keys import cl_key_spans, keys_per_bar
+from composer.data.pop909.labels import (ChordEvent, parse_chord_line, parse_label_key, parse_melody,
+                                         parse_note_name, quality_from_intervals)
+from composer.data.pop909.phrases import choose_n_bars, repair_form
+from composer.data.pop909.steps import grid_phase, quantise_ticks
 from composer.errors import DataError, FormError
-from composer.score import QUALITY_NAMES
+from composer.io.atomic import atomic_dir
+from composer.io.midi import write_midi
+from composer.score import QUALITY_NAMES, KeySignature, Note, Score, Track
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 Q = QUALITY_NAMES.index
@@ -71,13 +78,16 @@ def test_chords_per_beat_takes_the_chord_covering_most_of_each_beat():
     assert got.dtype == np.int8 and got.shape == (5, 3)
 
 
-def test_parse_key_and_midi_key():
-    assert parse_key("Gb:maj") == (6, 0)
-    assert parse_key("C#:min") == (1, 1)
-    assert parse_midi_key("Ebm") == (3, 1)
-    assert parse_midi_key("B") == (11, 0)
-    with pytest.raises(DataError):
-        parse_key("X:maj")
+def test_parse_label_key_and_note_name():
+    assert parse_label_key("Gb:maj") == (6, 0)
+    assert parse_label_key("C#:min") == (1, 1)
+    assert parse_note_name("Cb") == 11 and parse_note_name(" F# ") == 6
+    for bad in ("X:maj", "C:dorian"):
+        with pytest.raises(DataError):
+            parse_label_key(bad)
+    for bad in ("", "H", "C#x"):
+        with pytest.raises(DataError, match="not a note name"):
+            parse_note_name(bad)
 
 
 def test_parse_melody_skips_rests():
@@ -151,6 +161,22 @@ def test_keys_per_bar_places_spans_through_the_map():
     spans = [(0, 40, 7), (40, 64, 20)]
     assert keys_per_bar(spans, inv, 4, 4, fallback=0).tolist() == [7, 7, 7, 20]
     assert keys_per_bar([], inv, 4, 4, fallback=5).tolist() == [5, 5, 5, 5]
+
+
+def test_cl_key_spans_places_the_key_change_through_the_cl_offset(tmp_path):
+    # The original: a note every beat (480 PPQ).  The CL file: the same notes 240 ticks later
+    # at 960 PPQ, E major then G minor from its beat 5 (original tick 1920: step 16), and a
+    # chord track whose notes are no performance.
+    rng = np.random.default_rng(2)
+    pitches = rng.integers(60, 72, 32)
+    rows = np.array([(i * 480, i * 480 + 240, p, 80) for i, p in enumerate(pitches)], np.int64)
+    played = Track("piano", notes=tuple(Note((s + 240) * 2, 480, int(p), 80) for s, _, p, _ in rows))
+    chords = Track("chords", notes=tuple(Note(i * 3840, 3840, 48, 60) for i in range(4)))
+    write_midi(Score(resolution=960, key_signatures=(KeySignature(0, 4, "major"), KeySignature(4320, 7, "minor")),
+                     tracks=(played, chords)), tmp_path / "cl.mid")
+    spans, match = cl_key_spans(tmp_path / "cl.mid", rows, origin_tick=0)
+    assert spans == [(-10**9, 16, 4), (16, 10**9, 7 + 12)]
+    assert match == 1.0
 
 
 # ---------------------------------------------------------------- alignment figure
@@ -227,6 +253,23 @@ def test_cli_refuses_to_replace_a_foreign_folder(tmp_path, capsys):
     with pytest.raises(DataError, match="not a POP909 build"):
         args.func(args)
     assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
+
+
+def test_the_set_folder_is_replaced_whole_or_not_at_all(tmp_path):
+    out = tmp_path / "pop909"
+    with atomic_dir(out) as tmp:
+        (tmp / "old.npz").write_bytes(b"1")
+    with pytest.raises(RuntimeError), atomic_dir(out) as tmp:
+        (tmp / "new.npz").write_bytes(b"2")
+        raise RuntimeError("a song failed half-way")
+    assert [p.name for p in out.iterdir()] == ["old.npz"]
+    with atomic_dir(out) as tmp:
+        (tmp / "new.npz").write_bytes(b"2")
+    assert [p.name for p in out.iterdir()] == ["new.npz"]
+    assert [p.name for p in tmp_path.iterdir()] == ["pop909"]  # no temporary folder left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask
 
 
 def test_missing_root_is_one_clear_error(tmp_path):

@@ -204,6 +204,7 @@ def test_cli_lists_timbres(tmp_path, capsys):
     assert "oboe" in out and "Bb3-G6" in out
 
 
+@pytest.mark.data
 @pytest.mark.skipif(not DATA.is_dir(), reason="Philharmonia recordings not available")
 def test_philharmonia_folders_parse():
     infos = list_recordings(DATA / "flute")

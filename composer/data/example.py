@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from composer.errors import DataError
-from composer.io.atomic import discard_temp, forget_temp, make_temp_file, read_regular_file
+from composer.io.atomic import atomic_path, read_regular_file
 from composer.form import format_form, parse_form
 from composer.score import (QUALITY_NAMES, RESOLUTION, ChordSymbol, KeySignature, Note, Score,
                             Section, TempoChange, TimeSignature, Track)
@@ -104,14 +104,8 @@ class SongExample:
         for f in fields(self):
             value = getattr(self, f.name)
             arrays[f.name] = np.asarray(value)
-        tmp = make_temp_file(path.parent, path.name, ".npz.tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.replace(tmp, path)
-            forget_temp(tmp)
-        finally:
-            discard_temp(tmp)
+        with atomic_path(path, suffix=".npz.tmp") as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SongExample":

@@ -229,6 +229,50 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         discard_temp(tmp)
 
 
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; on success it takes the place of
+    ``path`` (nothing, or a folder that is removed afterwards) by renames, so that a reader
+    finds the old folder or the new one, never a half-written one.
+
+    On any exception (a signal included) the temporary folder is removed and ``path`` is
+    left as it was.  Only a folder (or nothing) at ``path`` is replaced."""
+    path = Path(path)
+    tmp = make_temp_dir(path.parent, path.name)
+    try:
+        yield tmp
+        _swap_dir(tmp, path)
+    finally:
+        discard_temp(tmp)
+
+
+def _swap_dir(tmp: Path, path: Path) -> None:
+    """Put folder ``tmp`` where ``path`` is: the old folder is renamed aside first, then
+    removed (or renamed back if the second rename fails)."""
+    if path.exists() and not path.is_dir():
+        raise ComposerError(f"{path} is not a folder; composer only replaces folders")
+    # make_temp_dir's folder is private (0700); give the result the permissions any other
+    # new folder gets (0777 less the umask).
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    old = None
+    if path.exists():
+        old = make_temp_dir(path.parent, f"{path.name}.old")
+        os.rmdir(old)  # only its name is wanted: the old folder is renamed to it
+        os.replace(path, old)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        if old is not None:
+            os.replace(old, path)
+            forget_temp(old)
+        raise
+    forget_temp(tmp)
+    if old is not None:
+        discard_temp(old)
+
+
 # ---------------------------------------------------------------------- inputs
 def _open_regular(path: Path, error: type[ComposerError], what: str) -> tuple[int, os.stat_result]:
     """(fd, stat) of ``path`` opened for reading, refusing anything but a regular file."""

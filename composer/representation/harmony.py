@@ -24,10 +24,10 @@ harmony: bar 3 of the second A attends to bar 3 of the first.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from composer.data.example import SongExample
 from composer.form import PHRASE_TYPES, phrase_type_of
 from composer.representation.form import FormPlan
 from composer.score import QUALITY_NAMES, ChordSymbol
@@ -44,6 +44,21 @@ LETTERS = ("A", "B", "C", "D", "X", "i", "o", "b", "x", "c")
 """Label letters with their own condition channel; others share 'other upper/lower'."""
 N_LETTERS = len(LETTERS) + 2
 COND_CHANNELS = len(PHRASE_TYPES) + N_LETTERS + 2 + 8 + 3 + 2 + 8 + 1   # 42
+
+
+class ChordsPerBeat(Protocol):
+    """What :meth:`ChordGrid.from_example` reads: a prepared song's chord arrays
+    (``composer.data.example.SongExample`` has them; representation does not import data)."""
+
+    # Read-only members, so that a frozen dataclass satisfies the protocol.
+    @property
+    def chord_root(self) -> np.ndarray: ...
+    @property
+    def chord_quality(self) -> np.ndarray: ...
+    @property
+    def chord_bass(self) -> np.ndarray: ...
+    @property
+    def beats_per_bar(self) -> int: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +84,7 @@ class ChordGrid:
         return self.n_beats // self.beats_per_bar
 
     @classmethod
-    def from_example(cls, example: SongExample) -> "ChordGrid":
+    def from_example(cls, example: ChordsPerBeat) -> "ChordGrid":
         return cls(example.chord_root.astype(np.int8), example.chord_quality.astype(np.int8),
                    example.chord_bass.astype(np.int8), example.beats_per_bar)
 
