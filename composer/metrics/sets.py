@@ -262,8 +262,6 @@ def longest_copied_runs(generated: Sequence[Score], train: Sequence[Score]) -> n
                          [_bar_codes(song_view(s)) for s in train])
 
 
-
-
 __all__ = ["DistributionFeatures", "HEADLINE_DISTRIBUTIONS", "DISTRIBUTIONS", "HISTOGRAM_BINS",
            "distribution_features", "overlapping_area", "melody_bar_codes", "longest_copied_runs",
            "longest_runs_from_codes"]

@@ -754,7 +754,6 @@ def song_metrics(score: Score) -> SongMetrics:
     return SongMetrics(tuple(values[n] for n in SONG_METRICS), features, _bar_codes(view))
 
 
-
 __all__ = [
     "structure_ratio_melody", "structure_ratio_accompaniment", "cadence_phrase_end",
     "cadence_elsewhere", "chord_tone_strong_beats", "scale_consistency",

@@ -208,5 +208,4 @@ def _measure_resolution(view: SongView) -> int:
     return int(view.steps_per_bar[0]) if view.n_bars else STEPS_PER_BEAT * 4
 
 
-
 __all__ = ["STEPS_PER_BEAT", "SongView", "song_view", "to_muspy", "melody_and_accompaniment"]
