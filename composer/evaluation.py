@@ -26,10 +26,10 @@ import numpy as np
 
 from composer.errors import DataError
 from composer.io.atomic import atomic_path
-from composer.metrics import (DISTRIBUTIONS, HEADLINE_DISTRIBUTIONS, HISTOGRAM_BINS,
-                              NEAR_COPY_SIMILARITY, RECURRENCE_MIN_BARS, SONG_METRICS,
-                              SongMetrics, longest_runs_from_codes, melody_bar_codes,
-                              overlapping_area, song_metrics)
+from composer.metrics.sets import (DISTRIBUTIONS, HEADLINE_DISTRIBUTIONS, HISTOGRAM_BINS,
+                                   longest_runs_from_codes, melody_bar_codes, overlapping_area)
+from composer.metrics.song import (NEAR_COPY_SIMILARITY, RECURRENCE_MIN_BARS, SONG_METRICS,
+                                   SongMetrics, song_metrics)
 from composer.score import Score
 
 COPY_RUN_BARS = 4
@@ -272,7 +272,7 @@ def evaluate(generated: Sequence[Score], reference: Sequence[Score],
     """Compare ``generated`` songs with ``reference`` songs; with ``train``, check copying.
 
     Per-song metrics are averaged over the songs where they are defined; distributions
-    are pooled over each set and compared by OA (:func:`composer.metrics.overlapping_area`);
+    are pooled over each set and compared by OA (:func:`composer.metrics.sets.overlapping_area`);
     copying compares each generated song's melody with every training song's.  Raises
     :class:`DataError` when ``generated`` or ``reference`` is empty."""
     if not generated:

@@ -249,5 +249,43 @@ def test_build_ui_twice_without_globals(tmp_path):
     first = build_ui(tiny_composer(), tmp_path / "a", ["flute"])
     second = build_ui(tiny_composer(), tmp_path / "b", [])
     assert isinstance(first, gr.Blocks) and isinstance(second, gr.Blocks) and first is not second
+    # each app has its own context and folder: nothing passes through module state
+    assert first.composer_context.out_root == tmp_path / "a"
+    assert second.composer_context.out_root == tmp_path / "b"
     names = {d.api_name for d in first.fns.values() if d.api_visibility == "public"}
     assert names == {"compose", "render", "regenerate"}
+
+    # The named API as gradio_client sees it: argument names in order, each optional with
+    # the README's default, and the same four returns; the UI's own events stay unlisted.
+    info = first.get_api_info()
+    assert info["unnamed_endpoints"] == {}
+    api = info["named_endpoints"]
+    args = {name: [(p["parameter_name"], p["parameter_default"]) for p in e["parameters"]]
+            for name, e in api.items()}
+    assert args == {
+        "/compose": [("form", ""), ("bars", None), ("key", act.KEYS[0]), ("tempo", None),
+                     ("meter", "4/4"), ("seed", None), ("steps", None), ("bass", True),
+                     ("audio", True), ("audio_format", "wav")],
+        "/render": [("midi", None), ("timbres", None), ("audio_format", "wav")],
+        "/regenerate": [("midi", None), ("section", None), ("from_bar", None), ("to_bar", None),
+                        ("level", act.LEVEL_NOTES), ("seed", None), ("audio", True),
+                        ("audio_format", "wav")],
+    }
+    assert all(p["parameter_has_default"] for e in api.values() for p in e["parameters"])
+    assert all([r["label"] for r in e["returns"]] == ["midi", "audio", "view", "summary"]
+               for e in api.values())
+
+    # The page holds the controls that the browser tests and the README name.
+    kinds = {b.elem_id: type(b).__name__ for b in first.blocks.values() if getattr(b, "elem_id", None)}
+    assert {"form": "Textbox", "bars": "Textbox", "key": "Dropdown", "meter": "Dropdown",
+            "seed": "Textbox", "compose": "Button", "cancel": "Button", "midi-in": "File",
+            "view": "Image", "player": "Audio", "section": "Dropdown", "regenerate": "Button",
+            "undo": "Button", "render": "Button", "stems": "Button", "downloads": "File",
+            "timbre-0": "Dropdown"}.items() <= kinds.items()
+
+    # The installed timbres, and only they, are offered per track.
+    def learned(app):
+        dropdown = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == "timbre-0")
+        return [value for _, value in dropdown.choices if value.startswith("Learned:")]
+
+    assert learned(first) == ["Learned: flute"] and learned(second) == []

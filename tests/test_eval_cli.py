@@ -11,6 +11,7 @@ from composer.cli import main
 from composer.data.example import SongExample
 from composer.errors import DataError
 from composer.evaluation import ROWS, evaluate, load_songs
+from composer.io import midi
 from composer.score import QUALITY_NAMES
 from eval_fixtures import song
 
@@ -81,7 +82,6 @@ def test_eval_on_prepared_splits_writes_json(prepared, tmp_path, capsys):
 
 
 def test_eval_on_midi_folders_identical_sets(prepared, tmp_path, capsys):
-    midi = pytest.importorskip("composer.io.midi")
     from composer.data.example import load_split
     for name in ("gen", "ref"):
         (tmp_path / name / "sub").mkdir(parents=True)
@@ -114,7 +114,6 @@ def test_eval_on_midi_folders_identical_sets(prepared, tmp_path, capsys):
 
 
 def test_single_midi_file_and_nan_as_null(tmp_path):
-    midi = pytest.importorskip("composer.io.midi")
     path = tmp_path / "one.mid"
     midi.write_midi(song([QUARTERS] * 4, None), path)
     songs = load_songs(str(path))

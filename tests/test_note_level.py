@@ -15,7 +15,7 @@ from composer.nets.notes import expand_mask, melody_channel_mask
 from composer.levels.notes_task import (CROP_STEPS, NotesTask, _random_mask,
                                         melody_channel_mask)
 from composer.nets.notes import X_CHANNELS, NoteUNet
-from composer.representation.pianoroll import N_COND
+from composer.representation.pianoroll import MELODY_RANGE, N_COND, N_ROLL_PITCHES, PIANO_RANGE
 from composer.training import TrainConfig, TrainTask, train
 
 TINY = dict(channels=[8, 8, 8, 8], blocks=[1, 1, 1, 1], mid_dilations=[1], emb_dim=16)
@@ -95,7 +95,12 @@ def test_task_batches_and_loss(prepared):
     batch = next(task.train_batches(3, gen))
     assert batch.x0.shape == (3, X_CHANNELS, CROP_STEPS) and batch.cond.shape == (3, N_COND, CROP_STEPS)
     assert set(batch.x0.unique().tolist()) <= {-1.0, 1.0} and (batch.x0 > 0).any()
-    # transposed to C: the accompaniment's triads sit on C-E-G of the C major song
+    # transposed to C: whatever the song's key (C, A or E), its triads land on C3 E3 G3,
+    # one every 8 steps, in the accompaniment's onset rows and nowhere else
+    acc_onsets = batch.x0[:, MELODY_RANGE.n_pitches:N_ROLL_PITCHES] > 0
+    triads = torch.zeros(PIANO_RANGE.n_pitches, CROP_STEPS, dtype=torch.bool)
+    triads[[p - PIANO_RANGE.low for p in (48, 52, 55)], ::8] = True
+    assert torch.equal(acc_onsets, triads.expand(3, -1, -1))
     loss = task.loss(task.build_model(), batch, gen)
     assert loss.ndim == 0 and torch.isfinite(loss)
     again = next(task.train_batches(3, torch.Generator().manual_seed(0)))

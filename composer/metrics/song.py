@@ -1,10 +1,4 @@
-"""Objective metrics of songs: pure functions ``Score -> float``, NaN where undefined.
-
-Every metric works on the 16th-note grid: onsets and ends are rounded to the nearest
-16th (``STEPS_PER_BEAT`` steps per quarter note) and a note lasts at least one step.
-Drum tracks are ignored everywhere.  The melody is the track named "Melody" (any case),
-or the first non-drum track when none is; the accompaniment is every other non-drum track
-(:attr:`SongView.hands` leaves out a track named "Bass" as well).
+"""Per-song metrics: pure functions ``Score -> float``, NaN where undefined.
 
 Groups (the ``composer eval`` table follows them):
 
@@ -26,177 +20,29 @@ Groups (the ``composer eval`` table follows them):
   :func:`form_intro_outro_placed`, :func:`song_bars`.
 * Accompaniment: :func:`groove_consistency_accompaniment` (muspy),
   :func:`accompaniment_pitch_span`, :func:`accompaniment_playable_share`.
-* Distributions: :func:`distribution_features` per song, pooled per set and compared with
-  :func:`overlapping_area` (histogram OA); the headline mean is over
-  :data:`HEADLINE_DISTRIBUTIONS`.
-* Copying: :func:`longest_copied_runs` (transposition-invariant melody bar runs, hashed).
 
+The grid, the melody and the accompaniment are those of :mod:`composer.metrics.view`.
 For many songs use :func:`song_metrics`, which converts a Score once and computes all
-per-song values; each public ``Score -> float`` function is the same computation for one.
+per-song values, and with them the song's inputs to the set-level measures of
+:mod:`composer.metrics.sets`; each public ``Score -> float`` function is the same
+computation for one.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
 
 import muspy
 import numpy as np
 
-from composer.grid import STEPS_PER_BEAT  # every metric reads the 16th-note grid
-from composer.score import QUALITY_NAMES, Score, Section
+from composer.grid import STEPS_PER_BEAT
+from composer.metrics.sets import DistributionFeatures, _bar_codes, _distribution_features
+from composer.metrics.view import (SongView, _measure_resolution, _muspy_or_nan, _one_voice,
+                                   _ramp, song_view, to_muspy)
+from composer.score import Score
 
 _MAJOR = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], bool)
 _MINOR = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0], bool)  # natural minor, as muspy
-
-
-# ---------------------------------------------------------------------------- the view
-@dataclass(frozen=True, eq=False)
-class SongView:
-    """A Score as numpy arrays on the 16th-note grid (built once, read by every metric).
-
-    Fields:
-      n_bars:        bars of the song (``Score.n_bars``).
-      bar_start:     int64 [n_bars + 1], step of each barline; the last is the song's end.
-      bar_numerator, bar_denominator: int64 [n_bars], the meter of each bar.
-      melody:        int64 [n, 3], columns (start_step, duration_steps >= 1, pitch),
-                     sorted by start then pitch.
-      accompaniment: int64 [m, 3], same columns, every other non-drum track.
-      accompaniment_bass: bool [m], True for the accompaniment notes of a track named
-                     "Bass" (any case; the cascade writes one, POP909 has none).
-      chord_start, chord_end: int64 [c], steps of each chord symbol, sorted.
-      chord_id:      int64 [c], root * 10_000 + quality index * 100 + bass (identity).
-      chord_mask:    bool [c, 12], pitch classes of each chord, bass included.
-      key_tonic, key_mode, key_step: int64 [k], the key signatures (mode 0 major, 1 minor)
-                     and their steps; empty when the Score has none.
-      sections:      the Score's sections (bars).
-    """
-
-    n_bars: int
-    bar_start: np.ndarray
-    bar_numerator: np.ndarray
-    bar_denominator: np.ndarray
-    melody: np.ndarray
-    accompaniment: np.ndarray
-    accompaniment_bass: np.ndarray
-    chord_start: np.ndarray
-    chord_end: np.ndarray
-    chord_id: np.ndarray
-    chord_mask: np.ndarray
-    key_tonic: np.ndarray
-    key_mode: np.ndarray
-    key_step: np.ndarray
-    sections: tuple[Section, ...]
-
-    @property
-    def notes(self) -> np.ndarray:
-        """int64 [n + m, 3]: melody and accompaniment together, sorted by start."""
-        both = np.concatenate([self.melody, self.accompaniment])
-        return both[np.lexsort((both[:, 2], both[:, 0]))]
-
-    @property
-    def steps_per_bar(self) -> np.ndarray:
-        """int64 [n_bars], length of each bar in steps."""
-        return np.diff(self.bar_start)
-
-    @property
-    def hands(self) -> np.ndarray:
-        """int64 [h, 3]: the accompaniment without the Bass track (what a pianist plays)."""
-        return self.accompaniment[~self.accompaniment_bass]
-
-    def bar_of(self, steps: np.ndarray) -> np.ndarray:
-        """int64 [len(steps)], the bar holding each step (steps >= 0); steps past the end
-        count in the last bar."""
-        bars = np.searchsorted(self.bar_start, steps, side="right") - 1
-        return np.minimum(bars, max(self.n_bars - 1, 0))
-
-
-def _to_steps(ticks: np.ndarray, resolution: int) -> np.ndarray:
-    return np.rint(np.asarray(ticks, np.float64) * STEPS_PER_BEAT / resolution).astype(np.int64)
-
-
-def _note_array(tracks, resolution: int, flag=None) -> tuple[np.ndarray, np.ndarray]:
-    """(notes int64 [n, 3] as in :class:`SongView`, bool [n]: ``flag(track)`` of each
-    note's track, False without ``flag``), sorted by start then pitch."""
-    flags = [bool(flag and flag(t)) for t in tracks]  # once per track, not per note
-    rows = [(n.start_tick, n.end_tick, n.pitch, f) for t, f in zip(tracks, flags) for n in t.notes]
-    if not rows:
-        return np.zeros((0, 3), np.int64), np.zeros(0, bool)
-    raw = np.asarray(rows, np.int64)
-    start = _to_steps(raw[:, 0], resolution)
-    end = _to_steps(raw[:, 1], resolution)
-    out = np.stack([start, np.maximum(end - start, 1), raw[:, 2]], axis=1)
-    order = np.lexsort((out[:, 2], out[:, 0]))
-    return out[order], raw[order, 3].astype(bool)
-
-
-def _is_bass_track(track) -> bool:
-    return track.name.strip().lower() == "bass"
-
-
-def melody_and_accompaniment(score: Score):
-    """(melody tracks, accompaniment tracks) of ``score`` by the rule in the module docstring."""
-    pitched = [t for t in score.tracks if not t.is_drum]
-    named = [t for t in pitched if t.name.strip().lower() == "melody"]
-    melody = named[:1] or pitched[:1]
-    # Identity, not ==: two tracks with equal notes are still two tracks.
-    return melody, [t for t in pitched if not any(t is m for m in melody)]
-
-
-def song_view(score: Score) -> SongView:
-    """Convert ``score`` once into the arrays every metric reads."""
-    res = score.resolution
-    mel_tracks, acc_tracks = melody_and_accompaniment(score)
-    n_bars = score.n_bars
-    bar_ticks = np.array([score.bar_to_tick(b) for b in range(n_bars + 1)], np.int64)
-    meters = sorted(score.time_signatures)
-    if meters:
-        m_ticks = np.array([m.tick for m in meters])
-        idx = np.maximum(np.searchsorted(m_ticks, bar_ticks[:-1], side="right") - 1, 0)
-        num = np.array([meters[i].numerator for i in idx], np.int64)
-        den = np.array([meters[i].denominator for i in idx], np.int64)
-    else:
-        num = np.full(n_bars, 4, np.int64)
-        den = np.full(n_bars, 4, np.int64)
-    chords = score.chords
-    if chords:
-        c_start = _to_steps([c.start_tick for c in chords], res)
-        c_end = np.maximum(_to_steps([c.end_tick for c in chords], res), c_start + 1)
-        c_id = np.array([c.root * 10_000 + QUALITY_NAMES.index(c.quality) * 100 + c.bass
-                         for c in chords], np.int64)
-        c_mask = np.zeros((len(chords), 12), bool)
-        for i, c in enumerate(chords):
-            c_mask[i, list(c.pitch_classes)] = True
-    else:
-        c_start = c_end = c_id = np.zeros(0, np.int64)
-        c_mask = np.zeros((0, 12), bool)
-    keys = score.key_signatures
-    accompaniment, accompaniment_bass = _note_array(acc_tracks, res, _is_bass_track)
-    return SongView(
-        n_bars=n_bars,
-        bar_start=_to_steps(bar_ticks, res),
-        bar_numerator=num,
-        bar_denominator=den,
-        melody=_note_array(mel_tracks, res)[0],
-        accompaniment=accompaniment,
-        accompaniment_bass=accompaniment_bass,
-        chord_start=c_start, chord_end=c_end, chord_id=c_id, chord_mask=c_mask,
-        key_tonic=np.array([k.tonic for k in keys], np.int64),
-        key_mode=np.array([0 if k.mode == "major" else 1 for k in keys], np.int64),
-        key_step=_to_steps([k.tick for k in keys], res) if keys else np.zeros(0, np.int64),
-        sections=tuple(score.sections),
-    )
-
-
-def to_muspy(view: SongView) -> muspy.Music:
-    """The song as a ``muspy.Music`` at resolution ``STEPS_PER_BEAT`` (16th notes), with the
-    melody and the accompaniment as two tracks, for muspy's metrics."""
-    tracks = []
-    for name, notes in (("Melody", view.melody), ("Accompaniment", view.accompaniment)):
-        tracks.append(muspy.Track(name=name, notes=[
-            muspy.Note(time=int(s), pitch=int(p), duration=int(d), velocity=64)
-            for s, d, p in notes.tolist()]))
-    return muspy.Music(resolution=STEPS_PER_BEAT, tracks=tracks)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -274,13 +120,6 @@ def _per_bar_pitch_classes(view: SongView, notes: np.ndarray, weighted: bool) ->
     inside = steps < view.bar_start[-1]
     np.add.at(out, (view.bar_of(steps[inside]), pcs[inside]), 1.0)
     return out
-
-
-def _ramp(lengths: np.ndarray) -> np.ndarray:
-    """int64 [sum(lengths)]: 0..l-1 for each l in ``lengths`` (lengths >= 1)."""
-    total = int(lengths.sum())
-    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return np.arange(total, dtype=np.int64) - starts
 
 
 # ---------------------------------------------------------------------------- structure
@@ -519,17 +358,6 @@ def diatonic_chord_share(score: Score) -> float:
 
 
 # ---------------------------------------------------------------------------- muspy
-def _muspy_or_nan(fn, music: muspy.Music, *args) -> float:
-    if not any(len(t.notes) for t in music.tracks):
-        return math.nan
-    return float(fn(music, *args))
-
-
-def _measure_resolution(view: SongView) -> int:
-    """Steps per bar of the first meter (muspy's groove needs one constant bar length)."""
-    return int(view.steps_per_bar[0]) if view.n_bars else STEPS_PER_BEAT * 4
-
-
 def scale_consistency(score: Score) -> float:
     """muspy scale consistency 0..1: the largest share of notes inside one major or natural
     minor scale.  NaN without notes."""
@@ -586,21 +414,6 @@ def _sounding(notes: np.ndarray, n_steps: int) -> np.ndarray:
         np.add.at(count, np.minimum(notes[:, 0], n_steps), 1)
         np.add.at(count, np.minimum(notes[:, 0] + notes[:, 1], n_steps), -1)
     return np.cumsum(count[:-1]) > 0
-
-
-def _one_voice(notes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The notes as one voice: (onset steps, durations in steps >= 1, top pitch), int64
-    [k] each, one entry per distinct onset.  Notes starting together count once (the
-    longest duration, the highest pitch), and each duration is cut at the next onset,
-    since a sung line moves on when its next note starts."""
-    if not len(notes):
-        z = np.zeros(0, np.int64)
-        return z, z, z
-    onset, first = np.unique(notes[:, 0], return_index=True)
-    longest = np.maximum.reduceat(notes[:, 1], first)
-    top = np.maximum.reduceat(notes[:, 2], first)
-    gap = np.append(np.diff(onset), np.iinfo(np.int64).max)
-    return onset, np.minimum(longest, gap), top
 
 
 @dataclass(frozen=True)
@@ -868,244 +681,6 @@ def accompaniment_playable_share(score: Score) -> float:
     return _hands(song_view(score))[1]
 
 
-# ---------------------------------------------------------------------------- distributions
-@dataclass(frozen=True, eq=False)
-class DistributionFeatures:
-    """Per-song samples pooled into the distributions compared with OA.
-
-      pitch:              int64 [n_notes], MIDI pitch of every pitched note.
-      duration:           int64 [n_notes], note length in 16th steps (>= 1).
-      ioi:                int64 [n_onsets - 1], steps between successive distinct onsets.
-      notes_per_bar:      int64 [n_bars], onsets per bar.
-      polyphony:          int64 [n_active_steps], pitches sounding at each step where any does.
-      pc_entropy_per_bar: float64 [n_bars_with_notes], muspy's pitch-class entropy (bits) of
-                          the notes starting in each bar.
-      groove_consistency: float64 [0 or 1], the song's muspy groove consistency.
-      empty_beat_rate:    float64 [0 or 1], the song's muspy empty-beat rate.
-      melody_duration:    int64 [n_melody_onsets], melody note lengths in 16th steps (>= 1),
-                          the melody as one voice (:func:`melody_median_duration`).
-      phrase_length:      int64 [n_sections], the length in bars of every section.
-    """
-
-    pitch: np.ndarray
-    duration: np.ndarray
-    ioi: np.ndarray
-    notes_per_bar: np.ndarray
-    polyphony: np.ndarray
-    pc_entropy_per_bar: np.ndarray
-    groove_consistency: np.ndarray
-    empty_beat_rate: np.ndarray
-    melody_duration: np.ndarray
-    phrase_length: np.ndarray
-
-
-HEADLINE_DISTRIBUTIONS = ("pitch", "duration", "ioi", "notes_per_bar", "polyphony",
-                          "pc_entropy_per_bar", "groove_consistency", "empty_beat_rate")
-"""The distributions whose OA mean is ``composer eval``'s headline (kept as it was before
-the melody and form distributions came, so that headlines stay comparable)."""
-
-DISTRIBUTIONS = HEADLINE_DISTRIBUTIONS + ("melody_duration", "phrase_length")
-"""Every distribution compared by OA, fields of :class:`DistributionFeatures`."""
-
-HISTOGRAM_BINS: dict[str, np.ndarray] = {
-    # Integer features: one bin per value, the last bin holds everything above.
-    "pitch": np.arange(-0.5, 128.5),
-    "duration": np.arange(0.5, 65.5),
-    "ioi": np.arange(0.5, 65.5),
-    "notes_per_bar": np.arange(-0.5, 65.5),
-    "polyphony": np.arange(0.5, 17.5),
-    # Continuous features: fixed bins over their whole range.
-    "pc_entropy_per_bar": np.linspace(0.0, math.log2(12), 25),
-    "groove_consistency": np.linspace(0.0, 1.0, 21),
-    "empty_beat_rate": np.linspace(0.0, 1.0, 21),
-    # Melody durations in the values a lead sheet uses: 1, 2, 3, 4, 5-6, 7-8, 9-12, 13-16
-    # and 17+ sixteenths (dotted and tied values share a bin with their neighbours).
-    "melody_duration": np.array([0.5, 1.5, 2.5, 3.5, 4.5, 6.5, 8.5, 12.5, 16.5, 64.5]),
-    # Phrase lengths: one bin per bar up to 32, the last open.
-    "phrase_length": np.arange(0.5, 33.5),
-}
-"""Bin edges of the OA histogram of each distribution (values beyond the last edge are
-counted in the last bin)."""
-
-
-def _polyphony_steps(notes: np.ndarray) -> np.ndarray:
-    """int64 [n_active], distinct pitches sounding at each step where any sounds."""
-    if not len(notes):
-        return np.zeros(0, np.int64)
-    steps = np.repeat(notes[:, 0], notes[:, 1]) + _ramp(notes[:, 1])
-    cells = np.unique(steps * 128 + np.repeat(notes[:, 2], notes[:, 1]))
-    return np.bincount(cells // 128)[np.unique(cells // 128)]
-
-
-def _entropy_rows(counts: np.ndarray) -> np.ndarray:
-    """float64 [rows], Shannon entropy in bits of each row of counts (rows summing to 0 dropped)."""
-    counts = counts[counts.sum(axis=1) > 0]
-    prob = counts / counts.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return -np.nansum(prob * np.log2(prob), axis=1)
-
-
-def _distribution_features(view: SongView, music: muspy.Music) -> DistributionFeatures:
-    notes = view.notes
-    onsets = np.unique(notes[:, 0])
-    if view.n_bars:
-        per_bar = np.bincount(view.bar_of(notes[:, 0]), minlength=view.n_bars) if len(notes) \
-            else np.zeros(view.n_bars, np.int64)
-        pc_counts = np.zeros((view.n_bars, 12))
-        if len(notes):
-            np.add.at(pc_counts, (view.bar_of(notes[:, 0]), notes[:, 2] % 12), 1.0)
-    else:
-        per_bar, pc_counts = np.zeros(0, np.int64), np.zeros((0, 12))
-    groove = _muspy_or_nan(muspy.groove_consistency, music, _measure_resolution(view))
-    empty = _muspy_or_nan(muspy.empty_beat_rate, music)
-    scalar = lambda x: np.array([x]) if not math.isnan(x) else np.zeros(0)  # noqa: E731
-    _, melody_duration, _ = _one_voice(view.melody)
-    return DistributionFeatures(
-        pitch=notes[:, 2].copy(),
-        duration=notes[:, 1].copy(),
-        ioi=np.diff(onsets),
-        notes_per_bar=per_bar.astype(np.int64),
-        polyphony=_polyphony_steps(notes),
-        pc_entropy_per_bar=_entropy_rows(pc_counts),
-        groove_consistency=scalar(groove),
-        empty_beat_rate=scalar(empty),
-        melody_duration=melody_duration,
-        phrase_length=np.array([s.n_bars for s in view.sections], np.int64),
-    )
-
-
-def distribution_features(score: Score) -> DistributionFeatures:
-    """The samples of ``score`` that go into the set-level OA comparison."""
-    view = song_view(score)
-    return _distribution_features(view, to_muspy(view))
-
-
-def overlapping_area(a: np.ndarray, b: np.ndarray, bins: np.ndarray) -> float:
-    """Overlapping area 0..1 of the normalised histograms of samples ``a`` and ``b``:
-    ``sum(min(p, q))`` over the bins with edges ``bins`` (values outside are clipped into
-    the first/last bin).  1 for identical distributions, 0 for disjoint ones, NaN when
-    either sample is empty.  Polyffusion integrates the minimum of two Gaussian KDEs
-    instead; fixed histograms give exact 1 and 0 and need no bandwidth."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if not len(a) or not len(b):
-        return math.nan
-    lo, hi = bins[0], bins[-1]
-    p, _ = np.histogram(np.clip(a, lo, hi), bins)
-    q, _ = np.histogram(np.clip(b, lo, hi), bins)
-    return float(np.minimum(p / p.sum(), q / q.sum()).sum())
-
-
-# ---------------------------------------------------------------------------- copying
-_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (golden ratio)
-
-
-def melody_bar_codes(score: Score) -> tuple[np.ndarray, np.ndarray]:
-    """Transposition-invariant codes of each bar's melody, for :func:`longest_copied_runs`.
-
-    Returns (code, link), uint64 [n_bars] and int64 [n_bars]: ``code`` hashes the notes
-    starting in the bar as (onset step in bar, duration steps, pitch - the bar's first
-    pitch), 0 for a bar without melody onsets; ``link`` is the bar's first pitch minus the
-    first pitch of the previous bar with onsets (0 for the first such bar and for bars
-    without onsets), so that a run of bars is equal up to one transposition exactly when
-    codes and inner links are equal."""
-    return _bar_codes(song_view(score))
-
-
-def _bar_codes(view: SongView) -> tuple[np.ndarray, np.ndarray]:
-    code = np.zeros(view.n_bars, np.uint64)
-    link = np.zeros(view.n_bars, np.int64)
-    mel = view.melody
-    if not len(mel) or not view.n_bars:
-        return code, link
-    bar = view.bar_of(mel[:, 0])
-    new = np.ones(len(mel), bool)
-    new[1:] = bar[1:] != bar[:-1]
-    first_idx = np.nonzero(new)[0]
-    rank = np.arange(len(mel)) - np.repeat(first_idx, np.diff(np.append(first_idx, len(mel))))
-    first_pitch = mel[first_idx, 2]
-    rel = mel[:, 2] - np.repeat(first_pitch, np.diff(np.append(first_idx, len(mel))))
-    pos = mel[:, 0] - view.bar_start[bar]
-    note_code = ((pos.astype(np.uint64) * np.uint64(1 << 20))
-                 + (np.minimum(mel[:, 1], 4095).astype(np.uint64) * np.uint64(1 << 8))
-                 + (rel + 128).astype(np.uint64) + np.uint64(1))
-    with np.errstate(over="ignore"):
-        powers = np.cumprod(np.full(int(rank.max()) + 1, _HASH_BASE, np.uint64))
-        bar_hash = np.add.reduceat(note_code * powers[rank], first_idx)
-        # Mixing in the note count keeps bar codes distinct from 0 and from their prefixes.
-        bar_hash = bar_hash * _HASH_BASE + np.diff(np.append(first_idx, len(mel))).astype(np.uint64)
-    bars_with = bar[first_idx]
-    code[bars_with] = np.where(bar_hash == 0, np.uint64(1), bar_hash)
-    link[bars_with[1:]] = np.diff(first_pitch)
-    return code, link
-
-
-def _window_hashes(codes: Sequence[tuple[np.ndarray, np.ndarray]]):
-    """Concatenate songs' bar codes: (code uint64 [N], link uint64 [N], song int64 [N])."""
-    code = np.concatenate([c for c, _ in codes]) if codes else np.zeros(0, np.uint64)
-    link = np.concatenate([lk for _, lk in codes]) if codes else np.zeros(0, np.int64)
-    song = np.concatenate([np.full(len(c), i, np.int64) for i, (c, _) in enumerate(codes)]) \
-        if codes else np.zeros(0, np.int64)
-    return code, (link + 1024).astype(np.uint64), song
-
-
-def longest_runs_from_codes(gen_codes, train_codes) -> np.ndarray:
-    """int64 [len(gen_codes)]: longest run of bars of each generated song equal (up to one
-    transposition) to a run of bars of one training song, from the songs'
-    :func:`melody_bar_codes` (lists of (code, link) pairs).  A run starts and ends on bars
-    with melody onsets; bars without onsets (rests, held notes) may lie inside a run when
-    the training run has them at the same places."""
-    g_code, g_link, g_song = _window_hashes(gen_codes)
-    t_code, t_link, t_song = _window_hashes(train_codes)
-    best = np.zeros(len(gen_codes), np.int64)
-    mix = np.uint64(0xFF51AFD7ED558CCD)
-    with np.errstate(over="ignore"):
-        # What bar p adds to a window that started before it: its code and its link
-        # (a bar without onsets adds a constant, so that it matches only its like).
-        g_ext = (np.where(g_code == 0, mix, g_code) * _HASH_BASE) ^ (g_link * mix)
-        t_ext = (np.where(t_code == 0, mix, t_code) * _HASH_BASE) ^ (t_link * mix)
-    # Live windows of length k: start positions and hashes H_k, where H_1 = code and
-    # H_k = H_{k-1} * B + ext[start + k - 1].  Only windows whose hash occurs on the other
-    # side stay alive, so both sets shrink to the few real matches after a step or two.
-    g_pos = np.nonzero(g_code)[0]
-    t_pos = np.nonzero(t_code)[0]
-    g_hash, t_hash = g_code[g_pos], t_code[t_pos]
-    k = 1
-    with np.errstate(over="ignore"):
-        while len(g_pos) and len(t_pos):
-            g_hit = np.isin(g_hash, t_hash)
-            if not g_hit.any():
-                break
-            t_hit = np.isin(t_hash, g_hash)
-            g_pos, g_hash = g_pos[g_hit], g_hash[g_hit]
-            t_pos, t_hash = t_pos[t_hit], t_hash[t_hit]
-            # A run counts up to its last bar with onsets; k only grows, so this keeps the
-            # longest.
-            ends_melodic = g_code[g_pos + k - 1] != 0
-            best[g_song[g_pos[ends_melodic]]] = k
-            g_pos, g_hash = _extend(g_pos, g_hash, k, g_ext, g_song)
-            t_pos, t_hash = _extend(t_pos, t_hash, k, t_ext, t_song)
-            k += 1
-    return best
-
-
-def _extend(pos, hashes, k, ext, song):
-    """Windows [pos, pos + k) grown by bar pos + k where it is in the same song."""
-    nxt = pos + k
-    ok = nxt < len(song)
-    ok[ok] &= song[nxt[ok]] == song[pos[ok]]
-    return pos[ok], hashes[ok] * _HASH_BASE + ext[nxt[ok]]
-
-
-def longest_copied_runs(generated: Sequence[Score], train: Sequence[Score]) -> np.ndarray:
-    """int64 [len(generated)]: for each generated song, the longest run of consecutive bars
-    whose melody equals (up to one transposition for the whole run) a run of bars of one
-    training song.  Runs start and end on bars with melody onsets; bars without onsets may
-    lie inside a run where the training run has them too.  Equality is decided by 64-bit
-    polynomial hashes of per-bar (onset, duration, interval) signatures."""
-    return longest_runs_from_codes([_bar_codes(song_view(s)) for s in generated],
-                         [_bar_codes(song_view(s)) for s in train])
-
-
 # ---------------------------------------------------------------------------- all at once
 SONG_METRICS = (
     "structure_ratio_melody", "structure_ratio_accompaniment", "cadence_phrase_end",
@@ -1180,7 +755,6 @@ def song_metrics(score: Score) -> SongMetrics:
 
 
 __all__ = [
-    "STEPS_PER_BEAT", "SongView", "song_view", "to_muspy", "melody_and_accompaniment",
     "structure_ratio_melody", "structure_ratio_accompaniment", "cadence_phrase_end",
     "cadence_elsewhere", "chord_tone_strong_beats", "scale_consistency",
     "chord_changes_per_bar", "diatonic_chord_share", "pitch_class_entropy",
@@ -1191,6 +765,5 @@ __all__ = [
     "form_intro_outro_placed", "song_bars", "groove_consistency_accompaniment",
     "accompaniment_pitch_span", "accompaniment_playable_share", "REST_MIN_STEPS",
     "NEAR_COPY_SIMILARITY", "RECURRENCE_MIN_BARS", "HAND_SPAN_SEMITONES",
-    "DistributionFeatures", "HEADLINE_DISTRIBUTIONS", "DISTRIBUTIONS", "HISTOGRAM_BINS", "distribution_features", "overlapping_area",
-    "melody_bar_codes", "longest_copied_runs", "longest_runs_from_codes", "SONG_METRICS", "SongMetrics", "song_metrics",
+    "SONG_METRICS", "SongMetrics", "song_metrics",
 ]
