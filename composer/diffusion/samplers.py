@@ -212,12 +212,47 @@ DenoiseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``denoise_fn(x_t [B, ...], t [B]) -> v [B, ...]``."""
 
 
+def run_sampler(denoise_fn: DenoiseFn, x: torch.Tensor, steps: int, sampler: str = "dpm++2m",
+                start: int = 0, known: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                noise: torch.Tensor | None = None,
+                tick: Callable[[], None] | None = None) -> torch.Tensor:
+    """The one sampling loop of every level: from grid index ``start`` (``x`` is the state
+    at ``timesteps[start]``; 0 = pure noise) down to t = 0.
+
+    denoise_fn(x_t, t [B]) -> v: the level's net with its guidance, projection or posterior;
+    known / mask: inpainting ([B, ...] / broadcastable, 1 = known): before every step the
+    known positions are set to ``known`` noised to that step's time with ``noise`` (the
+    noise that started the chain, so the known part follows the same path as the rest), and
+    after the last they are exact; tick() after every network call.  A fresh multistep
+    solver makes its first step first order, so starting mid-grid (a return pass) is sound.
+    """
+    solver = make_sampler(sampler)
+    solver.set_timesteps(steps)
+    batch = x.shape[0]
+    for i in range(start, len(solver.timesteps)):
+        t = solver.timesteps[i]
+        if mask is not None:
+            x = impose_known(x, known, mask, noise, t)
+        x = solver.step(denoise_fn(x, t.expand(batch)), i, x)
+        if tick is not None:
+            tick()
+    if mask is not None:
+        x = finish_known(x, known, mask)
+    return x
+
+
+def grid_time(steps: int, index: int) -> torch.Tensor:
+    """The time of grid index ``index`` of an ``steps``-step run (where a return pass that
+    starts at ``index`` noises its copy to)."""
+    return _time_grid(steps)[index]
+
+
 def sample(denoise_fn: DenoiseFn, shape: tuple[int, ...], steps: int,
            sampler: str = "dpm++2m", generator: torch.Generator | None = None,
            known: torch.Tensor | None = None, mask: torch.Tensor | None = None,
            progress: Callable[[int, int], None] | None = None,
            noise: torch.Tensor | None = None) -> torch.Tensor:
-    """The whole sampling loop, for tests and the form / chord levels.
+    """:func:`run_sampler` from pure noise: draws the noise, counts the steps.
 
     shape: (B, ...) of the sample; steps: number of network calls (>= 1); sampler:
     ``"dpm++2m"`` (default) or ``"ddim"``; generator: draws the starting noise (the only
@@ -225,24 +260,18 @@ def sample(denoise_fn: DenoiseFn, shape: tuple[int, ...], steps: int,
     1 = known), the known positions come back exactly; progress(i, n): called after each
     step; noise: the starting noise itself (overrides generator).  Returns x0 [B, ...].
     """
-    solver = make_sampler(sampler)
-    solver.set_timesteps(steps)
     if noise is None:
         noise = torch.randn(shape, generator=generator, dtype=torch.float32)
-    x = noise.clone()
-    batch = shape[0]
-    n = len(solver.timesteps)
-    for i, t in enumerate(solver.timesteps):
-        if mask is not None:
-            x = impose_known(x, known, mask, noise, t)
-        v = denoise_fn(x, t.expand(batch))
-        x = solver.step(v, i, x)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
         if progress is not None:
-            progress(i + 1, n)
-    if mask is not None:
-        x = finish_known(x, known, mask)
-    return x
+            progress(done[0], steps)
+
+    return run_sampler(denoise_fn, noise.clone(), steps, sampler, known=known, mask=mask,
+                       noise=noise, tick=tick)
 
 
 __all__ = ["SamplerName", "SAMPLER_NAMES", "Sampler", "DDIMSampler", "DPMSolverPP2MSampler",
-           "make_sampler", "guided", "project_simplex", "project_onehot_v", "impose_known", "finish_known", "sample", "DenoiseFn"]
+           "make_sampler", "guided", "project_simplex", "project_onehot_v", "impose_known", "finish_known", "run_sampler", "grid_time", "sample", "DenoiseFn"]

@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from composer.diffusion.samplers import finish_known, impose_known, make_sampler, project_onehot_v
+from composer.diffusion.samplers import project_onehot_v, sample
 from composer.errors import FormError
 from composer.form import MAX_SONG_BARS, Phrase
 from composer.io.checkpoint import build_model, load_weights, read_config
@@ -91,20 +91,12 @@ def sample_form(level: FormLevel, form: str | None = None, bars: int | None = No
     known = torch.from_numpy(cons.known)[None]
     mask = torch.from_numpy(cons.mask)[None]
     maskf = mask.float()
-    solver = make_sampler(sampler)
-    solver.set_timesteps(steps)
-    noise = torch.randn(known.shape, generator=generator)
-    x = noise.clone()
-    n = len(solver.timesteps)
-    for i, t in enumerate(solver.timesteps):
-        x = impose_known(x, known, mask, noise, t)
-        v = level.model(x, t.expand(1), known, maskf)
-        if project:
-            v = project_onehot_v(v, x, t, ONEHOT_GROUPS)
-        x = solver.step(v, i, x)
-        if progress is not None:
-            progress(i + 1, n)
-    x = finish_known(x, known, mask)[0].numpy()
+
+    def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        v = level.model(x, t, known, maskf)
+        return project_onehot_v(v, x, t[0], ONEHOT_GROUPS) if project else v
+
+    x = sample(denoise, tuple(known.shape), steps, sampler, generator, known, mask, progress)[0].numpy()
     min_bars = partial.n_bars if partial is not None else 1
     return from_form_array(x, min_bars=max(1, min_bars), letters=_letters(partial, length),
                            n_bars=cons.n_bars, prior=level.prior, start_known=cons.mask[START])
