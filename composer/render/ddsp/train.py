@@ -53,7 +53,7 @@ parameter by about lr per step whatever its gradient: at the decoder's rate the 
 taps of the impulse response would turn into loud noise within a hundred steps."""
 
 # The two loop runs of the four shipped timbres' recipe (about 18 minutes per timbre on this
-# 2-core CPU).  Adam without weight decay and without an EMA (ema_decay 0: the shipped weights
+# 2-core CPU).  AdamW with weight decay 0 (Adam) and no EMA (ema_decay 0: the shipped weights
 # are the last step's); the warm start's rate falls by a cosine to 1e-4, the fine-tune's is
 # constant.  num_threads None: the thread count is the caller's (`--threads`).
 WARM_CONFIG = TrainConfig(steps=600, batch_size=8, lr=2e-3, warmup=0, min_lr_ratio=0.05, weight_decay=0.0,
