@@ -61,8 +61,10 @@ class TrainTask(Protocol):
         DDP, so call it, do not reach into its attributes; draw all randomness (noise,
         times, condition dropout) from ``generator``.
     train_batches(batch_size, generator): an endless iterator of training batches, drawn
-        with ``generator`` (whose state is checkpointed, so resuming repeats the stream).
-    valid_batches(batch_size): a finite, deterministic list of validation batches.
+        with ``generator`` (whose state is checkpointed, so resuming repeats the stream) or
+        from a stream of the task's own (see :class:`HasStreamState`).
+    valid_batches(batch_size): a finite, deterministic list of validation batches; empty
+        when the task is judged otherwise (the validation loss is then NaN).
     extra_config(): anything else to keep in config.json (data, split, vocabularies...).
     """
 
