@@ -13,8 +13,8 @@ streams, and the songs, of the levels before it."""
 
 # ---- training
 TRAIN_STREAM_OFFSET = 12345
-"""The training batches' generator starts at ``config.seed + TRAIN_STREAM_OFFSET``, apart from
-the weight initialisation's stream (``config.seed``)."""
+"""Validation draws noise and times from ``config.seed + TRAIN_STREAM_OFFSET``: apart from the
+weight initialisation's and the batches' streams, and the same at every evaluation."""
 RESUME_RANK_STRIDE = 1000
 RESUME_STEP_STRIDE = 7919
 """After a resume, worker ``rank`` at step ``step`` reseeds its batch stream with

@@ -10,7 +10,7 @@ from composer.errors import AudioError, ComposerError
 from composer.io.audio import (LIMITER_MAX_REDUCTION_DB, GainPlan, LoudnessMeter, audio_format,
                                integrated_loudness, normalisation_gain, normalise, plan_gain, read_audio,
                                write_audio, write_normalised_blocks)
-from composer.render.base import Audio
+from composer.audio import Audio
 
 SR = 44100
 

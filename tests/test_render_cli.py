@@ -10,7 +10,7 @@ import pytest
 from composer.cli import main
 from composer.errors import RenderError
 from composer.io.audio import integrated_loudness, read_audio
-from composer.render.base import Audio
+from composer.audio import Audio
 from composer.render.mix import (Mixer, TimbreOption, TrackTimbre, mix_audio, parse_program_options,
                                  parse_timbre, parse_timbre_options, resolve_timbres)
 from composer.score import ControlChange, Note, Score, TempoChange, Track

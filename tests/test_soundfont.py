@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from composer.errors import RenderError
-from composer.render.base import Audio, Renderer
+from composer.audio import Audio
+from composer.render.base import Renderer
 from composer.render.soundfont import (DEFAULT_SOUNDFONT, SoundFontRenderer, check_soundfont,
                                        plan_channels, schedule_events)
 from composer.score import ControlChange, Note, PitchBend, Score, TempoChange, Track

@@ -1,6 +1,7 @@
 """Timbre analysis, checkpoints, training from a folder, the shipped timbres and the CLI."""
 import json
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,11 @@ from timbre_fixtures import install_tiny_timbre, tiny_model
 
 from composer.data.philharmonia import is_held_out, list_recordings, parse_name, parse_pitch
 from composer.errors import DataError, ModelError, RenderError
-from composer.render.ddsp.timbre import (Expression, find_timbre, installed_timbres, load_timbre,
+from composer.render.ddsp.analysis import analyse_recording
+from composer.render.ddsp.spectral import a_weighted_loudness, harmonic_amplitudes, track_f0
+from composer.render.ddsp.timbre import (Expression, SynthConfig, find_timbre, installed_timbres, load_timbre,
                                          save_timbre)
-from composer.render.ddsp.train import (SynthConfig, TrainConfig, a_weighted_loudness, analyse_recording,
-                                        harmonic_amplitudes, track_f0, train_timbre)
+from composer.render.ddsp.train import TimbreRecipe, train_timbre
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "philharmonia"
@@ -133,12 +135,19 @@ def write_folder(folder: Path, n: int = 6, sr: int = 44100) -> None:
         sf.write(folder / f"test_{pitch}_15_{dynamics[i % 3]}_normal.wav", x, sr)
 
 
+def tiny_recipe(warm_steps: int, steps: int, seed: int = 0) -> TimbreRecipe:
+    """The shipped recipe cut down: small batches and crops, a checkpoint every 2 steps."""
+    recipe = TimbreRecipe().with_overrides(warm_steps=warm_steps, steps=steps, seed=seed)
+    small = {"checkpoint_every": 2, "log_every": 2}
+    return replace(recipe, warm=replace(recipe.warm, batch_size=2, **small),
+                   fine=replace(recipe.fine, batch_size=1, **small), warm_frames=20, frames=10, reverb_steps=2)
+
+
 @pytest.mark.slow
 def test_train_timbre_end_to_end_on_a_tiny_folder(tmp_path):
     write_folder(tmp_path / "rec")
     (tmp_path / "rec" / "test_B4_1_forte_normal.wav").write_bytes(b"not audio")
-    config = TrainConfig(warm_steps=4, steps=2, warm_batch=2, warm_frames=20, batch=1, frames=10, save_every=2,
-                         reverb_steps=2)
+    config = tiny_recipe(warm_steps=4, steps=2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         folder = train_timbre(tmp_path / "rec", tmp_path / "out" / "mine", config, progress=False, log=lambda s: None)
@@ -146,18 +155,48 @@ def test_train_timbre_end_to_end_on_a_tiny_folder(tmp_path):
     t = load_timbre(folder)
     assert t.expression.pitch_min == 57 and t.expression.pitch_max == 72
     assert t.expression.dynamics_velocity == (49, 96, 112)
-    assert (folder / ".cache" / "state.safetensors").is_file()
+    assert (folder / ".cache" / "fine" / "train" / "state.safetensors").is_file()
     # resuming a finished run trains nothing more and gives the same weights
     again = train_timbre(tmp_path / "rec", tmp_path / "out" / "mine", config, resume=True, progress=False,
                          log=lambda s: None)
     assert torch.equal(load_timbre(again).model.decoder.out.weight, t.model.decoder.out.weight)
 
 
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_at(*marks: str):
+    """A log callback that stops the training at the first line starting with each mark in turn."""
+    pending = list(marks)
+
+    def log(line: str) -> None:
+        if pending and line.startswith(pending[0]):
+            raise Interrupted(pending.pop(0))
+    return log
+
+
+@pytest.mark.slow
+def test_interrupted_timbre_training_resumes_to_the_same_weights(tmp_path):
+    write_folder(tmp_path / "rec")
+    recipe = tiny_recipe(warm_steps=6, steps=6)
+    straight = train_timbre(tmp_path / "rec", tmp_path / "straight", recipe, progress=False, log=lambda s: None)
+    # Stopped at the warm start's step 4 (its last checkpoint is step 2), then in the room fit
+    # (the warm start finished, the room not saved), then at the fine-tune's step 4.
+    log = interrupt_at("step=4", "reverb:", "step=4")
+    for _ in range(3):
+        with pytest.raises(Interrupted):
+            train_timbre(tmp_path / "rec", tmp_path / "resumed", recipe, resume=True, progress=False, log=log)
+    resumed = train_timbre(tmp_path / "rec", tmp_path / "resumed", recipe, resume=True, progress=False, log=log)
+    a, b = load_timbre(straight).model.state_dict(), load_timbre(resumed).model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_too_little_sound_is_a_clear_error(tmp_path):
     (tmp_path / "rec").mkdir()
     sf.write(tmp_path / "rec" / "x_A4_025_forte_normal.wav", tone(440.0, seconds=0.3, pad=0.05), 44100)
     with pytest.raises(DataError, match="at least"):
-        train_timbre(tmp_path / "rec", tmp_path / "out", TrainConfig(warm_steps=1, steps=1), progress=False,
+        train_timbre(tmp_path / "rec", tmp_path / "out", tiny_recipe(warm_steps=1, steps=1), progress=False,
                      log=lambda s: None)
     with pytest.raises(DataError, match="no audio files"):
         list_recordings(tmp_path / "out" if (tmp_path / "out").is_dir() else tmp_path)

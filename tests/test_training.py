@@ -75,3 +75,19 @@ def test_two_process_ddp_with_gloo(tmp_path):
     assert log[0]["world_size"] == 2
     # only rank 0 writes: every step is logged once
     assert [r["step"] for r in log if "loss" in r] == [10, 20]
+
+
+def test_a_run_leaves_threads_and_global_random_state_as_it_found_them(tmp_path):
+    threads = torch.get_num_threads()
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    train(GaussianMixtureTask(hidden=8), small_config(4, num_threads=threads + 1), tmp_path / "toy")
+    assert torch.get_num_threads() == threads
+    assert torch.equal(torch.rand(3), expected)
+    # and the seed alone makes the weights, whatever the caller's random state was
+    torch.manual_seed(8)
+    train(GaussianMixtureTask(hidden=8), small_config(4, num_threads=threads + 1), tmp_path / "again")
+    a = load_file(str(tmp_path / "toy" / "model.safetensors"))
+    b = load_file(str(tmp_path / "again" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     from composer.io.atomic import check_writable  # noqa: PLC0415
     from composer.io.audio import audio_format, write_audio  # noqa: PLC0415
     from composer.io.midi import read_midi  # noqa: PLC0415
-    from composer.render.base import Audio  # noqa: PLC0415
+    from composer.audio import Audio  # noqa: PLC0415
     from composer.render.mix import parse_program_options, parse_timbre_options, resolve_timbres  # noqa: PLC0415
 
     from composer.limits import check_loudness  # noqa: PLC0415

@@ -27,17 +27,14 @@ def _train(args: argparse.Namespace) -> int:
     if not Path(args.audio_dir).is_dir():
         raise ComposerError(f"{args.audio_dir} is not a folder of recordings")
 
-    import torch
+    from composer.render.ddsp.train import TimbreRecipe, train_timbre
 
-    from composer.render.ddsp.train import TrainConfig, train_timbre
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if (out / "model.safetensors").exists() and not (args.resume or args.force):
         raise ComposerError(f"{out} already holds a timbre; pass --resume to continue its training "
                             f"or --force to train it again")
-    config = TrainConfig(warm_steps=args.warm_steps, steps=args.steps, seed=args.seed)
-    train_timbre(args.audio_dir, out, config, resume=args.resume, progress=not args.quiet)
+    recipe = TimbreRecipe().with_overrides(warm_steps=args.warm_steps, steps=args.steps, seed=args.seed,
+                                           num_threads=args.threads)
+    train_timbre(args.audio_dir, out, recipe, resume=args.resume, progress=not args.quiet)
     return 0
 
 
@@ -66,11 +63,11 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, default=150, help="spectral-loss fine-tune steps (default 150)")
     p.add_argument("--warm-steps", type=int, default=600,
                    help="supervised warm-start steps on analysed harmonics (default 600)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/.cache/state.safetensors")
+    p.add_argument("--resume", action="store_true", help="continue the training checkpointed in OUT/.cache/")
     p.add_argument("--force", action="store_true", help="train again over an existing timbre")
     p.add_argument("--seed", type=int, default=0, help="random seed, 0 .. 2**32 - 1 (default 0)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar while analysing")
     p.set_defaults(func=_train)
 
     q = subparsers.add_parser("timbres", help="list the installed learned timbres and their range")

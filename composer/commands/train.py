@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, help="batch per process (default: the task's recipe)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the task's recipe)")
     p.add_argument("--seed", type=int, help="seed of weights, data order and noise (default 0)")
-    p.add_argument("--threads", type=int, help="CPU threads per process (default 1)")
+    p.add_argument("--threads", type=int, help="CPU threads per process while training (default: the task's recipe)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
     p.add_argument("--resume", action="store_true",
                    help="continue from OUT/train/ (otherwise an existing run there is an error)")

@@ -24,10 +24,10 @@ from typing import Iterable, Iterator, Literal
 
 import numpy as np
 
+from composer.audio import Audio
 from composer.errors import AudioError
 from composer.io.atomic import atomic_path, check_regular_file, check_writable, discard_temp, make_temp_file
 from composer.limits import check_loudness
-from composer.render.base import Audio
 
 BitDepth = Literal[16, 24]
 

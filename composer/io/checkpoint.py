@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from composer.errors import ComposerError, ModelError
-from composer.io.atomic import discard_temp, make_temp_dir, read_regular_file
+from composer.io.atomic import atomic_path, read_regular_file
 from composer.limits import MAX_CONFIG_BYTES, MAX_MODEL_PARAMETERS
 
 FORMAT_VERSION = 1
@@ -31,27 +31,25 @@ SUPPORTED_VERSIONS = (1,)
 
 def save_checkpoint(folder: str | os.PathLike, model: torch.nn.Module, kind: str,
                     model_config: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
-    """Write ``model``'s weights and config into ``folder`` atomically.
+    """Write ``model``'s weights and config into ``folder``, each file atomically.
 
-    ``model_config`` must be the keyword arguments that rebuild ``model``.  Files are written
-    into a temporary folder beside ``folder`` and moved into place, so a crash never
-    leaves a half-written checkpoint; an existing MODEL_CARD.md in ``folder`` is kept.
+    ``model_config`` must be the keyword arguments that rebuild ``model``.  The config is
+    serialised before anything is written (a setting that is not JSON leaves the folder as
+    it was), then the weights and the config are each written to a temporary file and
+    renamed into place (``composer.io.atomic``), so a crash never leaves a half-written
+    file; an existing MODEL_CARD.md in ``folder`` is kept.
     """
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
     config = {"format_version": FORMAT_VERSION, "kind": kind, "model": model_config}
     if extra:
         config.update(extra)
-    tmp = make_temp_dir(folder.parent, folder.name)
-    try:
-        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(state, tmp / "model.safetensors")
-        (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-        folder.mkdir(exist_ok=True)
-        for name in ("model.safetensors", "config.json"):
-            os.replace(tmp / name, folder / name)
-    finally:
-        discard_temp(tmp)
+    text = json.dumps(config, indent=2, sort_keys=True) + "\n"
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / "model.safetensors", suffix=".safetensors") as tmp:
+        save_file(state, tmp)
+    with atomic_path(folder / "config.json") as tmp:
+        tmp.write_text(text)
     return folder
 
 

@@ -7,46 +7,14 @@ into samples through ``Score.tick_to_seconds``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-
+# Audio lives in composer/audio.py (io reads and writes it without knowing render); it is
+# imported here too because every renderer returns it.
+from composer.audio import Audio
 from composer.errors import RenderError
 from composer.limits import MAX_RENDER_NOTES, MAX_RENDER_SECONDS
 from composer.score import Score
-
-
-@dataclass(frozen=True, eq=False)
-class Audio:
-    """Rendered sound.
-
-    samples:      float32 array [n_samples, n_channels] (time-major), nominally in -1..1.
-    sample_rate:  samples per second per channel, e.g. 44100.
-    """
-
-    samples: np.ndarray
-    sample_rate: int
-
-    def __post_init__(self) -> None:
-        samples = np.asarray(self.samples, dtype=np.float32)
-        if samples.ndim == 1:
-            samples = samples[:, None]
-        if samples.ndim != 2:
-            raise ValueError(f"Audio samples must be [n_samples, n_channels], got {samples.shape}")
-        object.__setattr__(self, "samples", samples)
-
-    @property
-    def n_samples(self) -> int:
-        return self.samples.shape[0]
-
-    @property
-    def n_channels(self) -> int:
-        return self.samples.shape[1]
-
-    @property
-    def duration_seconds(self) -> float:
-        return self.n_samples / self.sample_rate
 
 
 @runtime_checkable
@@ -73,3 +41,6 @@ def check_render_limits(score: Score) -> Score:
                           f"{MAX_RENDER_SECONDS:,.0f} s ({MAX_RENDER_SECONDS / 60:g} minutes) of music: "
                           "shorten it (`composer inspect` shows its tracks and tempo)")
     return score
+
+
+__all__ = ["Audio", "Renderer", "check_render_limits"]

@@ -18,8 +18,9 @@ from typing import Callable, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 
+from composer.audio import Audio
 from composer.errors import RenderError
-from composer.render.base import Audio, Renderer, check_render_limits
+from composer.render.base import Renderer, check_render_limits
 from composer.render.soundfont import SoundFontRenderer
 from composer.score import Score
 

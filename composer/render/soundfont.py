@@ -31,8 +31,9 @@ from typing import Iterator
 
 import numpy as np
 
+from composer.audio import Audio
 from composer.errors import RenderError
-from composer.render.base import Audio, check_render_limits
+from composer.render.base import check_render_limits
 from composer.score import Score, Track
 
 DEFAULT_SOUNDFONT = Path(__file__).resolve().parents[2] / "soundfonts" / "FluidR3Mono_GM.sf3"

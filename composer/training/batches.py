@@ -10,11 +10,11 @@ from typing import Callable, Iterator, Sequence, TypeVar
 
 import torch
 
+from composer.seeds import VALID_BATCH_SEED
+
 Item = TypeVar("Item")
 Batch = TypeVar("Batch")
 MakeBatch = Callable[[Sequence[Item], torch.Tensor, torch.Generator], Batch]
-
-VALID_SEED = 1234
 
 
 def random_batches(items: Sequence[Item], batch_size: int, generator: torch.Generator,
@@ -27,9 +27,9 @@ def random_batches(items: Sequence[Item], batch_size: int, generator: torch.Gene
 
 def fixed_batches(items: Sequence[Item], batch_size: int, make_batch: MakeBatch) -> list[Batch]:
     """Every item once, in order, in batches of ``batch_size``, with a fixed seed."""
-    rng = torch.Generator().manual_seed(VALID_SEED)
+    rng = torch.Generator().manual_seed(VALID_BATCH_SEED)
     order = torch.arange(len(items))
     return [make_batch(items, order[i:i + batch_size], rng) for i in range(0, len(order), batch_size)]
 
 
-__all__ = ["random_batches", "fixed_batches", "VALID_SEED"]
+__all__ = ["random_batches", "fixed_batches"]

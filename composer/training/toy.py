@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from composer.diffusion.schedule import add_noise, diffusion_loss, sample_train_times
+from composer.seeds import TOY_VALID_SEED
 from composer.training.loop import TrainConfig, train
 
 MIXTURE_MEANS = (-2.0, 0.5, 3.0)
@@ -69,7 +70,7 @@ class GaussianMixtureTask:
             yield sample_mixture(batch_size, generator)
 
     def valid_batches(self, batch_size: int) -> list[torch.Tensor]:
-        gen = torch.Generator().manual_seed(99)
+        gen = torch.Generator().manual_seed(TOY_VALID_SEED)
         return [sample_mixture(batch_size, gen) for _ in range(4)]
 
     def extra_config(self) -> dict[str, Any]:

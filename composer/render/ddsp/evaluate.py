@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from composer.render.ddsp.spectral import a_weighted_loudness, mrstft_loss, stft_magnitude, track_f0
 from composer.render.ddsp.timbre import TimbreModel
 
 
@@ -36,8 +37,6 @@ def _to_t(x: np.ndarray) -> torch.Tensor:
 @torch.no_grad()
 def evaluate_resynthesis(model: TimbreModel, analyses: list, seed: int = 0) -> ResynthesisScores:
     """Resynthesise each analysed held-out recording and compare (see module docstring)."""
-    from composer.render.ddsp.train import _stft_mag, a_weighted_loudness, mrstft_loss, track_f0
-
     sc = model.synth_config
     loss_fn = mrstft_loss()
     gen = torch.Generator().manual_seed(seed)
@@ -52,7 +51,7 @@ def evaluate_resynthesis(model: TimbreModel, analyses: list, seed: int = 0) -> R
             continue
         lds.append(float(np.abs(ld_hat[voiced] - a.loudness_db[:len(ld_hat)][voiced]).mean()))
         n_fft = 4096 if a.pitch < 48 else 2048
-        mag = _stft_mag(audio, n_fft, sc.hop, len(a.f0_hz))
+        mag = stft_magnitude(audio, n_fft, sc.hop, len(a.f0_hz))
         f0_hat = track_f0(mag, sc.sample_rate, n_fft, float(440 * 2 ** ((a.pitch - 69) / 12)))
         f0s.append(float(np.abs(1200 * np.log2(f0_hat[voiced] / a.f0_hz[voiced])).mean()))
         dists.append(float(loss_fn(_to_t(audio)[None, None], _to_t(a.audio)[None, None])))
@@ -64,8 +63,6 @@ def align_and_match(rendered: np.ndarray, reference: np.ndarray, sample_rate: in
     """Shift ``rendered`` so its onset (first frame within 30 dB of its peak loudness) meets the
     reference's, cut or pad it to the reference's length and scale it to the same A-weighted
     loudness (power over frames within 30 dB of the peak).  float32 [len(reference)]."""
-    from composer.render.ddsp.train import a_weighted_loudness
-
     def onset(x: np.ndarray) -> int:
         ld = a_weighted_loudness(x, sample_rate, hop)
         return int(np.flatnonzero(ld > ld.max() - 30)[0]) * hop
@@ -90,8 +87,6 @@ def align_and_match(rendered: np.ndarray, reference: np.ndarray, sample_rate: in
 
 def spectral_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Multi-resolution STFT distance (the training loss) between two equal-length signals."""
-    from composer.render.ddsp.train import mrstft_loss
-
     with torch.no_grad():
         return float(mrstft_loss()(_to_t(a)[None, None], _to_t(b)[None, None]))
 
@@ -181,14 +176,15 @@ def write_model_card(folder, audio_dir, log=print) -> dict:
     from pathlib import Path
 
     from composer.io.atomic import atomic_path
-    from composer.render.ddsp.timbre import count_parameters, describe_range, load_timbre
-    from composer.render.ddsp.train import DECODER_DEFAULT, analyse_folder, split_held_out
+    from composer.nets.blocks import count_parameters
+    from composer.render.ddsp.analysis import analyse_folder, split_held_out
+    from composer.render.ddsp.timbre import describe_range, load_timbre
 
     folder, audio_dir = Path(folder), Path(audio_dir)
     timbre = load_timbre(folder)
-    sc = timbre.model.synth_config
+    sc, decoder = timbre.model.synth_config, timbre.model.decoder
     analyses = analyse_folder(audio_dir, folder / ".cache" / "analysis.npz", sc,
-                              DECODER_DEFAULT["n_harmonics"], DECODER_DEFAULT["n_noise_bands"], progress=False)
+                              decoder.n_harmonics, decoder.n_noise_bands, progress=False)
     _, held = split_held_out(analyses)
     resynth = evaluate_resynthesis(timbre.model, held)
     log(f"{folder.name} resynthesis: {resynth}")

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from composer.render.base import Audio, check_render_limits
+from composer.audio import Audio
+from composer.render.base import check_render_limits
 from composer.render.ddsp.controls import (ControlCurves, dls_db, fit_range, n_frames_for, step_curve,
                                            voice_controls)
 from composer.render.ddsp.timbre import Timbre, describe_range, find_timbre

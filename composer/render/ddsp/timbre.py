@@ -227,10 +227,6 @@ def find_timbre(name: str, root: str | os.PathLike | None = None) -> Timbre:
     return load_timbre(root / name)
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def describe_range(expression: Expression) -> str:
     return f"{pitch_name(expression.pitch_min)}-{pitch_name(expression.pitch_max)}"
 
