@@ -12,8 +12,8 @@ one independent stream per level, so adding a level (the melody came last) keeps
 streams, and the songs, of the levels before it."""
 
 # ---- training
-TRAIN_STREAM_OFFSET = 12345
-"""Validation draws noise and times from ``config.seed + TRAIN_STREAM_OFFSET``: apart from the
+VALID_NOISE_OFFSET = 12345
+"""Validation draws noise and times from ``config.seed + VALID_NOISE_OFFSET``: apart from the
 weight initialisation's and the batches' streams, and the same at every evaluation."""
 RESUME_RANK_STRIDE = 1000
 RESUME_STEP_STRIDE = 7919
@@ -27,5 +27,5 @@ validation losses of one run compare."""
 TOY_VALID_SEED = 99
 """Validation batches of the toy task the training-loop tests use."""
 
-__all__ = ["LEVEL_SEED_STRIDE", "TRAIN_STREAM_OFFSET", "RESUME_RANK_STRIDE", "RESUME_STEP_STRIDE",
+__all__ = ["LEVEL_SEED_STRIDE", "VALID_NOISE_OFFSET", "RESUME_RANK_STRIDE", "RESUME_STEP_STRIDE",
            "VALID_BATCH_SEED", "VALID_CROP_SEED", "TOY_VALID_SEED"]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from composer.diffusion.schedule import alpha_sigma
 from composer.data.example import SongExample
 from composer.levels.notes import NoteLevel, decode_roll
 from composer.nets.notes import expand_mask, melody_channel_mask
@@ -46,7 +47,8 @@ def prepared(tmp_path_factory) -> Path:
 
 def test_net_shapes_and_init():
     x = torch.randn(2, X_CHANNELS, 64)
-    args = (torch.rand(2), torch.randn(2, N_COND, 64), torch.zeros_like(x), torch.zeros(2, 2, 64))
+    t = torch.rand(2)
+    args = (t, torch.randn(2, N_COND, 64), torch.zeros_like(x), torch.zeros(2, 2, 64), *alpha_sigma(t))
     plain = NoteUNet(**TINY, posterior=False)
     v = plain(x, *args)
     assert v.shape == (2, X_CHANNELS, 64) and v.dtype == torch.float32
@@ -56,12 +58,12 @@ def test_net_shapes_and_init():
 
 def test_posterior_head_is_the_exact_binary_posterior():
     """At init the context logit is -2 everywhere, so x0 = tanh(alpha x / sigma^2 - 2)."""
-    from composer.diffusion.schedule import alpha_sigma, x0_from_v
+    from composer.diffusion.schedule import x0_from_v
     net = NoteUNet(**TINY)
     torch.manual_seed(0)
     x = torch.randn(2, X_CHANNELS, 32)
     t = torch.tensor([0.3, 0.8])
-    v = net(x, t, torch.zeros(2, N_COND, 32), torch.zeros_like(x), torch.zeros(2, 2, 32))
+    v = net(x, t, torch.zeros(2, N_COND, 32), torch.zeros_like(x), torch.zeros(2, 2, 32), *alpha_sigma(t))
     alpha, sigma = alpha_sigma(t)
     expect = torch.tanh(alpha[:, None, None] * x / sigma[:, None, None] ** 2 - 2.0)
     assert torch.allclose(x0_from_v(x, v, t), expect, atol=1e-5)
@@ -70,7 +72,7 @@ def test_posterior_head_is_the_exact_binary_posterior():
     t = torch.tensor([0.02])
     a, s = alpha_sigma(t)
     xt = a * x0 + s * torch.randn(x0.shape)
-    v = net(xt, t, torch.zeros(1, N_COND, 32), torch.zeros_like(xt), torch.zeros(1, 2, 32))
+    v = net(xt, t, torch.zeros(1, N_COND, 32), torch.zeros_like(xt), torch.zeros(1, 2, 32), a, s)
     assert torch.equal(torch.sign(x0_from_v(xt, v, t)), x0)
 
 
@@ -109,10 +111,8 @@ def test_task_batches_and_loss(prepared):
     assert len(valid) == 2 and torch.equal(valid[0].x0, task.valid_batches(2)[0].x0)
 
 
-def test_two_training_steps_and_checkpoint_round_trip(prepared, tmp_path, monkeypatch):
-    import composer.levels.notes_task as nt
-    monkeypatch.setattr(nt, "MODEL_CONFIG", TINY)
-    task = NotesTask(prepared, n_valid_batches=1)
+def test_two_training_steps_and_checkpoint_round_trip(prepared, tmp_path):
+    task = NotesTask(prepared, n_valid_batches=1, model_config=TINY)
     result = train(task, TrainConfig(steps=2, batch_size=2, warmup=1, valid_every=1,
                                      checkpoint_every=1, log_every=1), tmp_path / "notes")
     assert result.step == 2 and np.isfinite(result.valid_loss)
@@ -121,6 +121,7 @@ def test_two_training_steps_and_checkpoint_round_trip(prepared, tmp_path, monkey
     assert config["kind"] == "notes" and config["representation"]["n_cond"] == N_COND
     fresh = task.build_model()
     assert level.model.state_dict().keys() == fresh.state_dict().keys()
+    assert config["model"] == TINY and fresh.x_channels == level.model.x_channels
 
 
 def test_decode_roll_one_melody_voice():

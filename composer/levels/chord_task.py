@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from composer.data.example import SongExample, load_split
-from composer.diffusion.samplers import impose_known
 from composer.diffusion.schedule import add_noise, diffusion_loss, sample_train_times
 from composer.levels.form_task import plan_of
 from composer.nets.chords import ChordDenoiser
@@ -149,8 +148,7 @@ class ChordTask:
         dev = batch.x0.device      # random draws on the generator's device, then to the batch's
         t = sample_train_times(b, generator).to(dev)
         noise = torch.randn(batch.x0.shape, generator=generator).to(dev)
-        x_t = add_noise(batch.x0, noise, t)
-        x_t = impose_known(x_t, batch.known, batch.mask, noise, t)
+        x_t = add_noise(batch.x0, noise, t)   # its known part is already what inpainting imposes
         v = model(x_t, t, batch.cond, batch.keep, batch.known, batch.mask, batch.valid)
         weight = batch.valid.repeat_interleave(SLOTS_PER_BAR, dim=2)
         return diffusion_loss(v, batch.x0, noise, t, weight)

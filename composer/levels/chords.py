@@ -16,11 +16,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from composer.diffusion.samplers import finish_known, guided, impose_known, make_sampler, project_onehot_v
-from composer.diffusion.schedule import add_noise
+from composer.diffusion.samplers import guided, project_onehot_v, run_sampler
 from composer.errors import ComposerError
 from composer.io.checkpoint import build_model, load_weights, read_config
-from composer.levels.returns import first_statements, phrase_repeats
+from composer.levels.returns import phrase_repeats, return_pass, return_start
 from composer.nets.chords import ChordDenoiser
 from composer.representation.form import FormPlan
 from composer.representation.harmony import (BASS, CHORD_CHANNELS, N_QUALITIES, QUALITY, ROOT, SLOTS_PER_BAR,
@@ -57,26 +56,20 @@ def chord_repeats(plan: FormPlan) -> list[tuple[int, int, int, int]]:
 def _denoise(level: ChordLevel, x: torch.Tensor, noise: torch.Tensor, known_x: torch.Tensor,
              mask: torch.Tensor, cond: torch.Tensor, valid: torch.Tensor, steps: int, start: int,
              sampler: str, guidance: float, project: bool, tick: Callable[[], None]) -> torch.Tensor:
-    """The sampler loop from grid index ``start`` (x is the state at that time) to t = 0;
-    a fresh multistep solver makes its first step first-order, so starting mid-grid is sound."""
+    """The sampler loop from grid index ``start`` (x is the state at that time) to t = 0."""
     maskf = mask.float()
-    solver = make_sampler(sampler)
-    solver.set_timesteps(steps)
-    for i in range(start, len(solver.timesteps)):
-        t = solver.timesteps[i]
-        x = impose_known(x, known_x, mask, noise, t)
+
+    def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if guidance == 1.0:
-            v = level.model(x, t.expand(1), cond, torch.ones(1), known_x, maskf, valid)
+            v = level.model(x, t, cond, torch.ones(1), known_x, maskf, valid)
         else:
             both = level.model(x.expand(2, -1, -1), t.expand(2), cond.expand(2, -1, -1),
                                torch.tensor([1.0, 0.0]), known_x.expand(2, -1, -1),
                                maskf.expand(2, -1, -1), valid.expand(2, -1, -1))
             v = guided(both[:1], both[1:], guidance)
-        if project:
-            v = project_onehot_v(v, x, t, ONEHOT_GROUPS)
-        x = solver.step(v, i, x)
-        tick()
-    return finish_known(x, known_x, mask)
+        return project_onehot_v(v, x, t[0], ONEHOT_GROUPS) if project else v
+
+    return run_sampler(denoise, x, steps, sampler, start, known_x, mask, noise, tick)
 
 
 @torch.no_grad()
@@ -119,7 +112,7 @@ def sample_chords(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4,
             slot_known[bar * SLOTS_PER_BAR + slot_of_beat(b, beats_per_bar)] = True
         mask[:, :, torch.from_numpy(slot_known)] = True
     repeats = phrase_repeats(plan.phrases) if repeat and variation > 0 else ()
-    start = min(max(int(round((1 - variation) * steps)), 0), steps - 1)
+    start = return_start(steps, variation)
     total = steps + (steps - start if repeats else 0)
     done = [0]
 
@@ -128,24 +121,15 @@ def sample_chords(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4,
         if progress is not None:
             progress(done[0], total)
 
+    def run(x: torch.Tensor, noise: torch.Tensor, known: torch.Tensor, mask: torch.Tensor,
+            start: int) -> torch.Tensor:
+        return _denoise(level, x, noise, known, mask, cond, valid, steps, start, sampler, guidance,
+                        project, tick)
+
     noise = torch.randn(shape, generator=generator)
-    x = _denoise(level, noise.clone(), noise, known_x, mask, cond, valid, steps, 0, sampler,
-                 guidance, project, tick)
+    x = run(noise.clone(), noise, known_x, mask, 0)
     if repeats:
-        slots = SLOTS_PER_BAR
-        source = first_statements(x, repeats, slots)
-        mask2 = torch.ones_like(mask)            # everything but the returning phrases is kept
-        for r in repeats:
-            a, b = r.start_bar * slots, (r.start_bar + r.n_bars) * slots
-            mask2[:, :, a:b] = mask[:, :, a:b]   # a user's known chords stay known
-        known2 = torch.where(mask, known_x, x)
-        noise2 = torch.randn(shape, generator=generator)
-        solver = make_sampler(sampler)
-        solver.set_timesteps(steps)
-        t0 = solver.timesteps[start]
-        x2 = add_noise(source, noise2, t0.expand(1))
-        x = _denoise(level, x2, noise2, known2, mask2, cond, valid, steps, start, sampler, guidance,
-                     project, tick)
+        x = return_pass(x, known_x, mask, repeats, SLOTS_PER_BAR, steps, variation, generator, run)
     x = x[0].numpy()
     grid = from_chord_array(x, tonic, beats_per_bar)
     if known is not None and known_beats is not None:

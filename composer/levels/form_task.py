@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from composer.data.example import SongExample, load_split
-from composer.diffusion.samplers import impose_known
 from composer.diffusion.schedule import add_noise, diffusion_loss, sample_train_times
 from composer.form import parse_form
 from composer.nets.form import FormDenoiser
@@ -138,9 +137,10 @@ class FormTask:
         dev = batch.x0.device      # random draws on the generator's device, then to the batch's
         t = sample_train_times(b, generator).to(dev)
         noise = torch.randn(batch.x0.shape, generator=generator).to(dev)
+        # The known part of x_t is the known data noised with this noise, as the sampler's
+        # inpainting makes it at every step: add_noise already gives exactly that, since the
+        # known values are the data's own.
         x_t = add_noise(batch.x0, noise, t)
-        # the sampler imposes the known part at every step: train on that state too
-        x_t = impose_known(x_t, batch.known, batch.mask, noise, t)
         v = model(x_t, t, batch.known, batch.mask)
         return diffusion_loss(v, batch.x0, noise, t)
 

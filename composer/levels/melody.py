@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from composer.diffusion.samplers import finish_known, impose_known, make_sampler
+from composer.diffusion.samplers import run_sampler
 from composer.diffusion.schedule import onehot_posterior_logits, onehot_x0, v_from_x0
 from composer.io.checkpoint import build_model, load_weights, read_config
 from composer.levels.returns import Repeat, phrase_repeats
@@ -153,30 +153,26 @@ def _denoise(level: MelodyLevel, cond: torch.Tensor, known: torch.Tensor, mask: 
     """One full sampler run with inpainting; returns the clean one-hot sample [1, K, L].
     guidance: float32 [1, 1, L], the guidance scale at each step."""
     model = level.model
-    solver = make_sampler("dpm++2m")
-    solver.set_timesteps(steps)
     known_in = known * mask
     uncond = None
     if bool((guidance != 1.0).any()):
         uncond = cond.clone()
         uncond[:, CHORD_CHANNELS] = 0
-    x = noise.clone()
-    for i, t in enumerate(solver.timesteps):
-        x = impose_known(x, known, mask, noise, t)
-        tb = t.expand(1)
+
+    def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if uncond is None:
-            logits = onehot_posterior_logits(model(x, tb, cond, known_in, mask), x, tb)
+            logits = onehot_posterior_logits(model(x, t, cond, known_in, mask), x, t)
         else:
-            both = model(torch.cat([x, x]), torch.cat([tb, tb]), torch.cat([cond, uncond]),
+            both = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([cond, uncond]),
                          torch.cat([known_in, known_in]), torch.cat([mask, mask]))
-            both = onehot_posterior_logits(both, torch.cat([x, x]), torch.cat([tb, tb]))
+            both = onehot_posterior_logits(both, torch.cat([x, x]), torch.cat([t, t]))
             logits = both[1:] + guidance * (both[:1] - both[1:])
         if rest_bias:
             logits = logits.clone()
             logits[:, REST] -= rest_bias
-        x = solver.step(v_from_x0(x, onehot_x0(logits), tb), i, x)
-        tick()
-    return finish_known(x, known, mask)
+        return v_from_x0(x, onehot_x0(logits), t)
+
+    return run_sampler(denoise, noise.clone(), steps, "dpm++2m", 0, known, mask, noise, tick)
 
 
 def cadence_steps(ctx: NoteContext) -> np.ndarray:

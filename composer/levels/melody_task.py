@@ -33,6 +33,7 @@ from composer.diffusion.schedule import add_noise, onehot_posterior_logits, samp
 from composer.nets.melody import MelodyUNet
 from composer.representation.melody import N_MELODY_CLASSES, ONSET, notes_to_tokens
 from composer.representation.pianoroll import CHORD_CHANNELS, COND_LAYOUT, MELODY_RANGE, N_COND, example_context
+from composer.seeds import VALID_CROP_SEED
 from composer.training.loop import TrainConfig
 
 CROP_STEPS = 256
@@ -45,8 +46,6 @@ steps (validation loss 0.580 at step 3000, 0.702 at 6000)."""
 PITCH_CLASS_GROUPS = (0, 12, 26)
 """First channels of the condition's 12-wide pitch-class groups: chord chroma, chord bass,
 key tonic (see COND_LAYOUT)."""
-VALID_SEED = 4321
-"""Seed of the fixed validation batches."""
 
 DEFAULT_CONFIG = TrainConfig(steps=4000, batch_size=32, lr=1e-3, warmup=200, valid_every=500,
                              checkpoint_every=250, log_every=25, ema_decay=0.998, seed=0,
@@ -181,7 +180,7 @@ class MelodyTask:
             yield self._batch(self.train_bank, batch_size, generator, transpose=True)
 
     def valid_batches(self, batch_size: int) -> list[MelodyBatch]:
-        gen = torch.Generator().manual_seed(VALID_SEED)
+        gen = torch.Generator().manual_seed(VALID_CROP_SEED)
         return [self._batch(self.valid_bank, batch_size, gen) for _ in range(self.n_valid_batches)]
 
     def loss(self, model: torch.nn.Module, batch: MelodyBatch, generator: torch.Generator) -> torch.Tensor:

@@ -31,11 +31,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from composer.diffusion.samplers import finish_known, guided, impose_known, make_sampler
-from composer.diffusion.schedule import add_noise, v_from_x0, x0_from_v
+from composer.diffusion.samplers import guided, run_sampler
+from composer.diffusion.schedule import alpha_sigma
 from composer.io.checkpoint import build_model, check_arguments, load_weights, read_config
-from composer.levels.returns import Repeat, first_statements, phrase_repeats
-from composer.nets.notes import X_CHANNELS, NoteUNet, expand_mask
+from composer.levels.returns import Repeat, phrase_repeats, return_pass, return_start
+from composer.errors import ModelError
+from composer.nets.notes import SCHEDULE, X_CHANNELS, NoteUNet, expand_mask
 from composer.representation.pianoroll import (CHORD_CHANNELS, MELODY_RANGE, N_ROLL_PITCHES,
                                                NoteContext)
 
@@ -60,6 +61,9 @@ class NoteLevel:
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> "NoteLevel":
         config = read_config(folder, kind="notes")
+        if config.get("schedule", SCHEDULE) != SCHEDULE:
+            raise ModelError(f"{folder}/config.json: the note net was trained with the "
+                             f"{config['schedule']!r} noise schedule; this version samples {SCHEDULE!r} only")
         decoding = (Decoding(**check_arguments(Decoding, config["decoding"], f"{folder}/config.json"))
                     if "decoding" in config else None)
         return cls(load_weights(folder, build_model(NoteUNet, config.get("model"), folder)), decoding)
@@ -88,15 +92,12 @@ def _pad_len(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
-@torch.no_grad()
 def _run(level: NoteLevel, cond: torch.Tensor, x: torch.Tensor, noise: torch.Tensor,
          known: torch.Tensor, mask: torch.Tensor, steps: int, start_index: int,
-         guidance: float | tuple[float, float],
-         progress: Callable[[], None] | None, clip: bool = False) -> torch.Tensor:
-    """Sampling loop from grid index ``start_index`` (x is the state at that time)."""
+         guidance: float | tuple[float, float], tick: Callable[[], None] | None) -> torch.Tensor:
+    """The sampler loop from grid index ``start_index`` (x is the state at that time);
+    ``mask`` [1, 2, L] is per step (melody, accompaniment), as the net takes it."""
     model = level.model
-    solver = make_sampler("dpm++2m")
-    solver.set_timesteps(steps)
     mask_c = expand_mask(mask)
     known_in = known * mask_c
     uncond = None
@@ -104,25 +105,18 @@ def _run(level: NoteLevel, cond: torch.Tensor, x: torch.Tensor, noise: torch.Ten
     if not (isinstance(scale, float) and scale == 1.0):
         uncond = cond.clone()
         uncond[:, CHORD_CHANNELS] = 0
-    for i in range(start_index, len(solver.timesteps)):
-        t = solver.timesteps[i]
-        x = impose_known(x, known, mask_c, noise, t)
-        tb = t.expand(x.shape[0])
+
+    def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        alpha, sigma = alpha_sigma(t)
         if uncond is None:
-            v = model(x, tb, cond, known_in, mask)
-        else:
-            both = model(torch.cat([x, x]), torch.cat([tb, tb]), torch.cat([cond, uncond]),
-                         torch.cat([known_in, known_in]), torch.cat([mask, mask]))
-            v = guided(both[:1], both[1:], scale)
-        if clip:
-            # The data are in [-1, 1]: clip the clean estimate there (Ho et al. 2020's
-            # "clip x0"), which keeps the few-step ODE from drifting off the binary rolls.
-            x0 = x0_from_v(x, v, tb).clamp(-1.0, 1.0)
-            v = v_from_x0(x, x0, tb)
-        x = solver.step(v, i, x)
-        if progress is not None:
-            progress()
-    return finish_known(x, known, mask_c)
+            return model(x, t, cond, known_in, mask, alpha, sigma)
+        both = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([cond, uncond]),
+                     torch.cat([known_in, known_in]), torch.cat([mask, mask]),
+                     torch.cat([alpha, alpha]), torch.cat([sigma, sigma]))
+        return guided(both[:1], both[1:], scale)
+
+    with torch.no_grad():
+        return run_sampler(denoise, x, steps, "dpm++2m", start_index, known, mask_c, noise, tick)
 
 
 def sample_notes(level: NoteLevel, ctx: NoteContext, generator: torch.Generator,
@@ -161,10 +155,7 @@ def sample_notes(level: NoteLevel, ctx: NoteContext, generator: torch.Generator,
     # padding beyond the song is known silence, so the net never writes into it
     mask_t[0, :, n:] = 1
     repeats = repeats_of(ctx) if repeat else ()
-    grid = make_sampler("dpm++2m")
-    grid.set_timesteps(steps)
-    start = int(round((1 - variation) * steps)) if repeats else steps
-    start = min(max(start, 0), steps - 1)
+    start = return_start(steps, variation) if repeats else steps - 1
     total = steps + (steps - start if repeats and variation > 0 else 0)
     done = [0]
 
@@ -173,27 +164,15 @@ def sample_notes(level: NoteLevel, ctx: NoteContext, generator: torch.Generator,
         if progress is not None:
             progress(done[0], total)
 
+    def run(x: torch.Tensor, noise: torch.Tensor, known: torch.Tensor, mask: torch.Tensor,
+            start: int) -> torch.Tensor:
+        return _run(level, cond, x, noise, known, mask, steps, start, guidance, tick)
+
     noise = torch.randn(1, X_CHANNELS, length, generator=generator)
-    x = _run(level, cond, noise.clone(), noise, known_t, mask_t, steps, 0, guidance, tick)
+    x = run(noise.clone(), noise, known_t, mask_t, 0)
     if repeats:
-        spb = ctx.steps_per_bar
-        source = first_statements(x, repeats, spb)
-        mask2 = torch.ones_like(mask_t)      # everything but the returning phrases is kept
-        known2 = x.clone()
-        # user-known positions stay what the user gave
-        user = expand_mask(mask_t).bool()
-        known2 = torch.where(user, known_t, known2)
-        for r in repeats:
-            a, b = r.start_bar * spb, (r.start_bar + r.n_bars) * spb
-            mask2[:, :, a:b] = mask_t[:, :, a:b]  # a user's known bars stay known
-        noise2 = torch.randn(1, X_CHANNELS, length, generator=generator)
-        if variation <= 0:
-            # no variation: the returning phrases are exact copies of their first statement
-            x = torch.where(expand_mask(mask2).bool(), known2, source)
-        else:
-            t0 = grid.timesteps[start]
-            x2 = add_noise(source, noise2, t0.expand(1))
-            x = _run(level, cond, x2, noise2, known2, mask2, steps, start, guidance, tick)
+        x = return_pass(x, known_t, mask_t, repeats, ctx.steps_per_bar, steps, variation, generator,
+                        run, expand_mask)
     return x[0, :, :n].T.reshape(n, 2, N_ROLL_PITCHES).numpy()
 
 

@@ -22,11 +22,12 @@ import numpy as np
 import torch
 
 from composer.data.example import SongExample, load_split
-from composer.diffusion.schedule import add_noise, diffusion_loss, sample_train_times
-from composer.nets.notes import NoteUNet, expand_mask, melody_channel_mask
+from composer.diffusion.schedule import add_noise, alpha_sigma, diffusion_loss, sample_train_times
+from composer.nets.notes import SCHEDULE, NoteUNet, expand_mask, melody_channel_mask
 from composer.representation.pianoroll import (CHORD_CHANNELS, COND_LAYOUT, MELODY_RANGE, N_COND,
                                                N_ROLL_PITCHES, PIANO_RANGE, example_context,
                                                song_roll)
+from composer.seeds import VALID_CROP_SEED
 from composer.training.loop import TrainConfig
 
 CROP_STEPS = 128
@@ -98,8 +99,10 @@ class NotesTask:
 
     kind = "notes"
 
-    def __init__(self, data_dir: Path, n_valid_batches: int = 8) -> None:
+    def __init__(self, data_dir: Path, n_valid_batches: int = 8,
+                 model_config: dict[str, Any] | None = None) -> None:
         self.data_dir = Path(data_dir)
+        self._model_config = dict(MODEL_CONFIG if model_config is None else model_config)
         self.train_songs = [song_item(e) for e in load_split(self.data_dir, "train")]
         self.valid_songs = [song_item(e) for e in load_split(self.data_dir, "valid")]
         self.train_songs = [s for s in self.train_songs if len(s.roll) >= CROP_STEPS]
@@ -107,7 +110,7 @@ class NotesTask:
         self.n_valid_batches = n_valid_batches
 
     def model_config(self) -> dict[str, Any]:
-        return dict(MODEL_CONFIG)
+        return dict(self._model_config)
 
     def build_model(self) -> torch.nn.Module:
         return NoteUNet(**self.model_config())
@@ -136,7 +139,7 @@ class NotesTask:
             yield self._batch(self.train_songs, picks, starts, mask_u)
 
     def valid_batches(self, batch_size: int) -> list[NoteBatch]:
-        gen = torch.Generator().manual_seed(4321)
+        gen = torch.Generator().manual_seed(VALID_CROP_SEED)
         out = []
         for _ in range(self.n_valid_batches):
             picks = torch.randint(len(self.valid_songs), (batch_size,), generator=gen).numpy()
@@ -154,13 +157,13 @@ class NotesTask:
         keep = (torch.rand(b, generator=generator) >= COND_DROP).float().to(dev)
         cond = batch.cond.clone()
         cond[:, CHORD_CHANNELS] *= keep[:, None, None]
-        known_c = expand_mask(batch.mask)
-        x_t = torch.where(known_c.bool(), add_noise(batch.x0, noise, t), x_t)
-        v = model(x_t, t, cond, batch.x0 * known_c, batch.mask)
+        known_c = expand_mask(batch.mask)   # x_t's known part is already what inpainting imposes
+        v = model(x_t, t, cond, batch.x0 * known_c, batch.mask, *alpha_sigma(t))
         return diffusion_loss(v, batch.x0, noise, t, weight=1 - known_c)
 
     def extra_config(self) -> dict[str, Any]:
-        return {"data": {"prepared": str(self.data_dir), "train_songs": len(self.train_songs),
+        return {"schedule": SCHEDULE,
+                "data": {"prepared": str(self.data_dir), "train_songs": len(self.train_songs),
                          "valid_songs": len(self.valid_songs), "crop_steps": CROP_STEPS},
                 "representation": {"melody_range": [MELODY_RANGE.low, MELODY_RANGE.high],
                                    "piano_range": [PIANO_RANGE.low, PIANO_RANGE.high],

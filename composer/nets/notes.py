@@ -8,9 +8,9 @@ convolutions: ``[B, 2 * N_ROLL_PITCHES, L]`` with channel ``c = channel * 120 + 
 Why this shape: a 2-D conv over (pitch, time) of a 128-pitch roll costs hundreds of
 millions of multiply-adds per bar; with the song transposed to C and the pitch axis cut
 to 48 + 72 pitches, a 1-D conv with pitch as channels sees every pitch at every layer and
-costs ~6 M multiply-adds per 16th... per bar, so it trains in an hour on two CPU cores and
+costs about 6 M multiply-adds per bar, so it trains in an hour on two CPU cores and
 samples a 64-bar song with a few solver steps in about a second.  It is fully
-convolutional: it trains on 16-bar crops and samples a whole song in one pass, so windows
+convolutional: it trains on 8-bar crops and samples a whole song in one pass, so windows
 never have seams.  Time is downsampled 16th -> 8th -> beat -> bar (strides 2, 2, 4), and
 dilated blocks at the bar level see +-12 bars.
 
@@ -18,6 +18,11 @@ The net also receives the inpainting constraint (``known`` roll and per-step ``m
 the melody and accompaniment), trained with random masks, so a regenerated span joins its
 neighbours; and the condition (chords, key, phrase, position; ``N_COND`` channels), which
 is dropped during training for classifier-free guidance.  It never samples (DESIGN rule 1).
+
+The noise schedule is an input, not an import: the posterior head and the local head need
+the signal and noise scales (alpha_t, sigma_t) of x_t, which the caller (the sampler, the
+training task) computes from its schedule and passes in; the checkpoint's config names
+that schedule ("schedule": "cosine"), and the level refuses any other.
 """
 from __future__ import annotations
 
@@ -25,7 +30,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from composer.diffusion.schedule import alpha_sigma
 from composer.nets.blocks import UNet1D
 from composer.representation.pianoroll import MELODY_RANGE, N_COND, N_ROLL_PITCHES
 
@@ -46,9 +50,11 @@ def expand_mask(mask: torch.Tensor) -> torch.Tensor:
 
 
 class NoteUNet(UNet1D):
-    """``(x_t [B, X, L], t [B], cond [B, N_COND, L], known [B, X, L], mask [B, 2, L]) -> v``.
+    """``(x_t [B, X, L], t [B], cond [B, N_COND, L], known [B, X, L], mask [B, 2, L],
+    alpha [B], sigma [B]) -> v``.
 
-    x_t: the noisy roll, float32; t: diffusion time in [0, 1]; cond: the condition
+    x_t: the noisy roll, float32; t: diffusion time in [0, 1]; alpha, sigma: the signal and
+    noise scales of x_t at t under the schedule it was trained with; cond: the condition
     (zeros = dropped); known: the known roll in [-1, 1] where ``mask`` is 1, zeros
     elsewhere; mask: per step, channel 0 = melody known, channel 1 = accompaniment known.
     posterior: predict through the exact binary posterior (see ``forward``), default True.
@@ -81,11 +87,11 @@ class NoteUNet(UNet1D):
         nn.init.constant_(self.out.bias, -2.0 if posterior else 0.0)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor,
-                known: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+                known: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor,
+                sigma: torch.Tensor) -> torch.Tensor:
         emb = self.emb(t)
         out = self.out(self.unet(torch.cat([x, known, mask, cond], dim=1), emb, cond))
         b, c, n = x.shape
-        alpha, sigma = alpha_sigma(t)
         # the local head reads the signal-to-noise-scaled input, one 2-row image per pitch
         xs = (x * (alpha / sigma.clamp_min(1e-2)).clamp(max=20.0)[:, None, None] / 10.0)
         p = c // 2
@@ -106,4 +112,7 @@ class NoteUNet(UNet1D):
         return (alpha * x - x0) / sigma
 
 
-__all__ = ["NoteUNet", "X_CHANNELS", "expand_mask", "melody_channel_mask"]
+SCHEDULE = "cosine"
+"""The noise schedule the note nets are trained and sampled with (recorded in config.json)."""
+
+__all__ = ["NoteUNet", "X_CHANNELS", "SCHEDULE", "expand_mask", "melody_channel_mask"]

@@ -47,7 +47,7 @@ from composer.errors import ModelError
 from composer.io.atomic import atomic_path
 from composer.io.checkpoint import save_checkpoint
 from composer.nets.blocks import count_parameters
-from composer.seeds import RESUME_RANK_STRIDE, RESUME_STEP_STRIDE, TRAIN_STREAM_OFFSET
+from composer.seeds import RESUME_RANK_STRIDE, RESUME_STEP_STRIDE, VALID_NOISE_OFFSET
 
 
 @runtime_checkable
@@ -239,7 +239,7 @@ def _validate(task: TrainTask, model: torch.nn.Module, batches: list[Any], seed:
               rank: int, world: int) -> float:
     """Mean loss over this rank's share of the validation batches, averaged over ranks."""
     model.eval()
-    gen = torch.Generator().manual_seed(seed + TRAIN_STREAM_OFFSET)
+    gen = torch.Generator().manual_seed(seed + VALID_NOISE_OFFSET)
     total = torch.zeros(2, dtype=torch.float64)
     for i, batch in enumerate(batches):
         if i % world != rank:
