@@ -36,8 +36,8 @@ from composer.diffusion.schedule import add_noise, v_from_x0, x0_from_v
 from composer.io.checkpoint import build_model, check_arguments, load_weights, read_config
 from composer.levels.returns import Repeat, first_statements, phrase_repeats
 from composer.nets.notes import X_CHANNELS, NoteUNet, expand_mask
-from composer.representation.pianoroll import (CHORD_CHANNELS, MELODY_RANGE, N_ROLL_PITCHES,
-                                               NoteContext)
+from composer.representation.note_context import CHORD_CHANNELS, NoteContext
+from composer.representation.pianoroll import MELODY_RANGE, N_ROLL_PITCHES
 
 DEFAULT_STEPS = 12
 DEFAULT_VARIATION = 0.55
