@@ -310,7 +310,7 @@ CARD_QUALITY = {"form": _form_quality, "chords": _chord_quality}
 
 EXTRA_NOTES = {
     "form": ["- Decoding: the sampled array is split into phrases by a semi-Markov Viterbi decode "
-             "(`segment_phrases` in composer/representation/form.py) that weighs the net's per-bar "
+             "(`segment_phrases` in composer/levels/form_decode.py) that weighs the net's per-bar "
              "phrase-start and type evidence against the phrase-length and type-bigram statistics of the "
              "training forms (`phrase_prior` in config.json, estimated by `FormTask` from the same 650 "
              "songs).  This run predates that code: its `phrase_prior` was added after training with the "

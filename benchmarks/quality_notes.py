@@ -19,12 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from composer.data.example import load_split
-from composer.form import parse_form
+from composer.form import FormPlan, parse_form
 from composer.io.midi import write_midi
 from composer.levels.melody import MelodyLevel
 from composer.levels.notes import NoteLevel
 from composer.pipeline import Composer, SUPPORTED_METERS
-from composer.representation.form import FormPlan
 from composer.representation.harmony import ChordGrid
 from composer.score import PITCH_CLASS_NAMES
 

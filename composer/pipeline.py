@@ -32,7 +32,8 @@ import torch
 
 from composer import arrange
 from composer.errors import ComposerError, FormError
-from composer.form import MAX_SONG_BARS, Phrase, parse_form
+from composer.form import MAX_SONG_BARS, FormPlan, Phrase, parse_form, parse_key, parse_partial_form
+from composer.grid import STEPS_PER_BEAT
 from composer.limits import check_seed, check_steps, check_tempo
 from composer.levels.chords import ChordLevel, sample_chords
 from composer.levels.form import FormLevel, sample_form
@@ -41,12 +42,10 @@ from composer.levels.melody import DEFAULT_REST_BIAS as MELODY_REST_BIAS
 from composer.levels.melody import MelodyLevel, sample_melody
 from composer.levels.notes import (DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_VARIATION, NoteLevel,
                                    decode_roll, sample_notes)
-from composer.representation.form import FormPlan, parse_key
 from composer.representation.harmony import ChordGrid
 from composer.representation.melody import notes_to_tokens, tokens_to_notes
-from composer.representation.pianoroll import (STEPS_PER_BEAT, NoteContext, reference_shift,
-                                               shift_pitch_classes, song_roll, split_roll,
-                                               ticks_per_step, track_to_notes)
+from composer.representation.note_context import NoteContext, reference_shift, shift_pitch_classes
+from composer.representation.pianoroll import song_roll, split_roll, ticks_per_step, track_to_notes
 from composer.seeds import LEVEL_SEED_STRIDE
 from composer.score import (QUALITY_NAMES, RESOLUTION, KeySignature, Note, Score, Section,
                             TempoChange, TimeSignature, Track)
@@ -142,7 +141,6 @@ def check_options(form: str | None, bars: int | None, key: str | None, tempo: fl
     if bars is not None and not 1 <= int(bars) <= MAX_SONG_BARS:
         raise FormError(f"--bars must be 1 to {MAX_SONG_BARS}, not {bars}")
     if form is not None:
-        from composer.representation.form import parse_partial_form
         # str.isdigit() takes '²' (which int() refuses) and '８' or '٨' (which it reads as 8):
         # a form is ASCII, so anything else is refused here, pointing at it.
         odd = next((i for i, ch in enumerate(form) if not ch.isascii()), None)

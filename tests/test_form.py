@@ -1,7 +1,8 @@
 import pytest
 
 from composer.errors import FormError
-from composer.form import PHRASE_TYPES, Phrase, form_bars, format_form, parse_form, phrase_type_of
+from composer.form import (PHRASE_TYPES, Phrase, form_bars, format_form, parse_form, parse_key, parse_partial_form,
+                           phrase_type_of)
 
 
 def test_parse_and_format_round_trip():
@@ -40,3 +41,28 @@ def test_too_long_song_is_refused():
 def test_phrase_types():
     assert [PHRASE_TYPES[phrase_type_of(c)] for c in "ABCXiobx"] == ["A", "B", "M", "M", "i", "o", "x", "x"]
     assert Phrase("A", 4).has_melody and not Phrase("i", 4).has_melody
+
+
+def test_partial_form_syntax():
+    p = parse_partial_form("i4A8?16o4")
+    assert p.n_bars == 32 and not p.open_end and not p.is_complete
+    assert parse_partial_form("A8B8*").open_end
+    assert parse_partial_form("i4A8B8o4").is_complete
+    for bad, where in [("A8B?", "position 3"), ("A8*B4", "position 3"), ("A8#B8", "position 3"),
+                       ("i4A0", "position 3"), ("?", "position 1")]:
+        with pytest.raises(FormError, match=where):
+            parse_partial_form(bad)
+    with pytest.raises(FormError):
+        parse_partial_form("   ")
+
+
+def test_parse_key():
+    assert parse_key("A minor") == (9, 1)
+    assert parse_key("C# major") == (1, 0)
+    assert parse_key("Eb") == (3, 0)
+    assert parse_key("f#m") == (6, 1)
+    assert parse_key("Bb min") == (10, 1)
+    assert parse_key("C\u266f minor") == (1, 1) and parse_key("B\u266d") == (10, 0)
+    for bad in ("H major", "C lydian", "", "\u266d"):   # a flat sign is no tonic (it once read as B)
+        with pytest.raises(FormError, match="unknown key"):
+            parse_key(bad)

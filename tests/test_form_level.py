@@ -1,16 +1,16 @@
-"""Form level: representation round trips, partial-form syntax, constraints kept exactly."""
+"""Form level: array round trips, the decoder and its prior, constraints kept exactly."""
 import numpy as np
 import pytest
 import torch
 
 from composer.errors import FormError
-from composer.form import parse_form
+from composer.form import FormPlan, parse_form
 from composer.levels.form import FormLevel, sample_form
+from composer.levels.form_constraints import form_constraints
+from composer.levels.form_decode import PhrasePrior, decode_form, estimate_phrase_prior
 from composer.levels.form_task import FormTask, plan_of, random_constraint
 from composer.nets.form import FormDenoiser
-from composer.representation.form import (END, FORM_CHANNELS, START, FormPlan, PhrasePrior, estimate_phrase_prior,
-                                          form_constraints, from_form_array, parse_key, parse_partial_form,
-                                          to_form_array)
+from composer.representation.form import END, FORM_CHANNELS, START, from_form_array, to_form_array
 from levels_fixtures import synthetic_songs
 
 
@@ -56,39 +56,15 @@ def test_segmenting_with_the_prior_ignores_flicker_and_keeps_given_letters():
     x[0, 6], x[1, 6] = 0.1, 0.2  # and one bar that leans to B
     assert from_form_array(x).form == "i4A2B1A2A3B8o4"     # bar by bar: split into pieces
     prior = estimate_phrase_prior([_plan("i4A8B8o4"), _plan("i4A8A8B8o4"), _plan("A8B8")])
-    assert from_form_array(x, prior=prior).form == "i4A8B8o4"
+    assert decode_form(x, prior=prior).form == "i4A8B8o4"
     # letters given by the user (here: X over the intro's bars) are kept, and split there
     letters = ("X",) * 4 + (None,) * 20
-    assert from_form_array(x, prior=prior, letters=letters).form == "X4A8B8o4"
+    assert decode_form(x, prior=prior, letters=letters).form == "X4A8B8o4"
     # a given start flag is kept even where the evidence and the prior disagree
     start_known = np.zeros(32, dtype=bool)
     start_known[9] = True
     x[START, 9] = 1.0
-    assert from_form_array(x, prior=prior, start_known=start_known).form.startswith("i4A5A3")
-
-
-def test_partial_form_syntax():
-    p = parse_partial_form("i4A8?16o4")
-    assert p.n_bars == 32 and not p.open_end and not p.is_complete
-    assert parse_partial_form("A8B8*").open_end
-    assert parse_partial_form("i4A8B8o4").is_complete
-    for bad, where in [("A8B?", "position 3"), ("A8*B4", "position 3"), ("A8#B8", "position 3"),
-                       ("i4A0", "position 3"), ("?", "position 1")]:
-        with pytest.raises(FormError, match=where):
-            parse_partial_form(bad)
-    with pytest.raises(FormError):
-        parse_partial_form("   ")
-
-
-def test_parse_key():
-    assert parse_key("A minor") == (9, 1)
-    assert parse_key("C# major") == (1, 0)
-    assert parse_key("Eb") == (3, 0)
-    assert parse_key("f#m") == (6, 1)
-    assert parse_key("Bb min") == (10, 1)
-    for bad in ("H major", "C lydian", ""):
-        with pytest.raises(FormError, match="unknown key"):
-            parse_key(bad)
+    assert decode_form(x, prior=prior, start_known=start_known).form.startswith("i4A5A3")
 
 
 def test_constraints_contradictions():
@@ -166,14 +142,14 @@ def test_decode_places_intros_and_outros_at_the_ends():
     plan = _plan("A8o4A8")          # the net's evidence puts an outro in the middle
     x = to_form_array(plan, 24)
     prior = estimate_phrase_prior([_plan("i4A8B8o4"), _plan("A8B8A8o4")])
-    form = from_form_array(x, prior=prior).form
+    form = decode_form(x, prior=prior).form
     assert "o" not in form[:-2]     # no outro before the end
     # a user's outro in the middle is kept; the free bars after it stay outro
     letters = (None,) * 8 + ("o",) * 4 + (None,) * 8
-    assert from_form_array(x, prior=prior, letters=letters).form == "A8o4o8"
+    assert decode_form(x, prior=prior, letters=letters).form == "A8o4o8"
     # and letters that contradict the rule outright are kept as given
     letters = (None,) * 8 + ("o",) * 4 + ("A",) * 8
-    assert from_form_array(x, prior=prior, letters=letters).form == "A8o4A8"
+    assert decode_form(x, prior=prior, letters=letters).form == "A8o4A8"
 
 
 def test_decode_ties_a_returning_label_to_its_first_length():
@@ -184,9 +160,9 @@ def test_decode_ties_a_returning_label_to_its_first_length():
     x[0, 23], x[1, 23] = -0.6, 0.6
     lengths = estimate_phrase_prior([_plan("A8B8A7B9"), _plan("A7B9A7B9")])   # 7, 8, 9 all common
     untied = PhrasePrior(lengths.length_logp, lengths.type_logp, lengths.length_weight)
-    assert from_form_array(x, prior=untied).form == "A8B8A7B9"
+    assert decode_form(x, prior=untied).form == "A8B8A7B9"
     tied = PhrasePrior(lengths.length_logp, lengths.type_logp, lengths.length_weight, same_length_p=0.9)
-    assert from_form_array(x, prior=tied).form == "A8B8A8B8"
+    assert decode_form(x, prior=tied).form == "A8B8A8B8"
 
 
 def test_nothing_given_draws_a_real_songs_length():

@@ -19,7 +19,8 @@ from composer.levels.melody_task import CROP_STEPS, MelodyTask, random_masks, tr
 from composer.nets.melody import MelodyUNet
 from composer.representation.melody import (HOLD, N_MELODY_CLASSES, ONSET, REST, notes_to_tokens,
                                             onehot_to_tokens, tokens_to_notes, tokens_to_onehot)
-from composer.representation.pianoroll import MELODY_RANGE, N_COND, NoteContext
+from composer.representation.note_context import N_COND, NoteContext
+from composer.representation.pianoroll import MELODY_RANGE
 from composer.training import TrainConfig, train
 
 TINY = dict(channels=[8, 8, 8, 8], blocks=[1, 1, 1, 1], mid_dilations=[1], emb_dim=16)

@@ -16,7 +16,8 @@ from composer.nets.notes import expand_mask, melody_channel_mask
 from composer.levels.notes_task import (CROP_STEPS, NotesTask, _random_mask,
                                         melody_channel_mask)
 from composer.nets.notes import X_CHANNELS, NoteUNet
-from composer.representation.pianoroll import MELODY_RANGE, N_COND, N_ROLL_PITCHES, PIANO_RANGE
+from composer.representation.note_context import N_COND
+from composer.representation.pianoroll import MELODY_RANGE, N_ROLL_PITCHES, PIANO_RANGE
 from composer.training import TrainConfig, TrainTask, train
 
 TINY = dict(channels=[8, 8, 8, 8], blocks=[1, 1, 1, 1], mid_dilations=[1], emb_dim=16)

@@ -19,7 +19,7 @@ from composer.nets.notes import NoteUNet
 from composer.pipeline import (PIANO_TRACKS, Composer, bass_line, grid_from_score, monophonic,
                                named_sections, parse_meter, piano_track, plan_from_score)
 from composer.representation.harmony import ChordGrid
-from composer.representation.pianoroll import NoteContext
+from composer.representation.note_context import NoteContext
 
 TINY_NOTES = dict(channels=(8, 8, 8, 8), blocks=(1, 1, 1, 1), mid_dilations=(1,), emb_dim=16)
 

@@ -231,7 +231,7 @@ def read_inputs(form: str | None = "", bars=None, key: str | None = None, tempo=
     line in the app's words: "Bars must be a whole number from 1 to 512, not 2.5".
     """
     from composer.pipeline import check_options  # noqa: PLC0415
-    from composer.representation.form import parse_key, parse_partial_form  # noqa: PLC0415
+    from composer.form import parse_key, parse_partial_form  # noqa: PLC0415
 
     form_text = None if _blank(form) else str(form).strip()
     n_bars = _whole(bars, "Bars", 1, MAX_SONG_BARS)

@@ -134,9 +134,8 @@ SLOWEST_DRAWN_TEMPO = 70.0
 def _check_audio_length(args: argparse.Namespace, beats_per_bar: int) -> None:
     """Refuse, before composing, a song that could be too long to render: the most bars the
     options allow at their tempo against :data:`composer.limits.MAX_RENDER_SECONDS`."""
-    from composer.form import MAX_SONG_BARS
+    from composer.form import MAX_SONG_BARS, parse_partial_form
     from composer.limits import MAX_RENDER_SECONDS
-    from composer.representation.form import parse_partial_form
 
     bars = args.bars
     if bars is None and args.form is not None:

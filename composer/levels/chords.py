@@ -18,10 +18,10 @@ import torch
 
 from composer.diffusion.samplers import guided, project_onehot_v, run_sampler
 from composer.errors import ComposerError
+from composer.form import FormPlan
 from composer.io.checkpoint import build_model, load_weights, read_config
 from composer.levels.returns import phrase_repeats, return_pass, return_start
 from composer.nets.chords import ChordDenoiser
-from composer.representation.form import FormPlan
 from composer.representation.harmony import (BASS, CHORD_CHANNELS, N_QUALITIES, QUALITY, ROOT, SLOTS_PER_BAR,
                                              ChordGrid, chord_condition, from_chord_array, slot_of_beat,
                                              to_chord_array)

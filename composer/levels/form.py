@@ -16,12 +16,12 @@ import torch
 
 from composer.diffusion.samplers import project_onehot_v, sample
 from composer.errors import FormError
-from composer.form import MAX_SONG_BARS, Phrase
+from composer.form import MAX_SONG_BARS, FormPlan, PartialForm, Phrase, parse_key, parse_partial_form
 from composer.io.checkpoint import build_model, load_weights, read_config
+from composer.levels.form_constraints import form_constraints
+from composer.levels.form_decode import PhrasePrior, decode_form
 from composer.nets.form import FormDenoiser
-from composer.representation.form import (END, MODE, N_TYPES, START, TONIC, FormPlan, PartialForm,
-                                          PhrasePrior, form_constraints, from_form_array, parse_key,
-                                          parse_partial_form)
+from composer.representation.form import END, MODE, N_TYPES, START, TONIC
 
 ONEHOT_GROUPS = ((0, N_TYPES, False), (END, 1, False), (START, 1, False), (TONIC, 12, True),
                  (MODE, 1, False))
@@ -33,7 +33,7 @@ DEFAULT_LENGTH = 256
 
 class FormLevel:
     """A trained form denoiser, ready to sample (eval mode, CPU), with the phrase prior of
-    its training forms (None: decode bar by bar, see ``from_form_array``)."""
+    its training forms (None: decode bar by bar, see ``decode_form``)."""
 
     def __init__(self, model: FormDenoiser, length: int = DEFAULT_LENGTH,
                  prior: PhrasePrior | None = None) -> None:
@@ -98,7 +98,7 @@ def sample_form(level: FormLevel, form: str | None = None, bars: int | None = No
 
     x = sample(denoise, tuple(known.shape), steps, sampler, generator, known, mask, progress)[0].numpy()
     min_bars = partial.n_bars if partial is not None else 1
-    return from_form_array(x, min_bars=max(1, min_bars), letters=_letters(partial, length),
+    return decode_form(x, min_bars=max(1, min_bars), letters=_letters(partial, length),
                            n_bars=cons.n_bars, prior=level.prior, start_known=cons.mask[START])
 
 

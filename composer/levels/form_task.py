@@ -17,10 +17,10 @@ import torch
 
 from composer.data.example import SongExample, load_split
 from composer.diffusion.schedule import add_noise, diffusion_loss, sample_train_times
-from composer.form import parse_form
+from composer.form import FormPlan, parse_form
+from composer.levels.form_decode import estimate_phrase_prior
 from composer.nets.form import FormDenoiser
-from composer.representation.form import (END, FORM_CHANNELS, MODE, START, TONIC, FormPlan,
-                                          estimate_phrase_prior, to_form_array)
+from composer.representation.form import END, FORM_CHANNELS, MODE, START, TONIC, to_form_array
 from composer.training.batches import fixed_batches, random_batches
 from composer.training.loop import TrainConfig
 
@@ -92,7 +92,7 @@ class FormTask:
         self._model_config = dict(model_config or MODEL_CONFIG)
         self.train_items = self._items(train)
         # phrase lengths and type bigrams of the training forms (both annotators): the
-        # decoder's prior (composer.representation.form.segment_phrases)
+        # decoder's prior (composer.levels.form_decode.segment_phrases)
         self.prior = estimate_phrase_prior([plan_of(ex, alt) for ex in train for alt in (False, True)])
         self.valid_items = self._items(valid)
         self.n_train_songs, self.n_valid_songs = len(train), len(valid)

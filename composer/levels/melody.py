@@ -34,11 +34,13 @@ import torch
 
 from composer.diffusion.samplers import run_sampler
 from composer.diffusion.schedule import onehot_posterior_logits, onehot_x0, v_from_x0
+from composer.grid import STEPS_PER_BEAT
 from composer.io.checkpoint import build_model, load_weights, read_config
 from composer.levels.returns import Repeat, phrase_repeats
 from composer.nets.melody import MelodyUNet
 from composer.representation.melody import HOLD, N_MELODY_CLASSES, ONSET, REST, tokens_to_onehot
-from composer.representation.pianoroll import CHORD_CHANNELS, MELODY_RANGE, STEPS_PER_BEAT, NoteContext
+from composer.representation.note_context import CHORD_CHANNELS, NoteContext
+from composer.representation.pianoroll import MELODY_RANGE
 
 DEFAULT_STEPS = 16
 DEFAULT_GUIDANCE = 1.0

@@ -32,7 +32,8 @@ from composer.data.example import SongExample, load_split
 from composer.diffusion.schedule import add_noise, onehot_posterior_logits, sample_train_times
 from composer.nets.melody import MelodyUNet
 from composer.representation.melody import N_MELODY_CLASSES, ONSET, notes_to_tokens
-from composer.representation.pianoroll import CHORD_CHANNELS, COND_LAYOUT, MELODY_RANGE, N_COND, example_context
+from composer.representation.note_context import CHORD_CHANNELS, COND_LAYOUT, N_COND, example_context
+from composer.representation.pianoroll import MELODY_RANGE
 from composer.seeds import VALID_CROP_SEED
 from composer.training.loop import TrainConfig
 

@@ -34,11 +34,11 @@ import torch
 from composer.diffusion.samplers import guided, run_sampler
 from composer.diffusion.schedule import alpha_sigma
 from composer.io.checkpoint import build_model, check_arguments, load_weights, read_config
-from composer.levels.returns import Repeat, phrase_repeats, return_pass, return_start
 from composer.errors import ModelError
+from composer.levels.returns import Repeat, phrase_repeats, return_pass, return_start
 from composer.nets.notes import SCHEDULE, X_CHANNELS, NoteUNet, expand_mask
-from composer.representation.pianoroll import (CHORD_CHANNELS, MELODY_RANGE, N_ROLL_PITCHES,
-                                               NoteContext)
+from composer.representation.note_context import CHORD_CHANNELS, NoteContext
+from composer.representation.pianoroll import MELODY_RANGE, N_ROLL_PITCHES
 
 DEFAULT_STEPS = 12
 DEFAULT_VARIATION = 0.55

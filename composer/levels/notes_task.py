@@ -4,7 +4,7 @@ Each training item is a crop of ``CROP_STEPS`` 16th steps (8 bars of 4/4) starti
 line of a POP909 training song, transposed so the song's main key is C: the joint roll of
 melody (MELODY track) and accompaniment (PIANO track), scaled to [-1, 1], and the condition
 (chords, key, phrase type, position in phrase and bar; see
-:class:`composer.representation.pianoroll.NoteContext`).
+:class:`composer.representation.note_context.NoteContext`).
 
 Random constraints teach inpainting (regenerating bars, keeping a user's melody, and the
 whole-song repetition pass of the pipeline): half of the items have none, the others a known
@@ -24,9 +24,8 @@ import torch
 from composer.data.example import SongExample, load_split
 from composer.diffusion.schedule import add_noise, alpha_sigma, diffusion_loss, sample_train_times
 from composer.nets.notes import SCHEDULE, NoteUNet, expand_mask, melody_channel_mask
-from composer.representation.pianoroll import (CHORD_CHANNELS, COND_LAYOUT, MELODY_RANGE, N_COND,
-                                               N_ROLL_PITCHES, PIANO_RANGE, example_context,
-                                               song_roll)
+from composer.representation.note_context import CHORD_CHANNELS, COND_LAYOUT, N_COND, example_context
+from composer.representation.pianoroll import MELODY_RANGE, PIANO_RANGE, song_roll
 from composer.seeds import VALID_CROP_SEED
 from composer.training.loop import TrainConfig
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from composer.nets.blocks import UNet1D
 from composer.representation.melody import N_MELODY_CLASSES
-from composer.representation.pianoroll import N_COND
+from composer.representation.note_context import N_COND
 
 
 class MelodyUNet(UNet1D):

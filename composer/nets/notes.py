@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from composer.nets.blocks import UNet1D
-from composer.representation.pianoroll import MELODY_RANGE, N_COND, N_ROLL_PITCHES
+from composer.representation.note_context import N_COND
+from composer.representation.pianoroll import MELODY_RANGE, N_ROLL_PITCHES
 
 X_CHANNELS = 2 * N_ROLL_PITCHES
 """Roll channels of the net's input and output: 240."""

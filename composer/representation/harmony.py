@@ -28,8 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
-from composer.form import PHRASE_TYPES, phrase_type_of
-from composer.representation.form import FormPlan
+from composer.form import PHRASE_TYPES, FormPlan, phrase_type_of
 from composer.score import QUALITY_NAMES, ChordSymbol
 
 SLOTS_PER_BAR = 4

@@ -152,7 +152,7 @@ def parse_chord_file(lines: Iterable[str]) -> list[ChordEvent]:
 def parse_label_key(text: str) -> tuple[int, int]:
     """A key as POP909's label files write it: ``"Gb:maj"`` -> (6, 0); ``"C#:min"`` -> (1, 1).
     (tonic pitch class, mode index into MODES).  Not a form-string key
-    (:func:`composer.representation.form.parse_key`)."""
+    (:func:`composer.form.parse_key`)."""
     m = re.fullmatch(r"\s*([A-G][#b]*):(maj|min)\S*\s*", text)
     if not m:
         raise DataError(f"not a key: {text!r}")
