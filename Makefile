@@ -51,10 +51,13 @@ $(STAMP): pyproject.toml
 install: system-deps $(STAMP)
 
 # COMPOSER_REQUIRE_BROWSER=1: the browser tests fail, not skip, if chromium or Playwright is missing.
+# lint-imports: the layering contracts of pyproject.toml ([tool.importlinter]).
 test: install
+	$(VENV)/bin/lint-imports
 	COMPOSER_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 
 test-fast: install
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -m 'not slow'
 
 data: install
