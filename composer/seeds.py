@@ -15,9 +15,10 @@ streams, and the songs, of the levels before it."""
 VALID_NOISE_OFFSET = 12345
 """Validation draws noise and times from ``config.seed + VALID_NOISE_OFFSET``: apart from the
 weight initialisation's and the batches' streams, and the same at every evaluation."""
-RESUME_RANK_STRIDE = 1000
+RANK_SEED_STRIDE = 1000
+"""Worker ``rank`` draws its batches from ``seed + 1000 * rank``."""
 RESUME_STEP_STRIDE = 7919
-"""After a resume, worker ``rank`` at step ``step`` reseeds its batch stream with
+"""After a resume at ``step``, worker ``rank`` reseeds its batch stream with
 ``seed + 1000 * rank + 7919 * step`` (7919 is prime, so steps and ranks never collide)."""
 VALID_BATCH_SEED = 1234
 """Validation batches of the form and chord levels (`training.batches.fixed_batches`)."""
@@ -27,5 +28,5 @@ validation losses of one run compare."""
 TOY_VALID_SEED = 99
 """Validation batches of the toy task the training-loop tests use."""
 
-__all__ = ["LEVEL_SEED_STRIDE", "VALID_NOISE_OFFSET", "RESUME_RANK_STRIDE", "RESUME_STEP_STRIDE",
+__all__ = ["LEVEL_SEED_STRIDE", "VALID_NOISE_OFFSET", "RANK_SEED_STRIDE", "RESUME_STEP_STRIDE",
            "VALID_BATCH_SEED", "VALID_CROP_SEED", "TOY_VALID_SEED"]

@@ -152,6 +152,15 @@ def test_two_training_steps_and_checkpoint_round_trip(prepared, tmp_path):
     assert np.isfinite(result.valid_loss)
     level = MelodyLevel.from_pretrained(tmp_path / "melody")
     assert isinstance(level.model, MelodyUNet)
+    # the folder holds the trained (EMA) weights, bit for bit, and the config that built them
+    from composer.io.checkpoint import load_weights
+    again = load_weights(tmp_path / "melody", task.build_model())
+    for name, tensor in level.model.state_dict().items():
+        assert torch.equal(tensor, again.state_dict()[name]), name
+    saved = json.loads((tmp_path / "melody" / "config.json").read_text())
+    assert saved["kind"] == "melody" and saved["model"] == TINY
+    assert not all(torch.equal(a, b) for a, b in zip(level.model.state_dict().values(),
+                                                      task.build_model().state_dict().values()))
 
 
 # ---------------------------------------------------------------------------- sampling

@@ -148,3 +148,24 @@ def test_guidance_per_part_scales_melody_and_accompaniment_channels():
     x = torch.arange(2 * N_ROLL_PITCHES, dtype=torch.float32)[None, :, None]
     roll = x[0, :, :1].T.reshape(1, 2, N_ROLL_PITCHES)
     assert roll[0, 1, 0] == N_ROLL_PITCHES and roll[0, 0, m] == m
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_on_cuda_then_sampling(prepared, tmp_path):
+    """`composer train notes --device cuda`: batches go to the net's device (they once
+    stayed on the CPU and the first step failed), and the trained folder samples."""
+    task = NotesTask(prepared, n_valid_batches=1, model_config=TINY)
+    config = TrainConfig(steps=2, batch_size=2, warmup=1, valid_every=2, checkpoint_every=2,
+                         log_every=1, device="cuda")
+    result = train(task, config, tmp_path / "notes")
+    assert result.step == 2 and np.isfinite(result.valid_loss)
+    level = NoteLevel.from_pretrained(tmp_path / "notes")
+    from composer.levels.notes import sample_notes
+    from composer.form import parse_form
+    from composer.representation.note_context import NoteContext
+    phrases = parse_form("A2")
+    ctx = NoteContext(16, np.zeros(2, np.int64), np.zeros(2, np.int64), np.zeros(8, np.int64),
+                      np.zeros(8, np.int64), np.zeros(8, np.int64), phrases)
+    roll = sample_notes(level, ctx, torch.Generator().manual_seed(0), steps=2)
+    assert roll.shape == (32, 2, N_ROLL_PITCHES) and np.isfinite(roll).all()

@@ -13,10 +13,10 @@ from composer.io.audio import integrated_loudness, read_audio
 from composer.audio import Audio
 from composer.render.mix import (Mixer, TimbreOption, TrackTimbre, mix_audio, parse_program_options,
                                  parse_timbre, parse_timbre_options, resolve_timbres)
+from composer.io import midi
 from composer.score import ControlChange, Note, Score, TempoChange, Track
 
 pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
-midi = pytest.importorskip("composer.io.midi")
 
 SR = 44100
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -47,7 +47,7 @@ from composer.errors import ModelError
 from composer.io.atomic import atomic_path
 from composer.io.checkpoint import save_checkpoint
 from composer.nets.blocks import count_parameters
-from composer.seeds import RESUME_RANK_STRIDE, RESUME_STEP_STRIDE, VALID_NOISE_OFFSET
+from composer.seeds import RANK_SEED_STRIDE, RESUME_STEP_STRIDE, VALID_NOISE_OFFSET
 
 
 @runtime_checkable
@@ -310,7 +310,7 @@ def _train(task: TrainTask, config: TrainConfig, out_dir: Path, resume: bool, st
     for group in groups:
         group.setdefault("lr_scale", 1.0)
     opt = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
-    gen = torch.Generator().manual_seed(config.seed + RESUME_RANK_STRIDE * rank)
+    gen = torch.Generator().manual_seed(config.seed + RANK_SEED_STRIDE * rank)
 
     step = 0
     history: list[dict[str, Any]] = []
@@ -320,7 +320,7 @@ def _train(task: TrainTask, config: TrainConfig, out_dir: Path, resume: bool, st
             # rank r's stream continues from its own generator; only rank 0's is saved, so
             # re-derive the others deterministically from the step.
             gen = torch.Generator().manual_seed(
-                config.seed + RESUME_RANK_STRIDE * rank + RESUME_STEP_STRIDE * info["step"])
+                config.seed + RANK_SEED_STRIDE * rank + RESUME_STEP_STRIDE * info["step"])
         if isinstance(task, HasStreamState) and "task_stream" in info:
             task.load_stream_state(info["task_stream"])
         step = int(info["step"])
