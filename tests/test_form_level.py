@@ -7,7 +7,7 @@ from composer.errors import FormError
 from composer.form import FormPlan, parse_form
 from composer.levels.form import FormLevel, sample_form
 from composer.levels.form_constraints import form_constraints
-from composer.levels.form_decode import PhrasePrior, decode_form, estimate_phrase_prior
+from composer.levels.form_decode import PhrasePrior, decode_form, estimate_phrase_prior, type_lengths
 from composer.levels.form_task import FormTask, plan_of, random_constraint
 from composer.nets.form import FormDenoiser
 from composer.representation.form import END, FORM_CHANNELS, START, from_form_array, to_form_array
@@ -163,6 +163,15 @@ def test_decode_ties_a_returning_label_to_its_first_length():
     assert decode_form(x, prior=untied).form == "A8B8A7B9"
     tied = PhrasePrior(lengths.length_logp, lengths.type_logp, lengths.length_weight, same_length_p=0.9)
     assert decode_form(x, prior=tied).form == "A8B8A8B8"
+
+
+def test_a_label_keeps_the_length_most_of_its_phrases_have():
+    # (first bar, end bar, type): types 0 = A, 1 = B, 3 = intro (not melodic)
+    segments = [(0, 4, 3), (4, 14, 0), (14, 22, 1), (22, 30, 0), (30, 38, 0), (38, 44, 1), (44, 50, 1),
+                (50, 58, 1)]
+    # A: 10, 8, 8 -> 8; B: 8, 6, 6, 8 -> a tie, the earliest (8); the intro is free
+    assert type_lengths(segments) == {0: 8, 1: 8}
+    assert type_lengths([(0, 10, 0)]) == {0: 10}
 
 
 def test_nothing_given_draws_a_real_songs_length():
