@@ -177,6 +177,14 @@ class SongExample:
         )
 
 
+def train_and_valid(prepared_dir: str | os.PathLike | None, train: list[SongExample] | None = None,
+                    valid: list[SongExample] | None = None) -> tuple[list[SongExample], list[SongExample]]:
+    """A training task's two splits: the songs given (tests pass them in), else those of the
+    prepared folder."""
+    return (train if train is not None else load_split(prepared_dir, "train"),
+            valid if valid is not None else load_split(prepared_dir, "valid"))
+
+
 def load_split(prepared_dir: str | os.PathLike, split: str) -> list[SongExample]:
     """All SongExamples of one split ("train", "valid" or "test") of a prepared folder."""
     root = Path(prepared_dir)
@@ -206,4 +214,4 @@ MAX_SPLIT_BYTES = 16 * 2**20
 _SONG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", re.ASCII)
 
 
-__all__ = ["SongExample", "load_split", "STEPS_PER_BEAT", "MODES", "format_form"]
+__all__ = ["SongExample", "load_split", "train_and_valid", "STEPS_PER_BEAT", "MODES", "format_form"]

@@ -241,6 +241,19 @@ def run_sampler(denoise_fn: DenoiseFn, x: torch.Tensor, steps: int, sampler: str
     return x
 
 
+def step_counter(progress: Callable[[int, int], None] | None, total: int) -> Callable[[], None]:
+    """A ``tick()`` for :func:`run_sampler` that reports ``progress(done, total)`` after each
+    network call, counting across the passes of a level (draft, return)."""
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], total)
+
+    return tick
+
+
 def grid_time(steps: int, index: int) -> torch.Tensor:
     """The time of grid index ``index`` of an ``steps``-step run (where a return pass that
     starts at ``index`` noises its copy to)."""
@@ -262,16 +275,9 @@ def sample(denoise_fn: DenoiseFn, shape: tuple[int, ...], steps: int,
     """
     if noise is None:
         noise = torch.randn(shape, generator=generator, dtype=torch.float32)
-    done = [0]
-
-    def tick() -> None:
-        done[0] += 1
-        if progress is not None:
-            progress(done[0], steps)
-
     return run_sampler(denoise_fn, noise.clone(), steps, sampler, known=known, mask=mask,
-                       noise=noise, tick=tick)
+                       noise=noise, tick=step_counter(progress, steps))
 
 
 __all__ = ["SamplerName", "SAMPLER_NAMES", "Sampler", "DDIMSampler", "DPMSolverPP2MSampler",
-           "make_sampler", "guided", "project_simplex", "project_onehot_v", "impose_known", "finish_known", "run_sampler", "grid_time", "sample", "DenoiseFn"]
+           "make_sampler", "guided", "project_simplex", "project_onehot_v", "impose_known", "finish_known", "run_sampler", "step_counter", "grid_time", "sample", "DenoiseFn"]

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from composer.data.example import SongExample, load_split
+from composer.data.example import SongExample, train_and_valid
 from composer.diffusion.schedule import add_noise, diffusion_loss, sample_train_times
 from composer.levels.form_task import plan_of
 from composer.nets.chords import ChordDenoiser
@@ -91,8 +91,7 @@ class ChordTask:
     def __init__(self, data_dir: Path | None = None, train: list[SongExample] | None = None,
                  valid: list[SongExample] | None = None, model_config: dict[str, Any] | None = None) -> None:
         self.data_dir = data_dir
-        train = train if train is not None else load_split(data_dir, "train")
-        valid = valid if valid is not None else load_split(data_dir, "valid")
+        train, valid = train_and_valid(data_dir, train, valid)
         self._model_config = dict(model_config or MODEL_CONFIG)
         self.train_items = [chord_item(ex) for ex in train]
         self.valid_items = [chord_item(ex) for ex in valid]

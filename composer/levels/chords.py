@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from composer.diffusion.samplers import guided, project_onehot_v, run_sampler
+from composer.diffusion.samplers import guided, project_onehot_v, run_sampler, step_counter
 from composer.errors import ComposerError
 from composer.form import FormPlan
 from composer.io.checkpoint import build_model, load_weights, read_config
@@ -114,12 +114,7 @@ def sample_chords(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4,
     repeats = phrase_repeats(plan.phrases) if repeat and variation > 0 else ()
     start = return_start(steps, variation)
     total = steps + (steps - start if repeats else 0)
-    done = [0]
-
-    def tick() -> None:
-        done[0] += 1
-        if progress is not None:
-            progress(done[0], total)
+    tick = step_counter(progress, total)
 
     def run(x: torch.Tensor, noise: torch.Tensor, known: torch.Tensor, mask: torch.Tensor,
             start: int) -> torch.Tensor:

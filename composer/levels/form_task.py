@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from composer.data.example import SongExample, load_split
+from composer.data.example import SongExample, train_and_valid
 from composer.diffusion.schedule import add_noise, diffusion_loss, sample_train_times
 from composer.form import FormPlan, parse_form
 from composer.levels.form_decode import estimate_phrase_prior
@@ -87,8 +87,7 @@ class FormTask:
     def __init__(self, data_dir: Path | None = None, train: list[SongExample] | None = None,
                  valid: list[SongExample] | None = None, model_config: dict[str, Any] | None = None) -> None:
         self.data_dir = data_dir
-        train = train if train is not None else load_split(data_dir, "train")
-        valid = valid if valid is not None else load_split(data_dir, "valid")
+        train, valid = train_and_valid(data_dir, train, valid)
         self._model_config = dict(model_config or MODEL_CONFIG)
         self.train_items = self._items(train)
         # phrase lengths and type bigrams of the training forms (both annotators): the

@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from composer.diffusion.samplers import run_sampler
+from composer.diffusion.samplers import run_sampler, step_counter
 from composer.diffusion.schedule import onehot_posterior_logits, onehot_x0, v_from_x0
 from composer.grid import STEPS_PER_BEAT
 from composer.io.checkpoint import build_model, load_weights, read_config
@@ -230,12 +230,7 @@ def sample_melody(level: MelodyLevel, ctx: NoteContext, generator: torch.Generat
     returning = source != np.arange(n)
     maybe_second = bool(repeats) and bool((returning & ~keep & ~base_mask).any())
     total = steps * (2 if maybe_second else 1)
-    done = [0]
-
-    def tick() -> None:
-        done[0] += 1
-        if progress is not None:
-            progress(done[0], total)
+    tick = step_counter(progress, total)
 
     def padded(tokens: np.ndarray, m: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         k = -np.ones((N_MELODY_CLASSES, length), np.float32)

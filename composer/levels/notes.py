@@ -31,7 +31,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from composer.diffusion.samplers import guided, run_sampler
+from composer.diffusion.samplers import guided, run_sampler, step_counter
 from composer.diffusion.schedule import alpha_sigma
 from composer.io.checkpoint import build_model, check_arguments, load_weights, read_config
 from composer.errors import ModelError
@@ -157,12 +157,7 @@ def sample_notes(level: NoteLevel, ctx: NoteContext, generator: torch.Generator,
     repeats = repeats_of(ctx) if repeat else ()
     start = return_start(steps, variation) if repeats else steps - 1
     total = steps + (steps - start if repeats and variation > 0 else 0)
-    done = [0]
-
-    def tick() -> None:
-        done[0] += 1
-        if progress is not None:
-            progress(done[0], total)
+    tick = step_counter(progress, total)
 
     def run(x: torch.Tensor, noise: torch.Tensor, known: torch.Tensor, mask: torch.Tensor,
             start: int) -> torch.Tensor:
