@@ -40,10 +40,16 @@ def test_tighten_groove_moves_strays_onto_the_sections_pattern():
     got = tighten_groove(notes(*rows), a, SPB)
     assert got[got[:, 2] == 64].tolist() == [[4 * SPB + 4, 4, 64, 70]]    # release kept at 72
     assert len(got) == 20
-    # A quarter of the bars is a pattern, not a stray: with four bars the same onset stays.
+    # One bar in three is a pattern, not a stray (GROOVE_STRAY = 0.3): the same onset stays.
+    three = [r for r in rows if r[0] < 2 * SPB] + [(2 * SPB + p, 4, 60, 70) for p in (0, 8, 12)]
+    three.append((2 * SPB + 5, 3, 64, 70))
+    assert [2 * SPB + 5, 3, 64, 70] in tighten_groove(notes(*three), (Section(0, 3, "A"),), SPB).tolist()
+    # ... and one in four is a stray at that threshold, not at 0.25
     four = [r for r in rows if r[0] < 3 * SPB] + [(3 * SPB + p, 4, 60, 70) for p in (0, 8, 12)]
     four.append((3 * SPB + 5, 3, 64, 70))
-    assert [3 * SPB + 5, 3, 64, 70] in tighten_groove(notes(*four), (Section(0, 4, "A"),), SPB).tolist()
+    assert [3 * SPB + 4, 4, 64, 70] in tighten_groove(notes(*four), (Section(0, 4, "A"),), SPB).tolist()
+    assert [3 * SPB + 5, 3, 64, 70] in tighten_groove(notes(*four), (Section(0, 4, "A"),), SPB,
+                                                      stray=0.25).tolist()
     # An uncommon onset with no common neighbour stays where it is (step 14 beside 13 and 15).
     odd = notes(*(rows + [(2 * SPB + 14, 1, 72, 70)]))
     assert [2 * SPB + 14, 1, 72, 70] in tighten_groove(odd, a, SPB).tolist()
