@@ -24,6 +24,10 @@ from pathlib import Path
 
 import torch
 
+from composer.arrange import GROOVE_STRAY
+from composer.levels.melody import DEFAULT_CADENCE_GUIDANCE, DEFAULT_REST_BIAS
+from composer.pipeline import MELODY_STEPS
+
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "out" / "eval"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -104,6 +108,10 @@ def melody_card(cascade: dict[str, dict], pipe: dict | None, hw: str) -> None:
         f"({tr['steps']} steps, batch {tr['config']['batch_size']}, AdamW peak lr {tr['config']['lr']}, "
         f"EMA {tr['config']['ema_decay']}; composer/levels/melody_task.py).",
         f"- Network: {tr['params']:,} parameters, config {json.dumps(cfg['model'])}.",
+        f"- Sampling (defaults of composer/levels/melody.py): DPM-Solver++(2M), {MELODY_STEPS} steps; "
+        f"rest bias {DEFAULT_REST_BIAS} (subtracted from the rest's logit) and classifier-free guidance "
+        f"{DEFAULT_CADENCE_GUIDANCE} on the chords in phrases' last bars, both chosen on the validation "
+        "split (`DEFAULT_REST_BIAS`, `DEFAULT_CADENCE_GUIDANCE`).",
         f"- Wall time: {tr['wall_seconds'] / 60:.0f} min on {hw}, {tr['config']['num_threads']} threads.",
         f"- Validation loss (cross-entropy of the posterior, EMA weights): {tr['valid_loss']:.4f}; history: "
         + ", ".join(f"{h['step']}: {h['valid_loss']:.4f}" for h in tr["history"]) + ".", "",
@@ -118,7 +126,8 @@ def melody_card(cascade: dict[str, dict], pipe: dict | None, hw: str) -> None:
     lines += ["## Pictures", "", "![a generated song](../../docs/img/generated_song.png)", "",
               "![a real test song](../../docs/img/real_song.png)", "",
               "## Limits", "", "Trained on POP909's Chinese pop melodies: the style is theirs. Tuned on "
-              "the test songs' forms (the return rule, the chord-tone test) as stated in docs/ARCHITECTURE.md.", ""]
+              "the test songs' forms (the return rule, the chord-tone test) as stated in docs/ARCHITECTURE.md; the "
+              "rest bias and the cadence guidance were chosen on the validation split.", ""]
     path = ROOT / "models" / "melody" / "MODEL_CARD.md"
     path.write_text("\n".join(lines))
     print(f"wrote {path}")
@@ -156,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         f"EMA {tr['config']['ema_decay']}.",
         "- Sampling (defaults of composer/levels/notes.py): DPM-Solver++(2M), 12 steps; return pass "
         "at variation 0.55; classifier-free guidance on the chords 1.0 for the melody and 4.0 for "
-        "the accompaniment (chosen on the validation split, see `DEFAULT_GUIDANCE`).",
+        "the accompaniment (chosen on the validation split, see `DEFAULT_GUIDANCE`); then the "
+        f"arrangement moves the piano's stray onsets (positions under {GROOVE_STRAY:.0%} of a section's "
+        "bars) onto its groove (composer/arrange.py `tighten_groove`, chosen on the validation split).",
         f"- Network: {tr['params']:,} parameters, config {json.dumps(cfg['model'])}.",
         f"- Wall time: {tr['wall_seconds'] / 60:.0f} min on {hw}.",
         f"- Validation loss (v-prediction MSE, EMA weights): {tr['valid_loss']:.4f}; history: "
