@@ -208,21 +208,25 @@ def test_shipped_models_end_to_end(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_shipped_models_bring_phrases_back():
-    """Whole-song coherence of the shipped cascade: a returning A or B phrase is more like its
-    first statement than phrases are like each other on average (structure ratio > 1; the
-    100-song evaluation gives 1.31 against 1.38 for real songs), and melodies sit on chord
-    tones on strong beats (0.76 there)."""
+    """Whole-song coherence of the shipped cascade, on six songs of one short form: a returning
+    A or B phrase restates its first statement (return note match: share of its notes equal in
+    pitch and place; the 100-song evaluation gives 0.84 against 0.82 for real songs), phrases
+    are more like their own label than like each other (structure ratio > 1; 100 songs 1.37,
+    real 1.38; this short form averages 1.20 over these seeds, before the rest bias and after),
+    and melodies sit on chord tones on strong beats (0.74 over 100 songs, real 0.72)."""
     models = REPO / "models"
-    if not all((models / name / "model.safetensors").is_file() for name in ("form", "chords", "notes")):
+    if not all((models / name / "model.safetensors").is_file() for name in ("form", "chords", "notes", "melody")):
         pytest.skip("shipped models not present")
-    from composer.metrics import chord_tone_strong_beats, structure_ratio_melody
+    from composer.metrics import chord_tone_strong_beats, return_note_match, structure_ratio_melody
     from composer.pipeline import Composer
     composer = Composer.from_pretrained(models)
-    songs = [composer.compose(form="i4A8B8A8B8o4", key="A minor", tempo=96, seed=seed) for seed in range(3)]
+    songs = [composer.compose(form="i4A8B8A8B8o4", key="A minor", tempo=96, seed=seed) for seed in range(6)]
+    kept = [return_note_match(s) for s in songs]
+    assert min(kept) > 0.7, kept
     ratios = [structure_ratio_melody(s) for s in songs]
-    assert min(ratios) > 1.0 and sum(ratios) / 3 > 1.2, ratios
+    assert min(ratios) > 1.0 and sum(ratios) / 6 > 1.15, ratios
     tones = [chord_tone_strong_beats(s) for s in songs]
-    assert sum(tones) / 3 > 0.6, tones
+    assert sum(tones) / 6 > 0.6, tones
 
 
 def test_default_models_do_not_depend_on_the_working_directory(tmp_path, monkeypatch):
