@@ -185,3 +185,17 @@ def test_nothing_given_draws_a_real_songs_length():
     assert lengths == {40, 48}
     assert sample_form(level, bars=12, generator=torch.Generator().manual_seed(0), steps=2).n_bars == 12
     assert sample_form(level, form="A4B4", generator=torch.Generator().manual_seed(0), steps=2).form == "A4B4"
+
+
+def test_free_phrases_stay_within_the_longest_real_phrase():
+    """Where the net marks starts but weakly, the decoder once merged them into one phrase of
+    40+ bars; unlettered phrases stop at FREE_PHRASE_MAX_BARS, a user's letters do not."""
+    from composer.levels.form_decode import FREE_PHRASE_MAX_BARS
+    x = to_form_array(_plan("A40B8"), 48)
+    for bar in (13, 27):                  # weak starts inside the A (the rest say "no start")
+        x[START, bar] = -0.2
+    prior = estimate_phrase_prior([_plan("A40B8"), _plan("A8B8A8B8")])
+    free = decode_form(x, prior=prior)
+    assert free.n_bars == 48 and max(p.n_bars for p in free.phrases) <= FREE_PHRASE_MAX_BARS < 40
+    given = decode_form(x, prior=prior, letters=("A",) * 40 + ("B",) * 8)
+    assert given.form == "A40B8"
