@@ -45,13 +45,22 @@ MAX_CONFIG_BYTES = 1_000_000
 """Largest config.json read from a model folder."""
 
 
+def _whole_number_in(value: object, low: int, high: int) -> int | None:
+    """``value`` as an int when it is a whole number (int, numpy integer; not a bool, 1.5 or
+    "7") within ``low .. high``, else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = operator.index(value)
+    except TypeError:
+        return None
+    return number if low <= number <= high else None
+
+
 def check_seed(seed: int, option: str = "--seed") -> int:
     """``seed`` as an int in 0 .. :data:`MAX_SEED`, else one ComposerError line."""
-    try:
-        value = operator.index(seed)  # int, numpy integers; not 1.5 or "7"
-    except TypeError:
-        value = None
-    if isinstance(seed, bool) or value is None or not 0 <= value <= MAX_SEED:
+    value = _whole_number_in(seed, 0, MAX_SEED)
+    if value is None:
         raise ComposerError(f"{option} must be a whole number from 0 to {MAX_SEED:,} "
                             f"(2**32 - 1), not {_short(seed)}")
     return value
@@ -71,11 +80,8 @@ def check_tempo(tempo: float, option: str = "--tempo") -> float:
 
 def check_steps(steps: int, option: str = "--steps") -> int:
     """``steps`` within 1 .. MAX_STEPS, else one ComposerError line."""
-    try:
-        value = operator.index(steps)
-    except TypeError:
-        value = None
-    if isinstance(steps, bool) or value is None or not 1 <= value <= MAX_STEPS:
+    value = _whole_number_in(steps, 1, MAX_STEPS)
+    if value is None:
         raise ComposerError(f"{option} must be 1 to {MAX_STEPS} (time grows with the steps: "
                             f"{MAX_STEPS} takes about 7x the default), not {_short(steps)}")
     return value

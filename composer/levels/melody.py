@@ -76,10 +76,6 @@ class MelodyLevel:
         return cls(load_weights(folder, build_model(MelodyUNet, config.get("model"), folder)))
 
 
-def _pad_len(n: int, multiple: int) -> int:
-    return max(-(-n // multiple) * multiple, 2 * multiple)
-
-
 def melodic_steps(ctx: NoteContext) -> np.ndarray:
     """bool [n_steps]: True inside phrases with a melody (upper-case labels)."""
     out = np.zeros(ctx.n_steps, dtype=bool)
@@ -206,7 +202,7 @@ def sample_melody(level: MelodyLevel, ctx: NoteContext, generator: torch.Generat
     network call.  Returns tokens ``int64 [n_steps]``.
     """
     n = ctx.n_steps
-    length = _pad_len(n, level.model.length_multiple)
+    length = level.model.padded_length(n)
     feats = ctx.features()
     cond_np = np.zeros((length, feats.shape[1]), np.float32)
     cond_np[:n] = feats

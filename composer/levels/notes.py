@@ -88,10 +88,6 @@ def guidance_scale(guidance: float | tuple[float, float]) -> float | torch.Tenso
     return per_pitch.repeat(X_CHANNELS // N_ROLL_PITCHES)[None, :, None]
 
 
-def _pad_len(n: int, multiple: int) -> int:
-    return -(-n // multiple) * multiple
-
-
 def _run(level: NoteLevel, cond: torch.Tensor, x: torch.Tensor, noise: torch.Tensor,
          known: torch.Tensor, mask: torch.Tensor, steps: int, start_index: int,
          guidance: float | tuple[float, float], tick: Callable[[], None] | None) -> torch.Tensor:
@@ -138,8 +134,7 @@ def sample_notes(level: NoteLevel, ctx: NoteContext, generator: torch.Generator,
     :func:`decode_roll`).  The generator is the only randomness.
     """
     n = ctx.n_steps
-    # at least two bottom positions: group norms need more than one value per group
-    length = max(_pad_len(n, level.model.length_multiple), 2 * level.model.length_multiple)
+    length = level.model.padded_length(n)
     feats = ctx.features()
     cond_np = np.zeros((length, feats.shape[1]), np.float32)
     cond_np[:n] = feats

@@ -143,6 +143,13 @@ class UNet1D(nn.Module):
             m *= s
         return m
 
+    def padded_length(self, n_steps: int) -> int:
+        """The length a song of ``n_steps`` is padded to: a multiple of
+        :attr:`length_multiple`, and at least two of them (group norms need more than one
+        value per group at the bottom level)."""
+        m = self.length_multiple
+        return max(-(-n_steps // m) * m, 2 * m)
+
     def unet(self, h_in: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Inputs ``[B, in_channels, L]``, time embedding ``[B, E]``, condition
         ``[B, cond_channels, L]`` -> features ``[B, channels[0], L]`` (normalised, SiLU)."""
