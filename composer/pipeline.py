@@ -8,9 +8,9 @@
 Each level is a diffusion model with its own sampler loop (composer/levels/); this module
 checks the user's options, hands one level's result to the next, and dresses the result as
 a DAW-ready Score: sections with display names ("Intro", "Verse 1", "Chorus 2"), chord
-symbols, key signatures, tempo, meter, and the tracks ``Melody`` (GM 73, flute: a clear lead
-voice, each phrase moved by octaves into the flute's C4..C7, silent in intros, outros and
-interludes), ``Piano RH`` and ``Piano LH`` (GM 0, the accompaniment split between the hands,
+symbols, key signatures, tempo, meter, and the tracks ``Melody`` (GM 71, clarinet: a lead
+with a singer's range, each phrase moved by octaves into its D3..C7 when it strays, silent in
+intros, outros and interludes), ``Piano RH`` and ``Piano LH`` (GM 0, the accompaniment split between the hands,
 with the sustain pedal through each chord) and ``Bass`` (GM 33, finger bass, derived from
 the chords' bass notes), with velocities shaped by metre, section and phrase and a little
 seeded jitter; ``humanize=True`` adds seeded timing and dynamics (composer/arrange.py).
@@ -64,7 +64,7 @@ def level_generators(seed: int) -> dict[str, torch.Generator]:
     """One generator per level, all derived from the song's seed (see LEVELS)."""
     return {name: torch.Generator().manual_seed(int(seed) * LEVEL_SEED_STRIDE + i) for i, name in enumerate(LEVELS)}
 
-MELODY_PROGRAM = 73   # GM flute: a clear, sustained lead that stands apart from the piano
+MELODY_PROGRAM = 71   # GM clarinet: a sustained lead whose range holds a sung line where it was written
 PIANO_PROGRAM = 0     # GM acoustic grand piano: POP909's accompaniment is a piano part
 PIANO_TRACKS = ("Piano RH", "Piano LH")
 """The accompaniment's two tracks (right hand, left hand); songs written before the split
@@ -471,7 +471,7 @@ class Composer:
         sections = named_sections(plan.phrases)
         chords = grid.to_symbols(RESOLUTION)
         # --- arrangement (composer/arrange.py): no melody where the form has none, each
-        # phrase in the flute's range, the piano on its sections' grooves, in two hands
+        # phrase in the lead's range, the piano on its sections' grooves, in two hands
         # with the pedal.
         melody = arrange.silence_sections(monophonic(melody), sections, m.steps_per_bar)
         melody = arrange.fit_melody_range(melody, sections, m.steps_per_bar)

@@ -20,7 +20,7 @@ from test_pipeline import tiny_composer
 
 @pytest.fixture
 def ctx(tmp_path):
-    return AppContext(tiny_composer(), tmp_path / "out", ("flute",))
+    return AppContext(tiny_composer(), tmp_path / "out", ("clarinet", "flute"))
 
 
 @pytest.fixture
@@ -39,6 +39,16 @@ def test_timbre_choices_round_trip_to_specs():
     assert all(act.timbre_label(timbre_spec(c), ["flute", "cello"]) == c for c in choices)
     with pytest.raises(ComposerError):
         timbre_spec("Kazoo")
+
+
+def test_a_melody_starts_on_the_learned_timbre_of_its_own_instrument():
+    song = Score(tracks=(Track("Melody", 73), Track("Piano RH", 0)))
+    assert act.default_timbres(song, ["clarinet", "flute"]) == {"Melody": "ddsp:flute", "Piano RH": None}
+    lead = Score(tracks=(Track("Melody", 71),))
+    assert act.default_timbres(lead, ["clarinet"]) == {"Melody": "ddsp:clarinet"}
+    # No learned timbre of that instrument installed: its own program.
+    assert act.default_timbres(lead, ["flute"]) == {"Melody": None}
+    assert act.default_timbres(Score(tracks=(Track("Lead", 71),)), ["clarinet"]) == {"Lead": None}
 
 
 def test_blank_inputs_mean_the_model_chooses():
@@ -85,8 +95,8 @@ def test_compose_writes_midi_view_and_summary(ctx, session):
     assert [(s.label, s.n_bars) for s in v.score.sections] == [("A", 2), ("B", 2)]
     assert "`A2B2`" in v.summary and "D major" in v.summary and "90 bpm" in v.summary
     assert "Seed** 5" in v.summary and v.editable and session.current is v
-    # The default timbres: the learned flute on the melody (installed here), the rest own program.
-    assert v.timbres == (("Melody", "ddsp:flute"),)
+    # The default timbres: the learned clarinet on the melody (installed here), the rest own program.
+    assert v.timbres == (("Melody", "ddsp:clarinet"),)
 
 
 def test_two_untouched_composes_give_two_songs(ctx, session):

@@ -21,13 +21,13 @@ def test_is_melodic():
 
 def test_a_phrase_moves_by_octaves_and_keeps_its_intervals():
     sections = (Section(0, 1, "A"), Section(1, 1, "B"))
-    low_phrase = notes((0, 4, 52, 80), (4, 4, 55, 80), (8, 4, 59, 80), (12, 4, 64, 80))
+    low_phrase = notes((0, 4, 40, 80), (4, 4, 43, 80), (8, 4, 47, 80), (12, 4, 52, 80))
     high_phrase = notes((16, 4, 100, 80), (20, 4, 98, 80))
     got = fit_melody_range(np.concatenate([low_phrase, high_phrase]), sections, SPB)
-    assert got[:, 2].tolist() == [64, 67, 71, 76, 88, 86]        # +12 and -12, intervals kept
+    assert got[:, 2].tolist() == [52, 55, 59, 64, 88, 86]        # +12 and -12, intervals kept
     assert got[:, [0, 1, 3]].tolist() == np.concatenate([low_phrase, high_phrase])[:, [0, 1, 3]].tolist()
-    # Already inside: untouched.
-    inside = notes((0, 4, 60, 80), (4, 4, 96, 80))
+    # Already inside the clarinet's D3..C7: untouched.
+    inside = notes((0, 4, 50, 80), (4, 4, 96, 80))
     assert fit_melody_range(inside, sections[:1], SPB).tolist() == inside.tolist()
 
 
@@ -75,10 +75,12 @@ def test_tighten_groove_merges_what_moves_onto_one_pitch():
 
 
 def test_a_phrase_wider_than_the_range_folds_its_outliers():
-    wide = notes((0, 2, 55, 80), (2, 2, 70, 80), (4, 2, 98, 80))     # 43 semitones
+    wide = notes((0, 2, 45, 80), (2, 2, 70, 80), (4, 2, 98, 80))     # 53 semitones
     got = fit_melody_range(wide, (Section(0, 1, "A"),), SPB)
-    assert got[:, 2].tolist() == [67, 82, 86]     # +12 leaves one outside, folded
-    assert all(60 <= p <= 96 for p in got[:, 2])
+    # +12 and -12 each leave one outside; +12 puts the middle nearer the range's middle,
+    # and its 110 is folded two octaves down.
+    assert got[:, 2].tolist() == [57, 82, 86]
+    assert all(50 <= p <= 96 for p in got[:, 2])
 
 
 def test_no_melody_in_intros_outros_and_interludes():

@@ -182,14 +182,16 @@ def test_eval_table_has_the_song_quality_rows(prepared, capsys):
               "Accompaniment", "Distributions (OA)"]
     assert [line for line in lines if line in groups] == groups
     for label in ("melody sounding share", "melody rests per 8 bars", "melody notes per bar",
-                  "melody median duration (16ths)", "melody above accompaniment",
-                  "OA melody duration", "best 2-bar recurrence", "near-copy 2-bar segments",
+                  "melody median duration (16ths)", "melody median pitch (MIDI)",
+                  "melody above accompaniment", "OA melody duration", "OA melody pitch",
+                  "best 2-bar recurrence", "near-copy 2-bar segments",
                   "return note match", "same length on return", "OA phrase length",
                   "intro/outro placed", "song length (bars)", "groove consistency, accompaniment",
                   "pitch span (semitones)", "playable by two hands"):
         assert any(line.startswith(label + " ") for line in lines), label
     melody = lines.index("Melody")
-    assert lines[melody + 6].startswith("OA melody duration")
+    assert lines[melody + 7].startswith("OA melody duration")
+    assert lines[melody + 8].startswith("OA melody pitch")
 
 
 def test_new_rows_on_known_songs(prepared):

@@ -479,6 +479,10 @@ def test_melody_is_taken_as_one_voice():
     assert M.melody_notes_per_bar(s) == 3.0
     assert M.melody_median_duration(s) == 4.0   # durations 4, 2, 10
     assert M.distribution_features(s).melody_duration.tolist() == [4, 2, 10]
+    # The register: the highest pitch of each onset (64 over 60), median of 64, 67, 65.
+    assert M.distribution_features(s).melody_pitch.tolist() == [64, 67, 65]
+    assert M.melody_median_pitch(s) == 65.0
+    assert math.isnan(M.melody_median_pitch(song([[]], [[(0, 4, 48)]])))
 
 
 def test_melody_above_accompaniment():

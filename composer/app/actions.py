@@ -31,6 +31,7 @@ from typing import Callable, Literal, Mapping, Sequence
 from composer.errors import ComposerError, FormError, MidiError
 from composer.form import MAX_SONG_BARS, Phrase, format_form
 from composer.pitch import PITCH_CLASS_NAMES
+from composer.render.ddsp.evaluate import GM_PROGRAMS
 from composer.score import Score
 
 SOUNDFONT_DEFAULT = "SoundFont: the track's own program"
@@ -321,11 +322,16 @@ def timbre_label(spec: str | None, installed: Sequence[str]) -> str:
 
 
 def default_timbres(score: Score, installed: Sequence[str]) -> dict[str, str | None]:
-    """The timbre each track starts with: a track named Melody plays the learned flute when
-    it is installed (it beats the SoundFont flute on held-out notes, see the README), every
-    other track its own program."""
-    return {t.name: ("ddsp:flute" if t.name == "Melody" and "flute" in installed else None)
-            for t in score.tracks}
+    """The timbre each track starts with: a track named Melody plays the learned timbre of
+    its own General MIDI instrument when one is installed (the composer's clarinet lead ->
+    ``ddsp:clarinet``, a flute melody -> ``ddsp:flute``: each beats its SoundFont program on
+    held-out notes, see the README), every other track its own program."""
+    def learned(track) -> str | None:
+        if track.name != "Melody" or track.is_drum:
+            return None
+        names = [n for n in installed if track.program in GM_PROGRAMS.get(n, ())]
+        return f"ddsp:{names[0]}" if names else None
+    return {t.name: learned(t) for t in score.tracks}
 
 
 def check_timbres(score: Score, timbres: Mapping[str, str | None] | None,

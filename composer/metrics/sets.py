@@ -40,6 +40,8 @@ class DistributionFeatures:
       empty_beat_rate:    float64 [0 or 1], the song's muspy empty-beat rate.
       melody_duration:    int64 [n_melody_onsets], melody note lengths in 16th steps (>= 1),
                           the melody as one voice (:func:`melody_median_duration`).
+      melody_pitch:       int64 [n_melody_onsets], MIDI pitch of each of those notes: the
+                          register the tune sits in (:func:`melody_median_pitch`).
       phrase_length:      int64 [n_sections], the length in bars of every section.
     """
 
@@ -52,6 +54,7 @@ class DistributionFeatures:
     groove_consistency: np.ndarray
     empty_beat_rate: np.ndarray
     melody_duration: np.ndarray
+    melody_pitch: np.ndarray
     phrase_length: np.ndarray
 
 
@@ -60,7 +63,7 @@ HEADLINE_DISTRIBUTIONS = ("pitch", "duration", "ioi", "notes_per_bar", "polyphon
 """The distributions whose OA mean is ``composer eval``'s headline (kept as it was before
 the melody and form distributions came, so that headlines stay comparable)."""
 
-DISTRIBUTIONS = HEADLINE_DISTRIBUTIONS + ("melody_duration", "phrase_length")
+DISTRIBUTIONS = HEADLINE_DISTRIBUTIONS + ("melody_duration", "melody_pitch", "phrase_length")
 """Every distribution compared by OA, fields of :class:`DistributionFeatures`."""
 
 HISTOGRAM_BINS: dict[str, np.ndarray] = {
@@ -77,6 +80,8 @@ HISTOGRAM_BINS: dict[str, np.ndarray] = {
     # Melody durations in the values a lead sheet uses: 1, 2, 3, 4, 5-6, 7-8, 9-12, 13-16
     # and 17+ sixteenths (dotted and tied values share a bin with their neighbours).
     "melody_duration": np.array([0.5, 1.5, 2.5, 3.5, 4.5, 6.5, 8.5, 12.5, 16.5, 64.5]),
+    # Melody pitches: one bin per MIDI pitch, so a tune an octave off its register scores low.
+    "melody_pitch": np.arange(-0.5, 128.5),
     # Phrase lengths: one bin per bar up to 32, the last open.
     "phrase_length": np.arange(0.5, 33.5),
 }
@@ -115,7 +120,7 @@ def _distribution_features(view: SongView, music: muspy.Music) -> DistributionFe
     groove = _muspy_or_nan(muspy.groove_consistency, music, _measure_resolution(view))
     empty = _muspy_or_nan(muspy.empty_beat_rate, music)
     scalar = lambda x: np.array([x]) if not math.isnan(x) else np.zeros(0)  # noqa: E731
-    _, melody_duration, _ = _one_voice(view.melody)
+    _, melody_duration, melody_pitch = _one_voice(view.melody)
     return DistributionFeatures(
         pitch=notes[:, 2].copy(),
         duration=notes[:, 1].copy(),
@@ -126,6 +131,7 @@ def _distribution_features(view: SongView, music: muspy.Music) -> DistributionFe
         groove_consistency=scalar(groove),
         empty_beat_rate=scalar(empty),
         melody_duration=melody_duration,
+        melody_pitch=melody_pitch.astype(np.int64),
         phrase_length=np.array([s.n_bars for s in view.sections], np.int64),
     )
 

@@ -12,7 +12,7 @@ Groups (the ``composer eval`` table follows them):
   :func:`empty_beat_rate`, :func:`polyphony`.
 * Melody (within melodic, upper-case sections): :func:`melody_sounding_share`,
   :func:`melody_rests_per_8_bars`, :func:`melody_notes_per_bar`,
-  :func:`melody_median_duration`, :func:`melody_above_accompaniment`.
+  :func:`melody_median_duration`, :func:`melody_median_pitch`, :func:`melody_above_accompaniment`.
 * Recurrence: :func:`recurrence_best_similarity`, :func:`recurrence_near_copy_share`
   (2-bar melody segments against those 4+ bars away, the structure ratio's features),
   :func:`return_note_match`.
@@ -480,6 +480,13 @@ def melody_median_duration(score: Score) -> float:
     return _melody_median_duration(song_view(score))
 
 
+def melody_median_pitch(score: Score) -> float:
+    """Median MIDI pitch of the melody as one voice (the highest of notes starting together)
+    over the whole song: the register the tune sits in.  NaN without melody notes."""
+    _, _, top = _one_voice(song_view(score).melody)
+    return float(np.median(top)) if len(top) else math.nan
+
+
 def _melody_above(view: SongView) -> float:
     onset, _, top = _one_voice(view.melody)
     if not len(onset):
@@ -688,7 +695,7 @@ SONG_METRICS = (
     "chord_changes_per_bar", "diatonic_chord_share", "pitch_class_entropy",
     "groove_consistency", "empty_beat_rate", "polyphony",
     "melody_sounding_share", "melody_rests_per_8_bars", "melody_notes_per_bar",
-    "melody_median_duration", "melody_above_accompaniment",
+    "melody_median_duration", "melody_median_pitch", "melody_above_accompaniment",
     "recurrence_best_similarity", "recurrence_near_copy_share", "return_note_match",
     "form_same_length_share", "form_intro_outro_placed", "song_bars",
     "groove_consistency_accompaniment", "accompaniment_pitch_span",
@@ -740,6 +747,8 @@ def song_metrics(score: Score) -> SongMetrics:
         "melody_notes_per_bar": line.notes_per_bar,
         "melody_median_duration": float(np.median(features.melody_duration))
         if len(features.melody_duration) else math.nan,
+        "melody_median_pitch": float(np.median(features.melody_pitch))
+        if len(features.melody_pitch) else math.nan,
         "melody_above_accompaniment": _melody_above(view),
         "recurrence_best_similarity": recurrence,
         "recurrence_near_copy_share": near_copies,
@@ -760,7 +769,8 @@ __all__ = [
     "chord_changes_per_bar", "diatonic_chord_share", "pitch_class_entropy",
     "groove_consistency", "empty_beat_rate", "polyphony",
     "melody_sounding_share", "melody_rests_per_8_bars", "melody_notes_per_bar",
-    "melody_median_duration", "melody_above_accompaniment", "recurrence_best_similarity",
+    "melody_median_duration", "melody_median_pitch", "melody_above_accompaniment",
+    "recurrence_best_similarity",
     "recurrence_near_copy_share", "return_note_match", "form_same_length_share",
     "form_intro_outro_placed", "song_bars", "groove_consistency_accompaniment",
     "accompaniment_pitch_span", "accompaniment_playable_share", "REST_MIN_STEPS",
