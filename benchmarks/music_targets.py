@@ -19,11 +19,15 @@ SETS = (("test forms", ROOT / "out" / "eval" / "cascade.json"),
         ("from nothing", ROOT / "out" / "eval" / "nothing.json"))
 
 WITHIN_10 = ("melody_sounding_share", "melody_rests_per_8_bars", "melody_notes_per_bar",
-             "melody_median_duration", "oa_melody_duration", "oa_melody_pitch",
-             "melody_above_accompaniment",
-             "return_note_match", "form_same_length_share", "oa_phrase_length",
+             "melody_median_duration", "melody_above_accompaniment",
+             "return_note_match", "form_same_length_share",
              "form_intro_outro_placed", "song_bars")
 """Figures that must lie within 10% of the real songs' (issue 10)."""
+
+OA_AT_LEAST_90 = ("oa_melody_duration", "oa_melody_pitch", "oa_phrase_length")
+"""Distribution figures (OA) that must reach 0.9 x the real songs': their real value is the
+OA of one half of the test songs against the other, a ceiling, not a point to stay near
+(a set closer to the real songs than their two halves are to each other is not too good)."""
 
 
 def _rows(path: Path) -> dict[str, dict]:
@@ -40,6 +44,9 @@ def targets(ref: dict[str, float]) -> list[tuple[str, str, Check]]:
         r = ref[name]
         lo, hi = sorted((0.9 * r, 1.1 * r))
         out.append((name, name, (f"{lo:.3f}..{hi:.3f}", lambda g, lo=lo, hi=hi: lo <= g <= hi)))
+    for name in OA_AT_LEAST_90:
+        r = ref[name]
+        out.append((name, name, (f">= {0.9 * r:.3f}", lambda g, r=r: g >= 0.9 * r)))
     r = ref["recurrence_best_similarity"]
     out.append(("recurrence_best_similarity", "best 2-bar recurrence",
                 (f">= {0.9 * r:.3f}", lambda g, r=r: g >= 0.9 * r)))

@@ -99,7 +99,8 @@ ROWS: dict[str, tuple[str, str, str]] = {
                       "overlapping area of the generated and reference histograms")
        for name in HEADLINE_DISTRIBUTIONS},
     "oa_mean": ("Distributions (OA)", "OA mean (headline)",
-                "mean of the OA rows of this group (not melody duration, phrase length)"),
+                "mean of the OA rows of this group "
+                "(not melody duration, melody pitch, phrase length)"),
     "copy_longest_run_mean": ("Copying", "longest copied run, mean (bars)",
                               "per song: longest run of bars whose melody is a training run"),
     "copy_longest_run_max": ("Copying", "longest copied run, max (bars)", "over all songs"),
