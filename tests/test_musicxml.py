@@ -122,3 +122,21 @@ def test_export_cli(tmp_path, capsys):
     assert main(["export", str(empty), "-o", str(tmp_path / "c.musicxml")]) == 2
     assert "nothing to write" in capsys.readouterr().err
     assert not (tmp_path / "c.musicxml").exists()
+
+
+def test_a_transposing_lead_is_written_at_its_written_pitch():
+    # The composer's lead is a B-flat clarinet (GM 71): the part must say <transpose> and
+    # write each note a whole tone above what sounds, so that a reader plays what the MIDI
+    # plays (writing the sounding pitch beside <transpose> made MuseScore play it a tone low).
+    from dataclasses import replace
+    base = song()
+    clarinet = replace(base, tracks=(Track("Melody", 71, notes=base.tracks[0].notes), *base.tracks[1:]))
+    xml = musicxml_bytes(clarinet).decode("utf-8")
+    assert xml.count("<transpose>") == 1 and "<chromatic>-2</chromatic>" in xml
+    back = music21.converter.parseData(xml, format="musicxml")
+    written = [n.pitch.midi for n in back.parts[0].recurse().getElementsByClass(music21.note.Note)]
+    assert written[:3] == [72, 77, 77]                      # A#4, D#5 written as B#4 / C5, F5
+    sounding = back.parts[0].toSoundingPitch()
+    assert [n.pitch.midi for n in sounding.recurse().getElementsByClass(music21.note.Note)][:3] == [70, 75, 75]
+    # The piano and the bass are written as they sound.
+    assert [n.pitch.midi for n in back.parts[3].recurse().getElementsByClass(music21.note.Note)][:1] == [30]

@@ -285,6 +285,11 @@ def score_to_music21(score: Score):
     res = score.resolution
     melody, others = _melody_and_rest(score)
     out = m21.stream.Score()
+    # The Score's pitches are what sounds.  Said so, music21 writes a transposing
+    # instrument (the clarinet lead, GM 71, in B-flat; a bass an octave up) at its written
+    # pitch with <transpose>; left unknown it wrote the sounding pitch beside <transpose>,
+    # and MuseScore played the clarinet a whole tone low.
+    out.atSoundingPitch = True
     out.metadata = m21.metadata.Metadata()
     out.metadata.title = score.title or "Untitled"
     out.metadata.movementName = score.title or "Untitled"
