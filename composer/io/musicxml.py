@@ -359,7 +359,30 @@ def score_to_music21(score: Score):
         part.insert(0, _instrument(m21, t.program, t.name, f"P{3 + i}"))
         _fill_measures(m21, part, _grid_chords(t.notes, res, False), bars, score, _clef_for(m21, t.notes))
         out.insert(0, part)
+    out.toWrittenPitch(inPlace=True)
+    for part in out.parts:
+        _respell_wide_keys(part)
     return out
+
+
+_MAX_WRITTEN_SHARPS = 6
+"""A transposed part's key with more accidentals than this is written enharmonically: the
+clarinet in F# major concert reads A-flat major (4 flats), not G# major (8 sharps, which
+MusicXML readers cannot show)."""
+
+
+def _respell_wide_keys(part) -> None:
+    """Respell, measure by measure, the stretches of a part (after the transposition to
+    written pitch) whose key has more than :data:`_MAX_WRITTEN_SHARPS` sharps or flats:
+    a diminished second moves the key 12 fifths and every note and chord symbol with it,
+    at the same sounding pitch."""
+    sharps = None
+    for measure in part.getElementsByClass("Measure"):
+        keys = list(measure.getElementsByClass("KeySignature"))
+        if keys:
+            sharps = keys[0].sharps
+        if sharps is not None and abs(sharps) > _MAX_WRITTEN_SHARPS:
+            measure.transpose("d2" if sharps > 0 else "d-2", inPlace=True)
 
 
 def musicxml_bytes(score: Score) -> bytes:
