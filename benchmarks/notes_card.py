@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "## Training", "",
         f"- Data: POP909 prepared by `composer data pop909` ({cfg['data']['train_songs']} train / "
         f"{cfg['data']['valid_songs']} validation songs; the 74 test songs held out): melody from "
-        "`MELODY`, accompaniment from `PIANO`.",
+        "`MELODY`, accompaniment from `PIANO` + `BRIDGE`.",
         "- Recipe: `composer train notes --data .prepared/pop909 --out models/notes` (the 3000-step "
         "schedule in composer/levels/notes_task.py), then the same command with `--steps "
         f"{tr['steps']} --resume` (the cosine learning rate picks up the {tr['steps']}-step schedule at "
