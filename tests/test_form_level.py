@@ -199,3 +199,19 @@ def test_free_phrases_stay_within_the_longest_real_phrase():
     assert free.n_bars == 48 and max(p.n_bars for p in free.phrases) <= FREE_PHRASE_MAX_BARS < 40
     given = decode_form(x, prior=prior, letters=("A",) * 40 + ("B",) * 8)
     assert given.form == "A40B8"
+
+
+def test_the_end_of_a_song_weighs_how_real_songs_end(monkeypatch):
+    from composer.levels import form_decode
+    # Three of four training songs end on an outro.  The net's last four bars lean to a
+    # chorus (B 0.7 against outro 0.4 per bar): the one end term, weighted 1, loses to four
+    # bars of evidence and the song ends on a fourth chorus; weighted END_WEIGHT it ends as
+    # real songs do.
+    p = estimate_phrase_prior([_plan("A8B8o4")] * 3 + [_plan("A8B8B4")])
+    prior = PhrasePrior(p.length_logp, p.type_logp, p.length_weight)
+    x = to_form_array(_plan("A8B8o4"), 20)
+    x[1, 16:20], x[4, 16:20] = 0.4, -0.2
+    assert form_decode.END_WEIGHT == 3.0
+    assert decode_form(x, prior=prior).form == "A8B8o4"
+    monkeypatch.setattr(form_decode, "END_WEIGHT", 1.0)
+    assert decode_form(x, prior=prior).form == "A8B8B4"
