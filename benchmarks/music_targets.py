@@ -40,26 +40,26 @@ Check = tuple[str, Callable[[float], bool]]
 def targets(ref: dict[str, float]) -> list[tuple[str, str, Check]]:
     """(figure name, label, (target text, test)) for every target, from the real values."""
     out: list[tuple[str, str, Check]] = []
+
+    def at_least_90(name: str, label: str) -> None:
+        r = ref[name]
+        out.append((name, label, (f">= {0.9 * r:.3f}", lambda g, r=r: g >= 0.9 * r)))
+
     for name in WITHIN_10:
         r = ref[name]
         lo, hi = sorted((0.9 * r, 1.1 * r))
         out.append((name, name, (f"{lo:.3f}..{hi:.3f}", lambda g, lo=lo, hi=hi: lo <= g <= hi)))
     for name in OA_AT_LEAST_90:
-        r = ref[name]
-        out.append((name, name, (f">= {0.9 * r:.3f}", lambda g, r=r: g >= 0.9 * r)))
-    r = ref["recurrence_best_similarity"]
-    out.append(("recurrence_best_similarity", "best 2-bar recurrence",
-                (f">= {0.9 * r:.3f}", lambda g, r=r: g >= 0.9 * r)))
+        at_least_90(name, name)
+    at_least_90("recurrence_best_similarity", "best 2-bar recurrence")
     r = ref["recurrence_near_copy_share"]
     out.append(("recurrence_near_copy_share", "near-copy share",
                 (f"{0.6 * r:.3f}..{1.3 * r:.3f}", lambda g, r=r: 0.6 * r <= g <= 1.3 * r)))
-    r = ref["cadence_phrase_end"]
-    out.append(("cadence_phrase_end", "cadence at phrase end", (f">= {0.9 * r:.3f}", lambda g, r=r: g >= 0.9 * r)))
+    at_least_90("cadence_phrase_end", "cadence at phrase end")
     r = ref["groove_consistency_accompaniment"]
     out.append(("groove_consistency_accompaniment", "groove consistency, accompaniment",
                 (f"{r - 0.03:.3f}..{r + 0.03:.3f}", lambda g, r=r: abs(g - r) <= 0.03)))
-    r = ref["oa_mean"]
-    out.append(("oa_mean", "OA mean", (f">= {0.9 * r:.3f}", lambda g, r=r: g >= 0.9 * r)))
+    at_least_90("oa_mean", "OA mean")
     return out
 
 
