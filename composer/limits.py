@@ -38,6 +38,18 @@ MIN_LOUDNESS_LUFS = -60.0
 MAX_LOUDNESS_LUFS = 0.0
 """Range of ``--loudness`` targets (the BS.1770 gate ignores anything under -70 LUFS)."""
 
+MAX_SONG_BARS_DRAWN = 2048
+"""Most bars ``composer export`` writes and ``composer plot`` draws (4x the longest song
+composed; an hour of 4/4 at 136 bpm).  Both do work for every bar, and a bar count comes
+cheap from a few bytes: one note at tick 2**31 at 480 PPQ is 1.1 million bars, and MusicXML
+takes about 5 ms a bar here (2,048 empty bars: 11 s)."""
+MAX_SECTIONS = 1024
+"""Most sections (markers) in a song exported or drawn (a POP909 song has about 10)."""
+MAX_CHORDS = 16_384
+"""Most chord symbols in a song exported or drawn (8 a bar over the longest song drawn)."""
+MAX_TEMPO_CHANGES = 10_000
+"""Most tempo changes in a song exported or drawn (a rubato file has hundreds)."""
+
 MAX_MODEL_PARAMETERS = 500_000_000
 """Most parameters a model folder's config.json may ask for (2 GB of float32 weights; the
 shipped note model has about 4 million)."""
@@ -99,6 +111,29 @@ def check_loudness(lufs: float, option: str = "--loudness") -> float:
     return value
 
 
+def check_song_limits(score, name: object, what: str) -> None:
+    """One ComposerError line if ``score`` (read from ``name``) is beyond what ``what``
+    (``"composer export writes"``...) handles: the render limits (seconds of music and notes,
+    :data:`MAX_RENDER_SECONDS`, :data:`MAX_RENDER_NOTES`) and those of the work done per bar,
+    section, chord and tempo change.  Checked before any of that work starts; every count
+    here is cheap, whatever the ticks (a note at tick 2**48 is one subtraction away)."""
+    n_notes = sum(len(t.notes) for t in score.tracks)
+    counts = ((n_notes, MAX_RENDER_NOTES, "notes"), (len(score.sections), MAX_SECTIONS, "sections"),
+              (len(score.chords), MAX_CHORDS, "chord symbols"),
+              (len(score.tempos), MAX_TEMPO_CHANGES, "tempo changes"))
+    for count, most, noun in counts:
+        if count > most:
+            raise ComposerError(f"{name} has {count:,} {noun}; {what} at most {most:,}")
+    bars = score.n_bars
+    if bars > MAX_SONG_BARS_DRAWN:
+        raise ComposerError(f"{name} lasts {bars:,} bars ({score.end_tick:,} ticks at {score.resolution} "
+                            f"per quarter note); {what} at most {MAX_SONG_BARS_DRAWN:,} bars")
+    seconds = score.duration_seconds
+    if seconds > MAX_RENDER_SECONDS:
+        raise ComposerError(f"{name} lasts {seconds:,.0f} s; {what} at most {MAX_RENDER_SECONDS:,.0f} s "
+                            f"({MAX_RENDER_SECONDS / 60:g} minutes) of music")
+
+
 def _short(value) -> str:
     """A user's value as short text: repr for floats (400.0001 stays 400.0001, 1e-300 stays
     1e-300), and a huge integer cut to its first digits rather than printed whole."""
@@ -113,4 +148,5 @@ def _short(value) -> str:
 
 __all__ = ["MIN_TEMPO_BPM", "MAX_TEMPO_BPM", "MAX_SEED", "MAX_STEPS", "MAX_RENDER_SECONDS",
            "MAX_RENDER_NOTES", "MIN_LOUDNESS_LUFS", "MAX_LOUDNESS_LUFS", "MAX_MODEL_PARAMETERS",
-           "MAX_CONFIG_BYTES", "check_seed", "check_tempo", "check_steps", "check_loudness"]
+           "MAX_CONFIG_BYTES", "MAX_SONG_BARS_DRAWN", "MAX_SECTIONS", "MAX_CHORDS", "MAX_TEMPO_CHANGES",
+           "check_seed", "check_song_limits", "check_tempo", "check_steps", "check_loudness"]

@@ -563,3 +563,56 @@ def test_app_render_refuses_bad_uploads(tmp_path, huge_mid, fifo):
         with pytest.raises(ComposerError, match=re.escape(words)):
             open_midi(ctx, session, str(upload))
     assert session.current is None and not list(session.folder.glob("*"))
+
+# ---------------------------------------------------------------------- issue 25: export and plot
+# Each of these small files hung `composer export` and `composer plot` (killed after 90 s)
+# while inspect, convert and render refused them at once.  Every one is refused now, by
+# the limit named, before any bar is written or drawn.
+HANG_CASES = [
+    ("note at tick 2**31, 480 PPQ", "lasts 1,118,482 bars"),
+    ("note at tick 2**33, 1 PPQ", "lasts 2,147,483,652 bars"),
+    ("chord cue at tick 2**28", "lasts 67,108,864 bars"),
+    ("50,000 chord cues", "has 49,999 chord symbols"),
+    ("20,000 sections on one tick", "has 20,000 sections"),
+    ("section [A 999999999]", "lasts 999,999,999 bars"),
+    ("end of track 2**27 ticks after a note-on", "lasts 69,906 bars"),
+    ("10,000 tempos of 1 us per beat", "lasts 87,381,329 bars"),
+    ("meter 1/64 at 1 PPQ", "lasts 67,108,865 bars"),
+    ("meter 1/64 at 16 PPQ", "lasts 268,435,459 bars"),
+]
+
+
+@pytest.mark.parametrize("name, words", HANG_CASES, ids=[n for n, _ in HANG_CASES])
+@pytest.mark.parametrize("command, output, what", [("export", "o.musicxml", "composer export writes at most"),
+                                                   ("plot", "o.png", "composer plot draws at most")])
+def test_export_and_plot_refuse_what_the_limits_refuse(tmp_path, out_dir, capsys, name, words,
+                                                        command, output, what):
+    from reliability_fixtures import HANG_FILES
+    src = tmp_path / "crafted.mid"
+    src.write_bytes(HANG_FILES[name]())
+    rc = main([command, str(src), "-o", str(out_dir / output)])
+    one_error(capsys, rc, f"{src} {words}", what)
+    assert list(out_dir.iterdir()) == []
+
+
+def test_song_limits_let_the_longest_drawn_song_through():
+    # The edges themselves pass: 2,048 bars, 1,024 sections, 16,384 chords, 10,000 tempos.
+    from composer.score import ChordSymbol, Section
+    score = Score(tempos=tuple(TempoChange.from_bpm(i * 96, 400) for i in range(limits.MAX_TEMPO_CHANGES)),
+                  sections=tuple(Section(2 * i, 2, "A") for i in range(limits.MAX_SECTIONS)),
+                  chords=tuple(ChordSymbol(i * 240, 240, 0, "maj", 0) for i in range(limits.MAX_CHORDS)),
+                  tracks=(Track("Melody", notes=(Note(0, 480, 60),)),))
+    assert score.n_bars == limits.MAX_SONG_BARS_DRAWN
+    limits.check_song_limits(score, "song.mid", "composer export writes")
+    longer = score.replace(sections=score.sections[:-1] + (Section(2046, 3, "A"),))
+    with pytest.raises(ComposerError, match="lasts 2,049 bars"):
+        limits.check_song_limits(longer, "song.mid", "composer export writes")
+
+
+def test_convert_refuses_more_tracks_than_a_midi_file_holds(tmp_path, out_dir, capsys):
+    from reliability_fixtures import many_tracks_midi
+    src = tmp_path / "tracks.mid"
+    src.write_bytes(many_tracks_midi(65_535))
+    rc = main(["convert", str(src), str(out_dir / "o.mid")])
+    one_error(capsys, rc, "needs 65,536 MIDI tracks", "at most 65,535")
+    assert list(out_dir.iterdir()) == []

@@ -24,8 +24,13 @@ def run(args: argparse.Namespace) -> int:
     from composer.io.midi import read_midi  # noqa: PLC0415
     from composer.io.musicxml import write_musicxml  # noqa: PLC0415
 
+    from composer.limits import check_song_limits  # noqa: PLC0415
+
     out = check_musicxml_path(args.output, args.force)
     score = read_midi(args.input)
+    # The limits render applies, and those of the work done per bar, before that work:
+    # a few crafted bytes can claim a billion bars.
+    check_song_limits(score, args.input, "composer export writes")
     write_musicxml(score, out)
     print(f"wrote {out}: {len(score.sections)} sections, {len(score.chords)} chord symbols, "
           f"{score.n_bars} bars")

@@ -29,6 +29,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from composer.io.atomic import check_writable  # noqa: PLC0415
     from composer.io.midi import read_midi  # noqa: PLC0415
+    from composer.limits import check_song_limits  # noqa: PLC0415
     from composer.plot import PlotError, check_size, draw_score  # noqa: PLC0415
 
     # Every cheap check before reading and drawing, so that a bad option writes nothing.
@@ -37,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         raise PlotError(f"{output}: the image is a PNG; name it .png")
     check_size(args.width, args.height)
     score = read_midi(args.input)
+    # As export: refused before drawing, whatever the few bytes of the file claim.
+    check_song_limits(score, args.input, "composer plot draws")
     title = args.title if args.title is not None else (score.title or args.input.name)
     image = draw_score(score, output, width_px=args.width, height_px=args.height, title=title)
     print(f"wrote {output} ({image.width_px}x{image.height_px} px, "
