@@ -823,6 +823,10 @@ def midi_bytes(score: Score) -> bytes:
                     events.append(((n.start_tick, 6, i), on))
                     events.append(((n.end_tick, 4, i), off))
             chunks.append(_chunk(events, end))
+    if len(chunks) > 0xFFFF:
+        # The header counts the track chunks in 16 bits.
+        raise MidiError(f"the song needs {len(chunks):,} MIDI tracks (its own, the conductor and "
+                        f"the chords); a MIDI file holds at most {0xFFFF:,}")
     header = b"MThd" + struct.pack(">LHHH", 6, 1, len(chunks), WRITE_RESOLUTION)
     return header + b"".join(chunks)
 
