@@ -150,12 +150,16 @@ def test_written_file_layout_is_daw_ready():
     keys = [m.key for m in conductor if m.type == "key_signature"]
     assert keys == ["Am", "F#", "Ebm"]
     for track, channel, program in ((melody, 0, 73), (piano, 1, 0), (drums, 9, 0), (empty, 2, 48)):
-        assert track[0].type == "track_name"
-        assert track[1].type == "program_change" and track[1].time == 0
-        assert track[1].program == program
+        # The program first: music21 takes the first instrument it meets (from "Bass" it
+        # guesses a choir bass).
+        assert track[0].type == "program_change" and track[0].time == 0
+        assert track[0].program == program
+        assert track[1].type == "track_name" and track[1].time == 0
         assert {m.channel for m in track if hasattr(m, "channel")} == {channel}
-        # MuseScore reads the key from the instrument tracks, not from the conductor.
-        assert [m.key for m in track if m.type == "key_signature"] == keys
+    # MuseScore drops the conductor (no notes) and gives the keys of a track that has them
+    # to every staff: one copy, in the first pitched track with notes, not one per track.
+    assert [m.key for m in melody if m.type == "key_signature"] == keys
+    assert [[m.key for m in t if m.type == "key_signature"] for t in (chords, piano, drums, empty)] == [[]] * 4
     # Every track, the conductor too, ends where the song ends (here the last section's end).
     song_end = full_score().end_tick
     for track in midi.tracks:

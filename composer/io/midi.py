@@ -717,6 +717,28 @@ def assign_channels(tracks: tuple[Track, ...]) -> tuple[int, ...]:
     return tuple(channels)
 
 
+def clocks_per_click(meter: TimeSignature) -> int:
+    """MIDI clocks (24 a quarter note) per metronome click of ``meter``: the beat a player
+    counts.  A compound meter (6/8, 9/8, 12/8, 12/16: numerator a multiple of 3 above 3,
+    denominator 8 or more) clicks on the dotted beat, 36 in 6/8; every other meter keeps
+    the 24 (a quarter) that mido writes by default."""
+    if meter.numerator % 3 == 0 and meter.numerator > 3 and meter.denominator >= 8:
+        return 24 * 12 // meter.denominator
+    return 24
+
+
+def key_carrier(tracks: tuple[Track, ...]) -> int | None:
+    """Index of the one instrument track that repeats the conductor's key signatures: the
+    first pitched track with notes (None: there is none).
+
+    MuseScore's MIDI import drops every track without notes, the conductor too, and gives
+    the key signatures of the tracks that have them to every pitched staff without one;
+    so one copy is enough for every staff to get every key change.  One copy, not one per
+    track: pretty_midi, miditoolkit and muspy list every copy as a key change of its own
+    (five of each in a generated song), and a drum track has no key."""
+    return next((i for i, t in enumerate(tracks) if not t.is_drum and t.notes), None)
+
+
 def _vlq(value: int) -> bytes:
     """MIDI variable-length quantity of ``value`` >= 0."""
     out = [value & 0x7F]
@@ -764,7 +786,8 @@ def midi_bytes(score: Score) -> bytes:
             conductor.append(((0, 0, 0), _meta("track_name", name=_to_meta(score.title))))
         for i, ts in enumerate(score.time_signatures):
             conductor.append(((ts.tick, 1, i), _meta("time_signature", numerator=ts.numerator,
-                                                     denominator=ts.denominator)))
+                                                     denominator=ts.denominator,
+                                                     clocks_per_click=clocks_per_click(ts))))
         for i, k in enumerate(score.key_signatures):
             conductor.append(((k.tick, 2, i), _meta("key_signature",
                                                     key=key_signature_name(k.tonic, k.mode))))
@@ -797,14 +820,17 @@ def midi_bytes(score: Score) -> bytes:
                     starts.add(chord.end_tick)
             chunks.append(_chunk(events, end))
 
-        # MuseScore takes key signatures from the instrument tracks, not the conductor.
         keys = [_meta("key_signature", key=key_signature_name(k.tonic, k.mode))
                 for k in score.key_signatures]
-        for track, channel in zip(score.tracks, assign_channels(score.tracks)):
-            events = [((0, 0, 0), _meta("track_name", name=_to_meta(track.name))),
-                      ((0, 1, 0), bytes((0xC0 | channel, track.program)))]
-            for i, (k, data) in enumerate(zip(score.key_signatures, keys)):
-                events.append(((k.tick, 1, 1, i), data))
+        carrier = key_carrier(score.tracks)
+        for index, (track, channel) in enumerate(zip(score.tracks, assign_channels(score.tracks))):
+            # The program change comes before the track name: music21 takes the first
+            # instrument it meets, and from the name "Bass" it guesses a choir bass (GM 53).
+            events = [((0, 0, 0), bytes((0xC0 | channel, track.program))),
+                      ((0, 0, 1), _meta("track_name", name=_to_meta(track.name)))]
+            if index == carrier:
+                for i, (k, data) in enumerate(zip(score.key_signatures, keys)):
+                    events.append(((k.tick, 1, 1, i), data))
             for i, c in enumerate(track.controls):
                 events.append(((c.tick, 2, i), bytes((0xB0 | channel, c.number, c.value))))
             for i, b in enumerate(track.pitch_bends):
