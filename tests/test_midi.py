@@ -149,6 +149,9 @@ def test_written_file_layout_is_daw_ready():
     assert chords[0].name == "Chords"
     keys = [m.key for m in conductor if m.type == "key_signature"]
     assert keys == ["Am", "F#", "Ebm"]
+    # A metronome clicks on the beat a player counts: the dotted quarter (36 clocks) in 6/8.
+    assert [(m.numerator, m.denominator, m.clocks_per_click) for m in conductor
+            if m.type == "time_signature"] == [(4, 4, 24), (3, 4, 24), (6, 8, 36)]
     for track, channel, program in ((melody, 0, 73), (piano, 1, 0), (drums, 9, 0), (empty, 2, 48)):
         # The program first: music21 takes the first instrument it meets (from "Bass" it
         # guesses a choir bass).

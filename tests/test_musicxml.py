@@ -62,7 +62,8 @@ def test_music21_reads_key_tempo_meter_parts_marks_and_chords():
     back = parsed(song())
     assert back.metadata.bestTitle == "Test song"
     parts = back.parts
-    assert [p.partName for p in parts] == ["Melody", "Piano", "Piano", "Bass"]   # RH, LH staves
+    # The lead named for its instrument (GM 73, a flute), the piano's two staves, the bass.
+    assert [p.partName for p in parts] == ["Flute", "Piano", "Piano", "Bass"]
     lead = parts[0]
     assert lead.recurse().getElementsByClass("KeySignature")[0].sharps == 6
     assert lead.recurse().getElementsByClass("TimeSignature")[0].ratioString == "3/4"
@@ -132,11 +133,108 @@ def test_a_transposing_lead_is_written_at_its_written_pitch():
     base = song()
     clarinet = replace(base, tracks=(Track("Melody", 71, notes=base.tracks[0].notes), *base.tracks[1:]))
     xml = musicxml_bytes(clarinet).decode("utf-8")
-    assert xml.count("<transpose>") == 1 and "<chromatic>-2</chromatic>" in xml
+    # Two transposing parts: the clarinet (a tone) and the bass (an octave).
+    assert xml.count("<transpose>") == 2 and "<chromatic>-2</chromatic>" in xml
     back = music21.converter.parseData(xml, format="musicxml")
     written = [n.pitch.midi for n in back.parts[0].recurse().getElementsByClass(music21.note.Note)]
     assert written[:3] == [72, 77, 77]                      # A#4, D#5 written as B#4 / C5, F5
     sounding = back.parts[0].toSoundingPitch()
     assert [n.pitch.midi for n in sounding.recurse().getElementsByClass(music21.note.Note)][:3] == [70, 75, 75]
-    # The piano and the bass are written as they sound.
-    assert [n.pitch.midi for n in back.parts[3].recurse().getElementsByClass(music21.note.Note)][:1] == [30]
+    # The staff says what a player holds and how it transposes.
+    assert back.parts[0].partName == "Clarinet in B\u266d"
+    # The piano is written as it sounds.
+    assert [p.midi for p in back.parts[1].recurse().notes[0].pitches] == [66, 70, 73]
+
+
+def xml_tree(score: Score):
+    import xml.etree.ElementTree as ET
+    return ET.fromstring(musicxml_bytes(score))
+
+
+def test_the_bass_is_written_an_octave_up_in_bass_clef_and_named_bass():
+    root = xml_tree(song())
+    names = [(p.findtext("part-name"), p.findtext("part-abbreviation")) for p in root.iter("score-part")]
+    assert names[-1] == ("Bass", "Bs.")                       # not music21's "Elec b"
+    bass = root.findall("part")[-1]
+    assert bass.findtext(".//transpose/octave-change") == "-1"
+    assert bass.findtext(".//clef/sign") == "F"
+    # Sounding F#1 (30) is written F#2, in the staff, not three ledger lines under it.
+    first = bass.find(".//note/pitch")
+    assert (first.findtext("step"), first.findtext("alter"), first.findtext("octave")) == ("F", "1", "2")
+    back = music21.converter.parseData(musicxml_bytes(song()).decode("utf-8"), format="musicxml")
+    sounding = back.parts[-1].toSoundingPitch()
+    assert {n.pitch.midi for n in sounding.recurse().getElementsByClass(music21.note.Note)} == {30}
+
+
+def test_tempo_and_rehearsal_marks_are_placed_above_the_staff():
+    lead = xml_tree(song()).find("part")
+    directions = lead.findall(".//direction")
+    kinds = sorted(d.find("direction-type")[0].tag for d in directions)
+    assert kinds == ["metronome", "rehearsal", "rehearsal"]
+    assert [d.get("placement") for d in directions] == ["above"] * 3
+
+
+def test_a_six_eight_tempo_counts_dotted_quarters():
+    # 113 quarter notes a minute in 6/8: a player reads dotted quarter = 75; playback keeps 113.
+    base = song()
+    six_eight = base.replace(tempos=(TempoChange.from_bpm(0, 113),), time_signatures=(TimeSignature(0, 6, 8),),
+                             tracks=(Track("Melody", 73, notes=(Note(0, 720, 70),)),), chords=(), sections=())
+    metronome = xml_tree(six_eight).find(".//direction/direction-type/metronome")
+    assert [(e.tag, e.text) for e in metronome] == [("beat-unit", "quarter"), ("beat-unit-dot", None),
+                                                  ("per-minute", "75")]
+    assert xml_tree(six_eight).find(".//direction/sound").get("tempo") == "113"
+    # 4/4 and 3/4 keep the quarter.
+    metronome = xml_tree(base).find(".//direction/direction-type/metronome")
+    assert [(e.tag, e.text) for e in metronome] == [("beat-unit", "quarter"), ("per-minute", "96")]
+
+
+def needed_accidentals(part) -> int:
+    """The accidentals a reader needs in ``part`` (an ElementTree <part>), counted from the
+    written pitches alone: a note shows one when its alteration differs from what its
+    letter and octave carry at that point of the measure (the key signature, else the last
+    accidental on that line in the measure); a tied-over note never does."""
+    order = "FCGDAEB"
+    fifths, needed = 0, 0
+    for measure in part.findall("measure"):
+        if measure.find("attributes/key/fifths") is not None:
+            fifths = int(measure.findtext("attributes/key/fifths"))
+        state = {}
+        for note in measure.findall("note"):
+            pitch = note.find("pitch")
+            if pitch is None:
+                continue
+            step, octave = pitch.findtext("step"), pitch.findtext("octave")
+            alter = int(float(pitch.findtext("alter") or 0))
+            in_key = (1 if order.index(step) < fifths else 0) if fifths >= 0 else \
+                (-1 if order[::-1].index(step) < -fifths else 0)
+            line = (note.findtext("staff"), step, octave)    # each staff of a grand staff alone
+            if note.find("tie[@type='stop']") is not None:
+                state[line] = alter
+                continue
+            if state.get(line, in_key) != alter:
+                needed += 1
+            state[line] = alter
+    return needed
+
+
+def test_chord_symbols_do_not_add_accidentals_to_the_melody():
+    # E-flat major.  Each bar's chord symbol holds a note of the melody's letter with
+    # another accidental (F7: A natural; Bbm: Db against D; B: D#, F#), so music21, counting
+    # the symbol's notes as the measure's, wrote a flat on the melody's A-flat and naturals
+    # on its D and F.  The melody is all in the key: no accidental at all.
+    bar = 4 * 480
+    melody = Track("Melody", 73, notes=(Note(480, 480, 68), Note(bar + 480, 480, 74), Note(2 * bar + 480, 480, 65),
+                                        Note(2 * bar + 960, 480, 74)))
+    score = Score(tempos=(TempoChange.from_bpm(0, 100),), time_signatures=(TimeSignature(0, 4, 4),),
+                  key_signatures=(KeySignature(0, 3, "major"),),
+                  chords=(ChordSymbol(0, bar, 5, "7", 5), ChordSymbol(bar, bar, 10, "min", 10),
+                          ChordSymbol(2 * bar, bar, 11, "maj", 11)),
+                  tracks=(melody,))
+    lead = xml_tree(score).find("part")
+    assert len(lead.findall(".//note/accidental")) == needed_accidentals(lead) == 0
+    # A chromatic melody keeps exactly the accidentals it needs: A natural, then A-flat
+    # again in the same bar.
+    chromatic = score.replace(tracks=(Track("Melody", 73, notes=(Note(0, 480, 69), Note(480, 480, 68))),))
+    lead = xml_tree(chromatic).find("part")
+    assert [a.text for a in lead.findall(".//note/accidental")] == ["natural", "flat"]
+    assert needed_accidentals(lead) == 2

@@ -223,6 +223,21 @@ def _fill_measures(m21, part, events, bars: list[_Bar], score: Score, clef) -> N
         part.append(measure)
 
 
+def _tempo_mark(m21, bpm: float, bar: _Bar):
+    """The metronome mark of ``bpm`` quarter notes a minute in ``bar``'s meter: the beat a
+    player counts, a dotted quarter in 6/8 (113 quarters -> dotted quarter = 75), with
+    the exact quarter tempo in ``<sound tempo>`` for playback; drawn above the staff."""
+    if bar.beat == STEPS_PER_QUARTER:
+        mark = m21.tempo.MetronomeMark(number=round(bpm, 2), referent=m21.note.Note(type="quarter"))
+    else:
+        number = Fraction(round(bpm * 100), 100) * STEPS_PER_QUARTER / bar.beat
+        referent = m21.note.Note(quarterLength=Fraction(bar.beat, STEPS_PER_QUARTER))
+        # A whole number of the counted beat is shown; <sound tempo> keeps the exact tempo.
+        mark = m21.tempo.MetronomeMark(number=round(number), referent=referent, numberSounding=number)
+    mark.placement = "above"
+    return mark
+
+
 def _m21_key(m21, key: KeySignature):
     from composer.io.midi import key_signature_name  # noqa: PLC0415
 
@@ -259,12 +274,37 @@ def _clef_for(m21, notes):
     return m21.clef.BassClef() if pitches and float(np.median(pitches)) < 55 else m21.clef.TrebleClef()
 
 
-def _instrument(m21, program: int, name: str, part_id: str):
+def _is_bass(track: Track) -> bool:
+    """A bass part: named "Bass" (any case, as the generator names it) or a GM bass (32..39)."""
+    return not track.is_drum and (track.name.strip().lower() == "bass" or 32 <= track.program <= 39)
+
+
+def _accidental_text(name: str) -> str:
+    """``"B-"`` -> ``"B♭"``, ``"F#"`` -> ``"F♯"``: a pitch name as a staff label shows it."""
+    return name.replace("-", "\u266d").replace("#", "\u266f")
+
+
+def _instrument(m21, program: int, name: str, part_id: str, role: str = "other"):
+    """The music21 instrument of a part.  ``role`` "lead": named for the instrument a player
+    holds, with its key when it transposes ("Clarinet in B♭", written a tone above the
+    piano); "bass": "Bass", written an octave above what sounds, as bass players read;
+    otherwise named ``name``."""
     try:
         inst = m21.instrument.instrumentFromMidiProgram(program)
     except Exception:  # music21 raises its own errors for programs it has no class for
         inst = m21.instrument.Instrument()
         inst.midiProgram = program
+    if role == "lead" and inst.instrumentName:
+        name = inst.instrumentName
+        shift = inst.transposition
+        if shift is not None and shift.semitones % 12:
+            # The key of a transposing instrument: the sounding pitch of its written C.
+            name += " in " + _accidental_text(m21.pitch.Pitch("C4").transpose(shift).name)
+        inst.partAbbreviation = inst.instrumentAbbreviation and inst.instrumentAbbreviation + "."
+    elif role == "bass":
+        name = "Bass"
+        inst.transposition = m21.interval.Interval("P-8")
+        inst.partAbbreviation = inst.instrumentAbbreviation = "Bs."
     inst.partName = name
     # Fixed ids (music21 draws random ones), so equal Scores give equal bytes.
     inst.partId = part_id
@@ -298,7 +338,8 @@ def score_to_music21(score: Score):
     # Lead sheet.
     lead = m21.stream.Part(id="Lead")
     lead_track = melody if melody is not None else Track("Melody", 73)
-    lead.insert(0, _instrument(m21, lead_track.program, lead_track.name, "P1"))
+    lead.insert(0, _instrument(m21, lead_track.program, lead_track.name, "P1",
+                               "lead" if lead_track.name.strip().lower() == "melody" else "other"))
     _fill_measures(m21, lead, _grid_chords(lead_track.notes, res, monophonic=True), bars, score,
                    _clef_for(m21, lead_track.notes) if lead_track.notes else m21.clef.TrebleClef())
     measures = list(lead.getElementsByClass("Measure"))
@@ -306,11 +347,14 @@ def score_to_music21(score: Score):
         b = score.tick_to_bar(t.tick)
         if b < len(measures):
             offset = Fraction(_step(t.tick, res) - bars[b].start, STEPS_PER_QUARTER)
-            measures[b].insert(offset, m21.tempo.MetronomeMark(number=round(t.bpm, 2),
-                                                              referent=m21.note.Note(type="quarter")))
+            measures[b].insert(offset, _tempo_mark(m21, t.bpm, bars[b]))
     for s in score.sections:
         if s.start_bar < len(measures):
-            measures[s.start_bar].insert(0, m21.expressions.RehearsalMark(s.name or s.label))
+            mark = m21.expressions.RehearsalMark(s.name or s.label)
+            # Marks over the music, where a player looks for them (a <direction> without a
+            # placement is drawn under the staff by MuseScore).
+            mark.placement = "above"
+            measures[s.start_bar].insert(0, mark)
     for c in score.chords:
         step = _step(c.start_tick, res)
         b = score.tick_to_bar(c.start_tick)
@@ -356,13 +400,34 @@ def score_to_music21(score: Score):
     # Bass and any other melodic track, each on its own staff.
     for i, t in enumerate(names.values()):
         part = m21.stream.Part(id=f"P{3 + i}")
-        part.insert(0, _instrument(m21, t.program, t.name, f"P{3 + i}"))
+        part.insert(0, _instrument(m21, t.program, t.name, f"P{3 + i}", "bass" if _is_bass(t) else "other"))
         _fill_measures(m21, part, _grid_chords(t.notes, res, False), bars, score, _clef_for(m21, t.notes))
         out.insert(0, part)
     out.toWrittenPitch(inPlace=True)
     for part in out.parts:
         _respell_wide_keys(part)
+        _make_accidentals(part)
     return out
+
+
+def _make_accidentals(part) -> None:
+    """Set which notes of ``part`` show an accidental, with the chord symbols out of the way.
+
+    music21 counts a ChordSymbol's pitches as notes of its measure, so a melody note after
+    a symbol that holds its letter with another accidental showed an accidental the key
+    signature already gives (seed 3's clarinet: A♭ and B♭ in E♭ major; up to 32 a
+    lead sheet).  The symbols are taken out, the accidentals set (overriding any earlier
+    display status), and the symbols put back at their offsets; the exporter then leaves
+    the accidentals as they are."""
+    held = []
+    for measure in part.getElementsByClass("Measure"):
+        for symbol in list(measure.getElementsByClass("ChordSymbol")):
+            held.append((measure, measure.elementOffset(symbol), symbol))
+            measure.remove(symbol)
+    part.makeAccidentals(inPlace=True, overrideStatus=True)
+    for measure, offset, symbol in held:
+        measure.insert(offset, symbol)
+    part.streamStatus.accidentals = True
 
 
 _MAX_WRITTEN_SHARPS = 6
