@@ -6,8 +6,10 @@ a function ``(args) -> int``.  Any :class:`ComposerError` becomes one line on st
 exit status 2, never a traceback; a warning (e.g. notes dropped by a DDSP timbre) is one
 ``composer: warning:`` line.  A bad command line is one such line too (argparse's usage
 block is left to ``--help``).  SIGTERM, like Ctrl-C (SIGINT), unwinds the command so that
-its temporary files are removed (``composer.io.atomic``); the exit status is then 128 plus
-the signal number.
+its temporary files are removed (``composer.io.atomic``); so do SIGHUP, SIGQUIT, SIGUSR1/2
+and the other signals whose default would end the process.  The exit status is then 128
+plus the signal number.  Control characters in a message (a newline in a file name) are
+escaped, so an error is always one line.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import sys
 import warnings
 
 from composer import __version__
-from composer.errors import ComposerError
+from composer.errors import ComposerError, escape_controls
 
 # Modules under composer/commands/, in the order their commands are listed in --help.
 COMMAND_MODULES = (
@@ -52,6 +54,11 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+_FATAL_SIGNALS = tuple(getattr(signal, name) for name in (
+    "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGXCPU", "SIGVTALRM", "SIGPROF")
+    if hasattr(signal, name))
+
+
 def _raise_terminated(signum, frame) -> None:
     # A second signal must not interrupt the cleanup the first one started.
     signal.signal(signum, signal.SIG_IGN)
@@ -71,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning as one line on stderr (``composer: warning: ...``), not a source excerpt."""
-    print(f"composer: warning: {message}", file=sys.stderr if file is None else file)
+    print(f"composer: warning: {escape_controls(str(message))}", file=sys.stderr if file is None else file)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,11 +94,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     # Only the main thread may set handlers (main() called from a worker thread in tests).
     # SIGHUP (the terminal closed) likewise, unless it is ignored on purpose (nohup).
+    # The other signals whose default ends the process (SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM,
+    # SIGXCPU, SIGVTALRM, SIGPROF) unwind the same way, when nobody has set them: each would
+    # otherwise leave the hidden temporary file of an output being written.
     previous: dict[int, object] = {}
     try:
         previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _raise_terminated)
-        if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:
-            previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _raise_terminated)
+        for signum in _FATAL_SIGNALS:
+            if signal.getsignal(signum) == signal.SIG_DFL:
+                previous[signum] = signal.signal(signum, _raise_terminated)
     except ValueError:
         pass
     try:
@@ -99,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             return int(args.func(args) or 0)
     except ComposerError as err:
-        print(f"composer: error: {err}", file=sys.stderr)
+        # Escaped: a file name with a newline (or a terminal escape) stays in the one line.
+        print(f"composer: error: {escape_controls(str(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
         signum = err.signum if isinstance(err, Terminated) else signal.SIGINT

@@ -40,3 +40,30 @@ class AudioError(ComposerError):
 
 class NotationError(ComposerError):
     """A score cannot be written as notation (MusicXML)."""
+
+
+# Characters that must not reach a terminal raw inside one error line: C0/C1 controls (a
+# newline would split the line, an escape sequence would restyle the terminal), line and
+# paragraph separators, bidirectional overrides (they reorder what follows them), and the
+# lone surrogates that stand for a file name's undecodable bytes.
+_BIDI = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as a Python escape (``\\n``,
+    ``\\x1b``, ``\\u202e``, ``\\udcff``), so that a message stays one line and shows what is
+    really in a name."""
+    import unicodedata  # noqa: PLC0415
+
+    out = []
+    for char in text:
+        if char in _BIDI or unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs"):
+            out.append(repr(char)[1:-1] if char not in "'\"\\" else char)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def quote_path(path: object) -> str:
+    """A file name for a message: ``str(path)`` with its control characters escaped."""
+    return escape_controls(str(path))

@@ -153,3 +153,61 @@ HANG_FILES = {
     "meter 1/64 at 16 PPQ": lambda: tiny_meter_midi(6, 16),
 }
 """Issue 25's files that hung export and plot, by name (built on demand: some are MBs)."""
+
+
+# ---------------------------------------------------------------------- composer in a subprocess
+def run_composer(argv: list[str], cwd: Path, *, file_size_limit: int | None = None,
+                 full_disk: bool = False, memory_limit: int | None = None,
+                 timeout_s: float = 300.0) -> tuple[int | None, str, list[str]]:
+    """``composer ARGV`` run in ``cwd`` as a user would: (exit status, stderr, what is left in
+    ``cwd`` afterwards).  The status is None when the run was killed at ``timeout_s`` (a
+    hang detector: far above any case's seconds, it times nothing).
+
+    file_size_limit: RLIMIT_FSIZE in bytes (``ulimit -f``); full_disk: ``cwd`` is a 64 kB
+    tmpfs, filled up before composer starts, mounted in a private user and mount namespace
+    (``unshare -rm``), so no root is needed and nothing outlives the run; memory_limit:
+    RLIMIT_AS in bytes."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    def limits() -> None:
+        if file_size_limit is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+        if memory_limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
+    command = [sys.executable, "-m", "composer", *argv]
+    marker = "@@composer-test-left@@"
+    if full_disk:
+        # The listing must happen inside the namespace: the tmpfs vanishes with it.
+        # .fill takes every block; it is removed before the listing (it is the test's, not composer's).
+        script = ('mount -t tmpfs -o size=64k tmpfs "$0" && cd "$0" && { cat /dev/zero > .fill 2>/dev/null; '
+                  f'"$@"; rc=$?; rm -f .fill; echo {marker}; ls -A; exit $rc; }}')
+        command = ["unshare", "-rm", "sh", "-c", script, str(cwd), *command]
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    try:
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s,
+                              preexec_fn=limits, env=env, errors="backslashreplace")
+    except subprocess.TimeoutExpired:
+        return None, "", sorted(os.listdir(cwd))
+    if full_disk:
+        out, _, listing = done.stdout.partition(marker)
+        left = sorted(listing.split())
+    else:
+        left = sorted(os.listdir(cwd))
+    return done.returncode, done.stderr, left
+
+
+def full_disk_available() -> bool:
+    """Whether ``unshare -rm`` can mount a tmpfs here (a user namespace, or root)."""
+    import shutil
+    import subprocess
+    if not (shutil.which("unshare") and shutil.which("mount")):
+        return False
+    try:
+        return subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs tmpfs /mnt 2>/dev/null || "
+                               "mount -t tmpfs tmpfs /tmp"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False

@@ -616,3 +616,112 @@ def test_convert_refuses_more_tracks_than_a_midi_file_holds(tmp_path, out_dir, c
     rc = main(["convert", str(src), str(out_dir / "o.mid")])
     one_error(capsys, rc, "needs 65,536 MIDI tracks", "at most 65,535")
     assert list(out_dir.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- issue 25: full disk, ulimit -f
+def _long_song(path: Path) -> Path:
+    """64 notes: every output of it (MIDI, MusicXML, PNG, audio, JSON) is over 512 bytes."""
+    write_midi(Score(tempos=(TempoChange.from_bpm(0, 240),),
+                     tracks=(Track("Melody", 73, notes=tuple(Note(i * 120, 100, 60 + i % 24, 90)
+                                                             for i in range(64))),)), path)
+    return path
+
+
+WRITERS = [
+    # (argument list, the output it writes); {song}, {models} filled in
+    (["convert", "{song}", "o.mid"], "o.mid"),
+    (["export", "{song}", "-o", "o.musicxml"], "o.musicxml"),
+    (["plot", "{song}", "-o", "o.png"], "o.png"),
+    (["render", "{song}", "-o", "o.wav"], "o.wav"),
+    (["render", "{song}", "-o", "o.flac", "--bit-depth", "24"], "o.flac"),
+    (["render", "{song}", "-o", "o.mp3"], "o.mp3"),
+    (["render", "{song}", "-o", "o.wav", "--stems", "stems"], "o.wav"),
+    (["eval", "{song}", "--reference", "{song}", "--json", "o.json"], "o.json"),
+    (["generate", "--models", "{models}", "--bars", "2", "--steps", "1", "--seed", "0", "-o", "o.mid"], "o.mid"),
+    (["generate", "--models", "{models}", "--bars", "2", "--steps", "1", "--seed", "0", "-o", "s.mid",
+      "--musicxml", "o.musicxml"], "s.mid"),
+    (["generate", "--models", "{models}", "--bars", "2", "--steps", "1", "--seed", "0", "-o", "s.mid",
+      "--audio", "o.wav"], "s.mid"),
+]
+FILE_SIZE_LIMIT = 512
+
+
+def _check_write_failure(rc, err, left, words, cwd=None):
+    assert "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("composer: error:")]
+    assert rc == 2 and len(errors) == 1 and err.rstrip().endswith(errors[0]), (rc, err)
+    assert words in errors[0], err
+    # No output, no temporary file, no stems folder; only generate keeps its song's MIDI
+    # file when what follows fails (composing took the time, the MIDI file is whole).
+    assert left in ([], ["s.mid"]), left
+    if left and cwd is not None:
+        assert read_midi(cwd / "s.mid").n_bars == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv, output", WRITERS, ids=[" ".join(a[:1] + a[-2:]) for a, _ in WRITERS])
+def test_every_writer_under_a_file_size_limit(tmp_path, tiny_models, argv, output):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    from reliability_fixtures import run_composer
+    song = _long_song(tmp_path / "song.mid")
+    cwd = tmp_path / "out"
+    cwd.mkdir()
+    rc, err, left = run_composer(expand(argv, song=song, models=tiny_models), cwd,
+                                 file_size_limit=FILE_SIZE_LIMIT)
+    _check_write_failure(rc, err, left, "the file-size limit (ulimit -f, 512 bytes) was reached while writing ", cwd)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv, output", WRITERS, ids=[" ".join(a[:1] + a[-2:]) for a, _ in WRITERS])
+def test_every_writer_on_a_full_disk(tmp_path, tiny_models, argv, output):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    from reliability_fixtures import full_disk_available, run_composer
+    if not full_disk_available():
+        pytest.skip("no user namespace or root to mount a full tmpfs (unshare -rm)")
+    song = _long_song(tmp_path / "song.mid")
+    cwd = tmp_path / "out"
+    cwd.mkdir()
+    rc, err, left = run_composer(expand(argv, song=song, models=tiny_models), cwd, full_disk=True)
+    _check_write_failure(rc, err, left, "no space left on the device holding ")
+
+
+@pytest.mark.parametrize("stems, words", [
+    ("/proc/stems", "cannot create --stems folder /proc/stems: "),
+    ("/sys/stems", "cannot create --stems folder /sys/stems: "),
+    ("{ro}/stems", "cannot create --stems folder {ro}/stems: "),
+])
+def test_stems_folder_that_cannot_be_made_is_one_error(song_mid, tmp_path, out_dir, capsys, stems, words):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    ro = tmp_path / "read-only"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        if os.geteuid() == 0 and "{ro}" in stems:
+            pytest.skip("root writes into a read-only folder")
+        rc = main(["render", str(song_mid), "-o", str(out_dir / "a.wav"), "--stems", stems.format(ro=ro)])
+        one_error(capsys, rc, words.format(ro=ro))
+    finally:
+        ro.chmod(0o755)
+    assert list(out_dir.iterdir()) == [] and list(ro.iterdir()) == []
+
+
+def test_a_stem_that_fails_removes_the_mix_and_the_stems_before_it(tmp_path, out_dir, capsys, monkeypatch):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    from composer.io import audio
+    song = tmp_path / "two.mid"
+    write_midi(Score(tracks=(Track("Melody", 73, notes=(Note(0, 480, 72),)),
+                             Track("Bass", 33, notes=(Note(0, 480, 36),)))), song)
+    real = audio.write_audio
+    calls = []
+
+    def second_fails(path, *args, **kwargs):
+        calls.append(Path(path).name)
+        if len(calls) == 2:
+            raise ComposerError(f"no space left on the device holding {out_dir} while writing {path}")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(audio, "write_audio", second_fails)
+    rc = main(["render", str(song), "-o", str(out_dir / "mix.wav"), "--stems", str(out_dir / "stems")])
+    one_error(capsys, rc, "no space left", "01_Bass.wav")
+    assert calls == ["00_Melody.wav", "01_Bass.wav"]
+    assert list(out_dir.iterdir()) == []

@@ -111,7 +111,7 @@ def _progress(total_samples: int, sample_rate: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from composer.io.atomic import check_writable  # noqa: PLC0415
+    from composer.io.atomic import all_or_nothing, check_writable, make_folder  # noqa: PLC0415
     from composer.io.audio import audio_format, write_audio  # noqa: PLC0415
     from composer.io.midi import read_midi  # noqa: PLC0415
     from composer.audio import Audio  # noqa: PLC0415
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     if args.stems is not None:
         if args.stems.exists() and not args.stems.is_dir():
             raise RenderError(f"--stems {args.stems} is a file; give a folder")
-        if not args.stems.parent.exists():
+        if not args.stems.parent.is_dir():
             raise RenderError(f"folder {args.stems.parent} does not exist; create it first")
     mixer = prepare_mixer(options, args.soundfont)
     score = check_render_limits(read_midi(args.input))
@@ -144,22 +144,27 @@ def run(args: argparse.Namespace) -> int:
             if os.path.realpath(path) == os.path.realpath(output):
                 raise RenderError(f"stem {path} would overwrite -o {output}; give another --stems folder")
     rate = args.sample_rate
-    report = write_mix(score, output, mixer, timbres, sample_rate=rate,
-                       target_lufs=None if args.no_normalise else args.loudness,
-                       limit=not args.no_limiter, bit_depth=args.bit_depth, force=args.force)
-
-    if stem_paths:
-        args.stems.mkdir(exist_ok=True)
-        stems = mixer.render_stems(score, rate, timbres)
-        for stem, path in zip(stems, stem_paths):
-            # The mix's gain envelope (base gain and limiter), so that the stems add up to the
-            # mix in a DAW; scaled down further only for a stem that would clip on its own.
-            samples = stem.audio.samples * report.plan.gains(0, stem.audio.n_samples)[:, None]
-            peak = float(abs(samples).max(initial=0.0))
-            if peak > CEILING:
-                samples = samples * (CEILING / peak)
-            write_audio(path, Audio(samples, rate), bit_depth=args.bit_depth, force=args.force)
-        print(f"wrote {len(stems)} stems to {args.stems}")
+    # All or nothing: a stem that cannot be written (a full disk, /proc/stems) removes the
+    # mix and the stems written before it, and the folder if this run made it.
+    with all_or_nothing() as written:
+        if args.stems is not None and make_folder(args.stems, "--stems"):
+            written.append(args.stems)
+        report = write_mix(score, output, mixer, timbres, sample_rate=rate,
+                           target_lufs=None if args.no_normalise else args.loudness,
+                           limit=not args.no_limiter, bit_depth=args.bit_depth, force=args.force)
+        written.append(output)
+        if stem_paths:
+            stems = mixer.render_stems(score, rate, timbres)
+            for stem, path in zip(stems, stem_paths):
+                # The mix's gain envelope (base gain and limiter), so that the stems add up to the
+                # mix in a DAW; scaled down further only for a stem that would clip on its own.
+                samples = stem.audio.samples * report.plan.gains(0, stem.audio.n_samples)[:, None]
+                peak = float(abs(samples).max(initial=0.0))
+                if peak > CEILING:
+                    samples = samples * (CEILING / peak)
+                write_audio(path, Audio(samples, rate), bit_depth=args.bit_depth, force=args.force)
+                written.append(path)
+            print(f"wrote {len(stems)} stems to {args.stems}")
     return 0
 
 
@@ -168,5 +173,7 @@ def _stem_names(track_names: list[str]) -> list[str]:
     safe = []
     for i, name in enumerate(track_names):
         clean = "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_") or "track"
+        # A track name may be as long as its file allows; a file name has at most 255 bytes.
+        clean = clean.encode()[:96].decode("utf-8", "ignore")
         safe.append(f"{i:02d}_{clean}")
     return safe

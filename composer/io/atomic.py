@@ -8,6 +8,12 @@ blocks run), and one left by a SIGKILL, which nothing can catch, is removed by t
 composer on the same machine that writes into the same folder, once the process named in
 it is gone.
 
+Every output goes through :func:`atomic_path` (or :func:`atomic_dir`), which also turns a
+failed write into one line: a full disk or a file-size limit (``ulimit -f``) says so in
+words ("no space left on the device holding out/ while writing out/x.wav"), whichever library
+was writing (libsndfile only says "System error.", or nothing at all when a close fails), and
+a result is renamed into place only when its write is known to be whole.
+
 Reading (:func:`read_regular_file`) opens without blocking and refuses anything but a
 regular file, then reads at most the limit plus one byte: ``/dev/zero``, a FIFO or a file
 that grows while it is read can neither hang the reader nor fill its memory.
@@ -15,6 +21,7 @@ that grows while it is read can neither hang the reader nor fill its memory.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import secrets
@@ -24,7 +31,7 @@ import stat
 from pathlib import Path
 from typing import Iterator
 
-from composer.errors import ComposerError
+from composer.errors import ComposerError, quote_path
 
 TEMP_MARK = ".composer-tmp-"
 """What every temporary file or folder composer makes has in its name, before ``<pid>-``."""
@@ -42,6 +49,9 @@ def check_writable(path: str | os.PathLike, force: bool) -> Path:
     raw = os.fspath(path)
     if raw == "":
         raise ComposerError("an empty file name; give a file to write, e.g. out/song.mid")
+    if raw.endswith(os.sep) or (os.altsep and raw.endswith(os.altsep)):
+        # Path() drops a trailing slash: "-o o.mid/" would write o.mid where a folder was meant.
+        raise ComposerError(f"{quote_path(raw)} ends in a slash, which names a folder; give a file name")
     path = Path(raw)
     try:
         st = os.stat(path)
@@ -101,10 +111,27 @@ def _machine_tag() -> str:
 _TAG = _machine_tag()
 
 
+MAX_NAME_BYTES = 255
+"""Longest file name (in bytes of UTF-8) of ext4, tmpfs, btrfs, XFS and APFS."""
+_TEMP_STEM_BYTES = 100
+"""Bytes of the target's name kept in a temporary name: with the mark, the pid, the tag and a
+suffix of at most :data:`_TEMP_SUFFIX_BYTES`, the name stays under :data:`MAX_NAME_BYTES`, so
+an output name that is legal is never made illegal by its temporary file."""
+_TEMP_SUFFIX_BYTES = 24
+
+
+def _cut_utf8(text: str, n_bytes: int) -> str:
+    """``text`` cut to at most ``n_bytes`` of UTF-8, never inside a character."""
+    return text.encode("utf-8", "surrogateescape")[:n_bytes].decode("utf-8", "ignore")
+
+
 def _temp_path(folder: Path, name: str, suffix: str) -> Path:
-    # The target's name is kept (shortened: a file name has at most 255 bytes) so that a
-    # leftover says what it was; the pid lets the next run tell whether its writer lives.
-    stem = name[:80]
+    # The target's name is kept (shortened: a file name has at most 255 bytes, and 60
+    # emoji are 240) so that a leftover says what it was; the pid lets the next run tell
+    # whether its writer lives.
+    stem = _cut_utf8(name, _TEMP_STEM_BYTES)
+    if len(os.fsencode(suffix)) > _TEMP_SUFFIX_BYTES:
+        suffix = ".tmp"  # a suffix is kept for libraries that read the format from it: short ones
     return folder / f".{stem}{TEMP_MARK}{os.getpid()}-{_TAG}{secrets.token_hex(2)}{suffix}"
 
 
@@ -119,6 +146,8 @@ def make_temp_file(folder: str | os.PathLike, name: str, suffix: str = ".tmp") -
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             continue
+        except OSError as err:  # a full disk has no inode left; a read-only or vanished folder
+            raise write_error(folder / name, None, err) from None
         os.close(fd)
         _LIVE.add(str(tmp))
         return tmp
@@ -135,9 +164,80 @@ def make_temp_dir(folder: str | os.PathLike, name: str) -> Path:
             os.mkdir(tmp, 0o700)
         except FileExistsError:
             continue
+        except OSError as err:
+            raise write_error(folder / name, None, err) from None
         _LIVE.add(str(tmp))
         return tmp
     raise ComposerError(f"cannot create a temporary folder in {folder}")  # pragma: no cover
+
+
+def make_temp_file_for(path: str | os.PathLike, suffix: str = ".tmp") -> Path:
+    """:func:`make_temp_file` beside the output ``path`` (for a file written in two passes)."""
+    path = Path(path)
+    return make_temp_file(path.parent, path.name, suffix)
+
+
+# ---------------------------------------------------------------------- failed writes
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _file_size_limit() -> int | None:
+    """The soft RLIMIT_FSIZE in bytes (``ulimit -f``), None when unlimited."""
+    try:
+        import resource  # noqa: PLC0415 - POSIX only
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    except (ImportError, OSError, ValueError):
+        return None
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _disk_trouble(tmp: str | os.PathLike | None, err: BaseException | None = None) -> str | None:
+    """Why a write into ``tmp`` failed or cannot be trusted, in words, when the cause is a
+    full disk or the file-size limit; None otherwise.  ``err``'s errno says it when there is
+    one; else the state of the file and its disk does (a library like libsndfile reports a
+    failed write as "System error." or not at all)."""
+    code = getattr(err, "errno", None)
+    limit = _file_size_limit()
+    if code == errno.EFBIG:
+        return (f"the file-size limit (ulimit -f, {limit:,} bytes) was reached" if limit is not None
+                else "the file is larger than its filesystem allows")
+    folder = Path(tmp).parent if tmp is not None else None
+    if code in _FULL:
+        return f"no space left on the device holding {quote_path(os.path.abspath(folder or '.'))}"
+    if tmp is None:
+        return None
+    try:
+        size = os.stat(tmp).st_size if not os.path.isdir(tmp) else 0
+        disk = os.statvfs(folder)
+    except OSError:
+        return None
+    if limit is not None and size >= limit:
+        return f"the file-size limit (ulimit -f, {limit:,} bytes) was reached"
+    free = disk.f_bfree if os.geteuid() == 0 else disk.f_bavail
+    if disk.f_blocks > 0 and free == 0:
+        return f"no space left on the device holding {quote_path(os.path.abspath(folder))}"
+    return None
+
+
+def _write_message(path: Path, trouble: str) -> str:
+    return f"{trouble} while writing {quote_path(path)}; nothing was written there"
+
+
+def write_error(path: str | os.PathLike, tmp: str | os.PathLike | None, err: BaseException) -> BaseException:
+    """The exception to raise for ``err``, raised while writing ``path`` (through the
+    temporary ``tmp``): one ComposerError line naming a full disk or the file-size limit
+    when either is the cause, whatever ``err`` was (a ComposerError of a room that said
+    "cannot write x.wav: System error." included); another OSError as "cannot write ...:
+    its reason"; anything else (a bug) unchanged."""
+    path = Path(path)
+    trouble = _disk_trouble(tmp, err)
+    if trouble:
+        return ComposerError(_write_message(path, trouble))
+    if isinstance(err, ComposerError):
+        return err
+    if isinstance(err, OSError):
+        return ComposerError(f"cannot write {quote_path(path)}: {err.strerror or err}")
+    return err
 
 
 def discard_temp(path: str | os.PathLike) -> None:
@@ -212,9 +312,17 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     temporary file is removed.  Only a regular file (or nothing) at ``path`` is replaced.
     """
     path = Path(path)
-    tmp = make_temp_file(path.parent, path.name, suffix or ".tmp")
+    tmp = make_temp_file_for(path, suffix or ".tmp")
     try:
-        yield tmp
+        try:
+            yield tmp
+        except Exception as err:
+            raise write_error(path, tmp, err) from None
+        # A library may lose a failed write (libsndfile's close reports nothing): a full disk
+        # or a file at the size limit means the file is not whole, whatever was said.
+        trouble = _disk_trouble(tmp)
+        if trouble:
+            raise ComposerError(_write_message(path, trouble))
         # Checked again here, not only by check_writable: the API writes without the CLI.
         if path.exists() and not path.is_file():
             raise ComposerError(f"{path} is not a regular file; composer only replaces regular files")
@@ -240,7 +348,10 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     tmp = make_temp_dir(path.parent, path.name)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except Exception as err:
+            raise write_error(path, tmp, err) from None
         _swap_dir(tmp, path)
     finally:
         discard_temp(tmp)
@@ -271,6 +382,45 @@ def _swap_dir(tmp: Path, path: Path) -> None:
     forget_temp(tmp)
     if old is not None:
         discard_temp(old)
+
+
+@contextlib.contextmanager
+def all_or_nothing() -> Iterator[list[Path]]:
+    """The outputs of one command, as a list to append each finished output (file, or a
+    folder it made) to: if the command then fails (an error, a full disk at the third
+    stem, a signal), those written are removed again, so that a failed command leaves
+    nothing behind, not a mix without its stems.  A folder is removed only when empty."""
+    written: list[Path] = []
+    try:
+        yield written
+    except BaseException:
+        for path in reversed(written):
+            with contextlib.suppress(OSError):
+                if os.path.isdir(path) and not os.path.islink(path):
+                    os.rmdir(path)
+                else:
+                    os.unlink(path)
+        raise
+
+
+def make_folder(path: str | os.PathLike, option: str) -> bool:
+    """Create the output folder ``path`` (named by ``option``) unless it exists; True if it
+    was made.  One ComposerError line when it cannot be (/proc, /sys, a read-only parent,
+    a full disk); a file there is refused."""
+    path = Path(path)
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ComposerError(f"cannot write in {option} folder {quote_path(path)} (permission denied)")
+        return False
+    if os.path.lexists(path):
+        raise ComposerError(f"{option} {quote_path(path)} is a file; give a folder")
+    try:
+        os.mkdir(path)
+    except OSError as err:
+        trouble = _disk_trouble(None, err)
+        raise ComposerError(f"cannot create {option} folder {quote_path(path)}: "
+                            f"{trouble or err.strerror or err}") from None
+    return True
 
 
 # ---------------------------------------------------------------------- inputs

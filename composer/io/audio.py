@@ -26,7 +26,8 @@ import numpy as np
 
 from composer.audio import Audio
 from composer.errors import AudioError
-from composer.io.atomic import atomic_path, check_regular_file, check_writable, discard_temp, make_temp_file
+from composer.io.atomic import (atomic_path, check_regular_file, check_writable, discard_temp, make_temp_file,
+                                write_error)
 from composer.limits import check_loudness
 
 BitDepth = Literal[16, 24]
@@ -468,17 +469,21 @@ def write_normalised_blocks(path: str | os.PathLike, blocks: Iterable[np.ndarray
         for block in blocks:
             block = np.asarray(block, dtype=np.float32).reshape(-1, n_channels)
             meter.add(block)
-            if spill is None and held_bytes + block.nbytes > limit_bytes:
-                spill_name = str(make_temp_file(path.parent, path.name, ".f32.wav"))
-                spill = sf.SoundFile(spill_name, "w", sample_rate, n_channels, subtype="FLOAT", format="WAV")
-                for old in held:
-                    spill.write(old)
-                held, held_bytes = [], 0
-            if spill is not None:
-                spill.write(block)
-            else:
-                held.append(block)
-                held_bytes += block.nbytes
+            try:
+                if spill is None and held_bytes + block.nbytes > limit_bytes:
+                    spill_name = str(make_temp_file(path.parent, path.name, ".f32.wav"))
+                    spill = sf.SoundFile(spill_name, "w", sample_rate, n_channels, subtype="FLOAT", format="WAV")
+                    for old in held:
+                        spill.write(old)
+                    held, held_bytes = [], 0
+                if spill is not None:
+                    spill.write(block)
+                else:
+                    held.append(block)
+                    held_bytes += block.nbytes
+            except (sf.LibsndfileError, RuntimeError, OSError) as err:
+                # The spill file fills the disk first: the same one line as the output's.
+                raise write_error(path, spill_name, err) from None
         if spill is not None:
             spill.close()
         plan = plan_gain(meter, target_lufs, ceiling_dbfs, limit)
