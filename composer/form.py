@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from composer.errors import FormError
-from composer.pitch import PITCH_CLASS_NAMES, pitch_class_of
+from composer.pitch import key_tonic_name, pitch_class_of
 
 PHRASE_TYPES = ("A", "B", "M", "i", "o", "x")
 """The six phrase types: A, B, other melodic (M), intro, outro, other non-melodic (x)."""
@@ -108,7 +108,8 @@ class FormPlan:
         parts, last = [], None
         for bar, (t, m) in enumerate(zip(self.key_tonic, self.key_mode)):
             if (t, m) != last:
-                name = f"{PITCH_CLASS_NAMES[t]} {'minor' if m else 'major'}"
+                mode = "minor" if m else "major"
+                name = f"{key_tonic_name(int(t), mode)} {mode}"     # as the key signature spells it
                 parts.append(name if last is None else f"{name} (bar {bar + 1})")
                 last = (t, m)
         return " -> ".join(parts)

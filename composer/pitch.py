@@ -31,9 +31,28 @@ def pitch_class_of(letter: str, accidentals: str = "") -> int | None:
     return (natural + shift) % 12
 
 
+def key_tonic_name(tonic: int, mode: str = "major") -> str:
+    """The tonic of a key as its key signature spells it: the spelling with the fewest
+    sharps or flats, ties broken towards :data:`PITCH_CLASS_NAMES`.  ``(1, "major")`` ->
+    ``"Db"`` (5 flats, not C#'s 7 sharps), ``(6, "major")`` -> ``"F#"``, ``(3, "minor")`` ->
+    ``"Eb"``, ``(8, "minor")`` -> ``"G#"``.  ``mode`` is "major" or "minor"."""
+    offset = 0 if mode == "major" else 9      # a minor key's signature is its relative major's
+    fifths = [sf for sf in range(-7, 8) if (sf * 7 + offset) % 12 == tonic % 12]
+    best = min(fifths, key=lambda sf: (abs(sf), _tonic_spelling(sf, mode) != PITCH_CLASS_NAMES[tonic % 12]))
+    return _tonic_spelling(best, mode)
+
+
+def _tonic_spelling(fifths: int, mode: str) -> str:
+    """The tonic's name of the key with ``fifths`` sharps (> 0) or flats (< 0)."""
+    letters = "FCGDAEB"
+    index = fifths + (1 if mode == "major" else 4)    # C major is F + 1 fifth; A minor F + 4
+    return letters[index % 7] + {-1: "b", 0: "", 1: "#"}[index // 7]
+
+
 def pitch_name(midi_pitch: int) -> str:
     """MIDI pitch -> scientific name with the plain spelling: 60 -> ``"C4"``, 70 -> ``"Bb4"``."""
     return f"{PITCH_CLASS_NAMES[midi_pitch % 12]}{midi_pitch // 12 - 1}"
 
 
-__all__ = ["PITCH_CLASS_NAMES", "NATURAL_PITCH_CLASSES", "ACCIDENTAL_SHIFT", "pitch_class_of", "pitch_name"]
+__all__ = ["PITCH_CLASS_NAMES", "NATURAL_PITCH_CLASSES", "ACCIDENTAL_SHIFT", "pitch_class_of", "pitch_name",
+           "key_tonic_name"]

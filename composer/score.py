@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from composer.errors import ScoreError
-from composer.pitch import PITCH_CLASS_NAMES  # re-exported: the Score speaks these names
+from composer.pitch import PITCH_CLASS_NAMES, key_tonic_name  # re-exported: the Score speaks these names
 
 RESOLUTION = 480
 """Default ticks per quarter note."""
@@ -96,7 +96,9 @@ class KeySignature:
     mode: Mode = "major"
 
     def __str__(self) -> str:
-        return f"{PITCH_CLASS_NAMES[self.tonic]} {self.mode}"
+        # Spelled as the key signature and the chord names are ("Db major", 5 flats), not
+        # "C# major" beside a file in D-flat.
+        return f"{key_tonic_name(self.tonic, self.mode)} {self.mode}"
 
 
 @dataclass(frozen=True, order=True)

@@ -599,3 +599,20 @@ def test_mutated_files_give_a_score_or_one_midi_error():
             back = read_midi_bytes(midi_bytes(score.validate()))
             if score.resolution == 480:  # else ticks are rescaled on writing
                 assert back == score
+
+
+def test_key_names_are_spelled_as_the_key_signature_is():
+    # Seed 3 printed "C# major" beside a file, key signature and chord names in D-flat.
+    from composer.form import FormPlan, Phrase
+    assert [str(KeySignature(0, t, "major")) for t in (1, 6, 8)] == ["Db major", "F# major", "Ab major"]
+    assert [str(KeySignature(0, t, "minor")) for t in (3, 8, 10)] == ["Eb minor", "G# minor", "Bb minor"]
+    for mode in ("major", "minor"):
+        for tonic in range(12):
+            name = key_signature_name(tonic, mode)
+            assert str(KeySignature(0, tonic, mode)) == f"{name.rstrip('m')} {mode}"
+            # ... and the written key reads back as the same key.
+            score = Score(key_signatures=(KeySignature(0, tonic, mode),), chords=(ChordSymbol(0, 480, tonic, "maj", tonic),))
+            assert read_midi_bytes(midi_bytes(score)).key_signatures == score.key_signatures
+    # generate prints the plan's keys: the same spelling.
+    plan = FormPlan((Phrase("A", 2), Phrase("B", 2)), key_tonic=(1, 1, 3, 3), key_mode=(0, 0, 1, 1))
+    assert plan.key_names() == "Db major -> Eb minor (bar 3)"

@@ -40,7 +40,7 @@ from mido.midifiles.meta import KeySignatureError, build_meta_message, meta_char
 
 from composer.errors import ComposerError, MidiError
 from composer.io.atomic import atomic_path, read_regular_file
-from composer.pitch import NATURAL_PITCH_CLASSES, pitch_class_of
+from composer.pitch import NATURAL_PITCH_CLASSES, key_tonic_name, pitch_class_of
 from composer.score import (
     CHORD_QUALITIES,
     PITCH_CLASS_NAMES,
@@ -93,10 +93,6 @@ _SUFFIX_TO_QUALITY: dict[str, str] = {
 }
 _CHORD_RE = re.compile(r"^([A-G])([#b]?)(?::?)(.*?)(?:/([A-G])([#b]?))?$")
 _MARKER_RE = re.compile(r"^(?:(.*) )?\[([^\[\]]+) ([1-9][0-9]*)\]$", re.S)
-# Key-signature names as mido spells them, indexed by sharps (+) or flats (-) + 7.
-_MAJOR_KEYS = ("Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#")
-_MINOR_KEYS = ("Abm", "Ebm", "Bbm", "Fm", "Cm", "Gm", "Dm", "Am", "Em", "Bm", "F#m", "C#m",
-               "G#m", "D#m", "A#m")
 
 
 # ====================================================================== text formats
@@ -225,12 +221,7 @@ def parse_section_marker(text: str) -> tuple[str, str, int] | None:
 def key_signature_name(tonic: int, mode: str) -> str:
     """mido's key name for ``tonic`` (0..11) and ``mode``: the spelling with the fewest
     accidentals, ties broken towards :data:`PITCH_CLASS_NAMES` (F# major, Eb minor)."""
-    names = _MAJOR_KEYS if mode == "major" else _MINOR_KEYS
-    offset = 0 if mode == "major" else 9
-    candidates = [sf for sf in range(-7, 8) if (sf * 7 + offset) % 12 == tonic]
-    preferred = PITCH_CLASS_NAMES[tonic] + ("" if mode == "major" else "m")
-    best = min(candidates, key=lambda sf: (abs(sf), names[sf + 7] != preferred))
-    return names[best + 7]
+    return key_tonic_name(tonic, mode) + ("" if mode == "major" else "m")
 
 
 def _parse_key_name(name: str) -> tuple[int, str]:
