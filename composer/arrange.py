@@ -251,9 +251,13 @@ def humanize(tracks: Sequence[Track], rng: np.random.Generator, resolution: int 
     ticks), both clipped to +-14 ticks (scaled to ``resolution``, from 480 PPQ), and each
     velocity by N(0, 5), clipped to 1..127.  A note never starts before 0, keeps at least
     half its length, and ends before the next onset of its pitch in its track (so no two
-    notes of a pitch overlap).  Drum tracks move too; controllers stay where they are."""
+    notes of a pitch overlap) and no later than the last note of all ``tracks`` ended
+    before (a release moved past the song's last bar line made a bar of its own in every
+    reader: 148 bars for a 147-bar song).  Drum tracks move too; controllers stay where
+    they are."""
     scale = resolution / 480
     sd, cap = HUMANIZE_ONSET_SD_TICKS * scale, HUMANIZE_MAX_TICKS * scale
+    song_end = max((n.end_tick for t in tracks for n in t.notes), default=0)
     out = []
     for track in tracks:
         if not track.notes:
@@ -270,6 +274,7 @@ def humanize(tracks: Sequence[Track], rng: np.random.Generator, resolution: int 
         new_start = np.maximum(0, starts + shift)
         length = ends - starts
         new_end = np.maximum(ends + shift + release, new_start + (length + 1) // 2)
+        new_end = np.maximum(new_start, np.minimum(new_end, song_end))
         new_end = np.where(length == 0, new_start, new_end)
         # No overlap with the next note of the same pitch.
         order = np.lexsort((new_start, pitch))

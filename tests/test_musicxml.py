@@ -238,3 +238,19 @@ def test_chord_symbols_do_not_add_accidentals_to_the_melody():
     lead = xml_tree(chromatic).find("part")
     assert [a.text for a in lead.findall(".//note/accidental")] == ["natural", "flat"]
     assert needed_accidentals(lead) == 2
+
+
+def test_a_humanized_song_ends_in_its_last_bar():
+    # A release moved past the last bar line made an empty bar of its own (148 bars for a
+    # 147-bar song) in the MIDI, in `inspect`, in MusicXML and in MuseScore.
+    import numpy as np
+
+    from composer.arrange import humanize
+    plain = song()
+    ends = set()
+    for seed in range(8):
+        human = plain.replace(tracks=humanize(plain.tracks, np.random.default_rng(seed)))
+        ends.add(max(n.end_tick for t in human.tracks for n in t.notes))
+        assert human.n_bars == plain.n_bars == 4
+        assert len(xml_tree(human).find("part").findall("measure")) == 4
+    assert max(ends) == plain.end_tick        # the last releases still move, up to the bar line
