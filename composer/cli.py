@@ -41,7 +41,8 @@ class ComposerArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401 - argparse's hook
         # The subcommand's own name ("composer render"), so the hint names the right --help.
-        sys.stderr.write(f"composer: error: {self.prog}: {message}; see `{self.prog} --help`\n")
+        sys.stderr.write(f"composer: error: {self.prog}: {escape_controls(message)}; "
+                         f"see `{self.prog} --help`\n")
         raise SystemExit(2)
 
 

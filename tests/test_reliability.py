@@ -13,6 +13,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import stat
 from pathlib import Path
 
@@ -724,4 +725,58 @@ def test_a_stem_that_fails_removes_the_mix_and_the_stems_before_it(tmp_path, out
     rc = main(["render", str(song), "-o", str(out_dir / "mix.wav"), "--stems", str(out_dir / "stems")])
     one_error(capsys, rc, "no space left", "01_Bass.wav")
     assert calls == ["00_Melody.wav", "01_Bass.wav"]
+    assert list(out_dir.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- issue 25: smaller items
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP])
+def test_other_fatal_signals_mid_write_remove_temporary_files(tmp_path, signum):
+    # SIGQUIT and SIGUSR1 during an audio write left its hidden temporary file behind.
+    from test_signals import long_song as _unused  # noqa: F401 - the fixture's module
+    from test_signals import start_render, wait_for_temp
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    song = tmp_path / "long.mid"
+    notes = tuple(Note(i * 1920, 1800, 60 + i % 12, 80) for i in range(420))   # 14 minutes at 120 bpm
+    write_midi(Score(tempos=(TempoChange.from_bpm(0, 120),), tracks=(Track("Piano", 0, notes=notes),)), song)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = start_render(song, out)
+    wait_for_temp(proc, out)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signum, err
+    assert "composer: terminated; temporary files removed" in err and "Traceback" not in err
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["bad\nname.mid", "tab\there.mid", "esc\x1b[31mred.mid", "bidi\u202ename.mid"])
+def test_names_with_control_characters_stay_in_one_line(tmp_path, capsys, name):
+    from composer.errors import escape_controls
+    path = tmp_path / name
+    rc = main(["inspect", str(path)])
+    err = one_error(capsys, rc, f"{escape_controls(str(path))}: no such file")
+    assert all(c not in err[:-1] for c in "\n\t\x1b\u202e")
+    rc = main(["render", str(path), "-o", str(tmp_path / name) + ".wav", "--sample-rate", "1"])
+    one_error(capsys, rc, "invalid choice")
+
+
+def test_emoji_names_of_240_bytes_are_written(tmp_path, song_mid, capsys):
+    name = "😀" * 60
+    for argv, suffix in [(["convert", str(song_mid)], ".mid"), (["plot", str(song_mid), "-o"], ".png"),
+                         (["eval", str(song_mid), "--reference", str(song_mid), "--json"], ".json")]:
+        out = tmp_path / (name + suffix)
+        assert len(out.name.encode()) <= 245   # legal: at most 255
+        assert main([*argv, str(out)]) == 0, capsys.readouterr().err
+        assert out.stat().st_size > 0
+    capsys.readouterr()
+    assert sorted(p.suffix for p in tmp_path.iterdir() if p.name.startswith(name)) == [".json", ".mid", ".png"]
+    assert not [p for p in tmp_path.iterdir() if TEMP_MARK in p.name]
+
+
+def test_trailing_slash_output_is_refused(song_mid, out_dir, capsys):
+    for argv in (["convert", str(song_mid), f"{out_dir}/o.mid/"],
+                 ["export", str(song_mid), "-o", f"{out_dir}/o.musicxml/"],
+                 ["plot", str(song_mid), "-o", f"{out_dir}/o.png/"]):
+        one_error(capsys, main(argv), "ends in a slash, which names a folder")
     assert list(out_dir.iterdir()) == []

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from composer.commands import output_path
+
 
 def check_musicxml_path(path: Path, force: bool) -> Path:
     """The output path checked before any work: ``.musicxml``/``.xml``, writable (--force)."""
@@ -45,6 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "tempo and meter, the piano on a grand staff, the bass on its own staff.  "
                     "Notes are written on the 16th grid.")
     p.add_argument("input", type=Path, help="MIDI file (.mid), e.g. one written by `composer generate`")
-    p.add_argument("-o", "--output", type=Path, required=True, help="MusicXML file to write (.musicxml)")
+    p.add_argument("-o", "--output", type=output_path, required=True, help="MusicXML file to write (.musicxml)")
     p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     p.set_defaults(func=run)

@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also render the song to this audio file (.wav/.flac/.mp3), loudness-normalised, "
                         "with the bundled SoundFont or the --timbre given")
     add_timbre_argument(p, "needs --audio; the MIDI file keeps its General MIDI programs")
-    p.add_argument("--musicxml", type=Path, default=None,
+    p.add_argument("--musicxml", type=output_path, default=None,
                    help="also write the song as MusicXML (.musicxml): lead sheet with chord symbols "
                         "and the piano on a grand staff, for MuseScore and other notation programs")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")

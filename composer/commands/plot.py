@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from composer.commands import output_path
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -17,7 +19,7 @@ def register(subparsers) -> None:
                     "the top, bar numbers below.  Tracks are recognised by name and content, not "
                     "by position.")
     p.add_argument("input", type=Path, help="MIDI file (.mid)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="image file to write (.png)")
+    p.add_argument("-o", "--output", type=output_path, required=True, help="image file to write (.png)")
     p.add_argument("--width", type=int, default=1600, help="image width in pixels (default 1600)")
     p.add_argument("--height", type=int, default=560, help="image height in pixels (default 560)")
     p.add_argument("--title", default=None, help="title above the roll (default: the song's title "
