@@ -780,3 +780,96 @@ def test_trailing_slash_output_is_refused(song_mid, out_dir, capsys):
                  ["plot", str(song_mid), "-o", f"{out_dir}/o.png/"]):
         one_error(capsys, main(argv), "ends in a slash, which names a folder")
     assert list(out_dir.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- issue 25: crafted model folders
+PRIOR = {"length_logp": [-4.0] * 64, "type_logp": [[-2.0] * 7 for _ in range(7)], "length_weight": 3.0}
+
+
+def _deep(n: int) -> str:
+    return "[" * n + "]" * n
+
+
+FORM_CONFIG_CASES = [
+    # (change to config.json, words of the one line)
+    (lambda c: c.update(phrase_prior="abc"), "phrase_prior: Input should be a valid dictionary"),
+    (lambda c: c.update(phrase_prior={}), "phrase_prior.length_logp: Field required"),
+    (lambda c: c.update(phrase_prior={**PRIOR, "length_logp": ["x"] * 64}),
+     'phrase_prior.length_logp.0: Input should be a valid number (got "x")'),
+    (lambda c: c.update(phrase_prior={**PRIOR, "length_logp": [[1.0]] * 64}),
+     "phrase_prior.length_logp.0: Input should be a valid number (got [1.0])"),
+    (lambda c: c.update(phrase_prior={**PRIOR, "type_logp": [[-2.0] * 7, [-2.0] * 3] + [[-2.0] * 7] * 5}),
+     "phrase_prior.type_logp.1: List should have at least 7 items"),
+    (lambda c: c.update(phrase_prior={**PRIOR, "length_logp": [-4.0] * 10}),
+     "phrase_prior.length_logp: List should have at least 64 items"),
+    (lambda c: c.update(phrase_prior={**PRIOR, "song_bars": [0]}),
+     "phrase_prior.song_bars.0: Input should be greater than or equal to 1"),
+    (lambda c: c.update(phrase_prior={**PRIOR, "same_length_p": 2}),
+     "phrase_prior.same_length_p: Input should be less than 1"),
+    (lambda c: c.update(form_length=10**30), "form_length: Input should be less than or equal to 576"),
+    (lambda c: c.update(form_length=True), "form_length: Input should be a valid integer (got true)"),
+]
+
+
+@pytest.mark.parametrize("change, words", FORM_CONFIG_CASES, ids=[w.split(":")[0] + str(i) for i, (_, w)
+                                                                   in enumerate(FORM_CONFIG_CASES)])
+def test_crafted_form_config_is_one_model_error(tiny_models, tmp_path, out_dir, capsys, change, words):
+    root = _model_copy(tmp_path, tiny_models, "form", change)
+    rc = main(["generate", "--models", str(root), "--bars", "2", "--steps", "1", "-o", str(out_dir / "s.mid")])
+    one_error(capsys, rc, f"form/config.json: {words}")
+    assert list(out_dir.iterdir()) == []
+
+
+def test_a_valid_phrase_prior_still_loads(tiny_models, tmp_path):
+    from composer.levels.form import FormLevel
+    root = _model_copy(tmp_path, tiny_models, "form", lambda c: c.update(phrase_prior=PRIOR))
+    assert FormLevel.from_pretrained(root / "form").prior.length_weight == 3.0
+
+
+def test_deeply_nested_config_json_is_one_model_error(tiny_models, tmp_path, out_dir, capsys):
+    root = tmp_path / "models"
+    shutil.copytree(tiny_models, root)
+    path = root / "form" / "config.json"
+    text = path.read_text()
+    path.write_text(text[:text.rindex("}")] + ', "phrase_prior": ' + _deep(100_000) + "}")
+    rc = main(["generate", "--models", str(root), "--bars", "2", "--steps", "1", "-o", str(out_dir / "s.mid")])
+    one_error(capsys, rc, "form/config.json: its JSON is nested too deeply")
+
+
+TIMBRE_CONFIG_CASES = [
+    (lambda c: c["model"]["synth"].update(hop=0), "model.synth.hop: Input should be greater than or equal to 1"),
+    (lambda c: c["model"]["synth"].update(hop=1), "model.synth: hop 1 at 16000 Hz makes 16000 frames a second"),
+    (lambda c: c["model"]["synth"].update(hop=10**12), "model.synth.hop: Input should be less than or equal to 9600"),
+    (lambda c: c["model"]["synth"].update(sample_rate="16000"), "model.synth.sample_rate: Input should be a valid integer"),
+    (lambda c: c["model"]["synth"].update(reverb_seconds=1e9), "model.synth.reverb_seconds: Input should be less"),
+    (lambda c: c["expression"].update(dynamics_velocity=[], dynamics_loudness_db=[]),
+     "expression.dynamics_velocity: List should have at least 1 item"),
+    (lambda c: c["expression"].update(dynamics_velocity=[30, 60], dynamics_loudness_db=[-30.0]),
+     "expression: dynamics_velocity has 2 entries and dynamics_loudness_db 1; they are one table"),
+    (lambda c: c["expression"].update(dynamics_velocity=[60, 30], dynamics_loudness_db=[-30.0, -20.0]),
+     "expression: dynamics_velocity must rise from entry to entry"),
+    (lambda c: c["expression"].update(release_seconds=604800.0),
+     "expression.release_seconds: Input should be less than or equal to 10"),
+    (lambda c: c["expression"].update(pitch_min=90, pitch_max=30), "pitch_min 90 is above pitch_max 30"),
+    (lambda c: c["expression"].update(attack_seconds=float("nan")), "cannot read"),  # NaN is not JSON
+    (lambda c: c.update(expression=[1, 2]), "expression: Input should be a valid dictionary"),
+]
+
+
+@pytest.mark.parametrize("change, words", TIMBRE_CONFIG_CASES,
+                         ids=[w.split(":")[0] + str(i) for i, (_, w) in enumerate(TIMBRE_CONFIG_CASES)])
+def test_crafted_timbre_config_is_one_model_error(tmp_path, out_dir, song_mid, capsys, monkeypatch, change, words):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    from timbre_fixtures import install_tiny_timbre
+    folder = install_tiny_timbre(tmp_path / "timbres")
+    config = json.loads((folder / "config.json").read_text())
+    change(config)
+    (folder / "config.json").write_text(json.dumps(config).replace("NaN", "nan"))
+    # The three ways a downloaded timbre folder comes in: by name, by path, by listing.
+    monkeypatch.setenv("COMPOSER_TIMBRES", str(tmp_path / "timbres"))
+    for argv in (["render", str(song_mid), "-o", str(out_dir / "a.wav"), "--timbre", "0=ddsp:tiny"],
+                 ["render", str(song_mid), "-o", str(out_dir / "a.wav"), "--timbre", f"0=ddsp:{folder}"],
+                 ["timbres", "--dir", str(tmp_path / "timbres")]):
+        rc = main(argv)
+        one_error(capsys, rc, words, "tiny/config.json")
+    assert list(out_dir.iterdir()) == []

@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from composer.errors import ComposerError, ModelError
 from composer.io.atomic import atomic_path, read_regular_file
+from composer.io.schemas import check_config
 from composer.limits import MAX_CONFIG_BYTES, MAX_MODEL_PARAMETERS
 
 FORMAT_VERSION = 1
@@ -62,7 +63,9 @@ def read_config(folder: str | os.PathLike, kind: str | None = None) -> dict[str,
     try:
         config = json.loads(read_regular_file(path, MAX_CONFIG_BYTES, ModelError, "a config.json"))
     except (OSError, ValueError) as err:  # (UnicodeDecodeError is a ValueError)
-        raise ModelError(f"cannot read {path}: {err}") from None
+        raise ModelError(f"cannot read {path}: {_first_line(err)}") from None
+    except RecursionError:  # [[[[...]]]] 100,000 deep: the parser recurses once a level
+        raise ModelError(f"cannot read {path}: its JSON is nested too deeply") from None
     if not isinstance(config, dict):
         raise ModelError(f"{path} is not a JSON object of settings; is this a composer model folder?")
     version = config.get("format_version")
@@ -70,7 +73,9 @@ def read_config(folder: str | os.PathLike, kind: str | None = None) -> dict[str,
         raise ModelError(f"{path}: format version {version!r} is not supported "
                          f"(this composer reads {SUPPORTED_VERSIONS})")
     if kind is not None and config.get("kind") != kind:
-        raise ModelError(f"{folder} holds a {config.get('kind')!r} model, expected {kind!r}")
+        raise ModelError(f"{folder} holds a {_short(config.get('kind'))} model, expected {kind!r}")
+    # Every setting sampling or rendering reads, for type and range, before any is used.
+    check_config(config, kind, str(path))
     return config
 
 
