@@ -14,6 +14,7 @@ escaped, so an error is always one line.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import signal
 import sys
@@ -113,6 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     except ComposerError as err:
         # Escaped: a file name with a newline (or a terminal escape) stays in the one line.
         print(f"composer: error: {escape_controls(str(err))}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        # A safety net for a write that does not go through composer.io.atomic (a training
+        # log, a folder made on the way): a full disk or the file-size limit is still one line.
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        from composer.io.atomic import write_error
+        where = err.filename if err.filename is not None else "a file"
+        print(f"composer: error: {escape_controls(str(write_error(where, None, err)))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
         signum = err.signum if isinstance(err, Terminated) else signal.SIGINT

@@ -873,3 +873,17 @@ def test_crafted_timbre_config_is_one_model_error(tmp_path, out_dir, song_mid, c
         rc = main(argv)
         one_error(capsys, rc, words, "tiny/config.json")
     assert list(out_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("code, words", [(28, "no space left on the device holding /var/log while writing "
+                                               "/var/log/train.jsonl"),
+                                         (27, "the file is larger than its filesystem allows while writing")])
+def test_a_full_disk_outside_the_atomic_writer_is_one_line_too(monkeypatch, capsys, code, words):
+    # A training log appended line by line, a folder made on the way: the CLI's net.
+    from composer.commands import midi as midi_commands
+
+    def writes_a_log(args):
+        raise OSError(code, os.strerror(code), "/var/log/train.jsonl")
+
+    monkeypatch.setattr(midi_commands, "run_inspect", writes_a_log)
+    one_error(capsys, main(["inspect", "x.mid"]), words)

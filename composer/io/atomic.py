@@ -191,7 +191,8 @@ def _file_size_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
-def _disk_trouble(tmp: str | os.PathLike | None, err: BaseException | None = None) -> str | None:
+def _disk_trouble(tmp: str | os.PathLike | None, err: BaseException | None = None,
+                  folder: str | os.PathLike | None = None) -> str | None:
     """Why a write into ``tmp`` failed or cannot be trusted, in words, when the cause is a
     full disk or the file-size limit; None otherwise.  ``err``'s errno says it when there is
     one; else the state of the file and its disk does (a library like libsndfile reports a
@@ -201,7 +202,7 @@ def _disk_trouble(tmp: str | os.PathLike | None, err: BaseException | None = Non
     if code == errno.EFBIG:
         return (f"the file-size limit (ulimit -f, {limit:,} bytes) was reached" if limit is not None
                 else "the file is larger than its filesystem allows")
-    folder = Path(tmp).parent if tmp is not None else None
+    folder = Path(tmp).parent if tmp is not None else folder
     if code in _FULL:
         return f"no space left on the device holding {quote_path(os.path.abspath(folder or '.'))}"
     if tmp is None:
@@ -230,7 +231,7 @@ def write_error(path: str | os.PathLike, tmp: str | os.PathLike | None, err: Bas
     "cannot write x.wav: System error." included); another OSError as "cannot write ...:
     its reason"; anything else (a bug) unchanged."""
     path = Path(path)
-    trouble = _disk_trouble(tmp, err)
+    trouble = _disk_trouble(tmp, err, path.parent)
     if trouble:
         return ComposerError(_write_message(path, trouble))
     if isinstance(err, ComposerError):
@@ -417,7 +418,7 @@ def make_folder(path: str | os.PathLike, option: str) -> bool:
     try:
         os.mkdir(path)
     except OSError as err:
-        trouble = _disk_trouble(None, err)
+        trouble = _disk_trouble(None, err, path.parent)
         raise ComposerError(f"cannot create {option} folder {quote_path(path)}: "
                             f"{trouble or err.strerror or err}") from None
     return True

@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from composer.errors import ComposerError, ModelError
-from composer.io.atomic import atomic_path, read_regular_file
+from composer.io.atomic import atomic_path, read_regular_file, write_error
 from composer.io.schemas import check_config
 from composer.limits import MAX_CONFIG_BYTES, MAX_MODEL_PARAMETERS
 
@@ -46,7 +46,10 @@ def save_checkpoint(folder: str | os.PathLike, model: torch.nn.Module, kind: str
         config.update(extra)
     text = json.dumps(config, indent=2, sort_keys=True) + "\n"
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a full disk, a read-only parent: one line, as a failed write is
+        raise write_error(folder, None, err) from None
     with atomic_path(folder / "model.safetensors", suffix=".safetensors") as tmp:
         save_file(state, tmp)
     with atomic_path(folder / "config.json") as tmp:
