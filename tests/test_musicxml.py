@@ -217,25 +217,28 @@ def needed_accidentals(part) -> int:
     return needed
 
 
-def test_chord_symbols_do_not_add_accidentals_to_the_melody():
-    # E-flat major.  Each bar's chord symbol holds a note of the melody's letter with
-    # another accidental (F7: A natural; Bbm: Db against D; B: D#, F#), so music21, counting
-    # the symbol's notes as the measure's, wrote a flat on the melody's A-flat and naturals
-    # on its D and F.  The melody is all in the key: no accidental at all.
+def e_flat_song(chromatic: bool = False) -> Score:
+    """E-flat major, 3 bars of 4/4.  Each bar's chord symbol holds a note of the melody's
+    letter with another accidental (F7: A natural; Bbm: Db against D; B: D#, F#).  The
+    melody is all in the key; ``chromatic``: A natural then A-flat in bar 1 instead."""
     bar = 4 * 480
-    melody = Track("Melody", 73, notes=(Note(480, 480, 68), Note(bar + 480, 480, 74), Note(2 * bar + 480, 480, 65),
-                                        Note(2 * bar + 960, 480, 74)))
-    score = Score(tempos=(TempoChange.from_bpm(0, 100),), time_signatures=(TimeSignature(0, 4, 4),),
-                  key_signatures=(KeySignature(0, 3, "major"),),
-                  chords=(ChordSymbol(0, bar, 5, "7", 5), ChordSymbol(bar, bar, 10, "min", 10),
-                          ChordSymbol(2 * bar, bar, 11, "maj", 11)),
-                  tracks=(melody,))
-    lead = xml_tree(score).find("part")
+    notes = ((Note(0, 480, 69), Note(480, 480, 68)) if chromatic else
+             (Note(480, 480, 68), Note(bar + 480, 480, 74), Note(2 * bar + 480, 480, 65), Note(2 * bar + 960, 480, 74)))
+    return Score(tempos=(TempoChange.from_bpm(0, 100),), time_signatures=(TimeSignature(0, 4, 4),),
+                 key_signatures=(KeySignature(0, 3, "major"),),
+                 chords=(ChordSymbol(0, bar, 5, "7", 5), ChordSymbol(bar, bar, 10, "min", 10),
+                         ChordSymbol(2 * bar, bar, 11, "maj", 11)),
+                 tracks=(Track("Melody", 73, notes=notes),))
+
+
+def test_chord_symbols_do_not_add_accidentals_to_the_melody():
+    # music21 counted the symbols' notes as the measure's and wrote a flat on the melody's
+    # A-flat and naturals on its D, F and D: four accidentals for none needed.
+    lead = xml_tree(e_flat_song()).find("part")
     assert len(lead.findall(".//note/accidental")) == needed_accidentals(lead) == 0
     # A chromatic melody keeps exactly the accidentals it needs: A natural, then A-flat
     # again in the same bar.
-    chromatic = score.replace(tracks=(Track("Melody", 73, notes=(Note(0, 480, 69), Note(480, 480, 68))),))
-    lead = xml_tree(chromatic).find("part")
+    lead = xml_tree(e_flat_song(chromatic=True)).find("part")
     assert [a.text for a in lead.findall(".//note/accidental")] == ["natural", "flat"]
     assert needed_accidentals(lead) == 2
 

@@ -24,10 +24,10 @@ import pytest
 
 from composer.io.midi import write_midi
 from composer.io.musicxml import write_musicxml
-from composer.score import Score
+from composer.score import Score, TempoChange, TimeSignature, Track
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_musicxml import song  # noqa: E402  (the hand-built F# major 3/4 song)
+from test_musicxml import e_flat_song, song  # noqa: E402  (hand-built: F# major 3/4; E-flat 4/4)
 
 MSCORE = shutil.which("mscore3")
 needs_musescore = pytest.mark.skipif(MSCORE is None, reason="MuseScore 3 is missing: `make system-deps` installs musescore3")
@@ -48,12 +48,16 @@ class Staff:
     clef_changes: int = 0
     n_notes: int = 0
     pitches: list[int] = field(default_factory=list)   # sounding MIDI pitch of each note head
+    n_accidentals: int = 0                               # accidentals shown on note heads
+    tempo_texts: list[str] = field(default_factory=list)
+    n_measures: int = 0
 
 
 @dataclass
 class Mscx:
     parts: list[tuple[str, int]]        # (name, staves)
     staves: list[Staff]
+    transpose: list[int] = field(default_factory=list)   # per part: semitones written -> sounding
 
 
 def musescore(src: Path, tmp_path: Path) -> Mscx:
@@ -67,9 +71,11 @@ def musescore(src: Path, tmp_path: Path) -> Mscx:
     assert run.returncode == 0 and out.exists(), run.stderr[-2000:]
     root = ET.parse(out).getroot().find("Score")
     parts = [(p.findtext("trackName"), len(p.findall("Staff"))) for p in root.findall("Part")]
+    transpose = [int(p.findtext("Instrument/transposeChromatic") or 0) for p in root.findall("Part")]
     staves = []
     for staff in root.findall("Staff"):
         s = Staff()
+        s.n_measures = len(staff.findall("Measure"))
         for index, measure in enumerate(staff.findall("Measure")):
             started = False
             for el in measure.iter():
@@ -79,6 +85,9 @@ def musescore(src: Path, tmp_path: Path) -> Mscx:
                     s.meters.append(f"{el.findtext('sigN')}/{el.findtext('sigD')}")
                 elif el.tag == "Tempo":
                     s.tempos_bpm.append(round(float(el.findtext("tempo")) * 60, 2))
+                    s.tempo_texts.append(ET.tostring(el.find("text"), encoding="unicode").strip())
+                elif el.tag == "Accidental":
+                    s.n_accidentals += 1
                 elif el.tag == "RehearsalMark":
                     s.rehearsal.append("".join(el.find("text").itertext()))
                 elif el.tag == "Harmony":
@@ -93,7 +102,33 @@ def musescore(src: Path, tmp_path: Path) -> Mscx:
                 elif el.tag == "Note":
                     s.pitches.append(int(el.findtext("pitch")))
         staves.append(s)
-    return Mscx(parts, staves)
+    return Mscx(parts, staves, transpose)
+
+
+def musescore_env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(home), "XDG_RUNTIME_DIR": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config")}
+
+
+def svg_marks(src: Path, tmp_path: Path) -> list[tuple[str, bool]]:
+    """MuseScore's engraving of ``src``'s first page as SVG: (kind, drawn wholly above the
+    top staff line of the page) for each tempo and rehearsal mark, in page order.  For a
+    song of one system: above the lead staff, or below it (over the piano)."""
+    import re
+    out = tmp_path / (src.stem + ".svg")
+    run = subprocess.run([MSCORE, "-o", str(out), str(src)], env=musescore_env(tmp_path),
+                         capture_output=True, text=True)
+    page = tmp_path / (src.stem + "-1.svg")
+    assert run.returncode == 0 and page.exists(), run.stderr[-2000:]
+    svg = page.read_text()
+    top = min(float(y) for y in re.findall(r'class="StaffLines"[^>]*points="[\d.]+,([\d.]+)', svg))
+    marks = []
+    for kind, d in re.findall(r'class="(Tempo|RehearsalMark)"[^>]*\bd="([^"]+)"', svg):
+        ys = [float(y) for y in re.findall(r"-?[\d.]+,(-?[\d.]+)", d)]
+        marks.append((kind, max(ys) < top))
+    return marks
 
 
 def files(tmp_path: Path, score: Score) -> tuple[Path, Path]:
@@ -123,7 +158,7 @@ def test_musescore_opens_our_midi_with_key_tempo_chords_and_a_grand_staff(tmp_pa
 def test_musescore_opens_our_musicxml_as_a_lead_sheet_and_piano_score(tmp_path):
     _, xml = files(tmp_path, song())
     got = musescore(xml, tmp_path)
-    assert got.parts == [("Melody", 1), ("Piano", 2), ("Bass", 1)]
+    assert got.parts == [("Flute", 1), ("Piano", 2), ("Bass", 1)]
     assert all(s.keys == [6] for s in got.staves)
     assert all(s.meters == ["3/4"] for s in got.staves)
     lead = got.staves[0]
@@ -133,12 +168,89 @@ def test_musescore_opens_our_musicxml_as_a_lead_sheet_and_piano_score(tmp_path):
     assert all(s.clef_changes == 0 and s.n_lyrics == 0 for s in got.staves)
 
 
+@needs_musescore
+def test_musescore_shows_no_accidental_the_key_signature_gives(tmp_path):
+    # Chord symbols once made music21 mark 4 of these 4 in-key melody notes (MuseScore
+    # showed them); a chromatic bar keeps its natural and its flat.
+    for chromatic, expected in ((False, 0), (True, 2)):
+        xml = tmp_path / f"eflat-{chromatic}.musicxml"
+        write_musicxml(e_flat_song(chromatic), xml)
+        lead = musescore(xml, tmp_path).staves[0]
+        assert lead.keys == [-3] and lead.n_accidentals == expected
+
+
+@needs_musescore
+def test_musescore_draws_tempo_and_rehearsal_marks_above_the_lead(tmp_path):
+    _, xml = files(tmp_path, song())
+    marks = svg_marks(xml, tmp_path)
+    # The tempo mark and two rehearsal marks (each a frame and its text), all over the top
+    # staff; without placement="above" they sat under it, over the piano.
+    assert sorted({kind for kind, _ in marks}) == ["RehearsalMark", "Tempo"]
+    assert len(marks) >= 5 and all(above for _, above in marks), marks
+
+
+@needs_musescore
+def test_musescore_shows_the_clarinet_and_the_bass_as_players_read_them(tmp_path):
+    base = song()
+    clarinet = base.replace(tracks=(Track("Melody", 71, notes=base.tracks[0].notes), *base.tracks[1:]))
+    xml = tmp_path / "clarinet.musicxml"
+    write_musicxml(clarinet, xml)
+    got = musescore(xml, tmp_path)
+    assert got.parts == [("Clarinet in B\u266d", 1), ("Piano", 2), ("Bass", 1)]
+    # Written a tone above (clarinet) and an octave above (bass) what sounds; MuseScore
+    # still sounds every note where the Score has it.
+    assert got.transpose == [-2, 0, -12]
+    assert got.staves[0].pitches == [70, 75, 75, 73, 78, 77, 77]
+    assert got.staves[3].pitches == [30] * 4
+    assert got.staves[0].keys == [-4]                       # F# major + a tone: A-flat major
+    assert all(s.clef_changes == 0 for s in got.staves)
+
+
+@needs_musescore
+def test_musescore_reads_a_six_eight_tempo_in_dotted_quarters(tmp_path):
+    six_eight = song().replace(tempos=(TempoChange.from_bpm(0, 113),), time_signatures=(TimeSignature(0, 6, 8),))
+    mid, xml = files(tmp_path, six_eight)
+    lead = musescore(xml, tmp_path).staves[0]
+    assert lead.meters == ["6/8"] and lead.tempos_bpm == [113.0]
+    assert "metAugmentationDot" in lead.tempo_texts[0] and lead.tempo_texts[0].endswith("= 75</text>")
+    assert musescore(mid, tmp_path).staves[0].tempos_bpm == [113.0]
+
+
+@needs_musescore
+def test_musescore_reads_a_humanized_song_with_its_bars_and_chord_symbols(tmp_path):
+    # Humanized, the notes sit a few ticks off the beat: MuseScore showed a chord symbol only
+    # where a note starts on the chord's very tick (22 of 124 in a song), and a release past
+    # the last bar line made an empty bar.
+    import numpy as np
+
+    from composer.arrange import humanize
+    base = song()
+    human = base.replace(tracks=humanize(base.tracks, np.random.default_rng(3)))
+    assert {n.start_tick for n in human.tracks[0].notes}.isdisjoint(c.start_tick for c in base.chords)
+    mid, xml = files(tmp_path, human)
+    got = musescore(mid, tmp_path)
+    assert [s.n_measures for s in got.staves] == [4] * 4
+    harmony = sorted(h for s in got.staves for h in s.harmony)
+    assert harmony == sorted([(TPC["F#"], ""), (TPC["D#"], "m7"), (TPC["A#"], "m"), (TPC["C#"], "7sus4")])
+    # On the melody's staff wherever the melody starts a note at the chord (bars 2 and 3).
+    assert len(got.staves[0].harmony) == 2
+    assert [s.n_measures for s in musescore(xml, tmp_path).staves] == [4] * 4
+
+
 # ---------------------------------------------------------------- Python readers
 def test_music21_reads_our_midi():
     music21 = pytest.importorskip("music21")
     from composer.io.midi import midi_bytes
     parsed = music21.converter.parseData(midi_bytes(song()), format="midi")
-    assert [p.partName for p in parsed.parts] == ["Melody", "Piano RH", "Piano LH", "Bass"]
+    # The first instrument of each part is the one its program change says: the bass is an
+    # electric bass (GM 33), not the choir bass (GM 53) music21 guesses from the name "Bass".
+    # The track names are kept beside (as the part name of the name's instrument).
+    instruments = [list(p.recurse().getElementsByClass("Instrument")) for p in parsed.parts]
+    assert [(type(i[0]).__name__, i[0].midiProgram) for i in instruments] == [
+        ("Flute", 73), ("Piano", 0), ("Piano", 0), ("ElectricBass", 33)]
+    assert [{x.midiProgram for x in i} for i in instruments] == [{73}, {0}, {0}, {33}]
+    assert [[x.partName for x in i if x.partName] for i in instruments] == [
+        ["Melody"], ["Piano RH"], ["Piano LH"], ["Bass"]]
     for part in parsed.parts:
         assert {k.sharps for k in part.recurse().getElementsByClass("KeySignature")} == {6}
         assert [t.ratioString for t in part.recurse().getElementsByClass("TimeSignature")][:1] == ["3/4"]

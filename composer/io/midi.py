@@ -30,6 +30,7 @@ Text formats written (and read back) -- see docs/ARCHITECTURE.md, "MIDI in and o
 """
 from __future__ import annotations
 
+import bisect
 import re
 import struct
 from collections import deque
@@ -174,6 +175,29 @@ def xf_chord_data(chord: ChordSymbol, key: KeySignature | None = None) -> tuple[
     bass = _xf_note(chord.bass, key) if chord.bass != chord.root else 0x7F
     return (0x43, 0x7B, 0x01, _xf_note(chord.root, key), _XF_CHORD_TYPE[chord.quality],
             bass, 0x7F)
+
+
+XF_SNAP_TICKS = WRITE_RESOLUTION // 32
+"""How far (a 128th note) an XF chord event moves onto a note's onset: more than
+:func:`composer.arrange.humanize` moves a note (14 ticks at 480 PPQ), less than a 64th."""
+
+
+def xf_chord_tick(tick: int, onsets: list[list[int]]) -> int:
+    """Where the XF chord event of a chord starting at ``tick`` goes: the onset nearest
+    ``tick`` within :data:`XF_SNAP_TICKS` in the first track (of ``onsets``, each a sorted
+    list of note-start ticks, pitched tracks in file order) that has one there, else ``tick``.
+
+    MuseScore shows an XF chord only above a note that starts on the event's very tick (its
+    unquantized tick) and puts it on the first such track: a humanized melody, each note a
+    few ticks off the beat, showed 22 of 124 chord symbols.  The Cue Point that we read
+    back stays on the chord's own tick, so the Score is unchanged; a song on the grid gets
+    the same bytes as before."""
+    for starts in onsets:
+        near = starts[bisect.bisect_left(starts, tick - XF_SNAP_TICKS):
+                      bisect.bisect_right(starts, tick + XF_SNAP_TICKS)]
+        if near:
+            return min(near, key=lambda t: (abs(t - tick), t))
+    return tick
 
 
 def parse_chord_text(text: str) -> tuple[int, str, int] | None:
@@ -800,11 +824,12 @@ def midi_bytes(score: Score) -> bytes:
         if score.chords:
             events: list[tuple[tuple, bytes]] = [((0, 0, 0), _meta("track_name", name=CHORD_TRACK_NAME))]
             starts = {c.start_tick for c in score.chords}
+            onsets = [sorted({n.start_tick for n in t.notes}) for t in score.tracks if not t.is_drum]
             for i, chord in enumerate(score.chords):
                 key = score.key_at(chord.start_tick)
                 events.append(((chord.start_tick, 2, i, 0),
                                _meta("cue_marker", text=chord_text(chord, key))))
-                events.append(((chord.start_tick, 2, i, 1),
+                events.append(((xf_chord_tick(chord.start_tick, onsets), 2, i, 1),
                                _meta("sequencer_specific", data=xf_chord_data(chord, key))))
                 if chord.end_tick not in starts:
                     events.append(((chord.end_tick, 1, i), _meta("cue_marker", text=NO_CHORD)))
