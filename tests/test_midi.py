@@ -616,3 +616,28 @@ def test_key_names_are_spelled_as_the_key_signature_is():
     # generate prints the plan's keys: the same spelling.
     plan = FormPlan((Phrase("A", 2), Phrase("B", 2)), key_tonic=(1, 1, 3, 3), key_mode=(0, 0, 1, 1))
     assert plan.key_names() == "Db major -> Eb minor (bar 3)"
+
+
+def test_xf_chords_sit_on_the_nearest_onset_and_the_cue_points_stay():
+    # MuseScore shows an XF chord only above a note starting on its very tick: on a
+    # humanized melody the event moves to the melody's onset (within a 128th); the Cue
+    # Point we read back stays on the chord, so the Score survives unchanged.
+    chords = (ChordSymbol(0, 480, 0, "maj", 0), ChordSymbol(480, 480, 7, "7", 7), ChordSymbol(960, 480, 9, "min", 9),
+              ChordSymbol(1440, 480, 5, "maj", 5))
+    melody = Track("Melody", 71, notes=(Note(9, 400, 72), Note(475, 400, 71), Note(1100, 300, 72)))
+    piano = Track("Piano", 0, notes=(Note(0, 470, 48), Note(950, 470, 45), Note(1456, 400, 41)))
+    drums = Track("Drums", 0, is_drum=True, notes=(Note(1441, 60, 36),))
+    score = Score(chords=chords, tracks=(drums, melody, piano))
+    midi = mido.MidiFile(file=io.BytesIO(midi_bytes(score)))
+    tick, xf, cues = 0, [], []
+    for m in midi.tracks[1]:
+        tick += m.time
+        if m.type == "sequencer_specific":
+            xf.append(tick)
+        elif m.type == "cue_marker":
+            cues.append((tick, m.text))
+    # melody onset 9; melody 475; piano 950 (no melody onset near 960); 1440: piano's 1456
+    # is past a 128th (15 ticks) and drums do not count, so the chord's own tick.
+    assert xf == [9, 475, 950, 1440]
+    assert cues == [(0, "C"), (480, "G7"), (960, "Am"), (1440, "F"), (1920, "N.C.")]
+    assert read_midi_bytes(midi_bytes(score)) == score
