@@ -30,6 +30,7 @@ Every failure is one :class:`~composer.errors.NotationError` line.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -164,9 +165,10 @@ def _spelled_pitch(m21, midi: int, key: KeySignature | None):
     return p
 
 
-def _fill_measures(m21, part, events, bars: list[_Bar], score: Score, clef) -> None:
+def _fill_measures(m21, part, events, bars: list[_Bar], score: Score, clef, drums: bool = False) -> None:
     """Append one Measure per bar to ``part`` with ``events`` (see :func:`_grid_chords`)
-    cut at bar lines and beats, tied across the cuts, and rests in the gaps."""
+    cut at bar lines and beats, tied across the cuts, and rests in the gaps.  ``drums``:
+    the pitches are GM drums, written as unpitched notes on a percussion staff."""
     res = score.resolution
     per_bar: list[list[tuple[int, int, tuple[int, ...], bool, bool]]] = [[] for _ in bars]
     starts = np.array([b.start for b in bars])
@@ -190,7 +192,7 @@ def _fill_measures(m21, part, events, bars: list[_Bar], score: Score, clef) -> N
             measure.insert(0, m21.meter.TimeSignature(f"{bar.numerator}/{bar.denominator}"))
         key = score.key_at(score.bar_to_tick(i))
         prev = score.key_at(score.bar_to_tick(i - 1)) if i else None
-        if key is not None and (i == 0 or (prev is None or (prev.tonic, prev.mode) != (key.tonic, key.mode))):
+        if key is not None and not drums and (i == 0 or prev is None or (prev.tonic, prev.mode) != (key.tonic, key.mode)):
             measure.insert(0, _m21_key(m21, key))
         items = sorted(per_bar[i])
         if not items:
@@ -211,9 +213,12 @@ def _fill_measures(m21, part, events, bars: list[_Bar], score: Score, clef) -> N
             pieces = split_span(s, e, bar)
             for j, (p, n) in enumerate(pieces):
                 ql = Fraction(n, STEPS_PER_QUARTER)
-                spelled = [_spelled_pitch(m21, x, key_here) for x in pitches]
-                obj = (m21.note.Note(spelled[0], quarterLength=ql) if len(spelled) == 1
-                       else m21.chord.Chord(spelled, quarterLength=ql))
+                if drums:
+                    obj = _drum_hits(m21, pitches, ql)
+                else:
+                    spelled = [_spelled_pitch(m21, x, key_here) for x in pitches]
+                    obj = (m21.note.Note(spelled[0], quarterLength=ql) if len(spelled) == 1
+                           else m21.chord.Chord(spelled, quarterLength=ql))
                 into = tied_in or j > 0
                 out = tied_out or j + 1 < len(pieces)
                 if into or out:
@@ -236,6 +241,33 @@ def _tempo_mark(m21, bpm: float, bar: _Bar):
         mark = m21.tempo.MetronomeMark(number=round(number), referent=referent, numberSounding=number)
     mark.placement = "above"
     return mark
+
+
+# GM drum -> (line on a percussion staff, notehead), as drum parts are commonly written
+# (kick in the bottom space, snare on the third space, cymbals above the staff with x heads).
+_DRUM_LINES = {
+    35: ("F4", "normal"), 36: ("F4", "normal"), 37: ("C5", "x"), 38: ("C5", "normal"),
+    39: ("C5", "x"), 40: ("C5", "normal"), 41: ("G4", "normal"), 42: ("G5", "x"),
+    43: ("A4", "normal"), 44: ("D4", "x"), 45: ("B4", "normal"), 46: ("G5", "circle-x"),
+    47: ("D5", "normal"), 48: ("E5", "normal"), 49: ("A5", "x"), 50: ("E5", "normal"),
+    51: ("F5", "x"), 52: ("A5", "x"), 53: ("F5", "diamond"), 54: ("E5", "x"), 55: ("A5", "x"),
+    56: ("E5", "triangle"), 57: ("A5", "x"), 59: ("F5", "x"),
+}
+_OTHER_DRUM = ("B5", "x")
+"""Line and notehead of a GM drum not in :data:`_DRUM_LINES` (shakers, congas, ...)."""
+
+
+def _drum_hits(m21, pitches: tuple[int, ...], quarter_length):
+    """The unpitched note (one drum) or percussion chord (several) of GM drum ``pitches``."""
+    hits = []
+    for line, head in sorted({_DRUM_LINES.get(p, _OTHER_DRUM) for p in pitches}):
+        hit = m21.note.Unpitched(displayName=line)
+        hit.notehead = head
+        hits.append(hit)
+    if len(hits) == 1:
+        hits[0].quarterLength = quarter_length
+        return hits[0]
+    return m21.percussion.PercussionChord(hits, quarterLength=quarter_length)
 
 
 def _m21_key(m21, key: KeySignature):
@@ -262,15 +294,12 @@ def _chord_symbol(m21, chord: ChordSymbol, key: KeySignature | None):
 
 
 # ---------------------------------------------------------------------- parts
-def _melody_and_rest(score: Score) -> tuple[Track | None, list[Track]]:
-    melodic = [t for t in score.tracks if not t.is_drum and t.notes]
-    named = [t for t in melodic if t.name.lower() == "melody"]
-    melody = named[0] if named else (melodic[0] if melodic else None)
-    return melody, [t for t in melodic if t is not melody]
-
-
-def _clef_for(m21, notes):
+def _clef_for(m21, notes, program: int | None = None):
+    """Bass clef for a part mostly under G3, a guitar's treble clef with an 8 under it (GM
+    24..31; written as it sounds, read an octave up), else the treble clef."""
     pitches = [n.pitch for n in notes]
+    if program is not None and 24 <= program <= 31:
+        return m21.clef.Treble8vbClef()
     return m21.clef.BassClef() if pitches and float(np.median(pitches)) < 55 else m21.clef.TrebleClef()
 
 
@@ -284,16 +313,20 @@ def _accidental_text(name: str) -> str:
     return name.replace("-", "\u266d").replace("#", "\u266f")
 
 
-def _instrument(m21, program: int, name: str, part_id: str, role: str = "other"):
+def _instrument(m21, program: int, name: str, part_id: str, role: str = "other", drums: bool = False):
     """The music21 instrument of a part.  ``role`` "lead": named for the instrument a player
     holds, with its key when it transposes ("Clarinet in B♭", written a tone above the
     piano); "bass": "Bass", written an octave above what sounds, as bass players read;
-    otherwise named ``name``."""
-    try:
-        inst = m21.instrument.instrumentFromMidiProgram(program)
-    except Exception:  # music21 raises its own errors for programs it has no class for
-        inst = m21.instrument.Instrument()
-        inst.midiProgram = program
+    otherwise named ``name``.  ``drums``: a drum kit on channel 10."""
+    if drums:
+        inst = m21.instrument.UnpitchedPercussion()
+        inst.midiChannel = 9
+    else:
+        try:
+            inst = m21.instrument.instrumentFromMidiProgram(program)
+        except Exception:  # music21 raises its own errors for programs it has no class for
+            inst = m21.instrument.Instrument()
+            inst.midiProgram = program
     if role == "lead" and inst.instrumentName:
         name = inst.instrumentName
         shift = inst.transposition
@@ -312,10 +345,52 @@ def _instrument(m21, program: int, name: str, part_id: str, role: str = "other")
     return inst
 
 
-def score_to_music21(score: Score):
-    """The music21 ``stream.Score`` of ``score``: parts as in the module docstring."""
+LEAD_NAMED = "named"
+"""``lead`` of :func:`score_to_music21`: the track named "Melody" (any case), if any."""
+
+_KEYBOARD_PROGRAMS = range(0, 8)
+"""GM pianos (0..7): written on a grand staff, the hands split by pitch."""
+
+
+def _lead_index(score: Score, lead: int | str | None) -> int | None:
+    if lead == LEAD_NAMED:
+        return next((i for i, t in enumerate(score.tracks)
+                     if not t.is_drum and t.notes and t.name.strip().lower() == "melody"), None)
+    if lead is not None and not (0 <= int(lead) < len(score.tracks) and not score.tracks[int(lead)].is_drum):
+        raise NotationError(f"track {lead} cannot be the lead: the song has {len(score.tracks)} tracks "
+                            "and a drum track has no melody")
+    return None if lead is None else int(lead)
+
+
+def _is_wide(track: Track) -> bool:
+    """A part too wide for one staff: a tenth of its notes under F3 and a tenth over G4."""
+    pitches = np.array([n.pitch for n in track.notes])
+    return bool(len(pitches) and np.quantile(pitches, 0.1) < 53 and np.quantile(pitches, 0.9) > 67)
+
+
+def _left_out(name: str, n_notes: int, events: list[tuple[int, int, tuple[int, ...]]], why: str) -> str | None:
+    """The line that says how many of a staff's ``n_notes`` its ``events`` do not show."""
+    shown = sum(len(pitches) for _, _, pitches in events)
+    return None if shown >= n_notes else f"{name}: {n_notes - shown} of {n_notes} notes not written ({why})"
+
+
+def score_to_music21(score: Score, lead: int | str | None = LEAD_NAMED):
+    """The music21 ``stream.Score`` of ``score``: parts as in the module docstring.
+
+    lead: index of the track written as the lead sheet (its top line, with the chord
+    symbols and marks), None for none, or :data:`LEAD_NAMED` (default): the track named
+    "Melody".  A line for each staff that does not show every note goes out as a warning."""
+    out, notices = _build(score, lead)
+    for line in notices:
+        warnings.warn(line, stacklevel=2)
+    return out
+
+
+def _build(score: Score, lead: int | str | None):
+    """(music21 Score, lines naming what was left out) of ``score``; see score_to_music21."""
     m21 = _music21()
     from composer import arrange  # noqa: PLC0415
+    from composer.io.midi import is_left_hand_of  # noqa: PLC0415
 
     score.validate()
     n_bars = score.n_bars
@@ -323,7 +398,7 @@ def score_to_music21(score: Score):
         raise NotationError("the song has no notes, chords or sections: nothing to write as MusicXML")
     bars = _bars(score, n_bars)
     res = score.resolution
-    melody, others = _melody_and_rest(score)
+    lead_index = _lead_index(score, lead)
     out = m21.stream.Score()
     # The Score's pitches are what sounds.  Said so, music21 writes a transposing
     # instrument (the clarinet lead, GM 71, in B-flat; a bass an octave up) at its written
@@ -334,15 +409,83 @@ def score_to_music21(score: Score):
     out.metadata.title = score.title or "Untitled"
     out.metadata.movementName = score.title or "Untitled"
     out.metadata.composer = "composer"   # music21 writes "Music21" as the composer otherwise
+    notices: list[str] = []
+    parts: list = []          # in score order; the first carries tempo, marks and chords
+    ids = iter(f"P{k}" for k in range(1, 10_000))
 
-    # Lead sheet.
-    lead = m21.stream.Part(id="Lead")
-    lead_track = melody if melody is not None else Track("Melody", 73)
-    lead.insert(0, _instrument(m21, lead_track.program, lead_track.name, "P1",
-                               "lead" if lead_track.name.strip().lower() == "melody" else "other"))
-    _fill_measures(m21, lead, _grid_chords(lead_track.notes, res, monophonic=True), bars, score,
-                   _clef_for(m21, lead_track.notes) if lead_track.notes else m21.clef.TrebleClef())
-    measures = list(lead.getElementsByClass("Measure"))
+    def staff(track_name: str, program: int, role: str, notes, clef, monophonic=False, drums=False):
+        part = m21.stream.Part(id=next(ids))
+        part.insert(0, _instrument(m21, program, track_name, part.id, role, drums))
+        events = _grid_chords(notes, res, monophonic)
+        _fill_measures(m21, part, events, bars, score, clef, drums)
+        why = ("a lead sheet is one line: the top note of each chord" if monophonic
+               else "notes of one pitch that start together are written once")
+        notices.append(_left_out(track_name, len(notes), events, why))
+        parts.append(part)
+
+    def grand_staff(track_name: str, program: int, rh_notes, lh_notes, n_notes: int) -> None:
+        pid = next(ids)
+        rh, lh = m21.stream.PartStaff(id=pid + "RH"), m21.stream.PartStaff(id=pid + "LH")
+        # One instrument for both staves: music21 would give the left hand its own, which
+        # MuseScore reports as an instrument change it cannot find.
+        for hand in (rh, lh):
+            hand.insert(0, _instrument(m21, program, track_name, pid))
+        events = []
+        for hand, notes, clef in ((rh, rh_notes, m21.clef.TrebleClef()), (lh, lh_notes, m21.clef.BassClef())):
+            hand_events = _grid_chords(notes, res, False)
+            _fill_measures(m21, hand, hand_events, bars, score, clef)
+            events += hand_events
+        notices.append(_left_out(track_name, n_notes, events,
+                                 "notes of one pitch that start together are written once"))
+        parts.extend([rh, lh])
+        out.insert(0, m21.layout.StaffGroup([rh, lh], name=track_name, abbreviation=track_name[:3] + ".",
+                                            symbol="brace", barTogether=True))
+
+    def split(tracks):
+        from composer.score import Note  # noqa: PLC0415
+        both = [n for t in tracks for n in t.notes]
+        rows = np.array([(_step(n.start_tick, res), max(1, _step(n.end_tick, res) - _step(n.start_tick, res)),
+                          n.pitch, n.velocity) for n in both], dtype=np.int64).reshape(-1, 4)
+        unit = Fraction(res, STEPS_PER_QUARTER)
+        # Split notes are on the grid; their ticks round back to the same steps.
+        return tuple([Note(int(s * unit), int(d * unit), int(p), int(v)) for s, d, p, v in hand]
+                     for hand in arrange.split_hands(rows))
+
+    tracks = score.tracks
+    if lead_index is not None:
+        t = tracks[lead_index]
+        staff(t.name, t.program, "lead" if t.name.strip().lower() == "melody" else "other", t.notes,
+              _clef_for(m21, t.notes) if t.notes else m21.clef.TrebleClef(), monophonic=True)
+    rest = [(i, t) for i, t in enumerate(tracks) if i != lead_index and t.notes]
+    keyboards = [(i, t) for i, t in rest if not t.is_drum and not _is_bass(t) and t.program in _KEYBOARD_PROGRAMS]
+    if len(keyboards) == 2 and is_left_hand_of(keyboards[1][1], keyboards[0][1]):
+        # The generator's two hands ("Piano RH", "Piano LH"), each on its own staff.
+        right, left = keyboards[0][1], keyboards[1][1]
+        grand_staff(right.name.removesuffix(" RH"), right.program, right.notes, left.notes,
+                    len(right.notes) + len(left.notes))
+    elif keyboards:
+        # Every piano track on one grand staff, the hands split by pitch (a converted POP909
+        # song's accompaniment and bridge tracks are one pianist's part).
+        rh_notes, lh_notes = split([t for _, t in keyboards])
+        grand_staff(keyboards[0][1].name if len(keyboards) == 1 else "Piano", keyboards[0][1].program,
+                    rh_notes, lh_notes, sum(len(t.notes) for _, t in keyboards))
+    for i, t in rest:
+        if t.is_drum or any(i == j for j, _ in keyboards):
+            continue
+        if _is_bass(t):
+            staff(t.name, t.program, "bass", t.notes, m21.clef.BassClef())
+        elif _is_wide(t):
+            rh_notes, lh_notes = split([t])
+            grand_staff(t.name, t.program, rh_notes, lh_notes, len(t.notes))
+        else:
+            staff(t.name, t.program, "other", t.notes, _clef_for(m21, t.notes, t.program))
+    for i, t in rest:
+        if t.is_drum:
+            staff(t.name, t.program, "drums", t.notes, m21.clef.PercussionClef(), drums=True)
+    if not parts:     # chords or sections only: one empty lead staff carries them
+        staff("Melody", 71, "lead", (), m21.clef.TrebleClef(), monophonic=True)
+
+    measures = list(parts[0].getElementsByClass("Measure"))
     for t in score.tempos:
         b = score.tick_to_bar(t.tick)
         if b < len(measures):
@@ -361,53 +504,14 @@ def score_to_music21(score: Score):
         if b < len(measures) and step < bars[b].start + bars[b].length:
             measures[b].insert(Fraction(step - bars[b].start, STEPS_PER_QUARTER),
                                _chord_symbol(m21, c, score.key_at(c.start_tick)))
-    out.insert(0, lead)
-
-    # Piano on a grand staff.
-    names = {t.name: t for t in others}
-    if "Piano RH" in names and "Piano LH" in names:
-        right, left = names.pop("Piano RH"), names.pop("Piano LH")
-        piano_program, rh_notes, lh_notes = right.program, right.notes, left.notes
-    else:
-        keys = [n for n in names if n.lower() != "bass"]
-        piano_tracks = [names.pop(n) for n in keys]
-        piano_program = piano_tracks[0].program if piano_tracks else 0
-        both = [n for t in piano_tracks for n in t.notes]
-        rows = np.array([(_step(n.start_tick, res), max(1, _step(n.end_tick, res) - _step(n.start_tick, res)),
-                          n.pitch, n.velocity) for n in both], dtype=np.int64).reshape(-1, 4)
-        rh_rows, lh_rows = arrange.split_hands(rows)
-        unit = Fraction(res, STEPS_PER_QUARTER)
-        from composer.score import Note  # noqa: PLC0415
-
-        def as_notes(a):
-            return [Note(int(s * unit), int(d * unit), int(p), int(v)) for s, d, p, v in a]
-        rh_notes, lh_notes = as_notes(rh_rows), as_notes(lh_rows)
-        # Tick positions of split notes are on the grid; rounding back is exact for 480 PPQ.
-    if rh_notes or lh_notes:
-        rh = m21.stream.PartStaff(id="PianoRH")
-        lh = m21.stream.PartStaff(id="PianoLH")
-        # One instrument for both staves: music21 would give the left hand its own, which
-        # MuseScore reports as an instrument change it cannot find.
-        for staff in (rh, lh):
-            staff.insert(0, _instrument(m21, piano_program, "Piano", "P2"))
-        _fill_measures(m21, rh, _grid_chords(rh_notes, res, False), bars, score, m21.clef.TrebleClef())
-        _fill_measures(m21, lh, _grid_chords(lh_notes, res, False), bars, score, m21.clef.BassClef())
-        out.insert(0, rh)
-        out.insert(0, lh)
-        out.insert(0, m21.layout.StaffGroup([rh, lh], name="Piano", abbreviation="Pno.",
-                                            symbol="brace", barTogether=True))
-
-    # Bass and any other melodic track, each on its own staff.
-    for i, t in enumerate(names.values()):
-        part = m21.stream.Part(id=f"P{3 + i}")
-        part.insert(0, _instrument(m21, t.program, t.name, f"P{3 + i}", "bass" if _is_bass(t) else "other"))
-        _fill_measures(m21, part, _grid_chords(t.notes, res, False), bars, score, _clef_for(m21, t.notes))
+    for part in parts:
         out.insert(0, part)
     out.toWrittenPitch(inPlace=True)
     for part in out.parts:
-        _respell_wide_keys(part)
-        _make_accidentals(part)
-    return out
+        if not part.getElementsByClass(m21.instrument.UnpitchedPercussion):   # a drum staff has no key
+            _respell_wide_keys(part)
+            _make_accidentals(part)
+    return out, tuple(line for line in notices if line)
 
 
 def _make_accidentals(part) -> None:
@@ -450,10 +554,11 @@ def _respell_wide_keys(part) -> None:
             measure.transpose("d2" if sharps > 0 else "d-2", inPlace=True)
 
 
-def musicxml_bytes(score: Score) -> bytes:
-    """The MusicXML (partwise, uncompressed) of ``score``; raises :class:`NotationError`."""
+def musicxml_bytes(score: Score, lead: int | str | None = LEAD_NAMED) -> bytes:
+    """The MusicXML (partwise, uncompressed) of ``score``, ``lead`` as in
+    :func:`score_to_music21`; raises :class:`NotationError`."""
     m21 = _music21()
-    stream = score_to_music21(score)
+    stream = score_to_music21(score, lead)
     try:
         exporter = m21.musicxml.m21ToXml.GeneralObjectExporter(stream)
         data = exporter.parse()
@@ -469,13 +574,14 @@ def musicxml_bytes(score: Score) -> bytes:
 MUSICXML_SUFFIXES = (".musicxml", ".xml")
 
 
-def write_musicxml(score: Score, path: str | Path) -> None:
-    """Write ``score`` as MusicXML at ``path`` (``.musicxml`` or ``.xml``), atomically."""
+def write_musicxml(score: Score, path: str | Path, lead: int | str | None = LEAD_NAMED) -> None:
+    """Write ``score`` as MusicXML at ``path`` (``.musicxml`` or ``.xml``), atomically;
+    ``lead`` as in :func:`score_to_music21`."""
     path = Path(path)
     if path.suffix.lower() not in MUSICXML_SUFFIXES:
         raise NotationError(f"{path}: a MusicXML file ends in .musicxml or .xml "
                             "(compressed .mxl is not written)")
-    data = musicxml_bytes(score)
+    data = musicxml_bytes(score, lead)
     try:
         with atomic_path(path, suffix=path.suffix) as tmp:
             tmp.write_bytes(data)
@@ -485,4 +591,5 @@ def write_musicxml(score: Score, path: str | Path) -> None:
         raise NotationError(f"cannot write {path}: {err.strerror or err}") from None
 
 
-__all__ = ["write_musicxml", "musicxml_bytes", "score_to_music21", "split_span", "MUSICXML_SUFFIXES"]
+__all__ = ["write_musicxml", "musicxml_bytes", "score_to_music21", "split_span", "MUSICXML_SUFFIXES",
+           "LEAD_NAMED"]
