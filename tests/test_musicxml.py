@@ -1,6 +1,8 @@
 """MusicXML export: note values cut at beats, a hand-built song read back by music21, the CLI."""
 from __future__ import annotations
 
+from xml.etree import ElementTree
+
 import pytest
 
 from composer.cli import main
@@ -257,3 +259,75 @@ def test_a_humanized_song_ends_in_its_last_bar():
         assert human.n_bars == plain.n_bars == 4
         assert len(xml_tree(human).find("part").findall("measure")) == 4
     assert max(ends) == plain.end_tick        # the last releases still move, up to the bar line
+
+
+def band_song() -> Score:
+    """A file the tool did not write: piano chords (32 three-note chords), bass, drums, no
+    track named Melody, 4/4 in C, 8 bars."""
+    piano = Track("Keys", 0, notes=tuple(Note(i * 960, 900, p) for i in range(16) for p in (60, 64, 67)) +
+                  tuple(Note(i * 960 + 480, 400, p) for i in range(16) for p in (55, 59, 62)))
+    bass = Track("Bass gtr", 34, notes=tuple(Note(i * 1920, 1800, 36) for i in range(8)))
+    drums = Track("Drums", 0, is_drum=True, notes=tuple(
+        Note(i * 480, 60, (36, 42, 38, 42)[i % 4]) for i in range(32)) + tuple(Note(i * 1920, 60, 49) for i in range(8)))
+    return Score(tempos=(TempoChange.from_bpm(0, 120),), time_signatures=(TimeSignature(0, 4, 4),),
+                 key_signatures=(KeySignature(0, 0, "major"),), tracks=(piano, bass, drums),
+                 chords=tuple(ChordSymbol(b * 1920, 1920, 0, "maj", 0) for b in range(8)))
+
+
+def noteheads(part) -> int:
+    """Notes that start in an ElementTree <part> (tied-over continuations not counted)."""
+    return sum(1 for n in part.iter("note") if n.find("rest") is None and n.find("tie[@type='stop']") is None)
+
+
+def test_export_of_a_file_without_a_melody_keeps_every_note(tmp_path, capsys):
+    mid, out = tmp_path / "band.mid", tmp_path / "band.musicxml"
+    write_midi(band_song(), mid)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")     # nothing left out, so no warning at all
+        assert main(["export", str(mid), "-o", str(out)]) == 0
+    assert "lead sheet: none" in capsys.readouterr().out
+    root = ElementTree.parse(out).getroot()
+    names = [p.findtext("part-name") for p in root.iter("score-part")]
+    assert names == ["Keys", "Bass", "Drums"]
+    piano, bass, drums = root.findall("part")
+    # 96 piano notes (they were cut to 32 top notes on a lead staff), 8 bass notes, 40 hits.
+    assert noteheads(piano) == 96 and noteheads(bass) == 8 and noteheads(drums) == 40
+    # Drums: a percussion clef, unpitched notes, no key signature, each hit a quarter (held
+    # to the next), each note naming its GM drum so that MuseScore plays a kit.
+    assert drums.findtext(".//clef/sign") == "percussion" and drums.find(".//key") is None
+    assert len(drums.findall(".//note/unpitched")) == 40 and drums.find(".//note/pitch") is None
+    assert drums.find(".//note/rest") is None and {t.text for t in drums.iter("type")} == {"quarter"}
+    sounds = {(u.findtext("display-step") + u.findtext("display-octave"), n.find("instrument").get("id"))
+              for n in drums.iter("note") for u in n.iter("unpitched")}
+    assert sounds == {("F4", "P3-I37"), ("C5", "P3-I39"), ("G5", "P3-I43"), ("A5", "P3-I50")}
+    kit = root.find(".//score-part[@id='P3']")
+    assert [m.findtext("midi-unpitched") for m in kit.iter("midi-instrument")] == ["37", "39", "43", "50"]
+    # The chord symbols over the first staff (no lead sheet: the piano's).
+    assert len(piano.findall(".//harmony")) == 8
+
+
+def test_a_strings_part_is_its_own_staff_and_a_chordal_lead_says_what_it_leaves_out():
+    strings = Track("Strings", 48, notes=tuple(Note(i * 1440, 1440, p) for i in range(4) for p in (66, 70)))
+    base = song()
+    melody = base.tracks[0]
+    chordal = Track("Melody", 73, notes=melody.notes + (Note(melody.notes[0].start_tick, 480, 66),))
+    score = base.replace(tracks=(chordal, strings, base.tracks[3]))
+    with pytest.warns(UserWarning) as caught:
+        root = ElementTree.fromstring(musicxml_bytes(score))
+    assert [str(w.message) for w in caught] == [
+        "Melody: 1 of 6 notes not written (a lead sheet is one line: the top note of each chord)"]
+    assert [p.findtext("part-name") for p in root.iter("score-part")] == ["Flute", "Strings", "Bass"]
+    strings_part = root.findall("part")[1]
+    # One treble staff with its two-note chords (not a piano grand staff with an empty hand).
+    assert strings_part.findtext(".//staves") is None and strings_part.findtext(".//clef/sign") == "G"
+    assert noteheads(strings_part) == 8
+
+
+def test_export_finds_the_melody_by_the_plot_rule():
+    from composer.commands.export import find_lead
+    base = song()
+    assert find_lead(base) == 0                                  # named "Melody"
+    assert find_lead(band_song()) is None                        # piano, bass, drums
+    renamed = base.replace(tracks=(Track("Vox", 73, notes=base.tracks[0].notes), *base.tracks[1:]))
+    assert find_lead(renamed) == 0                               # the highest single line

@@ -27,7 +27,7 @@ from composer.io.musicxml import write_musicxml
 from composer.score import Score, TempoChange, TimeSignature, Track
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_musicxml import e_flat_song, song  # noqa: E402  (hand-built: F# major 3/4; E-flat 4/4)
+from test_musicxml import band_song, e_flat_song, song  # noqa: E402  (hand-built songs)
 
 MSCORE = shutil.which("mscore3")
 needs_musescore = pytest.mark.skipif(MSCORE is None, reason="MuseScore 3 is missing: `make system-deps` installs musescore3")
@@ -235,6 +235,22 @@ def test_musescore_reads_a_humanized_song_with_its_bars_and_chord_symbols(tmp_pa
     # On the melody's staff wherever the melody starts a note at the chord (bars 2 and 3).
     assert len(got.staves[0].harmony) == 2
     assert [s.n_measures for s in musescore(xml, tmp_path).staves] == [4] * 4
+
+
+@needs_musescore
+def test_musescore_opens_an_exported_band_file_with_a_drum_kit(tmp_path):
+    # A file the tool did not write (piano, bass, drums, no melody): every note on staves
+    # fit for it, the drums on a percussion staff playing the kit's sounds.
+    xml = tmp_path / "band.musicxml"
+    write_musicxml(band_song(), xml)
+    got = musescore(xml, tmp_path)
+    assert got.parts == [("Keys", 2), ("Bass", 1), ("Drums", 1)]
+    assert len(got.staves[0].pitches) + len(got.staves[1].pitches) == 96
+    assert got.staves[3].n_notes == 32 and sorted(set(got.staves[3].pitches)) == [36, 38, 42, 49]
+    root = ET.parse(tmp_path / "band-musicxml.mscx").getroot().find("Score")
+    assert [p.find("Staff/StaffType").get("group") for p in root.findall("Part")] == ["pitched", "pitched", "percussion"]
+    assert [s.n_measures for s in got.staves] == [8] * 4
+    assert len(got.staves[0].harmony) == 8
 
 
 # ---------------------------------------------------------------- Python readers

@@ -33,10 +33,22 @@ def run(args: argparse.Namespace) -> int:
     # The limits render applies, and those of the work done per bar, before that work:
     # a few crafted bytes can claim a billion bars.
     check_song_limits(score, args.input, "composer export writes")
-    write_musicxml(score, out)
+    lead = find_lead(score)
+    write_musicxml(score, out, lead)
     print(f"wrote {out}: {len(score.sections)} sections, {len(score.chords)} chord symbols, "
-          f"{score.n_bars} bars")
+          f"{score.n_bars} bars; lead sheet: "
+          + (repr(score.tracks[lead].name) if lead is not None else "none (no melody found; every track on its staves)"))
     return 0
+
+
+def find_lead(score) -> int | None:
+    """Index of the track written as the lead sheet: the melody by the rule the piano-roll
+    plot uses (:func:`composer.plot.classify_tracks`: the track named "Melody", else the
+    highest single line among two or more pitched tracks), None when there is none (a
+    piano, bass and drums file keeps every note on its own staves)."""
+    from composer.plot import classify_tracks  # noqa: PLC0415
+
+    return next((i for i, role in enumerate(classify_tracks(score)) if role == "melody"), None)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,8 +56,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "export", help="write a MIDI song as MusicXML (lead sheet with chord symbols + piano)",
         description="Write a MIDI file as MusicXML for MuseScore, Dorico, Finale or Sibelius: the "
                     "melody as a lead sheet with chord symbols, rehearsal marks per section, key, "
-                    "tempo and meter, the piano on a grand staff, the bass on its own staff.  "
-                    "Notes are written on the 16th grid.")
+                    "tempo and meter, the piano on a grand staff, the bass on its own staff, other "
+                    "instruments each on a staff fit for them, drums on a percussion staff.  The melody "
+                    "is the track named Melody, else the highest single line beside other parts; a file "
+                    "without one keeps every track's notes.  Notes are written on the 16th grid; a "
+                    "warning names any staff that does not show every note.")
     p.add_argument("input", type=Path, help="MIDI file (.mid), e.g. one written by `composer generate`")
     p.add_argument("-o", "--output", type=output_path, required=True, help="MusicXML file to write (.musicxml)")
     p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")

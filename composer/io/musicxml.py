@@ -417,6 +417,13 @@ def _build(score: Score, lead: int | str | None):
         part = m21.stream.Part(id=next(ids))
         part.insert(0, _instrument(m21, program, track_name, part.id, role, drums))
         events = _grid_chords(notes, res, monophonic)
+        if drums:
+            # A drum hit is written up to the next hit or the next quarter-note beat,
+            # whichever comes first: 8th-note hi-hats read as eighths, not 16ths and rests.
+            nexts = [start for start, _, _ in events[1:]] + [None]
+            events = [(start, max(end, min(nxt or start + STEPS_PER_QUARTER,
+                                           (start // STEPS_PER_QUARTER + 1) * STEPS_PER_QUARTER)), hit)
+                      for (start, end, hit), nxt in zip(events, nexts)]
         _fill_measures(m21, part, events, bars, score, clef, drums)
         why = ("a lead sheet is one line: the top note of each chord" if monophonic
                else "notes of one pitch that start together are written once")
@@ -568,7 +575,57 @@ def musicxml_bytes(score: Score, lead: int | str | None = LEAD_NAMED) -> bytes:
         raise NotationError(f"music21 could not write MusicXML: {err}".splitlines()[0]) from None
     # The encoding date is the only thing that changes from day to day; equal Scores give
     # equal bytes without it.
-    return re.sub(rb"\s*<encoding-date>[^<]*</encoding-date>", b"", data)
+    data = re.sub(rb"\s*<encoding-date>[^<]*</encoding-date>", b"", data)
+    for part in stream.parts:
+        if part.getElementsByClass(m21.instrument.UnpitchedPercussion):
+            data = _name_drums(data, part.id)
+    return data
+
+
+def _drum_sound(line: str, head: str) -> int:
+    """The GM drum (MIDI note) written on ``line`` (``"F4"``) with ``head``: the first of
+    :data:`_DRUM_LINES` that is written so, else 54 (a tambourine)."""
+    # 36 (Bass Drum 1, the usual GM kick) before 35 on the same line.
+    return next((p for p, written in sorted(_DRUM_LINES.items(), key=lambda kv: (kv[0] == 35, kv[0]))
+                 if written == (line, head)), 54)
+
+
+def _name_drums(data: bytes, part_id: str) -> bytes:
+    """``data`` with the drum part ``part_id`` made a drum kit MuseScore knows: one
+    <score-instrument> with its <midi-unpitched> sound per drum written, and each note
+    naming its drum.  (music21 writes one "Percussion" instrument with no sounds, which
+    MuseScore opens as a pitched staff playing F4, C5 and G5.)"""
+    head, sep, body = data.partition(f'<part id="{part_id}">'.encode())
+    used: dict[tuple[str, str], int] = {}
+
+    def note(match: re.Match) -> bytes:
+        text = match.group(0)
+        step = re.search(rb"<display-step>(\w)</display-step>\s*<display-octave>(\d)</display-octave>", text)
+        if step is None:
+            return text
+        notehead = re.search(rb"<notehead[^>]*>([^<]+)</notehead>", text)
+        line = (step.group(1) + step.group(2)).decode(), notehead.group(1).decode() if notehead else "normal"
+        sound = used.setdefault(line, _drum_sound(*line))
+        # <instrument> follows <duration> and any <tie> (MusicXML's order within <note>).
+        return re.sub(rb"(<duration>\d+</duration>(?:\s*<tie [^>]*/>)*)",
+                      rb'\1<instrument id="' + f"{part_id}-I{sound + 1}".encode() + rb'" />', text, count=1)
+
+    end = body.index(b"</part>")
+    body = re.sub(rb"<note>.*?</note>", note, body[:end], flags=re.S) + body[end:]
+    instruments = "".join(f'<score-instrument id="{part_id}-I{p + 1}"><instrument-name>{_GM_DRUM_NAMES.get(p, "Drum")}'
+                          f"</instrument-name></score-instrument>" for p in sorted(set(used.values())))
+    midi = "".join(f'<midi-instrument id="{part_id}-I{p + 1}"><midi-channel>10</midi-channel>'
+                   f"<midi-unpitched>{p + 1}</midi-unpitched></midi-instrument>" for p in sorted(set(used.values())))
+    head = re.sub(rb'(<score-part id="' + part_id.encode() + rb'">.*?)<score-instrument.*?</midi-instrument>',
+                  lambda m: m.group(1) + (instruments + midi).encode(), head, count=1, flags=re.S)
+    return head + sep + body
+
+
+_GM_DRUM_NAMES = {35: "Acoustic Bass Drum", 36: "Bass Drum", 37: "Side Stick", 38: "Snare", 39: "Hand Clap",
+                  40: "Electric Snare", 41: "Low Floor Tom", 42: "Closed Hi-Hat", 43: "High Floor Tom",
+                  44: "Pedal Hi-Hat", 45: "Low Tom", 46: "Open Hi-Hat", 47: "Low-Mid Tom", 48: "Hi-Mid Tom",
+                  49: "Crash Cymbal", 50: "High Tom", 51: "Ride Cymbal", 53: "Ride Bell", 54: "Tambourine",
+                  56: "Cowbell"}
 
 
 MUSICXML_SUFFIXES = (".musicxml", ".xml")
