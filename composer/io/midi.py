@@ -9,7 +9,7 @@ length at every section start, ending at the song's end), a "Chords" track of ch
 spelled in the key (Cue Points, plus Yamaha XF chord events that MuseScore turns into
 chord symbols), then one track per instrument on its own channel (a piano's "RH" and "LH"
 tracks share one, so notation programs join them on a grand staff) with a program change
-and the key signatures at tick 0.
+at tick 0; the first pitched track also carries the key signatures (see :func:`key_carrier`).
 ``read_midi_bytes(midi_bytes(score)) == score`` for any valid Score at 480 PPQ whose
 same-pitch overlaps (if any) end in the order they start and whose chords do not overlap.
 

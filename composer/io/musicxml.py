@@ -4,14 +4,29 @@
 
 What is written, part by part:
 
-* **Lead sheet**: the melody (the track named "Melody", else the first melodic track) on
-  one staff, with the chord symbols above it, a rehearsal mark at every section ("Verse 1"),
-  the key and meter (and their changes), the tempo, the title;
+* **Lead sheet**: the lead track (the one named "Melody", or the index given as ``lead``;
+  ``composer export`` finds it by the piano-roll plot's rule) on one staff, its top line
+  only, with the chord symbols above it, a rehearsal mark at every section ("Verse 1") and
+  the tempo above the staff, the key and meter (and their changes), the title.  The staff
+  is named for the instrument, with its key when it transposes ("Clarinet in B♭",
+  written a tone above what sounds).  The tempo counts the beat a player counts: a dotted
+  quarter in 6/8 (113 quarters a minute: dotted quarter = 75).  Without a lead, the marks
+  and chord symbols go over the first staff;
 * **Piano** on a grand staff (one part, treble and bass staff joined by a brace): the
-  tracks "Piano RH" and "Piano LH" as they are, or every other melodic track but the bass
-  split into hands by :func:`composer.arrange.split_hands` (a converted POP909 song);
-* **Bass** (a track named "Bass"), and any other melodic track, on its own staff; drums
-  are left out (a lead sheet has no drum staff).
+  tracks "Piano RH" and "Piano LH" as they are, or every piano track (GM 0..7) split into
+  hands by :func:`composer.arrange.split_hands` (a converted POP909 song);
+* **Bass** (a track named "Bass" or a GM bass, 32..39) in bass clef, named "Bass", written
+  an octave above what sounds (as bass parts are read, not three ledger lines under the
+  staff);
+* any **other** pitched track on its own staff, chords kept: treble or bass clef by its
+  range, a guitar's treble clef with an 8 under it, a grand staff when it spans both;
+* **drums** on a percussion staff, each GM drum on its usual line (kick, snare, hi-hat,
+  cymbals with x heads), each note naming its drum so that a notation program plays a kit.
+
+A staff that cannot show every note it was given (a lead sheet's lower notes of a chord,
+notes of one pitch that start together) says how many it leaves out in a warning line.
+Accidentals are set with the chord symbols out of the way (music21 counted the symbols'
+notes and marked in-key melody notes).
 
 Readable notation rather than a literal transcription: onsets and releases are rounded to
 the 16th grid (so a humanized song reads like the unhumanized one); in one staff the
