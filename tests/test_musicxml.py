@@ -331,3 +331,21 @@ def test_export_finds_the_melody_by_the_plot_rule():
     assert find_lead(band_song()) is None                        # piano, bass, drums
     renamed = base.replace(tracks=(Track("Vox", 73, notes=base.tracks[0].notes), *base.tracks[1:]))
     assert find_lead(renamed) == 0                               # the highest single line
+
+
+def test_a_lead_sheet_needs_a_melody_and_musescore_and_says_so(tmp_path, monkeypatch, capsys):
+    from composer.io import musicxml
+    with pytest.raises(NotationError, match="no melody"):
+        musicxml.write_lead_sheet(band_song(), tmp_path / "band.pdf", lead=None)
+    with pytest.raises(NotationError, match=r"\.pdf, \.svg or \.png"):
+        musicxml.write_lead_sheet(song(), tmp_path / "song.doc")
+    monkeypatch.setattr(musicxml, "MUSESCORE_COMMANDS", ("no-such-musescore",))
+    with pytest.raises(NotationError, match="apt-get install musescore3"):
+        musicxml.write_lead_sheet(song(), tmp_path / "song.pdf")
+    mid = tmp_path / "band.mid"
+    write_midi(band_song(), mid)
+    assert main(["export", str(mid), "--lead-sheet", str(tmp_path / "band.pdf")]) == 2
+    assert "no melody found" in capsys.readouterr().err
+    assert main(["export", str(mid)]) == 2
+    assert "--lead-sheet" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["band.mid"]

@@ -253,6 +253,24 @@ def test_musescore_opens_an_exported_band_file_with_a_drum_kit(tmp_path):
     assert len(got.staves[0].harmony) == 8
 
 
+@needs_musescore
+def test_the_lead_sheet_is_engraved_on_one_staff_with_chords_and_marks(tmp_path, capsys):
+    from composer.cli import main
+    mid = tmp_path / "song.mid"
+    write_midi(song(), mid)
+    assert main(["export", str(mid), "--lead-sheet", str(tmp_path / "lead.svg"), "-o", str(tmp_path / "s.musicxml")]) == 0
+    assert "the lead sheet of 'Melody', 4 chord symbols, 4 bars" in capsys.readouterr().out
+    svg = (tmp_path / "lead.svg").read_text()
+    # One page, one staff (5 lines), the four chord symbols, the two rehearsal marks and the
+    # tempo above it.
+    assert not (tmp_path / "lead-2.svg").exists()
+    assert svg.count('class="StaffLines"') == 5 and svg.count('class="Harmony"') >= 4
+    marks = svg_marks(tmp_path / "s.musicxml", tmp_path)
+    assert marks and all(above for _, above in marks)
+    assert main(["export", str(mid), "--lead-sheet", str(tmp_path / "lead.pdf")]) == 0
+    assert (tmp_path / "lead.pdf").read_bytes().startswith(b"%PDF")
+
+
 # ---------------------------------------------------------------- Python readers
 def test_music21_reads_our_midi():
     music21 = pytest.importorskip("music21")

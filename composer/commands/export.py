@@ -1,6 +1,6 @@
 """``composer export``: a MIDI song as a MusicXML lead sheet and piano score for notation programs.
 
-    composer export SONG.mid -o song.musicxml [--force]
+    composer export SONG.mid -o song.musicxml [--lead-sheet song.pdf] [--force]
 """
 from __future__ import annotations
 
@@ -28,16 +28,35 @@ def run(args: argparse.Namespace) -> int:
 
     from composer.limits import check_song_limits  # noqa: PLC0415
 
-    out = check_musicxml_path(args.output, args.force)
+    from composer.errors import NotationError  # noqa: PLC0415
+    from composer.io.atomic import check_writable  # noqa: PLC0415
+    from composer.io.musicxml import ENGRAVED_SUFFIXES, write_lead_sheet  # noqa: PLC0415
+
+    if args.output is None and args.lead_sheet is None:
+        raise NotationError("give -o song.musicxml, --lead-sheet song.pdf, or both")
+    out = check_musicxml_path(args.output, args.force) if args.output is not None else None
+    sheet = None
+    if args.lead_sheet is not None:
+        if Path(args.lead_sheet).suffix.lower() not in ENGRAVED_SUFFIXES:
+            raise NotationError(f"{args.lead_sheet}: a lead sheet is written as .pdf, .svg or .png")
+        sheet = check_writable(args.lead_sheet, args.force)
     score = read_midi(args.input)
     # The limits render applies, and those of the work done per bar, before that work:
     # a few crafted bytes can claim a billion bars.
     check_song_limits(score, args.input, "composer export writes")
     lead = find_lead(score)
-    write_musicxml(score, out, lead)
-    print(f"wrote {out}: {len(score.sections)} sections, {len(score.chords)} chord symbols, "
-          f"{score.n_bars} bars; lead sheet: "
-          + (repr(score.tracks[lead].name) if lead is not None else "none (no melody found; every track on its staves)"))
+    if out is not None:
+        write_musicxml(score, out, lead)
+        print(f"wrote {out}: {len(score.sections)} sections, {len(score.chords)} chord symbols, "
+              f"{score.n_bars} bars; lead sheet: "
+              + (repr(score.tracks[lead].name) if lead is not None else "none (no melody found; every track on its staves)"))
+    if sheet is not None:
+        if lead is None:
+            raise NotationError(f"{args.input}: no melody found for a lead sheet (a track named Melody, or the "
+                                "highest single line beside other parts)")
+        pages = write_lead_sheet(score, sheet, lead)
+        print(f"wrote {', '.join(str(p) for p in pages)}: the lead sheet of {score.tracks[lead].name!r}, "
+              f"{len(score.chords)} chord symbols, {score.n_bars} bars")
     return 0
 
 
@@ -62,6 +81,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "without one keeps every track's notes.  Notes are written on the 16th grid; a "
                     "warning names any staff that does not show every note.")
     p.add_argument("input", type=Path, help="MIDI file (.mid), e.g. one written by `composer generate`")
-    p.add_argument("-o", "--output", type=output_path, required=True, help="MusicXML file to write (.musicxml)")
+    p.add_argument("-o", "--output", type=output_path, default=None, help="MusicXML file to write (.musicxml)")
+    p.add_argument("--lead-sheet", type=output_path, default=None, metavar="FILE.pdf",
+                   help="also (or only) engrave the lead sheet, the melody with chord symbols and rehearsal "
+                        "marks on one staff, as .pdf, .svg or .png (one file a page), with MuseScore 3")
     p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     p.set_defaults(func=run)

@@ -389,19 +389,20 @@ def _left_out(name: str, n_notes: int, events: list[tuple[int, int, tuple[int, .
     return None if shown >= n_notes else f"{name}: {n_notes - shown} of {n_notes} notes not written ({why})"
 
 
-def score_to_music21(score: Score, lead: int | str | None = LEAD_NAMED):
+def score_to_music21(score: Score, lead: int | str | None = LEAD_NAMED, lead_only: bool = False):
     """The music21 ``stream.Score`` of ``score``: parts as in the module docstring.
 
     lead: index of the track written as the lead sheet (its top line, with the chord
     symbols and marks), None for none, or :data:`LEAD_NAMED` (default): the track named
-    "Melody".  A line for each staff that does not show every note goes out as a warning."""
-    out, notices = _build(score, lead)
+    "Melody".  lead_only: the lead sheet alone (one staff; a song without a lead is
+    refused).  A line for each staff that does not show every note goes out as a warning."""
+    out, notices = _build(score, lead, lead_only)
     for line in notices:
         warnings.warn(line, stacklevel=2)
     return out
 
 
-def _build(score: Score, lead: int | str | None):
+def _build(score: Score, lead: int | str | None, lead_only: bool = False):
     """(music21 Score, lines naming what was left out) of ``score``; see score_to_music21."""
     m21 = _music21()
     from composer import arrange  # noqa: PLC0415
@@ -478,7 +479,9 @@ def _build(score: Score, lead: int | str | None):
         t = tracks[lead_index]
         staff(t.name, t.program, "lead" if t.name.strip().lower() == "melody" else "other", t.notes,
               _clef_for(m21, t.notes) if t.notes else m21.clef.TrebleClef(), monophonic=True)
-    rest = [(i, t) for i, t in enumerate(tracks) if i != lead_index and t.notes]
+    elif lead_only:
+        raise NotationError("no melody to write as a lead sheet: name the melody's track \"Melody\"")
+    rest = [] if lead_only else [(i, t) for i, t in enumerate(tracks) if i != lead_index and t.notes]
     keyboards = [(i, t) for i, t in rest if not t.is_drum and not _is_bass(t) and t.program in _KEYBOARD_PROGRAMS]
     if len(keyboards) == 2 and is_left_hand_of(keyboards[1][1], keyboards[0][1]):
         # The generator's two hands ("Piano RH", "Piano LH"), each on its own staff.
@@ -576,11 +579,11 @@ def _respell_wide_keys(part) -> None:
             measure.transpose("d2" if sharps > 0 else "d-2", inPlace=True)
 
 
-def musicxml_bytes(score: Score, lead: int | str | None = LEAD_NAMED) -> bytes:
-    """The MusicXML (partwise, uncompressed) of ``score``, ``lead`` as in
+def musicxml_bytes(score: Score, lead: int | str | None = LEAD_NAMED, lead_only: bool = False) -> bytes:
+    """The MusicXML (partwise, uncompressed) of ``score``, ``lead`` and ``lead_only`` as in
     :func:`score_to_music21`; raises :class:`NotationError`."""
     m21 = _music21()
-    stream = score_to_music21(score, lead)
+    stream = score_to_music21(score, lead, lead_only)
     try:
         exporter = m21.musicxml.m21ToXml.GeneralObjectExporter(stream)
         data = exporter.parse()
@@ -644,6 +647,65 @@ _GM_DRUM_NAMES = {35: "Acoustic Bass Drum", 36: "Bass Drum", 37: "Side Stick", 3
 
 
 MUSICXML_SUFFIXES = (".musicxml", ".xml")
+ENGRAVED_SUFFIXES = (".pdf", ".svg", ".png")
+"""What :func:`write_lead_sheet` engraves: PDF (all pages in one file), or SVG / PNG
+(one file a page: ``song.svg``, then ``song-2.svg``... when there are more)."""
+MUSESCORE_COMMANDS = ("mscore3", "mscore", "musescore3", "musescore")
+
+
+def write_lead_sheet(score: Score, path: str | Path, lead: int | str | None = LEAD_NAMED,
+                     timeout_s: float = 300.0) -> tuple[Path, ...]:
+    """Engrave the lead sheet of ``score`` (the lead's line with its chord symbols, rehearsal
+    marks, key, meter and tempo, on one staff) at ``path`` (.pdf, .svg or .png) with
+    MuseScore, headless; returns the files written (one a page for SVG and PNG).
+
+    Raises :class:`NotationError` for a song without a lead, a missing MuseScore (naming
+    the fix) or a MuseScore that fails; nothing is left at ``path`` then."""
+    import os  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in ENGRAVED_SUFFIXES:
+        raise NotationError(f"{path}: a lead sheet is written as .pdf, .svg or .png")
+    data = musicxml_bytes(score, lead, lead_only=True)
+    program = next((found for name in MUSESCORE_COMMANDS if (found := shutil.which(name))), None)
+    if program is None:
+        raise NotationError("engraving a lead sheet needs MuseScore 3 (mscore3): apt-get install musescore3 "
+                            "(make system-deps), or write MusicXML with -o song.musicxml")
+    with tempfile.TemporaryDirectory(prefix="composer-engrave-") as tmp:
+        work = Path(tmp)
+        (work / "home").mkdir(mode=0o700)
+        source = work / "lead.musicxml"
+        source.write_bytes(data)
+        # Headless, with a home of its own: MuseScore writes settings and needs a private
+        # runtime folder; no display, no network.
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(work / "home"),
+               "XDG_RUNTIME_DIR": str(work / "home"), "XDG_CONFIG_HOME": str(work / "home")}
+        target = work / ("lead" + suffix)
+        try:
+            run = subprocess.run([program, "-o", str(target), str(source)], env=env, capture_output=True,
+                                 text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise NotationError(f"MuseScore took more than {timeout_s:.0f} s to engrave the lead sheet") from None
+        pages = [target] if suffix == ".pdf" else sorted(work.glob(f"lead-*{suffix}"),
+                                                         key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+        pages = [p for p in pages if p.exists()]
+        if run.returncode != 0 or not pages:
+            last = (run.stderr.strip().splitlines() or ["no output"])[-1]
+            raise NotationError(f"MuseScore could not engrave the lead sheet: {last}")
+        names = [path] + [path.with_name(f"{path.stem}-{k}{path.suffix}") for k in range(2, len(pages) + 1)]
+        for page, name in zip(pages, names):
+            try:
+                with atomic_path(name, suffix=name.suffix) as out:
+                    out.write_bytes(page.read_bytes())
+            except ComposerError:
+                raise
+            except OSError as err:
+                raise NotationError(f"cannot write {name}: {err.strerror or err}") from None
+    return tuple(names)
 
 
 def write_musicxml(score: Score, path: str | Path, lead: int | str | None = LEAD_NAMED) -> None:
@@ -664,4 +726,4 @@ def write_musicxml(score: Score, path: str | Path, lead: int | str | None = LEAD
 
 
 __all__ = ["write_musicxml", "musicxml_bytes", "score_to_music21", "split_span", "MUSICXML_SUFFIXES",
-           "LEAD_NAMED"]
+           "LEAD_NAMED", "write_lead_sheet", "ENGRAVED_SUFFIXES"]
