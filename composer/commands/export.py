@@ -23,14 +23,11 @@ def check_musicxml_path(path: Path, force: bool) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from composer.io.midi import read_midi  # noqa: PLC0415
-    from composer.io.musicxml import write_musicxml  # noqa: PLC0415
-
-    from composer.limits import check_song_limits  # noqa: PLC0415
-
     from composer.errors import NotationError  # noqa: PLC0415
     from composer.io.atomic import check_writable  # noqa: PLC0415
-    from composer.io.musicxml import ENGRAVED_SUFFIXES, write_lead_sheet  # noqa: PLC0415
+    from composer.io.midi import read_midi  # noqa: PLC0415
+    from composer.io.musicxml import ENGRAVED_SUFFIXES, write_lead_sheet, write_musicxml  # noqa: PLC0415
+    from composer.limits import check_song_limits  # noqa: PLC0415
 
     if args.output is None and args.lead_sheet is None:
         raise NotationError("give -o song.musicxml, --lead-sheet song.pdf, or both")
@@ -45,15 +42,15 @@ def run(args: argparse.Namespace) -> int:
     # a few crafted bytes can claim a billion bars.
     check_song_limits(score, args.input, "composer export writes")
     lead = find_lead(score)
+    if sheet is not None and lead is None:    # refused before anything is written
+        raise NotationError(f"{args.input}: no melody found for a lead sheet (a track named Melody, or the "
+                            "highest single line beside other parts)")
     if out is not None:
         write_musicxml(score, out, lead)
         print(f"wrote {out}: {len(score.sections)} sections, {len(score.chords)} chord symbols, "
               f"{score.n_bars} bars; lead sheet: "
               + (repr(score.tracks[lead].name) if lead is not None else "none (no melody found; every track on its staves)"))
     if sheet is not None:
-        if lead is None:
-            raise NotationError(f"{args.input}: no melody found for a lead sheet (a track named Melody, or the "
-                                "highest single line beside other parts)")
         pages = write_lead_sheet(score, sheet, lead)
         print(f"wrote {', '.join(str(p) for p in pages)}: the lead sheet of {score.tracks[lead].name!r}, "
               f"{len(score.chords)} chord symbols, {score.n_bars} bars")
