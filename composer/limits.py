@@ -49,6 +49,9 @@ MAX_CHORDS = 16_384
 """Most chord symbols in a song exported or drawn (8 a bar over the longest song drawn)."""
 MAX_TEMPO_CHANGES = 10_000
 """Most tempo changes in a song exported or drawn (a rubato file has hundreds)."""
+MAX_TRACKS = 256
+"""Most tracks in a song exported, drawn or measured (FluidSynth's 256 channels are the most
+render plays; a MusicXML part each, 65,535 of them did not end)."""
 
 MAX_MODEL_PARAMETERS = 500_000_000
 """Most parameters a model folder's config.json may ask for (2 GB of float32 weights; the
@@ -118,7 +121,8 @@ def check_song_limits(score, name: object, what: str) -> None:
     section, chord and tempo change.  Checked before any of that work starts; every count
     here is cheap, whatever the ticks (a note at tick 2**48 is one subtraction away)."""
     n_notes = sum(len(t.notes) for t in score.tracks)
-    counts = ((n_notes, MAX_RENDER_NOTES, "notes"), (len(score.sections), MAX_SECTIONS, "sections"),
+    counts = ((len(score.tracks), MAX_TRACKS, "tracks"),
+              (n_notes, MAX_RENDER_NOTES, "notes"), (len(score.sections), MAX_SECTIONS, "sections"),
               (len(score.chords), MAX_CHORDS, "chord symbols"),
               (len(score.tempos), MAX_TEMPO_CHANGES, "tempo changes"))
     for count, most, noun in counts:
@@ -149,4 +153,4 @@ def _short(value) -> str:
 __all__ = ["MIN_TEMPO_BPM", "MAX_TEMPO_BPM", "MAX_SEED", "MAX_STEPS", "MAX_RENDER_SECONDS",
            "MAX_RENDER_NOTES", "MIN_LOUDNESS_LUFS", "MAX_LOUDNESS_LUFS", "MAX_MODEL_PARAMETERS",
            "MAX_CONFIG_BYTES", "MAX_SONG_BARS_DRAWN", "MAX_SECTIONS", "MAX_CHORDS", "MAX_TEMPO_CHANGES",
-           "check_seed", "check_song_limits", "check_tempo", "check_steps", "check_loudness"]
+           "MAX_TRACKS", "check_seed", "check_song_limits", "check_tempo", "check_steps", "check_loudness"]

@@ -158,7 +158,7 @@ HANG_FILES = {
 # ---------------------------------------------------------------------- composer in a subprocess
 def run_composer(argv: list[str], cwd: Path, *, file_size_limit: int | None = None,
                  full_disk: bool = False, memory_limit: int | None = None,
-                 timeout_s: float = 300.0) -> tuple[int | None, str, list[str]]:
+                 timeout_s: float = 300.0, env: dict[str, str] | None = None) -> tuple[int | None, str, list[str]]:
     """``composer ARGV`` run in ``cwd`` as a user would: (exit status, stderr, what is left in
     ``cwd`` afterwards).  The status is None when the run was killed at ``timeout_s`` (a
     hang detector: far above any case's seconds, it times nothing).
@@ -166,7 +166,7 @@ def run_composer(argv: list[str], cwd: Path, *, file_size_limit: int | None = No
     file_size_limit: RLIMIT_FSIZE in bytes (``ulimit -f``); full_disk: ``cwd`` is a 64 kB
     tmpfs, filled up before composer starts, mounted in a private user and mount namespace
     (``unshare -rm``), so no root is needed and nothing outlives the run; memory_limit:
-    RLIMIT_AS in bytes."""
+    RLIMIT_AS in bytes; env: variables set on top of this process's."""
     import os
     import resource
     import subprocess
@@ -186,10 +186,10 @@ def run_composer(argv: list[str], cwd: Path, *, file_size_limit: int | None = No
         script = ('mount -t tmpfs -o size=64k tmpfs "$0" && cd "$0" && { cat /dev/zero > .fill 2>/dev/null; '
                   f'"$@"; rc=$?; rm -f .fill; echo {marker}; ls -A; exit $rc; }}')
         command = ["unshare", "-rm", "sh", "-c", script, str(cwd), *command]
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    environ = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **(env or {})}
     try:
         done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s,
-                              preexec_fn=limits, env=env, errors="backslashreplace")
+                              preexec_fn=limits, env=environ, errors="backslashreplace")
     except subprocess.TimeoutExpired:
         return None, "", sorted(os.listdir(cwd))
     if full_disk:

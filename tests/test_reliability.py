@@ -887,3 +887,25 @@ def test_a_full_disk_outside_the_atomic_writer_is_one_line_too(monkeypatch, caps
 
     monkeypatch.setattr(midi_commands, "run_inspect", writes_a_log)
     one_error(capsys, main(["inspect", "x.mid"]), words)
+
+
+@pytest.mark.parametrize("name, words", HANG_CASES, ids=[n for n, _ in HANG_CASES])
+def test_eval_refuses_what_the_limits_refuse(tmp_path, out_dir, song_mid, capsys, name, words):
+    # Before the limits, eval of these files asked numpy for 3 GB to 2 TiB (bars x bars).
+    from reliability_fixtures import HANG_FILES
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    src = songs / "crafted.mid"
+    src.write_bytes(HANG_FILES[name]())
+    rc = main(["eval", str(songs), "--reference", str(song_mid), "--json", str(out_dir / "e.json")])
+    one_error(capsys, rc, f"{src} {words}", "composer eval measures at most")
+    assert list(out_dir.iterdir()) == []
+
+
+def test_export_refuses_more_tracks_than_it_writes(tmp_path, out_dir, capsys):
+    from reliability_fixtures import many_tracks_midi
+    src = tmp_path / "tracks.mid"
+    src.write_bytes(many_tracks_midi(257))
+    for argv in (["export", str(src), "-o", str(out_dir / "o.musicxml")], ["plot", str(src), "-o", str(out_dir / "o.png")]):
+        one_error(capsys, main(argv), f"{src} has 257 tracks;", "at most 256")
+    assert list(out_dir.iterdir()) == []

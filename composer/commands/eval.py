@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 SONG_SET_HELP = ("a folder of MIDI files (searched recursively), one MIDI file, or a prepared "
                  "split written DIR@SPLIT, e.g. .prepared/pop909@test")
@@ -33,6 +34,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from composer.evaluation import evaluate_sets, load_songs
     from composer.io.atomic import check_writable
+    from composer.limits import check_song_limits
 
     # Check the output before the work, so that a bad path fails at once.
     out = check_writable(args.json, args.force) if args.json else None
@@ -48,6 +50,13 @@ def _run(args: argparse.Namespace) -> int:
     else:
         train = load_songs(args.train, progress)
     load_s = time.perf_counter() - start
+    # The limits export and plot apply, before any metric: the metrics make arrays per beat
+    # and per pair of bars, and a few crafted bytes can claim a billion of either.
+    for songs in (generated, reference, train):
+        for score, name in zip(songs.scores, songs.names) if songs is not None else ():
+            source = Path(songs.source)
+            where = source / name if source.is_dir() else source if source.is_file() else f"{source}: {name}"
+            check_song_limits(score, where, "composer eval measures")
     report = evaluate_sets(generated, reference, train, progress)
     print(report.format_markdown() if args.markdown else report.format_table())
     print(f"loading took {load_s:.1f} s, metrics {report.seconds:.1f} s", file=sys.stderr)
