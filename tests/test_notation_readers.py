@@ -155,6 +155,18 @@ def test_musescore_opens_our_midi_with_key_tempo_chords_and_a_grand_staff(tmp_pa
 
 
 @needs_musescore
+def test_musescore_gives_every_pitched_staff_every_key_change_from_one_copy(tmp_path):
+    # The keys are in the conductor (MuseScore drops it: no notes) and once in the first
+    # pitched track; MuseScore gives them to every staff without keys of its own.  A minor
+    # (no accidentals, MuseScore's default, not written), F# major, E-flat minor.
+    from test_midi import full_score
+    mid = tmp_path / "full.mid"
+    write_midi(full_score(), mid)
+    got = musescore(mid, tmp_path)
+    assert [s.keys for s in got.staves] == [[6, -6], [6, -6], []]     # melody, piano, drums
+
+
+@needs_musescore
 def test_musescore_opens_our_musicxml_as_a_lead_sheet_and_piano_score(tmp_path):
     _, xml = files(tmp_path, song())
     got = musescore(xml, tmp_path)
