@@ -909,3 +909,19 @@ def test_export_refuses_more_tracks_than_it_writes(tmp_path, out_dir, capsys):
     for argv in (["export", str(src), "-o", str(out_dir / "o.musicxml")], ["plot", str(src), "-o", str(out_dir / "o.png")]):
         one_error(capsys, main(argv), f"{src} has 257 tracks;", "at most 256")
     assert list(out_dir.iterdir()) == []
+
+
+def test_app_refuses_what_export_and_plot_refuse(tmp_path):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    from reliability_fixtures import HANG_FILES
+    from test_pipeline import tiny_composer
+
+    from composer.app.actions import AppContext, Session, open_midi, user_message
+    ctx = AppContext(tiny_composer(), tmp_path / "out", ())
+    session = Session(ctx.out_root)
+    upload = tmp_path / "sections.mid"
+    upload.write_bytes(HANG_FILES["20,000 sections on one tick"]())   # 2 s of music: render takes it
+    with pytest.raises(ComposerError) as err:
+        open_midi(ctx, session, str(upload))
+    assert user_message(err.value, tmp_path) == "sections.mid has 20,000 sections; the app draws at most 1,024"
+    assert user_message(ComposerError("bad\x1b[31mname.mid\nis odd"), tmp_path) == "bad\\x1b[31mname.mid\\nis odd"

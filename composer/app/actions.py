@@ -275,7 +275,10 @@ def user_message(err: BaseException, *hidden: str | os.PathLike) -> str:
     """``err`` as one line for a user of the app: command-line flags named as the app's
     fields ("--bars" -> "Bars"), and server paths (``hidden`` folders, absolute paths) cut
     down to the file's name, so nothing about the server's disk is shown."""
-    text = " ".join(str(err).split()) or type(err).__name__
+    from composer.errors import escape_controls  # noqa: PLC0415
+
+    # Escaped first: a name's escape sequence or bidi override must not restyle the page's text.
+    text = " ".join(escape_controls(str(err)).split()) or type(err).__name__
     for flag, word in _FLAG_WORDS.items():
         text = re.sub(re.escape(flag) + r"\b", word, text)
     for folder in hidden:  # a path inside our folders: its file name only
@@ -522,6 +525,10 @@ def open_midi(ctx: AppContext, session: Session, path: str | os.PathLike | None)
     # be rendered anyway.
     from composer.render.base import check_render_limits  # noqa: PLC0415
     check_render_limits(score)
+    # And what export and plot refuse (bars, sections, chords, tempos, tracks): 20,000
+    # sections on one tick last two seconds, and each is drawn.
+    from composer.limits import check_song_limits  # noqa: PLC0415
+    check_song_limits(score, path.name, "the app draws")
     name = Path(path.name).stem[:40] or "upload"
     version = _finish(ctx, session, score, seed=None, name=name, timbres=(), audio=False,
                       fmt="wav", progress=None)
