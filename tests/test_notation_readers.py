@@ -415,3 +415,24 @@ def test_a_performed_pop909_song_opens_at_its_tempo_from_musicxml_only(tmp_path)
     assert musescore(POP909_001, tmp_path).staves[0].tempos_bpm == [120.0]
     assert musescore(mid, tmp_path).staves[0].tempos_bpm == [120.0]
     assert round(musescore(xml, tmp_path).staves[0].tempos_bpm[0]) == 90
+
+
+def test_python_readers_see_each_key_change_twice_not_once_per_track(tmp_path):
+    # One copy in the conductor (pretty_midi reads keys from track 0 only) and one in the
+    # first pitched track (for MuseScore): miditoolkit and muspy list each change twice, not
+    # once per track (5 times in a generated song before), and pretty_midi once.
+    miditoolkit = pytest.importorskip("miditoolkit")
+    muspy = pytest.importorskip("muspy")
+    pretty_midi = pytest.importorskip("pretty_midi")
+    from test_midi import full_score
+    mid = tmp_path / "full.mid"
+    write_midi(full_score(), mid)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = miditoolkit.MidiFile(str(mid))
+        pm = pretty_midi.PrettyMIDI(str(mid))
+    assert sorted((k.time, k.key_name) for k in m.key_signature_changes) == [
+        (0, "Am"), (0, "Am"), (3840, "F#"), (3840, "F#"), (5280, "Ebm"), (5280, "Ebm")]
+    assert sorted((k.time, k.root, k.mode) for k in muspy.read_midi(mid).key_signatures) == [
+        (0, 9, "minor"), (0, 9, "minor"), (3840, 6, "major"), (3840, 6, "major"), (5280, 3, "minor"), (5280, 3, "minor")]
+    assert [k.key_number for k in pm.key_signature_changes] == [21, 6, 15]
