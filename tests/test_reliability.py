@@ -505,6 +505,11 @@ def test_readme_states_the_limits_the_code_enforces():
     assert number("largest MIDI file read") == midi.MAX_BYTES / 2**20
     assert number("most notes read") == midi.MAX_NOTES
     assert number("largest model") == limits.MAX_MODEL_PARAMETERS
+    assert number("longest song exported, drawn or measured") == limits.MAX_SONG_BARS_DRAWN
+    assert number("most sections exported, drawn or measured") == limits.MAX_SECTIONS
+    assert number("most chord symbols exported, drawn or measured") == limits.MAX_CHORDS
+    assert number("most tempo changes exported, drawn or measured") == limits.MAX_TEMPO_CHANGES
+    assert number("most tracks exported, drawn or measured") == limits.MAX_TRACKS
     assert number("quietest loudness target") == limits.MIN_LOUDNESS_LUFS
     assert number("loudest loudness target") == limits.MAX_LOUDNESS_LUFS
     # MIDI holds tempos down to 60e6 / (2**24 - 1) bpm: the range must be inside that.

@@ -626,11 +626,15 @@ def stems_zip(ctx: AppContext, session: Session, fmt: AudioFormat = "wav",
     score = current.score
     chosen = resolve_timbres(score, parse_timbre_options([f"{n}={s}" for n, s in current.timbres]))
     stems = ctx.get_mixer().render_stems(score, ctx.sample_rate, chosen)
+    from composer.io.atomic import atomic_path, make_folder  # noqa: PLC0415
+
     zip_path = session.fresh(f"{current.name}-stems", ".zip")
     folder = session.fresh("stems", "")
-    folder.mkdir()
+    make_folder(folder, "stems")
     try:
-        with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_STORED) as zf:
+        # Through the atomic writer, as every output: a full disk is one message, and no
+        # half-written zip is offered for download.
+        with atomic_path(zip_path, suffix=".zip") as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
             for i, stem in enumerate(stems):
                 report("audio", i, len(stems))
                 samples = stem.audio.samples * current.gain_plan.gains(0, stem.audio.n_samples)[:, None]
@@ -639,6 +643,7 @@ def stems_zip(ctx: AppContext, session: Session, fmt: AudioFormat = "wav",
                 if peak > ceiling:  # a stem that would clip alone is turned down alone
                     samples = samples * (ceiling / peak)
                 clean = re.sub(r"[^\w-]+", "_", stem.track_name).strip("_") or "track"
+                clean = clean.encode()[:96].decode("utf-8", "ignore")  # a file name has at most 255 bytes
                 path = folder / f"{i:02d}_{clean}.{fmt}"
                 write_audio(path, Audio(samples, ctx.sample_rate))
                 zf.write(path, path.name)
