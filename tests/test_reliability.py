@@ -316,7 +316,9 @@ def _model_copy(tmp_path: Path, tiny_models: Path, level: str, change) -> Path:
     ("chords", lambda c: c.pop("model"), "must be a JSON object, not NoneType"),
     ("notes", lambda c: c["model"].update(channels=8), "channels = 8 is not a list"),
     ("notes", lambda c: c["model"].update(channels=[8, 8]), "the settings do not make a NoteUNet"),
-    ("notes", lambda c: c.update(decoding={"threshold": 1}), "unknown setting 'threshold' for Decoding"),
+    ("notes", lambda c: c.update(decoding={"threshold": 1}), "decoding.threshold: Extra inputs are not permitted"),
+    ("notes", lambda c: c.update(decoding={"max_piano_onsets": -1}),
+     "decoding.max_piano_onsets: Input should be greater than or equal to 0"),
 ])
 def test_bad_model_config_is_one_model_error(tiny_models, tmp_path, out_dir, capsys, level, change, words):
     root = _model_copy(tmp_path, tiny_models, level, change)

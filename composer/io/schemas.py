@@ -60,9 +60,20 @@ class FormConfig(_Config):
 
 
 # ---------------------------------------------------------------------- notes
+Threshold = Annotated[float, Field(ge=-10.0, le=10.0)]   # on raw roll values of about -1..1
+
+
+class DecodingSettings(_Settings):
+    melody_onset: Threshold = 0.0
+    piano_onset: Threshold = 0.0
+    melody_sustain: Threshold = 0.0
+    piano_sustain: Threshold = 0.0
+    max_piano_onsets: Annotated[int, Field(ge=0, le=128)] = 6
+
+
 class NotesConfig(_Config):
     schedule: str = "cosine"
-    decoding: Optional[dict[str, Any]] = None   # its fields: check_arguments(Decoding, ...)
+    decoding: Optional[DecodingSettings] = None
 
 
 # ---------------------------------------------------------------------- timbre
