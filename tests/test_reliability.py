@@ -932,3 +932,13 @@ def test_app_refuses_what_export_and_plot_refuse(tmp_path):
         open_midi(ctx, session, str(upload))
     assert user_message(err.value, tmp_path) == "sections.mid has 20,000 sections; the app draws at most 1,024"
     assert user_message(ComposerError("bad\x1b[31mname.mid\nis odd"), tmp_path) == "bad\\x1b[31mname.mid\\nis odd"
+
+
+def test_output_lines_escape_names_too(tmp_path, song_mid, capsys):
+    weird = tmp_path / "two\nlines\x1b[2J.mid"
+    assert main(["convert", str(song_mid), str(weird)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "two\\nlines\\x1b[2J.mid" in out
+    assert main(["inspect", str(weird)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and out.splitlines()[0].startswith(f"{tmp_path}/two\\nlines\\x1b[2J.mid: ")

@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+from composer.errors import quote_path
+
 SONG_SET_HELP = ("a folder of MIDI files (searched recursively), one MIDI file, or a prepared "
                  "split written DIR@SPLIT, e.g. .prepared/pop909@test")
 
@@ -62,5 +64,5 @@ def _run(args: argparse.Namespace) -> int:
     print(f"loading took {load_s:.1f} s, metrics {report.seconds:.1f} s", file=sys.stderr)
     if out is not None:
         report.write_json(out)
-        print(f"wrote {out}", file=sys.stderr)
+        print(f"wrote {quote_path(out)}", file=sys.stderr)
     return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from composer.commands import output_path
 from composer.commands.render import add_timbre_argument
-from composer.errors import RenderError
+from composer.errors import RenderError, quote_path
 
 # The tracks that Composer.compose writes, in order (Bass unless --no-bass): --timbre options
 # are checked against them before composing, so that a misspelt track costs nothing
@@ -114,11 +114,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"form {form} ({n_bars} bar{'' if n_bars == 1 else 's'}), key {keys}, "
           f"tempo {score.tempos[0].bpm:.0f} bpm, seed {seed}")
     print("sections: " + " | ".join(f"{s.name} ({s.n_bars})" for s in score.sections))
-    print(f"wrote {out}")
+    print(f"wrote {quote_path(out)}")
     if args.musicxml is not None:
         from composer.io.musicxml import write_musicxml
         write_musicxml(score, args.musicxml)
-        print(f"wrote {args.musicxml}")
+        print(f"wrote {quote_path(args.musicxml)}")
     if audio_out is not None:
         from composer.commands.render import write_mix
         from composer.render.mix import resolve_timbres

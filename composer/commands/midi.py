@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from composer.commands import output_path
+from composer.errors import escape_controls, quote_path
 from composer.score import Score
 
 N_CHORDS_SHOWN = 8
@@ -104,7 +105,9 @@ def _listing(items, shown: int = 6) -> str:
 
 
 def format_summary(summary: MidiSummary, path: Path) -> str:
-    lines = [f"{path}: {summary.title or '(untitled)'}",
+    # A file name, title or marker may hold a newline or a terminal escape: escaped, so the
+    # listing stays the listing it says it is (track names are shown with repr()).
+    lines = [f"{quote_path(path)}: {escape_controls(summary.title) or '(untitled)'}",
              f"  duration   {summary.duration_seconds:.2f} s, {summary.n_bars} bars "
              f"(resolution {summary.resolution} ticks per quarter)"]
     lines.append("  tempo      " + (_listing(f"{t.value:g} bpm @{t.tick}" for t in summary.tempos)
@@ -112,7 +115,7 @@ def format_summary(summary: MidiSummary, path: Path) -> str:
     lines.append("  meter      " + (_listing(f"{m.value} @{m.tick}" for m in summary.meters)
                                     or "none (4/4 by default)"))
     lines.append("  key        " + (_listing(f"{k.value} @{k.tick}" for k in summary.keys) or "none"))
-    sections = (f"{s.name or s.label} ({s.label}, bar {s.start_bar}, "
+    sections = (f"{escape_controls(s.name or s.label)} ({escape_controls(s.label)}, bar {s.start_bar}, "
                 f"{s.n_bars} bar{'s' * (s.n_bars != 1)})" for s in summary.sections)
     lines.append("  sections   " + (_listing(sections, 12) or "none"))
     chords = ", ".join(f"{c.value} @{c.tick}" for c in summary.first_chords)
@@ -153,7 +156,7 @@ def run_convert(args: argparse.Namespace) -> int:
                         f"than a MIDI file at {WRITE_RESOLUTION} PPQ can hold ({MAX_DELTA_TICKS:,} ticks)")
     write_midi(score, output)
     n_notes = sum(len(t.notes) for t in score.tracks)
-    print(f"wrote {output}: {len(score.tracks)} tracks, {n_notes} notes, "
+    print(f"wrote {quote_path(output)}: {len(score.tracks)} tracks, {n_notes} notes, "
           f"{len(score.tempos)} tempo changes")
     return 0
 

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from composer.commands import output_path
+from composer.errors import quote_path
 
 
 def register(subparsers) -> None:
@@ -44,6 +45,6 @@ def run(args: argparse.Namespace) -> int:
     check_song_limits(score, args.input, "composer plot draws")
     title = args.title if args.title is not None else (score.title or args.input.name)
     image = draw_score(score, output, width_px=args.width, height_px=args.height, title=title)
-    print(f"wrote {output} ({image.width_px}x{image.height_px} px, "
+    print(f"wrote {quote_path(output)} ({image.width_px}x{image.height_px} px, "
           f"{sum(len(t.notes) for t in score.tracks)} notes, {score.n_bars} bars)")
     return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from composer.commands import output_path
-from composer.errors import RenderError
+from composer.errors import RenderError, quote_path
 
 if TYPE_CHECKING:
     from composer.io.audio import WriteReport
@@ -95,7 +95,7 @@ def write_mix(score: Score, output: Path, mixer: Mixer, timbres: Sequence[TrackT
                                          target_lufs=target_lufs, limit=limit, bit_depth=bit_depth,
                                          force=force)
     limited = report.plan.max_reduction_db
-    print(f"wrote {report.path} ({report.n_samples / rate:.1f} s, {rate} Hz, "
+    print(f"wrote {quote_path(report.path)} ({report.n_samples / rate:.1f} s, {rate} Hz, "
           f"{report.lufs_after:.1f} LUFS, peak {report.peak_after:.2f}"
           + (f", peaks limited by up to {limited:.1f} dB)" if limited > 0.05 else ")"))
     return report
@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
                     samples = samples * (CEILING / peak)
                 write_audio(path, Audio(samples, rate), bit_depth=args.bit_depth, force=args.force)
                 written.append(path)
-            print(f"wrote {len(stems)} stems to {args.stems}")
+            print(f"wrote {len(stems)} stems to {quote_path(args.stems)}")
     return 0
 
 
