@@ -10,7 +10,7 @@ import pytest
 
 from composer import metrics as M
 from composer.score import Note, Score, Track
-from eval_fixtures import notes, song
+from eval_fixtures import STEP, notes, song
 
 # Two bars' worth of material that share nothing: pitch classes {0, 2, 4} on steps 0, 4, 8,
 # 12 against {1, 3, 6, 8} on steps 2, 6, 10, 14; chords C-E-G on step 0 against C#-F# on 8.
@@ -573,6 +573,60 @@ def test_form_undefined_without_sections_and_song_bars():
     assert math.isnan(M.form_intro_outro_placed(s))
     assert M.song_bars(s) == 3.0
     assert M.song_bars(form_song([("A", 8), ("B", 4)])) == 12.0
+
+
+# ---------------------------------------------------------------------------- the line
+def test_line_intervals_shares_and_spans():
+    # Bar 1 (A): C4 D4 D4 C5 -> +2, 0, +10; bar 2 (A): G3 A3 -> +2 within the section,
+    # and C5 -> G3 (-17) across the bar line of the same section; bar 3 (B): E4 F4 -> the
+    # interval from A3 to E4 crosses a section boundary and does not count; +1.
+    mel = [[(0, 4, 60), (4, 4, 62), (8, 4, 62), (12, 4, 72)],
+           [(0, 8, 55), (8, 8, 57)],
+           [(0, 8, 64), (8, 8, 65)]]
+    s = song(mel, None, [("A", 2), ("B", 1)])
+    assert M.distribution_features(s).melody_interval.tolist() == [2, 0, 10, -17, 2, 1]
+    assert M.melody_interval_over_octave(s) == pytest.approx(1 / 6)
+    assert M.melody_interval_over_fifth(s) == pytest.approx(2 / 6)
+    assert M.melody_interval_step(s) == pytest.approx(4 / 6)
+    assert M.melody_repeated_notes(s) == pytest.approx(1 / 6)
+    # one 8-bar window (bars 0-2): 72 - 55 = 17; phrases: A spans 17, B 1 -> median 9
+    assert M.melody_span_8_bars(s) == 17.0
+    assert M.melody_span_phrase(s) == 9.0
+
+
+def test_line_spans_per_window_and_without_sections():
+    # 16 bars, the first 8 between 60 and 64, the next 8 between 67 and 79: windows 4, 12
+    mel = [[(0, 8, 60), (8, 8, 64)]] * 8 + [[(0, 8, 67), (8, 8, 79)]] * 8
+    s = song(mel, None)
+    assert M.melody_span_8_bars(s) == 8.0          # median of 4 and 12
+    assert M.melody_span_phrase(s) == 19.0         # no sections: the whole song
+    assert math.isnan(M.melody_interval_step(song([[(0, 16, 60)]], None)))
+
+
+def test_form_shape_figures():
+    s = form_song([("i", 1), ("A", 2), ("B", 1), ("B", 1), ("B", 1), ("x", 1), ("A", 2), ("X", 1),
+                   ("o", 1)])
+    assert M.form_longest_label_run(s) == 3.0
+    assert M.form_ends_without_melody(s) == 1.0
+    assert M.form_melodic_labels(s) == 3.0          # A, B, X
+    assert M.form_ends_without_melody(form_song([("A", 2), ("B", 2)])) == 0.0
+    assert M.form_longest_label_run(form_song([("A", 2), ("B", 2)])) == 1.0
+    from composer.metrics.sets import label_code
+    assert M.distribution_features(form_song([("i", 1), ("A", 1), ("A", 1)])).label_bigram.tolist() == [
+        label_code("i") * 64 + label_code("A"), label_code("A") * 64 + label_code("A")]
+    assert math.isnan(M.form_longest_label_run(song([QUARTERS_ON_C], None)))
+
+
+def test_key_changes_count_and_moves():
+    from composer.score import KeySignature
+    base = form_song([("A", 2), ("B", 2)])
+    keys = (KeySignature(0, 0, "major"), KeySignature(16 * STEP, 0, "major"),    # a repeat: no change
+            KeySignature(32 * STEP, 2, "major"), KeySignature(48 * STEP, 11, "minor"))
+    s = dataclasses.replace(base, key_signatures=keys).validate()
+    assert M.key_changes(s) == 2.0
+    # C -> D major: up 2, major -> major; D major -> B minor: up 9, major -> minor
+    assert M.distribution_features(s).key_change.tolist() == [2 * 4 + 0, 9 * 4 + 1]
+    assert M.key_changes(base) == 0.0
 
 
 # ---------------------------------------------------------------------------- accompaniment

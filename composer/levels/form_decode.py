@@ -16,8 +16,8 @@ import numpy as np
 
 from composer.errors import FormError
 from composer.form import MAX_PHRASE_BARS, MAX_SONG_BARS, FormPlan, phrase_type_of
-from composer.representation.form import (N_TYPES, START, TYPE_LETTERS, bar_letters, from_form_array,
-                                          plan_from_segments, song_length)
+from composer.representation.form import (MODE, N_TYPES, START, TONIC, TYPE_LETTERS, bar_letters,
+                                          from_form_array, plan_from_segments, song_length)
 
 LENGTH_WEIGHT = 3.0
 """Weight of the phrase-length prior against the net's evidence in :func:`segment_phrases`.
@@ -42,6 +42,16 @@ class PhrasePrior:
     song_bars: tuple[int, ...] = ()
     """The training songs' lengths in bars: a song's length is drawn from them when nothing
     fixes it (the END channel alone let 1-bar songs through)."""
+    run_logp: np.ndarray | None = None
+    """float64 [N_TYPES, RUN_CAP, N_TYPES + 1]: log-probability of the next phrase's type (or
+    EOS, the last column) given the current type and how many phrases of that type ran in a
+    row (1..RUN_CAP, the last meaning RUN_CAP or more).  The plain bigram does not know a
+    run: it let a chorus follow itself nine times.  None: the bigram alone."""
+    key_stay_logp: float | None = None
+    """Log-probability that the key stays the same from one phrase to the next."""
+    key_move_logp: np.ndarray | None = None
+    """float64 [KEY_MOVES]: log-probability of each key move (:func:`key_move`) given that the
+    key changes.  With ``key_stay_logp``, the decoder's prior on keys (:func:`decode_keys`)."""
 
     def to_json(self) -> dict:
         out = {"length_logp": [round(float(v), 6) for v in self.length_logp[1:]],
@@ -51,6 +61,12 @@ class PhrasePrior:
             out["same_length_p"] = round(float(self.same_length_p), 6)
         if self.song_bars:
             out["song_bars"] = [int(b) for b in self.song_bars]
+        if self.run_logp is not None:
+            out["run_logp"] = [[[round(float(v), 6) for v in row] for row in by_run]
+                               for by_run in self.run_logp]
+        if self.key_stay_logp is not None and self.key_move_logp is not None:
+            out["key_stay_logp"] = round(float(self.key_stay_logp), 6)
+            out["key_move_logp"] = [round(float(v), 6) for v in self.key_move_logp]
         return out
 
     @classmethod
@@ -65,18 +81,65 @@ class PhrasePrior:
             raise FormError("the form model's phrase prior has a same-length share outside (0, 1)")
         if any(not 1 <= b <= MAX_SONG_BARS for b in bars):
             raise FormError(f"the form model's phrase prior has song lengths outside 1..{MAX_SONG_BARS}")
+        run = data.get("run_logp")
+        run = None if run is None else np.asarray(run, dtype=np.float64)
+        if run is not None and run.shape != (N_TYPES, RUN_CAP, N_TYPES + 1):
+            raise FormError("the form model's phrase prior has run_logp of the wrong shape; "
+                            "re-fit it with `composer train form --prior-only`")
+        stay, move = data.get("key_stay_logp"), data.get("key_move_logp")
+        move = None if move is None else np.asarray(move, dtype=np.float64)
+        if (stay is None) != (move is None) or (move is not None and move.shape != (KEY_MOVES,)):
+            raise FormError("the form model's phrase prior has an incomplete key prior; "
+                            "re-fit it with `composer train form --prior-only`")
         return cls(length, types, float(data.get("length_weight", 1.0)),
-                   None if same is None else float(same), bars)
+                   None if same is None else float(same), bars, run,
+                   None if stay is None else float(stay), move)
+
+
+RUN_CAP = 4
+"""Runs of one phrase type are told apart up to this many in a row (4 = four or more)."""
+KEY_MOVES = 48
+"""Key moves: the tonic's step up (0..11) x the mode before x the mode after (:func:`key_move`)."""
+
+
+def key_move(before: tuple[int, int], after: tuple[int, int]) -> int:
+    """A key change (tonic 0..11, mode 0 major / 1 minor) as 0..47: the tonic's step up in
+    semitones * 4 + mode before * 2 + mode after (C major -> A minor is 9 * 4 + 1)."""
+    return ((after[0] - before[0]) % 12) * 4 + before[1] * 2 + after[1]
+
+
+def _phrase_keys(plan: FormPlan) -> list[tuple[int, int]]:
+    out, bar = [], 0
+    for p in plan.phrases:
+        out.append((int(plan.key_tonic[bar]), int(plan.key_mode[bar])))
+        bar += p.n_bars
+    return out
 
 
 def estimate_phrase_prior(plans: list[FormPlan], smoothing: float = 0.5) -> PhrasePrior:
     """Phrase-length and type-bigram log-probabilities of ``plans`` (add-``smoothing``), the
-    share of returning labels that keep their first length, and the songs' lengths."""
+    share of returning labels that keep their first length, the songs' lengths, the next
+    type given the current type's run (``run_logp``; backed off to the bigram), and how
+    often and where the key moves from phrase to phrase."""
     lengths = np.full(MAX_PHRASE_BARS + 1, smoothing)
     lengths[0] = 0.0
     pairs = np.full((N_TYPES + 1, N_TYPES + 1), smoothing)
+    runs = np.zeros((N_TYPES, RUN_CAP, N_TYPES + 1))
+    stays, moves = smoothing, np.full(KEY_MOVES, smoothing / KEY_MOVES)
+    moves[key_move((0, 0), (0, 0))] = moves[key_move((0, 1), (0, 1))] = 0.0   # not moves
     same, returning = smoothing, 2 * smoothing
     for plan in plans:
+        keys = _phrase_keys(plan)
+        for before, after in zip(keys, keys[1:]):
+            if before == after:
+                stays += 1
+            else:
+                moves[key_move(before, after)] += 1
+        types = [phrase_type_of(p.label) for p in plan.phrases]
+        run = 0
+        for i, t in enumerate(types):
+            run = run + 1 if i and t == types[i - 1] else 1
+            runs[t, min(run, RUN_CAP) - 1, types[i + 1] if i + 1 < len(types) else N_TYPES] += 1
         prev = 0                                         # BOS row
         first: dict[str, int] = {}
         for p in plan.phrases:
@@ -95,8 +158,21 @@ def estimate_phrase_prior(plans: list[FormPlan], smoothing: float = 0.5) -> Phra
     same_p = float(same / returning) if returning > 0 else None
     if same_p is not None and not 0.0 < same_p < 1.0:
         same_p = None
+    # Back off to the bigram: each run row is its counts plus RUN_BACKOFF pseudo-counts shared
+    # out as the type's bigram, so a rare run (a bridge four times over) falls back on it.
+    bigram = np.exp(type_logp[1:])                                 # [N_TYPES, N_TYPES + 1]
+    runs = runs + RUN_BACKOFF * bigram[:, None, :]
+    with np.errstate(divide="ignore"):
+        run_logp = np.log(runs / runs.sum(axis=2, keepdims=True))
+        total_moves = moves.sum()
+        stay_logp = float(np.log(stays / (stays + total_moves)))
+        move_logp = np.log(moves / total_moves) if total_moves > 0 else np.full(KEY_MOVES, -np.inf)
     return PhrasePrior(length_logp, type_logp, LENGTH_WEIGHT, same_p,
-                       tuple(sorted(int(p.n_bars) for p in plans)))
+                       tuple(sorted(int(p.n_bars) for p in plans)), run_logp, stay_logp, move_logp)
+
+
+RUN_BACKOFF = 2.0
+"""Pseudo-counts of the type bigram in each row of the run table (see estimate_phrase_prior)."""
 
 
 FREE_PHRASE_MAX_BARS = 24
@@ -219,18 +295,24 @@ def segment_phrases(x: np.ndarray, n: int, prior: PhrasePrior,
     cum_forced = np.concatenate([[0], np.cumsum(forced[:n])])               # forced starts < j
     fixed_type = np.array([-1 if lab is None else phrase_type_of(lab) for lab in letters], dtype=np.int64)
 
+    trans = _run_transitions(prior, type_lp)                              # [K, R, K + 1]
+    n_runs = trans.shape[1]
     neg = -np.inf
-    # into[a, k]: best score of a split of bars < a whose next phrase (starting at a) has type k
-    into = np.full((n + 1, k_types), neg)
-    into_prev = np.zeros((n + 1, k_types), dtype=np.int64)
-    into[0] = type_lp[0, :k_types]
-    best = np.full((n + 1, k_types), neg)        # best split of bars < e ending with type k
-    back_len = np.zeros((n + 1, k_types), dtype=np.int64)
+    # States are (type k, run r): the phrase has type k and is the (r+1)-th of that type in a
+    # row (r = RUN_CAP - 1: that many or more).
+    # into[a, k, r]: best score of a split of bars < a whose next phrase (starting at a) is in
+    # state (k, r); best[e, k, r]: best split of bars < e whose last phrase is in it.
+    into = np.full((n + 1, k_types, n_runs), neg)
+    into_prev = np.zeros((n + 1, k_types, n_runs, 2), dtype=np.int64)
+    into[0, :, 0] = type_lp[0, :k_types]
+    best = np.full((n + 1, k_types, n_runs), neg)
+    back_len = np.zeros((n + 1, k_types, n_runs), dtype=np.int64)
     max_len = MAX_PHRASE_BARS
+    same_type = np.eye(k_types, dtype=bool)
     for e in range(1, n + 1):
         lengths = np.arange(1, min(max_len, e) + 1)
         a = e - lengths
-        score = into[a] + (log_s[a] * (a > 0))[:, None]
+        score = (log_s[a] * (a > 0))[:, None]
         score = score + (cum_ns[e] - cum_ns[np.minimum(a + 1, e)])[:, None]
         score = score + (cum_t[e][None, :] - cum_t[a])
         length_score = np.repeat(prior.length_weight * prior.length_logp[lengths][:, None], k_types, axis=1)
@@ -250,27 +332,97 @@ def segment_phrases(x: np.ndarray, n: int, prior: PhrasePrior,
             allowed[~typed] = True
             allowed[np.nonzero(typed)[0], ft[typed]] = True
             score[~allowed] = neg
-        pick = np.argmax(score, axis=0)
-        best[e] = score[pick, np.arange(k_types)]
+        full = into[a] + score[:, :, None]                                 # [L, K, R]
+        pick = np.argmax(full, axis=0)
+        best[e] = np.take_along_axis(full, pick[None], axis=0)[0]
         back_len[e] = lengths[pick]
         if e < n:
-            cand = best[e][:, None] + type_lp[1:, :k_types]
-            into_prev[e] = np.argmax(cand, axis=0)
-            into[e] = cand[into_prev[e], np.arange(k_types)]
-    final = best[n] + END_WEIGHT * type_lp[1:, k_types]
-    k = int(np.argmax(final))
-    if not np.isfinite(final[k]):
+            # from (kp, rp) to a new type k: run 0; to the same type: run rp + 1 (capped)
+            cand = best[e][:, :, None] + trans[:, :, :k_types]             # [Kp, Rp, K]
+            # (without a run table there is one state per type: staying keeps run 0)
+            change = np.where(same_type[:, None, :], neg, cand) if n_runs > 1 else cand
+            flat = change.reshape(k_types * n_runs, k_types)
+            arg = np.argmax(flat, axis=0)
+            into[e, :, 0] = flat[arg, np.arange(k_types)]
+            into_prev[e, :, 0, 0], into_prev[e, :, 0, 1] = np.divmod(arg, n_runs)
+            stay = cand[np.arange(k_types), :, np.arange(k_types)]          # [K, Rp]
+            for r in range(1, n_runs):
+                src = [r - 1, r] if r == n_runs - 1 else [r - 1]
+                options = stay[:, src]
+                pick_r = np.argmax(options, axis=1)
+                into[e, :, r] = options[np.arange(k_types), pick_r]
+                into_prev[e, :, r, 0] = np.arange(k_types)
+                into_prev[e, :, r, 1] = np.asarray(src)[pick_r]
+    final = best[n] + END_WEIGHT * trans[:, :, k_types]
+    k, r = np.unravel_index(int(np.argmax(final)), final.shape)
+    if not np.isfinite(final[k, r]):
         raise FormError("the form's constraints leave no valid split into phrases")
     out = []
     e = n
     while e > 0:
-        length = int(back_len[e, k])
+        length = int(back_len[e, k, r])
         a = e - length
-        out.append((a, e, k))
-        k = int(into_prev[a, k]) if a > 0 else k
+        out.append((a, e, int(k)))
+        if a > 0:
+            k, r = into_prev[a, k, r]
         e = a
     return out[::-1]
 
+
+def _run_transitions(prior: PhrasePrior, type_lp: np.ndarray) -> np.ndarray:
+    """float64 [N_TYPES, R, N_TYPES + 1]: the log-probability of the next type (or EOS) from
+    each (type, run) state: the prior's run table where it has one (R = RUN_CAP), else the
+    bigram (R = 1); wherever ``type_lp`` forbids a pair (intros only first, outros only
+    last: :func:`placed_types`) the run table forbids it too."""
+    forbid = ~np.isfinite(type_lp[1:])
+    if prior.run_logp is None:
+        return np.array(type_lp[1:], dtype=np.float64)[:, None, :]
+    trans = np.array(prior.run_logp, dtype=np.float64)
+    trans[np.broadcast_to(forbid[:, None, :], trans.shape)] = -np.inf
+    return trans
+
+
+
+KEY_EVIDENCE_EPS = 1e-3
+"""Floor of a bar's key probabilities read off the sampled array (a flat channel is not proof)."""
+
+
+def decode_keys(x: np.ndarray, segments: list[tuple[int, int, int]],
+                prior: PhrasePrior) -> list[tuple[int, int]] | None:
+    """The most probable key (tonic 0..11, mode 0/1) of each phrase (Viterbi over phrases).
+
+    Each bar of the sampled array gives a probability per tonic (``(x[TONIC + t] + 1) / 2``,
+    normalised) and of minor (``(x[MODE] + 1) / 2``); the prior gives how often the key stays
+    from phrase to phrase and, when it moves, where to (``key_stay_logp``, ``key_move_logp``,
+    from the training forms).  Taking each phrase's majority key instead let a bar or two
+    of doubt change the key and change it back (F# major, G major, F# major, G major): 0.38
+    key changes per song from nothing against 0.135 in the test songs.  None when the prior
+    has no key part (the majority key then decides)."""
+    if prior.key_stay_logp is None or prior.key_move_logp is None or not segments:
+        return None
+    eps = KEY_EVIDENCE_EPS
+    tonic_p = np.clip((np.asarray(x[TONIC:TONIC + 12], np.float64) + 1) / 2, eps, None)
+    log_tonic = np.log(tonic_p / tonic_p.sum(axis=0, keepdims=True))          # [12, length]
+    minor_p = np.clip((np.asarray(x[MODE], np.float64) + 1) / 2, eps, 1 - eps)
+    log_mode = np.stack([np.log1p(-minor_p), np.log(minor_p)])                 # [2, length]
+    # emission[j, t * 2 + m]: the evidence of phrase j's bars for key (t, m)
+    emission = np.array([(log_tonic[:, a:b].sum(axis=1)[:, None] + log_mode[:, a:b].sum(axis=1)[None, :]).ravel()
+                         for a, b, _ in segments])
+    keys = [(t, m) for t in range(12) for m in range(2)]
+    trans = np.array([[prior.key_stay_logp if k1 == k2 else prior.key_move_logp[key_move(k1, k2)]
+                       for k2 in keys] for k1 in keys])
+    score = emission[0].copy()
+    back = np.zeros((len(segments), len(keys)), np.int64)
+    for j in range(1, len(segments)):
+        cand = score[:, None] + trans
+        back[j] = np.argmax(cand, axis=0)
+        score = cand[back[j], np.arange(len(keys))] + emission[j]
+    k = int(np.argmax(score))
+    path = [k]
+    for j in range(len(segments) - 1, 0, -1):
+        k = int(back[j, k])
+        path.append(k)
+    return [keys[k] for k in path[::-1]]
 
 
 def decode_form(x: np.ndarray, min_bars: int = 1, letters: tuple[str | None, ...] | None = None,
@@ -293,9 +445,10 @@ def decode_form(x: np.ndarray, min_bars: int = 1, letters: tuple[str | None, ...
         return from_form_array(x, min_bars, letters, n_bars)
     n = song_length(x, min_bars) if n_bars is None else n_bars
     fixed = bar_letters(letters, n)
-    return plan_from_segments(x, decode_phrases(x, n, prior, fixed, start_known), fixed)
+    segments = decode_phrases(x, n, prior, fixed, start_known)
+    return plan_from_segments(x, segments, fixed, decode_keys(x, segments, prior))
 
 
 __all__ = ["PhrasePrior", "estimate_phrase_prior", "decode_form", "decode_phrases", "segment_phrases",
            "placed_types", "type_lengths", "MELODIC_TYPES", "FREE_PHRASE_MAX_BARS", "LENGTH_WEIGHT", "TIE_WEIGHT",
-           "END_WEIGHT"]
+           "END_WEIGHT", "RUN_CAP", "RUN_BACKOFF", "KEY_MOVES", "key_move", "decode_keys"]

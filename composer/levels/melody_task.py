@@ -53,7 +53,8 @@ DEFAULT_CONFIG = TrainConfig(steps=4000, batch_size=32, lr=1e-3, warmup=200, val
                              num_threads=2)
 
 MODEL_CONFIG = {"channels": [96, 128, 160, 256], "strides": [2, 2, 4], "blocks": [1, 2, 2, 2],
-                "mid_dilations": [1, 2, 4], "emb_dim": 128, "kernel": 5}
+                "mid_dilations": [1, 2, 4], "emb_dim": 128, "kernel": 5,
+                "interval_channels": 16, "time_reach": 16, "pitch_reach": 12}
 
 
 def transposed(tokens: torch.Tensor, cond: torch.Tensor, shift: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

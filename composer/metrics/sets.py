@@ -19,8 +19,8 @@ from typing import Sequence
 import muspy
 import numpy as np
 
-from composer.metrics.view import (SongView, _measure_resolution, _muspy_or_nan, _one_voice,
-                                   _ramp, song_view, to_muspy)
+from composer.metrics.view import (SongView, _key_changes, _measure_resolution, _melody_intervals,
+                                   _muspy_or_nan, _one_voice, _ramp, song_view, to_muspy)
 from composer.score import Score
 
 
@@ -43,6 +43,14 @@ class DistributionFeatures:
       melody_pitch:       int64 [n_melody_onsets], MIDI pitch of each of those notes: the
                           register the tune sits in (:func:`melody_median_pitch`).
       phrase_length:      int64 [n_sections], the length in bars of every section.
+      melody_interval:    int64 [n_intervals], the signed interval in semitones from each
+                          melody note to the next in its section, one voice
+                          (:func:`composer.metrics.song.melody_interval_step`).
+      label_bigram:       int64 [n_sections - 1], each pair of successive section labels
+                          as one code (:func:`label_code` of the first * 64 + of the second).
+      key_change:         int64 [n_changes], each key change as one code: the move of the
+                          tonic up in semitones (0..11) * 4 + mode before * 2 + mode after
+                          (0 major, 1 minor): where the key goes, as real songs' keys go.
     """
 
     pitch: np.ndarray
@@ -56,6 +64,18 @@ class DistributionFeatures:
     melody_duration: np.ndarray
     melody_pitch: np.ndarray
     phrase_length: np.ndarray
+    melody_interval: np.ndarray
+    label_bigram: np.ndarray
+    key_change: np.ndarray
+
+
+def label_code(label: str) -> int:
+    """A section label as 0..63: a-z 0-25, A-Z 26-51, anything else 52 (one bin)."""
+    if "a" <= label <= "z":
+        return ord(label) - ord("a")
+    if "A" <= label <= "Z":
+        return 26 + ord(label) - ord("A")
+    return 52
 
 
 HEADLINE_DISTRIBUTIONS = ("pitch", "duration", "ioi", "notes_per_bar", "polyphony",
@@ -63,7 +83,8 @@ HEADLINE_DISTRIBUTIONS = ("pitch", "duration", "ioi", "notes_per_bar", "polyphon
 """The distributions whose OA mean is ``composer eval``'s headline (kept as it was before
 the melody and form distributions came, so that headlines stay comparable)."""
 
-DISTRIBUTIONS = HEADLINE_DISTRIBUTIONS + ("melody_duration", "melody_pitch", "phrase_length")
+DISTRIBUTIONS = HEADLINE_DISTRIBUTIONS + ("melody_duration", "melody_pitch", "phrase_length",
+                                          "melody_interval", "label_bigram", "key_change")
 """Every distribution compared by OA, fields of :class:`DistributionFeatures`."""
 
 HISTOGRAM_BINS: dict[str, np.ndarray] = {
@@ -84,6 +105,11 @@ HISTOGRAM_BINS: dict[str, np.ndarray] = {
     "melody_pitch": np.arange(-0.5, 128.5),
     # Phrase lengths: one bin per bar up to 32, the last open.
     "phrase_length": np.arange(0.5, 33.5),
+    # Melodic intervals: one bin per semitone from two octaves down to two up, both ends open.
+    "melody_interval": np.arange(-24.5, 25.5),
+    # Label pairs and key moves: one bin per code.
+    "label_bigram": np.arange(-0.5, 64 * 64 + 0.5),
+    "key_change": np.arange(-0.5, 48.5),
 }
 """Bin edges of the OA histogram of each distribution (values beyond the last edge are
 counted in the last bin)."""
@@ -133,7 +159,16 @@ def _distribution_features(view: SongView, music: muspy.Music) -> DistributionFe
         melody_duration=melody_duration,
         melody_pitch=melody_pitch.astype(np.int64),
         phrase_length=np.array([s.n_bars for s in view.sections], np.int64),
+        melody_interval=_melody_intervals(view),
+        label_bigram=np.array([label_code(a.label) * 64 + label_code(b.label)
+                               for a, b in zip(view.sections, view.sections[1:])], np.int64),
+        key_change=_key_change_codes(view),
     )
+
+
+def _key_change_codes(view: SongView) -> np.ndarray:
+    changes = _key_changes(view)
+    return ((changes[:, 2] - changes[:, 0]) % 12) * 4 + changes[:, 1] * 2 + changes[:, 3]
 
 
 def distribution_features(score: Score) -> DistributionFeatures:
@@ -268,6 +303,6 @@ def longest_copied_runs(generated: Sequence[Score], train: Sequence[Score]) -> n
                          [_bar_codes(song_view(s)) for s in train])
 
 
-__all__ = ["DistributionFeatures", "HEADLINE_DISTRIBUTIONS", "DISTRIBUTIONS", "HISTOGRAM_BINS",
+__all__ = ["DistributionFeatures", "label_code", "HEADLINE_DISTRIBUTIONS", "DISTRIBUTIONS", "HISTOGRAM_BINS",
            "distribution_features", "overlapping_area", "melody_bar_codes", "longest_copied_runs",
            "longest_runs_from_codes"]

@@ -37,7 +37,8 @@ import numpy as np
 
 from composer.grid import STEPS_PER_BEAT
 from composer.metrics.sets import DistributionFeatures, _bar_codes, _distribution_features
-from composer.metrics.view import (SongView, _measure_resolution, _muspy_or_nan, _one_voice,
+from composer.metrics.view import (SongView, _key_changes, _measure_resolution, _melody_intervals,
+                                   _muspy_or_nan, _one_voice,
                                    _ramp, song_view, to_muspy)
 from composer.score import Score
 
@@ -688,6 +689,131 @@ def accompaniment_playable_share(score: Score) -> float:
     return _hands(song_view(score))[1]
 
 
+# ---------------------------------------------------------------------------- the line
+# A melody is judged as a singer would judge it: by how it moves from note to note and how
+# far it ranges, which the pitch histogram cannot see (it is blind to order).
+LEAP_OCTAVE, LEAP_FIFTH, STEP_MAX = 12, 7, 2
+"""Interval classes of the line figures, in semitones: a leap over an octave (> 12), over
+a fifth (> 7), a step (<= 2, repeats included), a repeat (0)."""
+
+SPAN_WINDOW_BARS = 8
+"""The pitch span of the line is measured per window of this many bars (and per phrase)."""
+
+
+@dataclass(frozen=True)
+class _LineShape:
+    over_octave: float
+    over_fifth: float
+    steps: float
+    repeats: float
+    span_8_bars: float
+    span_phrase: float
+
+
+def _line_shape(view: SongView) -> _LineShape:
+    iv = np.abs(_melody_intervals(view))
+    shares = [float(x.mean()) if len(iv) else math.nan
+              for x in (iv > LEAP_OCTAVE, iv > LEAP_FIFTH, iv <= STEP_MAX, iv == 0)]
+    onset, _, top = _one_voice(view.melody)
+    bar = view.bar_of(onset) if len(onset) else np.zeros(0, np.int64)
+
+    def median_span(groups: np.ndarray) -> float:
+        spans = [int(top[groups == g].max() - top[groups == g].min())
+                 for g in np.unique(groups) if g >= 0 and (groups == g).sum() >= 2]
+        return float(np.median(spans)) if spans else math.nan
+
+    phrase = np.full(len(onset), -1, np.int64)
+    for k, (a, b) in enumerate(_phrases(view, str.isupper)[0] if view.sections else []):
+        phrase[(bar >= a) & (bar < b)] = k
+    if not view.sections:
+        phrase[:] = 0
+    return _LineShape(*shares, span_8_bars=median_span(bar // SPAN_WINDOW_BARS),
+                      span_phrase=median_span(phrase))
+
+
+def melody_interval_over_octave(score: Score) -> float:
+    """Share 0..1 of the melody's intervals (:func:`_melody_intervals`) larger than an
+    octave.  NaN with fewer than two notes in a section."""
+    return _line_shape(song_view(score)).over_octave
+
+
+def melody_interval_over_fifth(score: Score) -> float:
+    """Share 0..1 of the melody's intervals larger than a fifth (> 7 semitones)."""
+    return _line_shape(song_view(score)).over_fifth
+
+
+def melody_interval_step(score: Score) -> float:
+    """Share 0..1 of the melody's intervals of at most 2 semitones (repeats included)."""
+    return _line_shape(song_view(score)).steps
+
+
+def melody_repeated_notes(score: Score) -> float:
+    """Share 0..1 of the melody's intervals that repeat the previous pitch."""
+    return _line_shape(song_view(score)).repeats
+
+
+def melody_span_8_bars(score: Score) -> float:
+    """Median over the song's 8-bar windows (bars 0-7, 8-15, ...) holding at least two
+    melody notes of the window's pitch span (highest - lowest, semitones).  NaN without
+    such a window."""
+    return _line_shape(song_view(score)).span_8_bars
+
+
+def melody_span_phrase(score: Score) -> float:
+    """Median over the melodic (upper-case) sections holding at least two melody notes of
+    the section's pitch span in semitones (the whole song when it has no sections)."""
+    return _line_shape(song_view(score)).span_phrase
+
+
+# ---------------------------------------------------------------------------- the form's shape
+def _label_runs(view: SongView) -> list[int]:
+    labels = [s.label for s in view.sections]
+    runs, k = [], 0
+    for i, lab in enumerate(labels):
+        k = k + 1 if i and lab == labels[i - 1] else 1
+        if i + 1 == len(labels) or labels[i + 1] != lab:
+            runs.append(k)
+    return runs
+
+
+def form_longest_label_run(score: Score) -> float:
+    """The longest run of consecutive sections with one label (``B4 B4 B4`` is 3; 1 when
+    no label follows itself).  NaN without sections."""
+    runs = _label_runs(song_view(score))
+    return float(max(runs)) if runs else math.nan
+
+
+def _ends_without_melody(view: SongView) -> float:
+    return float(view.sections[-1].label.islower()) if view.sections else math.nan
+
+
+def form_ends_without_melody(score: Score) -> float:
+    """1.0 when the song's last section has no melody (a lower-case label: an outro or an
+    interlude), else 0.0; averaged, the share of songs that end so.  NaN without sections."""
+    return _ends_without_melody(song_view(score))
+
+
+def _melodic_labels(view: SongView) -> float:
+    return float(len({s.label for s in view.sections if s.label.isupper()})) if view.sections \
+        else math.nan
+
+
+def form_melodic_labels(score: Score) -> float:
+    """The number of distinct melodic (upper-case) labels: 2 for verse and chorus.  NaN
+    without sections."""
+    return _melodic_labels(song_view(score))
+
+
+def _key_change_count(view: SongView) -> float:
+    return float(len(_key_changes(view))) if view.n_bars else math.nan
+
+
+def key_changes(score: Score) -> float:
+    """The number of key changes in the song (key signatures that change tonic or mode).
+    NaN for a song without bars."""
+    return _key_change_count(song_view(score))
+
+
 # ---------------------------------------------------------------------------- all at once
 SONG_METRICS = (
     "structure_ratio_melody", "structure_ratio_accompaniment", "cadence_phrase_end",
@@ -696,8 +822,11 @@ SONG_METRICS = (
     "groove_consistency", "empty_beat_rate", "polyphony",
     "melody_sounding_share", "melody_rests_per_8_bars", "melody_notes_per_bar",
     "melody_median_duration", "melody_median_pitch", "melody_above_accompaniment",
+    "melody_interval_over_octave", "melody_interval_over_fifth", "melody_interval_step",
+    "melody_repeated_notes", "melody_span_8_bars", "melody_span_phrase",
     "recurrence_best_similarity", "recurrence_near_copy_share", "return_note_match",
     "form_same_length_share", "form_intro_outro_placed", "song_bars",
+    "form_longest_label_run", "form_ends_without_melody", "form_melodic_labels", "key_changes",
     "groove_consistency_accompaniment", "accompaniment_pitch_span",
     "accompaniment_playable_share",
 )
@@ -727,6 +856,8 @@ def song_metrics(score: Score) -> SongMetrics:
     line = _melody_line(view)
     recurrence, near_copies = _recurrence(view)
     span, playable = _hands(view)
+    shape = _line_shape(view)
+    runs = _label_runs(view)
     values = {
         "structure_ratio_melody": _structure_melody(view),
         "structure_ratio_accompaniment": _structure_accompaniment(view),
@@ -750,12 +881,22 @@ def song_metrics(score: Score) -> SongMetrics:
         "melody_median_pitch": float(np.median(features.melody_pitch))
         if len(features.melody_pitch) else math.nan,
         "melody_above_accompaniment": _melody_above(view),
+        "melody_interval_over_octave": shape.over_octave,
+        "melody_interval_over_fifth": shape.over_fifth,
+        "melody_interval_step": shape.steps,
+        "melody_repeated_notes": shape.repeats,
+        "melody_span_8_bars": shape.span_8_bars,
+        "melody_span_phrase": shape.span_phrase,
         "recurrence_best_similarity": recurrence,
         "recurrence_near_copy_share": near_copies,
         "return_note_match": _return_note_match(view),
         "form_same_length_share": _form_same_length(view),
         "form_intro_outro_placed": _form_intro_outro(view),
         "song_bars": float(view.n_bars) if view.n_bars else math.nan,
+        "form_longest_label_run": float(max(runs)) if runs else math.nan,
+        "form_ends_without_melody": _ends_without_melody(view),
+        "form_melodic_labels": _melodic_labels(view),
+        "key_changes": _key_change_count(view),
         "groove_consistency_accompaniment": _groove_accompaniment(view, music),
         "accompaniment_pitch_span": span,
         "accompaniment_playable_share": playable,
@@ -770,6 +911,10 @@ __all__ = [
     "groove_consistency", "empty_beat_rate", "polyphony",
     "melody_sounding_share", "melody_rests_per_8_bars", "melody_notes_per_bar",
     "melody_median_duration", "melody_median_pitch", "melody_above_accompaniment",
+    "melody_interval_over_octave", "melody_interval_over_fifth", "melody_interval_step",
+    "melody_repeated_notes", "melody_span_8_bars", "melody_span_phrase",
+    "form_longest_label_run", "form_ends_without_melody", "form_melodic_labels", "key_changes",
+    "LEAP_OCTAVE", "LEAP_FIFTH", "STEP_MAX", "SPAN_WINDOW_BARS",
     "recurrence_best_similarity",
     "recurrence_near_copy_share", "return_note_match", "form_same_length_share",
     "form_intro_outro_placed", "song_bars", "groove_consistency_accompaniment",

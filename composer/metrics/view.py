@@ -197,6 +197,39 @@ def _one_voice(notes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return onset, np.minimum(longest, gap), top
 
 
+def _section_index(view: SongView, steps: np.ndarray) -> np.ndarray:
+    """int64 [len(steps)]: the index of the section holding each step, -1 outside every
+    section (all 0 for a song without sections)."""
+    if not view.sections:
+        return np.zeros(len(steps), np.int64)
+    starts = np.array([view.bar_start[min(s.start_bar, view.n_bars)] for s in view.sections], np.int64)
+    ends = np.array([view.bar_start[min(s.start_bar + s.n_bars, view.n_bars)] for s in view.sections],
+                    np.int64)
+    idx = np.searchsorted(starts, steps, side="right") - 1
+    ok = (idx >= 0) & (steps < ends[np.maximum(idx, 0)])
+    return np.where(ok, idx, -1)
+
+
+def _melody_intervals(view: SongView) -> np.ndarray:
+    """int64 [k]: the signed intervals (semitones) between successive notes of the melody
+    as one voice (:func:`_one_voice`), rests between them included, but not across a
+    section boundary (a new section is a new breath, not an interval)."""
+    onset, _, top = _one_voice(view.melody)
+    if len(onset) < 2:
+        return np.zeros(0, np.int64)
+    section = _section_index(view, onset)
+    same = (section[1:] == section[:-1]) & (section[1:] >= 0)
+    return np.diff(top)[same]
+
+
+def _key_changes(view: SongView) -> np.ndarray:
+    """int64 [k, 4]: (tonic before, mode before, tonic after, mode after) of every key
+    signature that changes the key (a repeated signature is no change)."""
+    keys = list(zip(view.key_tonic.tolist(), view.key_mode.tolist()))
+    return np.array([(a[0], a[1], b[0], b[1]) for a, b in zip(keys, keys[1:]) if a != b],
+                    np.int64).reshape(-1, 4)
+
+
 def _muspy_or_nan(fn, music: muspy.Music, *args) -> float:
     if not any(len(t.notes) for t in music.tracks):
         return math.nan

@@ -36,7 +36,7 @@ class TimeEmbedding(nn.Module):
         return self.mlp(sinusoidal(t * 1000.0, self.dim))
 
 
-def _groups(channels: int) -> int:
+def norm_groups(channels: int) -> int:
     for g in (8, 4, 2, 1):
         if channels % g == 0:
             return g
@@ -51,10 +51,10 @@ class ResConvBlock(nn.Module):
                  dropout: float = 0.0) -> None:
         super().__init__()
         pad = dilation * (kernel - 1) // 2
-        self.norm1 = nn.GroupNorm(_groups(channels), channels)
+        self.norm1 = nn.GroupNorm(norm_groups(channels), channels)
         self.conv1 = nn.Conv1d(channels, channels, kernel, padding=pad, dilation=dilation)
         self.film = nn.Linear(emb_dim, 2 * channels)
-        self.norm2 = nn.GroupNorm(_groups(channels), channels)
+        self.norm2 = nn.GroupNorm(norm_groups(channels), channels)
         self.drop = nn.Dropout(dropout)
         self.conv2 = nn.Conv1d(channels, channels, kernel, padding=pad, dilation=dilation)
         nn.init.zeros_(self.conv2.weight)
@@ -177,4 +177,4 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["sinusoidal", "TimeEmbedding", "ResConvBlock", "TransformerBlock", "UNet1D", "count_parameters"]
+__all__ = ["sinusoidal", "norm_groups", "TimeEmbedding", "ResConvBlock", "TransformerBlock", "UNet1D", "count_parameters"]

@@ -66,13 +66,22 @@ def bar_letters(letters: tuple[str | None, ...] | None, n: int) -> tuple[str | N
 
 
 def plan_from_segments(x: np.ndarray, segments: list[tuple[int, int, int]],
-                       letters: tuple[str | None, ...]) -> FormPlan:
+                       letters: tuple[str | None, ...],
+                       keys: list[tuple[int, int]] | None = None) -> FormPlan:
     """The FormPlan of phrases ``segments`` (first bar, end bar, type index) of the array ``x``.
 
     A phrase takes the user's letter of its first bar (``letters``, per bar, None = free),
-    else its type's letter (:data:`TYPE_LETTERS`), and its majority key (so keys change
-    only at phrase starts).
+    else its type's letter (:data:`TYPE_LETTERS`), and its key from ``keys`` (tonic, mode per
+    segment, e.g. decoded under a prior) or else its majority key (so keys change only at
+    phrase starts).
     """
+    if keys is not None:
+        tonic = [k[0] for (a, b, _), k in zip(segments, keys) for _ in range(b - a)]
+        mode = [k[1] for (a, b, _), k in zip(segments, keys) for _ in range(b - a)]
+        x = np.array(x, dtype=np.float32, copy=True)
+        x[TONIC:TONIC + 12, :len(tonic)] = -1.0
+        x[TONIC + np.asarray(tonic), np.arange(len(tonic))] = 1.0
+        x[MODE, :len(mode)] = np.where(np.asarray(mode) > 0, 1.0, -1.0)
     phrases, tonic, mode = [], [], []
     for a, b, t in segments:
         while b - a > MAX_PHRASE_BARS:  # never emit a phrase parse_form would refuse
