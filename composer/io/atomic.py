@@ -135,9 +135,11 @@ def _temp_path(folder: Path, name: str, suffix: str) -> Path:
     return folder / f".{stem}{TEMP_MARK}{os.getpid()}-{_TAG}{secrets.token_hex(2)}{suffix}"
 
 
-def make_temp_file(folder: str | os.PathLike, name: str, suffix: str = ".tmp") -> Path:
+def make_temp_file(folder: str | os.PathLike, name: str, suffix: str = ".tmp",
+                   error: type[ComposerError] = ComposerError) -> Path:
     """Create an empty private temporary file in ``folder`` named after ``name`` (see the
-    module docstring); it is registered so that :func:`remove_live_temps` can remove it."""
+    module docstring); it is registered so that :func:`remove_live_temps` can remove it.
+    A failure is one ``error`` line (see :func:`write_error`)."""
     folder = Path(folder)
     remove_stale_temps(folder)
     for _ in range(100):
@@ -147,7 +149,7 @@ def make_temp_file(folder: str | os.PathLike, name: str, suffix: str = ".tmp") -
         except FileExistsError:
             continue
         except OSError as err:  # a full disk has no inode left; a read-only or vanished folder
-            raise write_error(folder / name, None, err) from None
+            raise write_error(folder / name, None, err, error) from None
         os.close(fd)
         _LIVE.add(str(tmp))
         return tmp
@@ -171,10 +173,11 @@ def make_temp_dir(folder: str | os.PathLike, name: str) -> Path:
     raise ComposerError(f"cannot create a temporary folder in {folder}")  # pragma: no cover
 
 
-def make_temp_file_for(path: str | os.PathLike, suffix: str = ".tmp") -> Path:
+def make_temp_file_for(path: str | os.PathLike, suffix: str = ".tmp",
+                       error: type[ComposerError] = ComposerError) -> Path:
     """:func:`make_temp_file` beside the output ``path`` (for a file written in two passes)."""
     path = Path(path)
-    return make_temp_file(path.parent, path.name, suffix)
+    return make_temp_file(path.parent, path.name, suffix, error)
 
 
 # ---------------------------------------------------------------------- failed writes
@@ -224,20 +227,22 @@ def _write_message(path: Path, trouble: str) -> str:
     return f"{trouble} while writing {quote_path(path)}; nothing was written there"
 
 
-def write_error(path: str | os.PathLike, tmp: str | os.PathLike | None, err: BaseException) -> BaseException:
+def write_error(path: str | os.PathLike, tmp: str | os.PathLike | None, err: BaseException,
+                error: type[ComposerError] = ComposerError) -> BaseException:
     """The exception to raise for ``err``, raised while writing ``path`` (through the
-    temporary ``tmp``): one ComposerError line naming a full disk or the file-size limit
-    when either is the cause, whatever ``err`` was (a ComposerError of a room that said
-    "cannot write x.wav: System error." included); another OSError as "cannot write ...:
-    its reason"; anything else (a bug) unchanged."""
+    temporary ``tmp``): one ``error`` line (a ComposerError class: MidiError for a MIDI
+    file...) naming a full disk or the file-size limit when either is the cause, whatever
+    ``err`` was (a ComposerError of a room that said "cannot write x.wav: System error."
+    included); another OSError as "cannot write ...: its reason"; anything else (a bug)
+    unchanged."""
     path = Path(path)
     trouble = _disk_trouble(tmp, err, path.parent)
     if trouble:
-        return ComposerError(_write_message(path, trouble))
+        return error(_write_message(path, trouble))
     if isinstance(err, ComposerError):
         return err
     if isinstance(err, OSError):
-        return ComposerError(f"cannot write {quote_path(path)}: {err.strerror or err}")
+        return error(f"cannot write {quote_path(path)}: {err.strerror or err}")
     return err
 
 
@@ -305,25 +310,27 @@ def remove_stale_temps(folder: str | os.PathLike) -> list[str]:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, suffix: str = "",
+                error: type[ComposerError] = ComposerError) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
 
     ``suffix`` keeps an extension on the temporary name for libraries that pick the
     format from it (soundfile).  On any exception (a signal included, see the CLI) the
     temporary file is removed.  Only a regular file (or nothing) at ``path`` is replaced.
+    A failed write is one ``error`` line (:func:`write_error`).
     """
     path = Path(path)
-    tmp = make_temp_file_for(path, suffix or ".tmp")
+    tmp = make_temp_file_for(path, suffix or ".tmp", error)
     try:
         try:
             yield tmp
         except Exception as err:
-            raise write_error(path, tmp, err) from None
+            raise write_error(path, tmp, err, error) from None
         # A library may lose a failed write (libsndfile's close reports nothing): a full disk
         # or a file at the size limit means the file is not whole, whatever was said.
         trouble = _disk_trouble(tmp)
         if trouble:
-            raise ComposerError(_write_message(path, trouble))
+            raise error(_write_message(path, trouble))
         # Checked again here, not only by check_writable: the API writes without the CLI.
         if path.exists() and not path.is_file():
             raise ComposerError(f"{path} is not a regular file; composer only replaces regular files")

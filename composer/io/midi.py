@@ -878,7 +878,7 @@ def write_midi(score: Score, path: str | Path) -> None:
     data = midi_bytes(score)
     path = Path(path)
     try:
-        with atomic_path(path, suffix=".mid") as tmp:
+        with atomic_path(path, suffix=".mid", error=MidiError) as tmp:
             tmp.write_bytes(data)
     except ComposerError:
         raise
