@@ -942,3 +942,23 @@ def test_output_lines_escape_names_too(tmp_path, song_mid, capsys):
     assert main(["inspect", str(weird)]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and out.splitlines()[0].startswith(f"{tmp_path}/two\\nlines\\x1b[2J.mid: ")
+
+
+def test_the_normaliser_spill_file_under_a_file_size_limit(tmp_path):
+    # A long render spills its float32 blocks to a temporary file first: that write fails
+    # first, and is the same one line, with nothing left.  (A subprocess: RLIMIT_FSIZE.)
+    import subprocess
+    import sys
+    code = ("import resource, sys, numpy as np\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))\n"
+            "from composer.errors import ComposerError\n"
+            "from composer.io.audio import write_normalised_blocks\n"
+            "blocks = (np.full((4096, 2), 0.1, np.float32) for _ in range(40))\n"
+            "try:\n"
+            "    write_normalised_blocks(sys.argv[1], blocks, 44100, memory_limit_mb=0.01)\n"
+            "except ComposerError as err:\n"
+            "    print(err)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.wav")], capture_output=True, text=True)
+    assert done.stdout.strip() == (f"the file-size limit (ulimit -f, 50,000 bytes) was reached while writing "
+                                   f"{tmp_path / 'x.wav'}; nothing was written there"), done.stderr
+    assert list(tmp_path.iterdir()) == []
