@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
     p.add_argument("--resume", action="store_true",
                    help="continue from OUT/train/ (otherwise an existing run there is an error)")
+    p.add_argument("--prior-only", action="store_true",
+                   help="form only: re-estimate the decoder's phrase prior from --data into OUT's "
+                        "config.json (a trained form model); the weights are not touched")
     p.set_defaults(func=run)
 
 
@@ -35,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     if not (args.data / "split.json").is_file():
         raise DataError(f"{args.data} is not a prepared dataset (no split.json); "
                         "build one with `composer data pop909 --root DATA --out DIR`")
+    if args.prior_only:
+        return _refit_prior(args)
     if (args.out / "train" / "state.json").is_file() and not args.resume:
         raise ComposerError(f"{args.out}/train already holds a run; pass --resume to continue it "
                             "or choose another --out")
@@ -58,4 +63,28 @@ def run(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained {args.task}: {result.step} steps, validation loss {result.valid_loss:.4f}, "
               f"{result.wall_seconds:.0f} s; model in {result.out_dir}")
+    return 0
+
+
+def _refit_prior(args: argparse.Namespace) -> int:
+    """Write the form task's phrase prior, estimated from the training split by the same code
+    that training uses, into a trained form model's config.json (how decoder statistics
+    added after a model was trained reach it without retraining the weights)."""
+    import json
+
+    from composer.io.atomic import atomic_path
+    if args.task != "form":
+        raise ComposerError(f"--prior-only re-fits the form level's decoder prior; not {args.task}")
+    config_path = args.out / "config.json"
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, ValueError) as err:
+        raise ComposerError(f"{config_path}: not a trained form model's config ({err})") from None
+    if not isinstance(config, dict) or config.get("kind") != "form":
+        raise ComposerError(f"{config_path} is not a form model's config")
+    from composer.levels.form_task import FormTask
+    config["phrase_prior"] = FormTask(args.data).prior.to_json()
+    with atomic_path(config_path) as tmp:
+        tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    print(f"re-fitted the phrase prior of {args.out} from {args.data}")
     return 0
