@@ -246,8 +246,8 @@ def test_keys_follow_the_prior_not_a_flicker():
         FormPlan(parse_form("A8B8A8B8"), (0,) * 24 + (2,) * 8, (0,) * 32)]
     prior = estimate_phrase_prior(plans)
     # 29 boundaries stay, one moves up a tone (major to major); add-0.5 smoothing, shared by
-    # the 46 moves (C major -> C major and C minor -> C minor are no moves)
-    moves = 1 + 0.5 * 46 / 48
+    # the 48 move codes
+    moves = 1 + 0.5
     assert prior.key_stay_logp == pytest.approx(np.log(29.5 / (29.5 + moves)))
     assert np.argmax(prior.key_move_logp) == key_move((0, 0), (2, 0))
     x = to_form_array(FormPlan(parse_form("A8B8A8B8"), (0,) * 32, (0,) * 32), 32)
@@ -260,3 +260,14 @@ def test_keys_follow_the_prior_not_a_flicker():
     assert decode_keys(x, segments, prior) == [(0, 0)] * 3 + [(2, 0)]
     plan = decode_form(x, prior=prior)
     assert plan.key_tonic[23] == 0 and plan.key_tonic[24] == 2 and set(plan.key_tonic[:24]) == {0}
+
+
+def test_config_schema_knows_the_key_prior():
+    from composer.io import schemas
+    from composer.levels import form_decode
+    assert schemas.KEY_MOVES == form_decode.KEY_MOVES
+    # the shipped form model carries the key prior and passes the schema
+    from pathlib import Path
+    level = FormLevel.from_pretrained(Path(__file__).resolve().parents[1] / "models" / "form")
+    assert level.prior.key_move_logp.shape == (form_decode.KEY_MOVES,)
+    assert -0.1 < level.prior.key_stay_logp < 0.0

@@ -41,6 +41,8 @@ class _Config(_Settings):
 
 # ---------------------------------------------------------------------- form
 N_TYPE_ROWS = len(PHRASE_TYPES) + 1
+KEY_MOVES = 48
+"""Key moves of the key prior (composer.levels.form_decode.KEY_MOVES: 12 tonic steps x 2 x 2 modes)."""
 """Rows and columns of the phrase prior's type table: BOS + the types, the types + EOS."""
 
 
@@ -51,6 +53,9 @@ class PhrasePriorSettings(_Settings):
     length_weight: Annotated[float, Field(ge=0.0, le=100.0)] = 1.0
     same_length_p: Optional[Annotated[float, Field(gt=0.0, lt=1.0)]] = None
     song_bars: Annotated[list[Annotated[int, Field(ge=1, le=MAX_SONG_BARS)]], Field(max_length=100_000)] = []
+    key_stay_logp: Optional[Annotated[float, Field(le=0.0, allow_inf_nan=False)]] = None
+    key_move_logp: Optional[Annotated[list[Annotated[float, Field(le=0.0, allow_inf_nan=False)]],
+                                      Field(min_length=KEY_MOVES, max_length=KEY_MOVES)]] = None
 
 
 class FormConfig(_Config):

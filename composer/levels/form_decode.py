@@ -109,7 +109,8 @@ def estimate_phrase_prior(plans: list[FormPlan], smoothing: float = 0.5) -> Phra
     lengths[0] = 0.0
     pairs = np.full((N_TYPES + 1, N_TYPES + 1), smoothing)
     stays, moves = smoothing, np.full(KEY_MOVES, smoothing / KEY_MOVES)
-    moves[key_move((0, 0), (0, 0))] = moves[key_move((0, 1), (0, 1))] = 0.0   # not moves
+    # (the codes of "no move", C major -> C major and C minor -> C minor, keep their smoothing:
+    # decode_keys never reads them, and every value stays finite in config.json)
     same, returning = smoothing, 2 * smoothing
     for plan in plans:
         keys = _phrase_keys(plan)
