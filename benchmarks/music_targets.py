@@ -53,39 +53,38 @@ def targets(ref: dict[str, float]) -> list[tuple[str, str, Check]]:
         r = ref[name]
         out.append((name, label, (f">= {0.9 * r:.3f}", lambda g, r=r: g >= 0.9 * r)))
 
-    for name in WITHIN_10:
+    def between(name: str, label: str, low: float, high: float) -> None:
+        """low * real <= generated <= high * real."""
         if name not in ref:
-            continue
+            return
+        lo, hi = sorted((low * ref[name], high * ref[name]))
+        out.append((name, label, (f"{lo:.3f}..{hi:.3f}", lambda g, lo=lo, hi=hi: lo <= g <= hi)))
+
+    def near(name: str, label: str, tolerance: float) -> None:
+        """|generated - real| <= tolerance."""
+        if name not in ref:
+            return
         r = ref[name]
-        lo, hi = sorted((0.9 * r, 1.1 * r))
-        out.append((name, name, (f"{lo:.3f}..{hi:.3f}", lambda g, lo=lo, hi=hi: lo <= g <= hi)))
+        out.append((name, label, (f"{r - tolerance:.3f}..{r + tolerance:.3f}",
+                                  lambda g, r=r: abs(g - r) <= tolerance)))
+
+    for name in WITHIN_10:
+        between(name, name, 0.9, 1.1)
     for name in OA_AT_LEAST_90:
         at_least_90(name, name)
     r = ref["melody_interval_over_octave"]
     out.append(("melody_interval_over_octave", "intervals over an octave",
                 (f"<= {2 * r:.4f}", lambda g, r=r: g <= 2 * r)))
-    r = ref["melody_above_accompaniment"]
-    out.append(("melody_above_accompaniment", "melody above accompaniment",
-                (f"{r - 0.07:.3f}..{r + 0.07:.3f}", lambda g, r=r: abs(g - r) <= 0.07)))
+    near("melody_above_accompaniment", "melody above accompaniment", 0.07)
     # issue 19, free forms: runs of one label, endings, labels, key changes
-    r = ref["form_longest_label_run"]
-    out.append(("form_longest_label_run", "longest run of one label",
-                (f"{0.8 * r:.3f}..{1.2 * r:.3f}", lambda g, r=r: 0.8 * r <= g <= 1.2 * r)))
+    between("form_longest_label_run", "longest run of one label", 0.8, 1.2)
     at_least_90("form_ends_without_melody", "ends without melody")
-    r = ref["form_melodic_labels"]
-    out.append(("form_melodic_labels", "distinct melodic labels",
-                (f"{0.85 * r:.3f}..{1.15 * r:.3f}", lambda g, r=r: 0.85 * r <= g <= 1.15 * r)))
-    r = ref["key_changes"]
-    out.append(("key_changes", "key changes per song",
-                (f"{0.5 * r:.3f}..{2 * r:.3f}", lambda g, r=r: 0.5 * r <= g <= 2 * r)))
+    between("form_melodic_labels", "distinct melodic labels", 0.85, 1.15)
+    between("key_changes", "key changes per song", 0.5, 2.0)
     at_least_90("recurrence_best_similarity", "best 2-bar recurrence")
-    r = ref["recurrence_near_copy_share"]
-    out.append(("recurrence_near_copy_share", "near-copy share",
-                (f"{0.6 * r:.3f}..{1.3 * r:.3f}", lambda g, r=r: 0.6 * r <= g <= 1.3 * r)))
+    between("recurrence_near_copy_share", "near-copy share", 0.6, 1.3)
     at_least_90("cadence_phrase_end", "cadence at phrase end")
-    r = ref["groove_consistency_accompaniment"]
-    out.append(("groove_consistency_accompaniment", "groove consistency, accompaniment",
-                (f"{r - 0.03:.3f}..{r + 0.03:.3f}", lambda g, r=r: abs(g - r) <= 0.03)))
+    near("groove_consistency_accompaniment", "groove consistency, accompaniment", 0.03)
     at_least_90("oa_mean", "OA mean")
     return out
 
