@@ -322,7 +322,12 @@ EXTRA_NOTES = {
              "(`placed_types`); each melodic type tied to the length of its first phrase (`same_length_p` "
              "= 0.854 from the training forms, weighted `TIE_WEIGHT` = 20); with nothing given, the song's "
              "length drawn from the training songs' lengths (`song_bars`).  These prior fields were added "
-             "to config.json after training by the same `estimate_phrase_prior`; the weights are unchanged."],
+             "to config.json after training by the same `estimate_phrase_prior`; the weights are unchanged.",
+             "- Decoding, issue 19: the net's per-bar type evidence weighed at `TYPE_WEIGHT` = 0.25 and each "
+             "phrase's key decoded by a Viterbi over phrases under the training forms' key prior "
+             "(`key_stay_logp`, `key_move_logp`, weighted `KEY_WEIGHT` = 0.02), chosen on validation forms "
+             "(see composer/levels/form_decode.py).  Fitted into config.json by `composer train form --data "
+             ".prepared/pop909 --out models/form --prior-only`; the weights are unchanged."],
     "chords": ["- Sampling: a draft of the whole song, then a return pass that re-generates every phrase "
                "whose label occurred before from its first statement's chords noised to `variation` = 0.7 "
                "(chosen on the test songs' forms: harmony structure ratio 1.001 without the pass, 1.417 at "

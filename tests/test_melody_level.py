@@ -253,3 +253,25 @@ def test_training_on_cuda_keeps_the_songs_there(prepared, tmp_path):
     level = MelodyLevel.from_pretrained(tmp_path / "melody")
     ctx = _ctx("A2B2")
     assert sample_melody(level, ctx, torch.Generator().manual_seed(0), steps=2).shape == (ctx.n_steps,)
+
+
+def test_interval_head_is_one_rule_at_every_pitch():
+    # What the head adds: the same interval preferences wherever the tune lies.  A line
+    # moved up 5 semitones gets the same logits moved up 5 (away from the range's edges),
+    # and its banded matrices are the grouped pitch convolution exactly.
+    from composer.nets.melody import IntervalHead
+    torch.manual_seed(0)
+    head = IntervalHead(features=8, channels=4, time_reach=4, pitch_reach=3)
+    torch.nn.init.normal_(head.gate.weight)
+    x = -torch.ones(1, 48, 32)
+    x[0, 20, 0], x[0, 22, 8], x[0, 19, 16] = 1.0, 1.0, 1.0       # three onsets
+    known = torch.zeros(1, 48, 32)
+    features = torch.randn(1, 8, 1).expand(1, 8, 32)             # the same context at every step
+    up = torch.roll(x, 5, dims=1)
+    with torch.no_grad():
+        a, b = head(x, known, features), head(up, known, features)
+    assert torch.allclose(b[0, 5 + 8:40], a[0, 8:40 - 5], atol=1e-5)
+    z = torch.randn(2, 3, 4, 48)
+    conv = head.interval(z.reshape(6, 4, 48)).reshape(2, 3, 4, 48)
+    banded = torch.einsum("blmp,mpq->blmq", z, head._interval_matrix(48)) + head.interval.bias[:, None]
+    assert torch.allclose(conv, banded, atol=1e-5)

@@ -64,13 +64,24 @@ class IntervalHead(nn.Module):
         nn.init.zeros_(self.gate.weight)
         nn.init.zeros_(self.gate.bias)
 
+    def _interval_matrix(self, n_pitches: int) -> torch.Tensor:
+        """The depthwise pitch convolution ``interval`` as banded matrices ``[M, P, P]``
+        (from pitch, to pitch): the same sums, but one batched matrix product, several
+        times faster on a CPU than a grouped convolution over 48 values."""
+        weight = self.interval.weight[:, 0]                                # [M, 2R + 1]
+        reach = (weight.shape[1] - 1) // 2
+        pitches = torch.arange(n_pitches, device=weight.device)
+        offset = pitches[:, None] - pitches[None, :] + reach               # [P_from, P_to]
+        inside = (offset >= 0) & (offset <= 2 * reach)
+        return weight[:, offset.clamp(0, 2 * reach)] * inside
+
     def forward(self, x: torch.Tensor, known: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         b, p, length = x.shape
         rows = torch.stack([x, known], dim=2).reshape(b * p, 2, length)
         z = F.silu(self.time(rows))                                        # [B*P, M, L]
         m = z.shape[1]
-        z = z.reshape(b, p, m, length).permute(0, 3, 2, 1).reshape(b * length, m, p)
-        z = self.interval(z).reshape(b, length, m, p)                      # [B, L, M, P]
+        z = z.reshape(b, p, m, length).permute(0, 3, 2, 1)                 # [B, L, M, P]
+        z = torch.einsum("blmp,mpq->blmq", z, self._interval_matrix(p)) + self.interval.bias[:, None]
         gate = self.gate(features).transpose(1, 2)                         # [B, L, M]
         return torch.einsum("blm,blmp->bpl", gate, z)
 
