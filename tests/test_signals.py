@@ -40,10 +40,15 @@ def temps(folder: Path) -> list[str]:
 
 
 def start_render(song: Path, out: Path) -> subprocess.Popen:
-    # SIGINT restored to its default: a background job may inherit it ignored.
+    # SIGINT and SIGHUP restored to their defaults: a background job may inherit SIGINT
+    # ignored, and a run under nohup SIGHUP (which composer then leaves ignored, on purpose).
+    def defaults() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
     return subprocess.Popen([sys.executable, "-m", "composer", "render", str(song), "-o", str(out / "a.wav")],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=defaults)
 
 
 def wait_for_temp(proc: subprocess.Popen, folder: Path) -> list[str]:
