@@ -962,3 +962,30 @@ def test_the_normaliser_spill_file_under_a_file_size_limit(tmp_path):
     assert done.stdout.strip() == (f"the file-size limit (ulimit -f, 50,000 bytes) was reached while writing "
                                    f"{tmp_path / 'x.wav'}; nothing was written there"), done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- issue 25: the app's API
+@pytest.mark.slow
+def test_crafted_uploads_through_the_apps_api_get_one_line_and_no_traceback(tmp_path):
+    # The files that hung `export` and `plot`, a truncated file and a text file, uploaded to the
+    # running app through its named API (as a script or another program would): each is
+    # refused with the app's one-line message, and the server logs no traceback.
+    gradio_client = pytest.importorskip("gradio_client")
+    import reliability_fixtures as crafted
+    from app_server import running_app
+    files = {"huge_note": crafted.huge_note_midi(), "far_chord": crafted.far_chord_midi(),
+             "many_sections": crafted.many_sections_midi(), "huge_section": crafted.huge_section_midi(),
+             "fast_tempos": crafted.fast_tempos_midi(), "tiny_meter": crafted.tiny_meter_midi(),
+             "note_at_2_31": crafted.note_at_tick_midi(2 ** 31), "truncated": drums_midi()[:30],
+             "not_midi": b"hello world"}
+    with running_app(tmp_path / "app") as app:
+        client = gradio_client.Client(app.url, verbose=False, download_files=str(tmp_path / "dl"))
+        for name, data in files.items():
+            path = tmp_path / f"{name}.mid"
+            path.write_bytes(data)
+            with pytest.raises(Exception) as caught:
+                client.predict(midi=gradio_client.handle_file(str(path)), api_name="/render")
+            message = str(caught.value)
+            assert "\n" not in message.strip() and "Traceback" not in message, (name, message)
+            assert re.search(r"lasts|sections|truncated|not a MIDI file", message), (name, message)
+        assert "Traceback" not in app.log()
