@@ -75,26 +75,15 @@ def plan_from_segments(x: np.ndarray, segments: list[tuple[int, int, int]],
     segment, e.g. decoded under a prior) or else its majority key (so keys change only at
     phrase starts).
     """
-    if keys is not None:
-        tonic = [k[0] for (a, b, _), k in zip(segments, keys) for _ in range(b - a)]
-        mode = [k[1] for (a, b, _), k in zip(segments, keys) for _ in range(b - a)]
-        x = np.array(x, dtype=np.float32, copy=True)
-        x[TONIC:TONIC + 12, :len(tonic)] = -1.0
-        x[TONIC + np.asarray(tonic), np.arange(len(tonic))] = 1.0
-        x[MODE, :len(mode)] = np.where(np.asarray(mode) > 0, 1.0, -1.0)
     phrases, tonic, mode = [], [], []
-    for a, b, t in segments:
-        while b - a > MAX_PHRASE_BARS:  # never emit a phrase parse_form would refuse
-            piece = a + MAX_PHRASE_BARS
-            phrases.append(Phrase(letters[a] or TYPE_LETTERS[t], MAX_PHRASE_BARS))
-            tonic_m, mode_m = _key_of(x[:, a:piece])
-            tonic += [tonic_m] * MAX_PHRASE_BARS
-            mode += [mode_m] * MAX_PHRASE_BARS
-            a = piece
-        phrases.append(Phrase(letters[a] or TYPE_LETTERS[t], b - a))
-        tonic_m, mode_m = _key_of(x[:, a:b])
-        tonic += [tonic_m] * (b - a)
-        mode += [mode_m] * (b - a)
+    for j, (a, b, t) in enumerate(segments):
+        while a < b:  # pieces of at most MAX_PHRASE_BARS: never a phrase parse_form would refuse
+            end = min(b, a + MAX_PHRASE_BARS)
+            phrases.append(Phrase(letters[a] or TYPE_LETTERS[t], end - a))
+            key_t, key_m = keys[j] if keys is not None else _key_of(x[:, a:end])
+            tonic += [key_t] * (end - a)
+            mode += [key_m] * (end - a)
+            a = end
     return FormPlan(tuple(phrases), tuple(tonic), tuple(mode))
 
 
