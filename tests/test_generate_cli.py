@@ -180,7 +180,7 @@ def test_audio_with_per_track_timbres(tiny_models, tiny_timbre, tmp_path, capsys
 
 
 def test_failed_render_leaves_the_midi_and_no_audio(tiny_models, tmp_path, capsys, monkeypatch):
-    def failing(self, score, rate, timbres=None):
+    def failing(self, score, rate, timbres=None, levels=None):
         yield np.zeros((4096, 2), np.float32)
         raise RenderError("synthesiser crashed")
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from composer.commands import output_path
-from composer.commands.render import add_timbre_argument
+from composer.commands.render import add_gain_arguments, add_timbre_argument
 from composer.errors import RenderError, quote_path
 
 # The tracks that Composer.compose writes, in order (Bass unless --no-bass): --timbre options
@@ -51,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also render the song to this audio file (.wav/.flac/.mp3), loudness-normalised, "
                         "with the bundled SoundFont or the --timbre given")
     add_timbre_argument(p, "needs --audio; the MIDI file keeps its General MIDI programs")
+    add_gain_arguments(p)
     p.add_argument("--musicxml", type=output_path, default=None,
                    help="also write the song as MusicXML (.musicxml): lead sheet with chord symbols "
                         "and the piano on a grand staff, for MuseScore and other notation programs")
@@ -81,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
     _, meter = check_options(args.form, args.bars, args.key, args.tempo, args.meter, args.steps,
                              seed=args.seed)
     mixer = options = None
+    from composer.commands.render import mix_levels
+    levels = mix_levels(args)  # --gain checked before composing
+    if args.gain and audio_out is None:
+        raise RenderError("--gain sets the audio's mix; add --audio FILE.wav")
     if audio_out is not None:
         _check_audio_length(args, meter.beats_per_bar)
         mixer, options = _prepare_audio(args, audio_out)
@@ -123,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         from composer.commands.render import write_mix
         from composer.render.mix import resolve_timbres
 
-        write_mix(score, audio_out, mixer, resolve_timbres(score, options), force=args.force)
+        write_mix(score, audio_out, mixer, resolve_timbres(score, options), force=args.force,
+                  levels=levels)
     return 0
 
 
@@ -156,11 +162,12 @@ def _prepare_audio(args: argparse.Namespace, audio_out: Path):
     tracks they name and the SoundFont and timbres they need all checked before composing."""
     from composer.commands.render import prepare_mixer
     from composer.io.audio import audio_format
-    from composer.render.mix import parse_timbre_options, resolve_timbres
+    from composer.render.mix import parse_gain_options, parse_timbre_options, resolve_gains, resolve_timbres
     from composer.score import Score, Track
 
     audio_format(audio_out)
     options = parse_timbre_options(args.timbre)
     names = tuple(n for n in GENERATED_TRACKS if n != "Bass") if args.no_bass else GENERATED_TRACKS
     resolve_timbres(Score(tracks=tuple(Track(name) for name in names)), options)
+    resolve_gains(Score(tracks=tuple(Track(name) for name in names)), parse_gain_options(args.gain))
     return prepare_mixer(options), options

@@ -1,7 +1,8 @@
 """``composer render``: a MIDI file to normalised audio (WAV/FLAC/MP3), optionally stems.
 
     composer render IN.mid -o OUT.wav [--soundfont PATH] [--program TRACK=N ...]
-        [--timbre TRACK=sf:PROGRAM|TRACK=ddsp:NAME ...] [--stems DIR] [--sample-rate 44100|48000]
+        [--timbre TRACK=sf:PROGRAM|TRACK=ddsp:NAME ...] [--gain TRACK=DB|TRACK=mute ...]
+        [--no-balance] [--stems DIR] [--sample-rate 44100|48000]
         [--loudness -14] [--bit-depth 16|24] [--force]
 """
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -17,7 +19,7 @@ from composer.errors import RenderError, quote_path
 
 if TYPE_CHECKING:
     from composer.io.audio import WriteReport
-    from composer.render.mix import Mixer, TimbreOption, TrackTimbre
+    from composer.render.mix import MixLevels, Mixer, TimbreOption, TrackTimbre
     from composer.score import Score
 
 SAMPLE_RATES = (44100, 48000)
@@ -36,6 +38,7 @@ def register(subparsers) -> None:
     p.add_argument("--program", action="append", default=[], metavar="TRACK=N",
                    help="play TRACK (name or 0-based index) with GM program N (0..127); repeatable")
     add_timbre_argument(p, "applied after --program")
+    add_gain_arguments(p)
     p.add_argument("--stems", type=Path, default=None, metavar="DIR",
                    help="also write one file per track into DIR (same gain as the mix)")
     p.add_argument("--sample-rate", type=int, default=44100, choices=SAMPLE_RATES)
@@ -60,6 +63,26 @@ def add_timbre_argument(parser: argparse.ArgumentParser, note: str = "") -> None
              "(Melody, Piano, ...) or 0-based index; repeatable" + (f"; {note}" if note else ""))
 
 
+def add_gain_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--gain TRACK=DB`` and ``--no-balance`` (``composer render`` and ``composer generate``)."""
+    parser.add_argument(
+        "--gain", action="append", default=[], metavar="TRACK=DB",
+        help="per-track gain in dB after the balance, e.g. Melody=-3 or Piano=+2, or TRACK=mute; "
+             "TRACK is a track name or 0-based index; repeatable")
+    parser.add_argument(
+        "--no-balance", action="store_true",
+        help="leave every track at its renderer's level (by default the lead, a track named Melody, "
+             "is set 4 dB over the loudest other track)")
+
+
+def mix_levels(args: argparse.Namespace) -> MixLevels:
+    """The MixLevels that ``--gain`` and ``--no-balance`` ask for (checked: one line if bad)."""
+    from composer.render.mix import MixLevels, parse_gain_options  # noqa: PLC0415
+
+    levels = MixLevels(gains=parse_gain_options(args.gain))
+    return replace(levels, lead_over_band_db=None) if args.no_balance else levels
+
+
 def prepare_mixer(options: Sequence[TimbreOption], soundfont: Path | None = None) -> Mixer:
     """A Mixer whose SoundFont is checked and whose non-"sf" timbres (``ddsp:NAME``) are
     already loaded, so that a missing SoundFont or an unknown timbre fails before any slow
@@ -76,10 +99,11 @@ def prepare_mixer(options: Sequence[TimbreOption], soundfont: Path | None = None
 
 def write_mix(score: Score, output: Path, mixer: Mixer, timbres: Sequence[TrackTimbre], *,
               sample_rate: int = 44100, target_lufs: float | None = -14.0, limit: bool = True,
-              bit_depth: int = 16, force: bool = False) -> WriteReport:
+              bit_depth: int = 16, force: bool = False, levels: MixLevels | None = None) -> WriteReport:
     """Render ``score`` with one timbre per track and write the loudness-normalised mix to
     ``output`` (atomically: nothing is left there if rendering fails), with a progress bar
-    on a terminal; prints one ``wrote ...`` line."""
+    on a terminal; prints one ``wrote ...`` line.  ``levels``: the balance and per-track gains
+    (default: the lead 4 dB over the band)."""
     from composer.io.audio import write_normalised_blocks  # noqa: PLC0415
 
     rate = sample_rate
@@ -91,7 +115,7 @@ def write_mix(score: Score, output: Path, mixer: Mixer, timbres: Sequence[TrackT
             yield block
 
     with bar:
-        report = write_normalised_blocks(output, tracked(mixer.render_blocks(score, rate, timbres)), rate, 2,
+        report = write_normalised_blocks(output, tracked(mixer.render_blocks(score, rate, timbres, levels)), rate, 2,
                                          target_lufs=target_lufs, limit=limit, bit_depth=bit_depth,
                                          force=force)
     limited = report.plan.max_reduction_db
@@ -115,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
     from composer.io.audio import audio_format, write_audio  # noqa: PLC0415
     from composer.io.midi import read_midi  # noqa: PLC0415
     from composer.audio import Audio  # noqa: PLC0415
-    from composer.render.mix import parse_program_options, parse_timbre_options, resolve_timbres  # noqa: PLC0415
+    from composer.render.mix import (parse_program_options, parse_timbre_options, resolve_gains,  # noqa: PLC0415
+                                     resolve_timbres)
 
     from composer.limits import check_loudness  # noqa: PLC0415
     from composer.render.base import check_render_limits  # noqa: PLC0415
@@ -126,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_normalise:
         check_loudness(args.loudness)
     options = parse_program_options(args.program) + parse_timbre_options(args.timbre)
+    levels = mix_levels(args)
     if args.stems is not None:
         if args.stems.exists() and not args.stems.is_dir():
             raise RenderError(f"--stems {args.stems} is a file; give a folder")
@@ -134,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
     mixer = prepare_mixer(options, args.soundfont)
     score = check_render_limits(read_midi(args.input))
     timbres = resolve_timbres(score, options)
+    resolve_gains(score, levels.gains)  # a --gain for a track the file lacks: refused before rendering
     stem_paths = []
     if args.stems is not None:
         names = _stem_names([t.name for t in score.tracks])
@@ -151,10 +178,11 @@ def run(args: argparse.Namespace) -> int:
             written.append(args.stems)
         report = write_mix(score, output, mixer, timbres, sample_rate=rate,
                            target_lufs=None if args.no_normalise else args.loudness,
-                           limit=not args.no_limiter, bit_depth=args.bit_depth, force=args.force)
+                           limit=not args.no_limiter, bit_depth=args.bit_depth, force=args.force,
+                           levels=levels)
         written.append(output)
         if stem_paths:
-            stems = mixer.render_stems(score, rate, timbres)
+            stems = mixer.render_stems(score, rate, timbres, levels)
             for stem, path in zip(stems, stem_paths):
                 # The mix's gain envelope (base gain and limiter), so that the stems add up to the
                 # mix in a DAW; scaled down further only for a stem that would clip on its own.
