@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA ?= ../shared/data
 PREPARED ?= .prepared/pop909
+GROOVE ?= .prepared/groove
 
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
@@ -62,6 +63,7 @@ test-fast: install
 
 data: install
 	$(VENV)/bin/composer data pop909 --root $(DATA) --out $(PREPARED)
+	$(VENV)/bin/composer data groove --root $(DATA) --out $(GROOVE)
 
 bench: install
 	$(PY) -m benchmarks

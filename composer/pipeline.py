@@ -13,7 +13,7 @@ with a singer's range, each phrase moved by octaves into its D3..C7 when it stra
 intros, outros and interludes), ``Piano RH`` and ``Piano LH`` (GM 0, the accompaniment split between the hands,
 with the sustain pedal through each chord) and ``Bass`` (GM 33, finger bass, derived from
 the chords' bass notes), with velocities shaped by metre, section and phrase and a little
-seeded jitter; ``humanize=True`` adds seeded timing and dynamics (composer/arrange.py).
+seeded jitter, and ``Drums`` (channel 10, GM kit: the drum level over the form and the band); ``humanize=True`` adds seeded timing and dynamics (composer/arrange.py).
 
 Randomness: everything comes from ``seed`` (drawn at random and stored in the Score's title
 when not given), through one ``torch.Generator`` per level, so the same seed and options
@@ -36,6 +36,7 @@ from composer.form import MAX_SONG_BARS, FormPlan, Phrase, parse_form, parse_key
 from composer.grid import STEPS_PER_BEAT
 from composer.limits import check_seed, check_steps, check_tempo
 from composer.levels.chords import ChordLevel, sample_chords
+from composer.levels.drums import DrumLevel, add_drums
 from composer.levels.form import FormLevel, sample_form
 from composer.levels.melody import DEFAULT_GUIDANCE as MELODY_GUIDANCE
 from composer.levels.melody import DEFAULT_REST_BIAS as MELODY_REST_BIAS
@@ -51,13 +52,13 @@ from composer.score import (QUALITY_NAMES, RESOLUTION, KeySignature, Note, Score
                             TempoChange, TimeSignature, Track)
 
 Progress = Callable[[str, int, int], None]
-"""``progress(level, done, total)``: level is "form", "chords", "melody" or "notes" (the
-accompaniment); called after every network call of that level (``done`` of ``total``)."""
+"""``progress(level, done, total)``: level is "form", "chords", "melody", "notes" (the
+accompaniment) or "drums"; called after every network call of that level (``done`` of ``total``)."""
 
-LEVELS = ("form", "chords", "notes", "melody")
+LEVELS = ("form", "chords", "notes", "melody", "drums")
 """The levels in the order of their seeds: level i of a song with seed S draws from
-``torch.Generator().manual_seed(S * LEVEL_SEED_STRIDE + i)`` (melody last, so the seeds of
-the levels that existed before it did not move; see composer/seeds.py)."""
+``torch.Generator().manual_seed(S * LEVEL_SEED_STRIDE + i)`` (melody and drums last, so the
+seeds of the levels that existed before them did not move; see composer/seeds.py)."""
 
 
 def level_generators(seed: int) -> dict[str, torch.Generator]:
@@ -337,8 +338,10 @@ class Composer:
                  melody_level: MelodyLevel | None = None,
                  melody_guidance: float = MELODY_GUIDANCE,
                  chord_variation: float = CHORD_VARIATION,
-                 melody_rest_bias: float = MELODY_REST_BIAS) -> None:
+                 melody_rest_bias: float = MELODY_REST_BIAS,
+                 drum_level: DrumLevel | None = None) -> None:
         self.form_level = form_level
+        self.drum_level = drum_level
         self.melody_rest_bias = melody_rest_bias
         self.chord_variation = chord_variation
         self.melody_guidance = melody_guidance
@@ -359,15 +362,17 @@ class Composer:
             raise ComposerError(f"model folder {folder} does not exist; it should hold form/, chords/, notes/")
         torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
         melody = MelodyLevel.from_pretrained(folder / "melody") if (folder / "melody").is_dir() else None
+        # a drums/ folder without config.json is a training run in progress, not a model
+        drums = DrumLevel.from_pretrained(folder / "drums") if (folder / "drums" / "config.json").is_file() else None
         return cls(FormLevel.from_pretrained(folder / "form"),
                    ChordLevel.from_pretrained(folder / "chords"),
-                   NoteLevel.from_pretrained(folder / "notes"), melody_level=melody)
+                   NoteLevel.from_pretrained(folder / "notes"), melody_level=melody, drum_level=drums)
 
     # -------------------------------------------------------------- compose
     def compose(self, form: str | None = None, bars: int | None = None, key: str | None = None,
                 tempo: float | None = None, meter: str = "4/4", seed: int | None = None,
                 steps: int | None = None, progress: Progress | None = None,
-                bass: bool = True, humanize: bool = False) -> Score:
+                bass: bool = True, humanize: bool = False, drums: bool = True) -> Score:
         """Write a whole song.
 
         form: full or partial form string (``i4A8B8A8o4``; ``?N`` and a final ``*`` leave
@@ -378,7 +383,9 @@ class Composer:
         of every level (default 20 form, 20 chords, 12 notes); progress: see
         :data:`Progress`; bass: add the derived Bass track; humanize: seeded human timing
         and dynamics (:func:`composer.arrange.humanize`, off by default, so the notes sit on
-        the 16th grid).  Returns a validated Score.
+        the 16th grid; the drums then play with their drummers' timing); drums: add the
+        ``Drums`` track of the drum level (when the models have one; composer/levels/drums.py).
+        Returns a validated Score.
         """
         parsed_key, m = check_options(form, bars, key, tempo, meter, steps, seed=seed)
         seed = int(secrets.randbits(31)) if seed is None else int(seed)
@@ -396,7 +403,17 @@ class Composer:
                              steps=steps or CHORD_STEPS, variation=self.chord_variation,
                              progress=prog("chords"))
         score = self._notes(plan, grid, m, float(tempo), seed, gens, rng, steps, progress, bass)
-        return _humanized(score, seed) if humanize else score
+        score = _humanized(score, seed) if humanize else score
+        return self._drums(score, gens, humanize, progress) if drums else score
+
+    def _drums(self, score: Score, gens: dict[str, torch.Generator], humanize: bool,
+               progress: Progress | None) -> Score:
+        """``score`` with the drum level's Drums track (added after humanizing: the drums'
+        timing is the drummers' own, from the data), or unchanged without a drum level."""
+        if self.drum_level is None:
+            return score
+        prog = None if progress is None else (lambda i, n: progress("drums", i, n))
+        return add_drums(self.drum_level, score, gens["drums"], humanize=humanize, progress=prog)
 
     def compose_over(self, plan: FormPlan, grid: ChordGrid, meter: str = "4/4", tempo: float = 100.0,
                      seed: int = 0, steps: int | None = None, progress: Progress | None = None,

@@ -17,6 +17,7 @@ from composer.io.checkpoint import save_checkpoint
 from composer.io.midi import read_midi
 from composer.render.mix import Mixer, TrackTimbre
 from composer.nets.chords import ChordDenoiser
+from composer.nets.drums import DrumDenoiser
 from composer.nets.form import FormDenoiser
 from composer.nets.notes import NoteUNet
 
@@ -33,6 +34,8 @@ def tiny_models(tmp_path_factory) -> Path:
     save_checkpoint(root / "form", FormDenoiser(**form), "form", form, {"form_length": 64})
     save_checkpoint(root / "chords", ChordDenoiser(**chords), "chords", chords)
     save_checkpoint(root / "notes", NoteUNet(**notes), "notes", notes)
+    drums = dict(width=16, n_conv=1, n_attn=1, heads=2)
+    save_checkpoint(root / "drums", DrumDenoiser(**drums), "drums", drums)
     return root
 
 
@@ -45,7 +48,8 @@ def test_generate_writes_midi_and_prints_form(tiny_models, tmp_path, capsys):
     assert "form i2A4B4o2 (12 bars)" in text and "seed 5" in text and "E minor" in text
     score = read_midi(out)
     assert [s.name for s in score.sections] == ["Intro", "Verse", "Chorus", "Outro"]
-    assert {t.name for t in score.tracks} == {"Melody", "Piano RH", "Piano LH", "Bass"}
+    assert {t.name for t in score.tracks} == {"Melody", "Piano RH", "Piano LH", "Bass", "Drums"}
+    assert score.track("Drums").is_drum
     assert score.tempos[0].bpm == pytest.approx(90, abs=0.01)
     assert score.chords
     # same seed, same bytes; --force needed to overwrite
@@ -63,7 +67,7 @@ def test_generate_bars_and_no_bass(tiny_models, tmp_path, capsys):
     assert main(["generate", "--models", str(tiny_models), "--bars", "8", "--seed", "1", "--steps", "2",
                  "--no-bass", "-o", str(out)]) == 0
     assert "(8 bars)" in capsys.readouterr().out
-    assert {t.name for t in read_midi(out).tracks} == {"Melody", "Piano RH", "Piano LH"}
+    assert {t.name for t in read_midi(out).tracks} == {"Melody", "Piano RH", "Piano LH", "Drums"}
 
 
 def test_generate_musicxml_and_humanize(tiny_models, tmp_path, capsys):
@@ -126,8 +130,8 @@ def test_timbre_without_audio_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("timbres, words", [
-    (["Drums=sf:1"], "no track 'Drums' in this song; tracks are 0='Melody', 1='Piano RH', 2='Piano LH', 3='Bass'"),
-    (["4=sf:1"], "no track '4'"),
+    (["--no-drums", "Drums=sf:1"], "no track 'Drums' in this song; tracks are 0='Melody', 1='Piano RH', 2='Piano LH', 3='Bass'"),
+    (["5=sf:1"], "no track '5'"),
     (["--no-bass", "Bass=sf:33"], "no track 'Bass'"),
     (["Melody=sf:200"], "0..127"),
     (["Melody=vst:foo"], "unknown timbre kind"),
@@ -148,6 +152,10 @@ def test_generated_track_names_are_the_ones_checked(tiny_models, tmp_path):
     assert main(["generate", "--models", str(tiny_models), "--bars", "2", "--seed", "2", "--steps", "2",
                  "-o", str(out)]) == 0
     assert tuple(t.name for t in read_midi(out).tracks) == GENERATED_TRACKS
+    no = tmp_path / "no.mid"
+    assert main(["generate", "--models", str(tiny_models), "--bars", "2", "--seed", "2", "--steps", "2",
+                 "--no-drums", "--no-bass", "-o", str(no)]) == 0
+    assert tuple(t.name for t in read_midi(no).tracks) == ("Melody", "Piano RH", "Piano LH")
 
 
 def test_audio_with_per_track_timbres(tiny_models, tiny_timbre, tmp_path, capsys, monkeypatch):
@@ -168,7 +176,7 @@ def test_audio_with_per_track_timbres(tiny_models, tiny_timbre, tmp_path, capsys
     assert f"wrote {wav}" in capsys.readouterr().out
     piano = read_midi(mid).track("Piano RH").program
     assert used == [(TrackTimbre("ddsp", "tiny"), TrackTimbre("sf", str(piano)), TrackTimbre("sf", str(piano)),
-                     TrackTimbre("sf", "33"))]
+                     TrackTimbre("sf", "33"), TrackTimbre("sf", "0"))]   # the drum kit
     from composer.io.audio import read_audio
     audio = read_audio(wav)
     assert audio.sample_rate == 44100 and audio.n_channels == 2 and audio.duration_seconds > 4

@@ -9,7 +9,8 @@ from pathlib import Path
 from composer.errors import quote_path
 
 SONG_SET_HELP = ("a folder of MIDI files (searched recursively), one MIDI file, or a prepared "
-                 "split written DIR@SPLIT, e.g. .prepared/pop909@test")
+                 "split written DIR@SPLIT, e.g. .prepared/pop909@test; a Groove MIDI split as "
+                 "reference (.prepared/groove@test) judges the songs' drum parts instead")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +41,15 @@ def _run(args: argparse.Namespace) -> int:
 
     # Check the output before the work, so that a bad path fails at once.
     out = check_writable(args.json, args.force) if args.json else None
+    from composer.evaluation_drums import evaluate_drums, is_groove_spec
+    if is_groove_spec(args.reference):
+        # a Groove MIDI reference: the drum parts are judged (docs/EVAL.md, drums)
+        report = evaluate_drums(args.generated, args.reference, args.train)
+        print(report.format_table(markdown=args.markdown))
+        if out is not None:
+            report.write_json(out)
+            print(f"wrote {quote_path(out)}", file=sys.stderr)
+        return 0
     progress = lambda it, desc: tqdm(it, desc=desc, unit="song", leave=False,  # noqa: E731
                                      disable=None, file=sys.stderr)
     start = time.perf_counter()

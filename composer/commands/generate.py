@@ -14,10 +14,11 @@ from composer.commands import output_path
 from composer.commands.render import add_gain_arguments, add_timbre_argument
 from composer.errors import RenderError, quote_path
 
-# The tracks that Composer.compose writes, in order (Bass unless --no-bass): --timbre options
+# The tracks that Composer.compose writes, in order (Bass unless --no-bass, Drums unless
+# --no-drums or the models have no drum level): --timbre options
 # are checked against them before composing, so that a misspelt track costs nothing
 # ("Piano=..." names both hands).
-GENERATED_TRACKS = ("Melody", "Piano RH", "Piano LH", "Bass")
+GENERATED_TRACKS = ("Melody", "Piano RH", "Piano LH", "Bass", "Drums")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "generate", help="write a whole song (form -> chords -> notes) to a MIDI file",
         description="Write a whole song with the cascade of diffusion models and save it as a "
                     "DAW-ready MIDI file (section markers, chord symbols, key, tempo; tracks "
-                    "Melody, Piano RH, Piano LH, Bass).  Every option is optional; what is given is kept exactly. "
+                    "Melody, Piano RH, Piano LH, Bass, Drums).  Every option is optional; what is given is kept exactly. "
                     "Prints the form it used and the seed that reproduces the song.")
     p.add_argument("-o", "--output", type=output_path, required=True, help="MIDI file to write (.mid)")
     p.add_argument("--form", default=None,
@@ -45,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="folder with form/, chords/, notes/ (default: the shipped models, "
                         "or $COMPOSER_MODELS)")
     p.add_argument("--no-bass", action="store_true", help="leave out the Bass track derived from the chords")
+    p.add_argument("--no-drums", action="store_true",
+                   help="leave out the Drums track (channel 10, GM kit) of the drum level")
     p.add_argument("--humanize", action="store_true",
                    help="seeded human timing (about 8 ms) and dynamics; off: every note on the 16th grid")
     p.add_argument("--audio", type=output_path, default=None,
@@ -104,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         score = composer.compose(form=args.form, bars=args.bars, key=args.key, tempo=args.tempo,
                                  meter=args.meter, seed=seed, steps=args.steps, progress=progress,
-                                 bass=not args.no_bass, humanize=args.humanize)
+                                 bass=not args.no_bass, humanize=args.humanize,
+                                 drums=not args.no_drums)
     finally:
         for bar in bars.values():
             bar.close()
@@ -167,7 +171,8 @@ def _prepare_audio(args: argparse.Namespace, audio_out: Path):
 
     audio_format(audio_out)
     options = parse_timbre_options(args.timbre)
-    names = tuple(n for n in GENERATED_TRACKS if n != "Bass") if args.no_bass else GENERATED_TRACKS
-    resolve_timbres(Score(tracks=tuple(Track(name) for name in names)), options)
+    names = tuple(n for n in GENERATED_TRACKS if not (n == "Bass" and args.no_bass)
+                  and not (n == "Drums" and args.no_drums))
+    resolve_timbres(Score(tracks=tuple(Track(name, is_drum=name == "Drums") for name in names)), options)
     resolve_gains(Score(tracks=tuple(Track(name) for name in names)), parse_gain_options(args.gain))
     return prepare_mixer(options), options

@@ -21,6 +21,7 @@ TASK_MODULES: dict[str, str] = {
     "chords": "composer.levels.chord_task",
     "notes": "composer.levels.notes_task",
     "melody": "composer.levels.melody_task",
+    "drums": "composer.levels.drum_task",
 }
 
 

@@ -1,0 +1,377 @@
+"""Sampling the drum level: a song's sections and band in, a GM drum part out.
+
+    level = DrumLevel.from_pretrained("models/drums")
+    score = add_drums(level, score, seed=3)          # a "Drums" track on channel 10
+
+The net (:mod:`composer.nets.drums`) writes one bar at a time, conditioned on the bar's kind
+(groove or fill), intensity, style, tempo and meter; this module places its bars by the form,
+the way a drummer reads a chart:
+
+* each section gets an intensity from its label and from what the band plays there
+  (:func:`plan_sections`): intros and outros light, verses medium, choruses heavy, one step
+  up or down where the piano and bass play much more or less than in the rest of the song;
+  a section where the band is silent has no drums;
+* a section's groove is one sampled bar; its other bars are that bar and light variations of
+  it (re-noised to :data:`DEFAULT_VARIATION` and denoised again), so the pattern holds within
+  a section and changes between sections;
+* the first bar of every section has a crash and a kick on its downbeat (inpainted: the net
+  writes the rest of the bar around them);
+* the last bar before a new section is a fill: the net's fill condition, with the first half
+  of the bar kept from the section's groove, so the fill starts from the groove;
+* a returning section (same label and intensity) plays its first statement's bars again, as
+  the melody and chords of a returning phrase return.
+
+Groove MIDI has drums alone (no band, no form), so the net cannot learn the form or the band;
+these placement rules are the arrangement, and the net writes every bar's hits, velocities and
+timing from the data.  ``humanize`` moves each hit by the offset the net wrote (the drummers'
+own timing); off, every hit is on its 16th.  Randomness: one ``torch.Generator``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from composer.diffusion.samplers import grid_time, guided, run_sampler, step_counter
+from composer.diffusion.schedule import add_noise
+from composer.errors import ComposerError
+from composer.grid import STEPS_PER_BEAT
+from composer.io.checkpoint import build_model, load_weights, read_config
+from composer.levels.returns import return_start
+from composer.nets.drums import DrumDenoiser
+from composer.representation.drums import (CLOSED_HAT, CRASH, DRUM_CHANNELS, KICK, MAX_STEPS, N_DRUMS,
+                                           OPEN_HAT, RIDE, STYLES, bar_condition, from_drum_array,
+                                           to_drum_array, track_from_bars)
+from composer.score import Score, Section, Track
+
+DEFAULT_STEPS = 12
+DEFAULT_VARIATION = 0.3
+"""How far a section's other bars move from its groove bar (0 = copies, 1 = new bars)."""
+SONG_STYLES = ("rock", "pop", "soul", "funk", "hiphop")
+"""The styles a song's drummer is drawn from (the accompaniment is pop: no jazz, latin, punk)."""
+DRUM_TRACK = "Drums"
+DRUM_METERS = {(4, 4): ("4/4", 16), (3, 4): ("3/4", 12), (6, 8): ("6/8", 12), (2, 4): ("4/4", 8)}
+"""Meters the level writes: (numerator, denominator) -> (meter the net was trained on, 16ths
+per bar).  A 2/4 bar is the first half of a 4/4 bar."""
+LIGHT, MEDIUM, HEAVY = 0, 1, 2
+
+
+class DrumLevel:
+    """A trained drum denoiser, ready to sample (eval mode, CPU)."""
+
+    def __init__(self, model: DrumDenoiser) -> None:
+        self.model = model.eval()
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike) -> "DrumLevel":
+        config = read_config(folder, kind="drums")
+        return cls(load_weights(folder, build_model(DrumDenoiser, config.get("model"), folder)))
+
+
+@dataclass(frozen=True)
+class DrumSection:
+    """What the drummer plays in one section: bars ``start_bar .. start_bar + n_bars - 1``,
+    the section's ``label``, ``intensity`` (0 light, 1 medium, 2 heavy; None = no drums) and
+    whether a new section follows (``fill``: its last bar is a fill)."""
+
+    start_bar: int
+    n_bars: int
+    label: str
+    intensity: int | None
+    fill: bool
+
+
+def band_density(score: Score, n_bars: int, steps_per_bar: int) -> np.ndarray:
+    """float [n_bars]: onsets per beat of every pitched (non-drum) track in each bar."""
+    counts = np.zeros(n_bars)
+    for t in score.tracks:
+        if t.is_drum:
+            continue
+        for n in t.notes:
+            bar = score.tick_to_bar(n.start_tick)
+            if 0 <= bar < n_bars:
+                counts[bar] += 1
+    return counts / (steps_per_bar / STEPS_PER_BEAT)
+
+
+def label_intensity(label: str) -> int:
+    """The intensity a section's label asks for: intro / outro light, chorus heavy, verses,
+    bridges and interludes medium."""
+    if label in ("i", "o"):
+        return LIGHT
+    if label == "B":
+        return HEAVY
+    return MEDIUM
+
+
+def plan_sections(sections: Sequence[Section], density: np.ndarray) -> tuple[DrumSection, ...]:
+    """The drummer's plan of ``sections`` (sorted, tiling the bars) given the band's onsets per
+    beat in each bar: the label's intensity, one step up where the band plays more than 1.3x
+    its song-wide median, one down under 0.7x; no drums where the band is silent."""
+    sections = sorted(sections)
+    dens = [float(np.mean(density[s.start_bar:s.start_bar + s.n_bars])) if s.n_bars else 0.0
+            for s in sections]
+    playing = [d for d in dens if d > 0]
+    median = float(np.median(playing)) if playing else 0.0
+    out = []
+    for i, (s, d) in enumerate(zip(sections, dens)):
+        if d <= 0:
+            level = None
+        else:
+            level = label_intensity(s.label)
+            if d > 1.3 * median:
+                level = min(HEAVY, level + 1)
+            elif d < 0.7 * median:
+                level = max(LIGHT, level - 1)
+        nxt = sections[i + 1] if i + 1 < len(sections) else None
+        fill = nxt is not None and s.n_bars >= 2 and level is not None
+        out.append(DrumSection(s.start_bar, s.n_bars, s.label, level, fill))
+    return tuple(out)
+
+
+def _denoise_fn(level: DrumLevel, cond: torch.Tensor, known: torch.Tensor, mask: torch.Tensor,
+                guidance: float):
+    b = cond.shape[0]
+
+    def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if guidance == 1.0:
+            return level.model(x, t, cond, torch.ones(b), known, mask)
+        both = level.model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([cond, cond]),
+                           torch.cat([torch.ones(b), torch.zeros(b)]), torch.cat([known, known]),
+                           torch.cat([mask, mask]))
+        return guided(both[:b], both[b:], guidance)
+
+    return denoise
+
+
+def _run(level: DrumLevel, cond: np.ndarray, known: torch.Tensor, mask: torch.Tensor, steps: int,
+         generator: torch.Generator | None, guidance: float, tick, source: torch.Tensor | None = None,
+         variation: float = 1.0) -> torch.Tensor:
+    """One batched sampler run: from noise, or (``source`` given) from ``source`` noised to
+    ``variation``; ``known`` / ``mask`` as the net takes them."""
+    c = torch.from_numpy(np.asarray(cond, np.float32))
+    noise = torch.randn(known.shape, generator=generator)
+    start = 0
+    x = noise.clone()
+    if source is not None:
+        start = return_start(steps, variation)
+        x = add_noise(source, noise, grid_time(steps, start).expand(known.shape[0]))
+    return run_sampler(_denoise_fn(level, c, known, mask, guidance), x, steps, known=known,
+                       mask=mask, noise=noise, tick=tick, start=start)
+
+
+def _padding(steps_per_bar: int, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """known / mask [b, C, 16] with the padding beyond ``steps_per_bar`` known (no hits)."""
+    empty = torch.from_numpy(to_drum_array(np.zeros((1, MAX_STEPS, N_DRUMS), np.uint8),
+                                           np.zeros((1, MAX_STEPS, N_DRUMS), np.float32)))
+    known = empty.expand(b, -1, -1).clone()
+    mask = torch.zeros(b, DRUM_CHANNELS, MAX_STEPS)
+    mask[:, :, steps_per_bar:] = 1
+    return known, mask
+
+
+@torch.no_grad()
+def sample_drums(level: DrumLevel, plan: Sequence[DrumSection], n_bars: int, meter: str = "4/4",
+                 steps_per_bar: int = 16, bpm: float = 100.0, style: str | None = None,
+                 generator: torch.Generator | None = None, steps: int = DEFAULT_STEPS,
+                 variation: float = DEFAULT_VARIATION, guidance: float = 1.0,
+                 progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The drum part of a song planned as ``plan``: (velocity uint8, offset float32)
+    ``[n_bars, 16, N_DRUMS]`` (see :mod:`composer.representation.drums`).
+
+    meter: the net's meter ("4/4", "3/4", "6/8"); steps_per_bar: 16ths written per bar (8 for
+    2/4, the first half of a 4/4 bar); bpm: the tempo condition; style: one of
+    :data:`composer.representation.drums.STYLES` (default: drawn from :data:`SONG_STYLES` by
+    ``generator``); steps: sampler steps; variation: see :data:`DEFAULT_VARIATION`;
+    guidance: classifier-free guidance scale (1 = off); progress(done, total) after each
+    network call.  Three batched sampler runs whatever the song's length: the grooves, then
+    the crash bars, fills and variations of every (label, intensity) played."""
+    if style is None:
+        style = SONG_STYLES[int(torch.randint(len(SONG_STYLES), (1,), generator=generator))]
+    if style not in STYLES:
+        raise ComposerError(f"unknown drum style {style!r}; choose one of {', '.join(STYLES)}")
+    s_idx = STYLES.index(style)
+    net_steps = MAX_STEPS if meter == "4/4" else steps_per_bar
+    velocity = np.zeros((n_bars, MAX_STEPS, N_DRUMS), np.uint8)
+    offset = np.zeros((n_bars, MAX_STEPS, N_DRUMS), np.float32)
+    keys = list(dict.fromkeys((s.label, s.intensity) for s in plan if s.intensity is not None))
+    if not keys:
+        return velocity, offset
+    longest = {k: max(s.n_bars for s in plan if (s.label, s.intensity) == k) for k in keys}
+    n_var = {k: max(1, (longest[k] - 2) // 2) for k in keys}   # variations: every other bar
+    tick = step_counter(progress, 3 * steps)
+
+    def cond(k, fill: bool) -> np.ndarray:
+        return bar_condition(fill, k[1], s_idx, bpm, meter)
+
+    # 1. one groove bar per (label, intensity)
+    known, mask = _padding(net_steps, len(keys))
+    grooves = _run(level, np.stack([cond(k, False) for k in keys]), known, mask, steps, generator,
+                   guidance, tick)
+    # 2. the crash bar of each (the groove with a crash and a kick on the downbeat, no hat
+    # there), its fill (the groove's first half kept) and its variations, in one batch
+    rows, conds, knowns, masks, sources = [], [], [], [], []
+    for i, k in enumerate(keys):
+        g = grooves[i]
+        kn, mk = _padding(net_steps, 1)
+        kn, mk = kn[0], mk[0]
+        crash_known, crash_mask = kn.clone(), mk.clone()
+        crash_known[:N_DRUMS, 0] = torch.where(g[:N_DRUMS, 0] > 0, 1.0, -1.0)
+        for d in (CRASH, KICK):
+            crash_known[d, 0] = 1.0
+        for d in (CLOSED_HAT, OPEN_HAT, RIDE):
+            crash_known[d, 0] = -1.0
+        crash_mask[:N_DRUMS, 0] = 1
+        rows.append((k, "crash"))
+        conds.append(cond(k, False)), knowns.append(crash_known), masks.append(crash_mask), sources.append(g)
+        fill_known, fill_mask = kn.clone(), mk.clone()
+        half = net_steps // 2
+        fill_known[:, :half] = g[:, :half]
+        fill_mask[:, :half] = 1
+        rows.append((k, "fill"))
+        conds.append(cond(k, True)), knowns.append(fill_known), masks.append(fill_mask), sources.append(None)
+        for j in range(n_var[k]):
+            rows.append((k, f"var{j}"))
+            conds.append(cond(k, False)), knowns.append(kn), masks.append(mk), sources.append(g)
+    known2, mask2 = torch.stack(knowns), torch.stack(masks)
+    # the varied bars start from their groove noised to `variation`, the fills from noise:
+    # two runs, so each starts at its own time
+    is_var = torch.tensor([s is not None for s in sources])
+    out = torch.zeros_like(known2)
+    var_idx = torch.nonzero(is_var)[:, 0]
+    fill_idx = torch.nonzero(~is_var)[:, 0]
+    cond2 = np.stack(conds)
+    src = torch.stack([sources[int(i)] for i in var_idx])
+    out[var_idx] = _run(level, cond2[var_idx.numpy()], known2[var_idx], mask2[var_idx], steps,
+                        generator, guidance, tick, source=src, variation=variation)
+    out[fill_idx] = _run(level, cond2[fill_idx.numpy()], known2[fill_idx], mask2[fill_idx], steps,
+                         generator, guidance, tick)
+    bars = {row: out[i] for i, row in enumerate(rows)}
+    for i, k in enumerate(keys):
+        bars[(k, "groove")] = grooves[i]
+    # 3. place the bars
+    for s in plan:
+        if s.intensity is None:
+            continue
+        k = (s.label, s.intensity)
+        for j in range(s.n_bars):
+            if j == 0:
+                name = "crash"
+            elif s.fill and j == s.n_bars - 1:
+                name = "fill"
+            elif j % 2 == 1:
+                name = "groove"
+            else:
+                name = f"var{(j // 2 - 1) % n_var[k]}"
+            v, o = from_drum_array(bars[(k, name)][None].numpy())
+            velocity[s.start_bar + j, :steps_per_bar] = v[0, :steps_per_bar]
+            offset[s.start_bar + j, :steps_per_bar] = o[0, :steps_per_bar]
+    return velocity, offset
+
+
+# ---------------------------------------------------------------------------- a Score's drums
+def drum_meter(score: Score, meter: str | None = None) -> tuple[str, int, int]:
+    """(net meter, 16ths per bar, ticks per bar) of ``score``'s one meter (or of ``meter``,
+    e.g. "4/4", when given); ComposerError for a meter the level does not write or a song
+    whose meter changes."""
+    if meter is not None:
+        try:
+            num, den = (int(p) for p in meter.strip().split("/"))
+        except ValueError:
+            raise ComposerError(f"bad meter {meter!r}; write it like 4/4") from None
+    else:
+        meters = {(ts.numerator, ts.denominator) for ts in score.time_signatures} or {(4, 4)}
+        if len(meters) > 1:
+            names = ", ".join(f"{a}/{b}" for a, b in sorted(meters))
+            raise ComposerError(f"the song changes meter ({names}); drums are written for one meter "
+                                "(give --meter to read the whole song in one)")
+        num, den = meters.pop()
+    if (num, den) not in DRUM_METERS:
+        raise ComposerError(f"drums are written in 4/4, 3/4, 2/4 and 6/8, not {num}/{den}"
+                            + ("" if meter is not None else " (give --meter to read the song in another)"))
+    net_meter, spb = DRUM_METERS[(num, den)]
+    return net_meter, spb, spb * score.resolution // STEPS_PER_BEAT
+
+
+def sections_from_notes(score: Score, n_bars: int, bar_ticks: int) -> tuple[Section, ...]:
+    """Sections for a song without markers: blocks of 8 bars (4 in a song under 16 bars), a
+    block labelled as the first earlier block whose bars' pitch classes and onsets it repeats
+    (cosine >= 0.9), else with a new capital letter (A, B, C...)."""
+    block = 8 if n_bars >= 16 else 4
+    feats = []
+    starts = list(range(0, n_bars, block))
+    for a in starts:
+        lo, hi = a * bar_ticks, min(n_bars, a + block) * bar_ticks
+        f = np.zeros(12 + 16)
+        for t in score.tracks:
+            if t.is_drum:
+                continue
+            for n in t.notes:
+                if lo <= n.start_tick < hi:
+                    f[n.pitch % 12] += 1
+                    f[12 + ((n.start_tick - lo) * 16 // bar_ticks) % 16] += 1
+        feats.append(f / (np.linalg.norm(f) or 1.0))
+    labels: list[str] = []
+    fresh = iter("ABCDEFGHJKLMNPQRSTUVWXYZ")
+    for i, f in enumerate(feats):
+        same = next((labels[j] for j in range(i) if float(f @ feats[j]) >= 0.9 and feats[j].any()), None)
+        labels.append(same or next(fresh, "X"))
+    return tuple(Section(a, min(block, n_bars - a), lab, "") for a, lab in zip(starts, labels))
+
+
+def song_sections(score: Score, n_bars: int, bar_ticks: int) -> tuple[Section, ...]:
+    """The score's sections made to tile bars 0..n_bars-1 (a gap becomes a section of its own,
+    label "x"); from the notes when it has none."""
+    if not score.sections:
+        return sections_from_notes(score, n_bars, bar_ticks)
+    out, bar = [], 0
+    for s in sorted(score.sections):
+        if s.start_bar >= n_bars:
+            break
+        if s.start_bar > bar:
+            out.append(Section(bar, s.start_bar - bar, "x", ""))
+        start = max(bar, s.start_bar)
+        end = min(n_bars, s.start_bar + s.n_bars)
+        if end > start:
+            out.append(Section(start, end - start, s.label, s.name))
+            bar = end
+    if bar < n_bars:
+        out.append(Section(bar, n_bars - bar, "x", ""))
+    return tuple(out)
+
+
+def add_drums(level: DrumLevel, score: Score, generator: torch.Generator | None = None,
+              humanize: bool = False, steps: int = DEFAULT_STEPS, meter: str | None = None,
+              style: str | None = None, progress: Callable[[int, int], None] | None = None) -> Score:
+    """``score`` with a :data:`DRUM_TRACK` track (GM kit, channel 10) written over its
+    sections (or sections found from its notes), meter and first tempo; everything else
+    unchanged.  humanize: each hit moved by the net's offset (off: on the 16th grid)."""
+    net_meter, spb, bar_ticks = drum_meter(score, meter)
+    end = score.end_tick
+    n_bars = -(-end // bar_ticks) if end > 0 else 0
+    if n_bars == 0:
+        raise ComposerError("the song has no notes to play drums to")
+    bpm = score.tempos[0].bpm if score.tempos else 120.0
+    own = {(ts.numerator, ts.denominator) for ts in score.time_signatures} or {(4, 4)}
+    if meter is not None and own != {tuple(int(p) for p in meter.strip().split("/"))}:
+        # the markers count bars of the file's meter, not of the one asked for
+        score_for_sections = score.replace(sections=())
+    else:
+        score_for_sections = score
+    sections = song_sections(score_for_sections, n_bars, bar_ticks)
+    plan = plan_sections(sections, band_density(score, n_bars, spb))
+    velocity, offset = sample_drums(level, plan, n_bars, net_meter, spb, float(bpm), style, generator,
+                                    steps, progress=progress)
+    track = track_from_bars(velocity, offset if humanize else None, score.resolution, spb, DRUM_TRACK)
+    # a hit pulled early by its offset can not start before the song; none sounds past its end
+    notes = tuple(n for n in track.notes if n.start_tick < end)
+    tracks = tuple(t for t in score.tracks) + (Track(DRUM_TRACK, 0, True, notes),)
+    return score.replace(tracks=tracks).validate()
+
+
+__all__ = ["DrumLevel", "DrumSection", "sample_drums", "add_drums", "plan_sections", "band_density",
+           "label_intensity", "song_sections", "sections_from_notes", "drum_meter", "DRUM_TRACK",
+           "DEFAULT_STEPS", "DEFAULT_VARIATION", "SONG_STYLES", "DRUM_METERS"]
