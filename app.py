@@ -15,8 +15,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="composer web app")
     parser.add_argument("--models", default=None, help="folder with form/, chords/, notes/ "
                                                        "(default: the shipped models)")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "out" / "app"),
-                        help="root of the per-session output folders")
+    # Inside Gradio's cache by default: Gradio serves a file from its cache as it is, and
+    # copies any other file there first, so outputs kept elsewhere were stored twice.
+    parser.add_argument("--out", default=str(Path(os.environ["GRADIO_TEMP_DIR"]) / "sessions"),
+                        help="root of the per-session output folders (default: GRADIO_TEMP_DIR/sessions; "
+                             "a folder outside Gradio's cache holds a second copy of every file)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--concurrency", type=int, default=2, help="jobs run at once (default 2)")
@@ -35,6 +38,9 @@ def main() -> None:
     warnings.showwarning = lambda message, category, *rest, **kw: logging.getLogger("composer.app").warning(
         "%s", message)
 
+    from composer.app.memory import tune_malloc
+
+    tune_malloc()  # before the models load: their buffers too go to mmap and return on free
     from composer.app.actions import AppLimits
     from composer.app.ui import build_ui, launch_options
     from composer.pipeline import Composer

@@ -43,7 +43,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_app(folder: Path, *extra: str, startup_s: float = 180.0) -> Iterator[RunningApp]:
-    """``python app.py --port P --out folder/out`` until the block ends (then terminated).
+    """``python app.py --port P --out folder/gradio/sessions`` until the block ends (then terminated).
 
     ``startup_s`` only bounds how long a server that never comes up is waited for; it is not
     a test of speed."""
@@ -53,11 +53,15 @@ def running_app(folder: Path, *extra: str, startup_s: float = 180.0) -> Iterator
            "GRADIO_TEMP_DIR": str(folder / "gradio"), "PYTHONUNBUFFERED": "1"}
     log_path = folder / "server.log"
     with open(log_path, "wb") as log:
+        # The sessions' folders inside Gradio's cache, as app.py's default puts them.
+        # COMPOSER_TEST_MODELS: another models folder (e.g. while a new level's checkpoint is
+        # being trained into models/).
+        models = ("--models", os.environ["COMPOSER_TEST_MODELS"]) if os.environ.get("COMPOSER_TEST_MODELS") else ()
         proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(port),
-                                 "--out", str(folder / "out"), *extra],
+                                 "--out", str(folder / "gradio" / "sessions"), *models, *extra],
                                 cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    app = RunningApp(url, folder / "out", folder / "gradio", log_path, proc.pid)
+    app = RunningApp(url, folder / "gradio" / "sessions", folder / "gradio", log_path, proc.pid)
     try:
         deadline = time.monotonic() + startup_s
         while True:

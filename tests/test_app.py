@@ -3,6 +3,7 @@ without globals.  Browser and gradio_client tests are in test_app_browser.py."""
 from __future__ import annotations
 
 import os
+import re
 import time
 import zipfile
 
@@ -212,7 +213,7 @@ def test_render_uses_the_chosen_timbre_per_track_name(ctx, session):
     plain = act.render(ctx, session, {})
     plain_audio = sf.read(plain.audio_path)[0]
     sax = act.render(ctx, session, {"Piano": "SoundFont: Alto Sax (65)", "Melody": "sf:40"})
-    assert sax.timbres == (("Piano RH", "sf:65"), ("Piano LH", "sf:65"), ("Melody", "sf:40"))
+    assert dict(sax.timbres) == {"Piano RH": "sf:65", "Piano LH": "sf:65", "Melody": "sf:40"}
     sax_audio = sf.read(sax.audio_path)[0]
     n = min(len(plain_audio), len(sax_audio))
     assert np.abs(plain_audio[:n] - sax_audio[:n]).mean() > 0.01
@@ -276,10 +277,10 @@ def test_build_ui_twice_without_globals(tmp_path):
         "/compose": [("form", ""), ("bars", None), ("key", act.KEYS[0]), ("tempo", None),
                      ("meter", "4/4"), ("seed", None), ("steps", None), ("bass", True),
                      ("audio", True), ("audio_format", "wav")],
-        "/render": [("midi", None), ("timbres", None), ("audio_format", "wav")],
+        "/render": [("midi", None), ("timbres", None), ("audio_format", "wav"), ("gains", None)],
         "/regenerate": [("midi", None), ("section", None), ("from_bar", None), ("to_bar", None),
                         ("level", act.LEVEL_NOTES), ("seed", None), ("audio", True),
-                        ("audio_format", "wav")],
+                        ("audio_format", "wav"), ("timbres", None), ("gains", None)],
     }
     assert all(p["parameter_has_default"] for e in api.values() for p in e["parameters"])
     assert all([r["label"] for r in e["returns"]] == ["midi", "audio", "view", "summary"]
@@ -291,7 +292,9 @@ def test_build_ui_twice_without_globals(tmp_path):
             "seed": "Textbox", "compose": "Button", "cancel": "Button", "midi-in": "File",
             "view": "Image", "player": "Audio", "section": "Dropdown", "regenerate": "Button",
             "undo": "Button", "render": "Button", "stems": "Button", "downloads": "File",
-            "timbre-0": "Dropdown"}.items() <= kinds.items()
+            "timbre-0": "Dropdown", "volume-0": "Slider", "mute-0": "Checkbox",
+            "compose-message": "Markdown", "change-message": "Markdown",
+            "sound-message": "Markdown", "open-message": "Markdown"}.items() <= kinds.items()
 
     # The installed timbres, and only they, are offered per track.
     def learned(app):
@@ -299,3 +302,90 @@ def test_build_ui_twice_without_globals(tmp_path):
         return [value for _, value in dropdown.choices if value.startswith("Learned:")]
 
     assert learned(first) == ["Learned: flute"] and learned(second) == []
+
+# ---------------------------------------------------------------------------- issue 22
+def test_the_seed_in_the_summary_stays_the_songs_and_the_rewrites_are_listed(ctx, session):
+    act.compose(ctx, session, read_inputs("A2B2", seed=3, steps=2), audio=False)
+    v = act.regenerate(ctx, session, section=2, seed=9, steps=2, audio=False)
+    # The seed composed the song; "Seed 9" would compose a different one.
+    assert v.seed == 3 and "**Seed** 3" in v.summary and "Seed** 9" not in v.summary
+    assert v.edits == ("section 2 (Chorus): new notes, seed 9",)
+    assert "**Rewritten** section 2 (Chorus): new notes, seed 9" in v.summary
+    w = act.regenerate(ctx, session, bars=(1, 1), level=act.LEVEL_CHORDS, seed=4, steps=2, audio=False)
+    assert w.seed == 3 and w.edits[1] == "bars 1-1: new chords and notes, seed 4"
+    # Download names carry the seed, key and tempo (and the rewrites), not random hex.
+    key = str(w.score.key_signatures[0]).replace(" ", "-").replace("#", "sharp")
+    assert w.midi_path.name == f"song-seed3-{key}-{w.score.tempos[0].bpm:.0f}bpm-edit2.mid"
+    assert w.musicxml_path.name == w.midi_path.stem + ".musicxml"
+    assert w.musicxml_path.read_text().lstrip().startswith("<?xml")
+
+
+def test_an_opened_song_keeps_its_learned_lead_through_render_and_regenerate(ctx, session, tmp_path):
+    first = act.compose(ctx, session, read_inputs("A2B2", seed=3, steps=2), audio=False)
+    api = Session(ctx.out_root)  # as /render and /regenerate do: a new session opens the file
+    opened = act.open_midi(ctx, api, first.midi_path)
+    assert opened.timbres == first.timbres == (("Melody", "ddsp:clarinet"),)
+    again = act.regenerate(ctx, api, section=1, seed=2, steps=2, audio=False)
+    assert again.timbres == first.timbres
+    # Naming one track keeps the others as they were; the SoundFont default turns it off.
+    assert act._merged_timbres(ctx, again, {"Piano": "sf:4"}) == (
+        ("Melody", "ddsp:clarinet"), ("Piano RH", "sf:4"), ("Piano LH", "sf:4"))
+    assert act._merged_timbres(ctx, again, {"Melody": SOUNDFONT_DEFAULT}) == ()
+
+
+@pytest.mark.parametrize("timbres, message", [
+    ("flute", 'timbres must map track names to timbres, e.g. {"Melody": "ddsp:flute"}, not \'flute\''),
+    ([1, 2, 3], "timbres must map track names to timbres"),
+    ({"Melody": 5}, "the timbre of 'Melody' must be text such as sf:73 or ddsp:flute, not 5"),
+    ({"Melody": "flute"}, "unknown timbre 'flute': write sf:PROGRAM (0-127) or ddsp:NAME"),
+])
+def test_timbres_of_the_wrong_shape_get_one_line(ctx, session, timbres, message):
+    act.compose(ctx, session, read_inputs("A2", seed=1, steps=2), audio=False)
+    with pytest.raises(ComposerError) as info:
+        act.render(ctx, session, timbres)
+    assert str(info.value) == message or str(info.value).startswith(message)
+
+
+def test_a_drum_track_is_offered_and_takes_drum_kits_only(ctx, session, tmp_path):
+    kits = timbre_choices(["clarinet"], drum=True)
+    assert kits[0] == SOUNDFONT_DEFAULT and all(k.startswith("Drum kit: ") for k in kits[1:])
+    assert timbre_spec("Drum kit: Room (8)") == "sf:8"
+    assert act.timbre_label("sf:8", ["clarinet"], drum=True) == "Drum kit: Room (8)"
+    song = Score(tracks=(Track("Melody", 71, False, (Note(0, 480, 72, 90),)),
+                         Track("Drums", 0, True, (Note(0, 120, 36, 100),))))
+    assert act.check_timbres(song, {"Drums": "Drum kit: Jazz (32)"}, ["clarinet"]) == (("Drums", "sf:32"),)
+    for bad in ("Learned: clarinet", "sf:73"):
+        with pytest.raises(ComposerError, match="Drums is a drum track: it plays a drum kit"):
+            act.check_timbres(song, {"Drums": bad}, ["clarinet"])
+
+
+def test_regenerate_refuses_a_section_and_bars_together(ctx, session):
+    act.compose(ctx, session, read_inputs("A2B2", seed=3, steps=2), audio=False)
+    with pytest.raises(ComposerError, match=r"give a section or a bar range \(from_bar, to_bar\), not both"):
+        act.regenerate(ctx, session, section=1, bars=(1, 2), audio=False)
+    # Blank bar fields are no bar range.
+    assert act.regenerate(ctx, session, section=1, bars=(None, ""), seed=1, steps=2, audio=False).edits
+
+
+def test_volumes_are_checked_and_kept(ctx, session):
+    v = act.compose(ctx, session, read_inputs("A2", seed=1, steps=2), audio=False,
+                    gains={"Melody": -3, "Piano": None, "Bass": 0, "Gone": 5})
+    assert v.gains == (("Melody", -3.0), ("Piano RH", float("-inf")), ("Piano LH", float("-inf")))
+    for gains, message in [({"Melody": 40}, "the volume of 'Melody' must be -60 to +24 dB, not 40"),
+                           ({"Melody": "loud"}, "The volume of 'Melody' must be a number"),
+                           ([1], "gains must map track names to dB")]:
+        with pytest.raises(ComposerError, match=re.escape(message)):
+            act.check_gains(v.score, gains)
+
+
+@pytest.mark.parametrize("error, shown, hidden", [
+    (ComposerError("x.mid: not a MIDI file (starts with b'RIFF\\x00', not b'MThd')"),
+     "starts with 'RIFF\\x00', not 'MThd'", "b'"),
+    (ComposerError("Form: bad form '" + "A8" * 300 + "': too long"), "Form: bad form 'A8A8", "A8" * 40),
+    (ComposerError("the song lasts 4,000 s; composer renders at most 3,600 s (60 minutes) of music: "
+                   "shorten it (`composer inspect` shows its tracks and tempo)"), "shorten it", "composer inspect"),
+    (ComposerError(f"cannot read {os.getcwd()}/out/app/x.mid or {os.getcwd()}"), "x.mid", os.getcwd()),
+])
+def test_messages_show_no_bytes_no_long_echo_no_cli_advice_no_server_folder(error, shown, hidden):
+    text = act.user_message(error)
+    assert shown in text and hidden not in text and len(text) <= 300

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -152,6 +153,9 @@ def test_regenerate_a_section_then_undo(page, tmp_path):
     page.locator("#regen-seed textarea, #regen-seed input").first.fill("11")
     second = click_and_wait_for_view(page, "#regenerate")
     assert second != first
+    # The picker stays on the section just rewritten, and the seed shown is the song's.
+    assert page.locator("#section input").input_value() == "3. Chorus (bars 7-10)"
+    assert seed_of(summary(page)) == 5 and "section 3 (Chorus): new notes, seed 11" in summary(page)
     wait_for_download(page, ".mid", not_name=old_path.name)
     (tmp_path / "new").mkdir()
     new = read_midi(download(page, ".mid", tmp_path / "new"))
@@ -220,16 +224,47 @@ def test_render_an_upload_with_a_chosen_timbre(page, tmp_path):
     assert np.abs(a[:n] - b[:n]).mean() > 0.01
 
 
-def test_a_bad_input_shows_its_one_message(page, server):
+def message(page, elem_id: str, text: str) -> str:
+    """Wait for ``text`` in the message line ``elem_id``; returns the line."""
+    box = page.locator(f"#{elem_id}")
+    page.wait_for_function("([id, t]) => document.querySelector('#' + id).innerText.includes(t)",
+                           arg=[elem_id, text])
+    return box.inner_text()
+
+
+def error_badges(page) -> int:
+    """Components showing Gradio's error state (the red "Error" over an output)."""
+    return page.evaluate("() => [...document.querySelectorAll('.wrap, .status-tracker, .error')]"
+                         ".filter(e => e.offsetParent !== null && /^\\s*Error\\s*$/.test(e.innerText || '')).length")
+
+
+def test_a_bad_input_shows_its_one_message_and_leaves_the_song(page, server, tmp_path):
+    page.locator("#form textarea, #form input").first.fill("A4")
+    page.get_by_label("Render audio").uncheck()
+    view = click_and_wait_for_view(page, "#compose")
+    text_before = summary(page)
+    midi = download(page, ".mid", tmp_path)
     page.locator("#seed textarea, #seed input").first.fill("-1")
     page.click("#compose")
-    text = toast_text(page, "Seed must be")
+    text = message(page, "compose-message", "Seed must be")
     assert "Seed must be a whole number from 0 to 2147483647, not -1" in text
     assert "--" not in text and str(server.out_dir) not in text and "Traceback" not in text
     page.locator("#seed textarea, #seed input").first.fill("")
     page.locator("#bars textarea, #bars input").first.fill("2.5")
     page.click("#compose")
-    assert "Bars must be a whole number from 1 to 512, not 2.5" in toast_text(page, "Bars must be")
+    assert "Bars must be a whole number from 1 to 512, not 2.5" in message(page, "compose-message", "Bars must")
+    # The song and every control as they were: the view, summary, downloads, section picker,
+    # timbre menus; no error badge anywhere, no error toast.
+    page.wait_for_timeout(500)  # (let any late update land before looking)
+    assert view_src(page) == view and summary(page) == text_before
+    assert page.locator(f'#downloads a[download="{midi.name}"]').count() == 1
+    assert page.locator("#section input").input_value().startswith("1. ")
+    assert page.locator("#timbre-0").is_visible()
+    assert error_badges(page) == 0 and page.locator(".toast-body").count() == 0
+    # The next good press clears the message.
+    page.locator("#bars textarea, #bars input").first.fill("")
+    click_and_wait_for_view(page, "#compose")
+    page.wait_for_function("() => !document.querySelector('#compose-message').innerText.trim()")
     # Logged as one line each, not a traceback.
     log = server.log()
     assert "composer.app INFO on_compose: Seed must be" in log and "Traceback" not in log
@@ -269,15 +304,28 @@ def test_gradio_client_named_api(server, tmp_path):
 
 
 def test_no_user_can_fetch_the_output_folders(server):
-    """Files are served only from Gradio's cache under their content hash, never from the
-    output folders by path (another user's session folder)."""
+    """A session's files lie in Gradio's cache (stored once: Gradio serves them as they are),
+    under a folder named by 128 random bits that only its own tab is told.  Nothing else of
+    the server is served: not the folders themselves, not a guessed session, not a file
+    outside the cache."""
+    import re
+    import secrets
+
     files = [p for p in server.out_dir.rglob("*.mid")]
     assert files, "an earlier test composed through this server"
-    for path in files[:3]:
+    assert all(re.fullmatch(r"(api-)?[0-9a-f]{32}", p.relative_to(server.out_dir).parts[0]) for p in files)
+    guessed = server.out_dir / secrets.token_hex(16) / files[0].name
+    for path in (server.out_dir, files[0].parent, guessed, server.log_path):
         url = f"{server.url}gradio_api/file={path}"
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(url, timeout=30)
-        assert info.value.code == 403
+        assert info.value.code in (403, 404), path
+    # Each output is stored once: no copy of a view or an audio file elsewhere in Gradio's
+    # cache (MIDI files are there again only as the API clients' uploads of them).
+    ours = {p.name for p in server.out_dir.rglob("*") if p.suffix in (".png", ".wav", ".flac")}
+    copies = {p.name for p in server.cache_dir.rglob("*") if p.suffix in (".png", ".wav", ".flac")
+              and server.out_dir not in p.parents}
+    assert ours and not ours & copies
 
 
 def test_preset_stems_flac_and_cancel(page, server, tmp_path):
@@ -305,3 +353,93 @@ def test_preset_stems_flac_and_cancel(page, server, tmp_path):
         page.wait_for_timeout(500)
     assert "on_compose: cancelled" in server.log()
     assert view_src(page) == before
+    # Stopping is what the user asked for: no red "Error" toast, no error badge.
+    page.wait_for_timeout(500)
+    assert page.locator(".toast-body.error, .toast-wrap .error").count() == 0
+    assert page.locator(".toast-body", has_text="Error").count() == 0 and error_badges(page) == 0
+
+
+def test_a_drum_track_offers_drum_kits_only(page, tmp_path):
+    R = 480
+    path = tmp_path / "beat.mid"
+    write_midi(Score(resolution=R, tempos=(TempoChange.from_bpm(0, 120),), tracks=(
+        Track("Lead", 73, False, tuple(Note(i * R, R, 72, 90) for i in range(8))),
+        Track("Drums", 0, True, tuple(Note(i * R, R // 4, 36 if i % 2 == 0 else 38, 100) for i in range(8))))),
+        path)
+    page.get_by_role("tab", name="Open a MIDI file").click()
+    before = view_src(page)
+    page.locator("#midi-in input[type=file]").set_input_files(str(path))
+    page.wait_for_function("b => { const i = document.querySelector('#view img');"
+                           " return i && i.getAttribute('src') !== b; }", arg=before)
+    box = page.locator("#timbre-1 input")
+    box.click()
+    listbox = page.locator(f"#{box.get_attribute('aria-controls')} [role=option]")
+    options = [o.get_attribute("aria-label") for o in listbox.all()]
+    assert options[0] == "SoundFont: the track's own program"
+    assert options[1:] and all(o.startswith("Drum kit: ") for o in options[1:]), options
+
+
+def test_a_closed_tab_takes_its_files_with_it(browser, server):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(180_000)
+    page.goto(server.url)
+    page.wait_for_selector("#compose")
+    before = {p.name for p in server.out_dir.iterdir()} if server.out_dir.exists() else set()
+    page.locator("#form textarea, #form input").first.fill("A2")
+    page.get_by_label("Render audio").uncheck()
+    click_and_wait_for_view(page, "#compose")
+    mine = [p for p in server.out_dir.iterdir() if p.name not in before and not p.name.startswith("api-")]
+    assert len(mine) == 1 and any(mine[0].iterdir())
+    context.close()
+    for _ in range(240):  # until the server hears the tab close (bounded, not timed)
+        if not mine[0].exists():
+            break
+        time.sleep(0.5)
+    assert not mine[0].exists()
+    assert "tab closed: its session folder removed" in server.log()
+
+
+def test_gradio_client_bad_arguments_are_one_line_and_no_traceback(server, tmp_path):
+    gradio_client = pytest.importorskip("gradio_client")
+    client = gradio_client.Client(server.url, verbose=False, download_files=str(tmp_path))
+    song = tmp_path / "song.mid"
+    _upload_song(song)
+    midi = gradio_client.handle_file(str(song))
+    cases = [
+        (dict(timbres="flute", midi=midi), "/render", "timbres must map track names to timbres"),
+        (dict(timbres=[1, 2, 3], midi=midi), "/render", "timbres must map track names to timbres"),
+        (dict(gains={"Lead": "loud"}, midi=midi), "/render", "The volume of 'Lead' must be a number"),
+        (dict(key="H minor", audio=False), "/compose", "unknown key 'H minor'"),
+        (dict(meter="5/4", audio=False), "/compose", "Meter must be one of 4/4, 3/4, 2/4, 6/8, not '5/4'"),
+        (dict(audio_format="mp3", audio=False), "/compose", "audio format must be wav or flac, not 'mp3'"),
+        (dict(midi=midi, section=1, level="everything"), "/regenerate", "choose 'new notes' or"),
+        (dict(midi=midi, section=1, from_bar=1, to_bar=2), "/regenerate",
+         "give a section or a bar range (from_bar, to_bar), not both"),
+        (dict(form="A8" * 300, audio=False), "/compose", "Form: "),
+    ]
+    for kwargs, api, text in cases:
+        with pytest.raises(gradio_client.exceptions.AppError) as info:
+            client.predict(api_name=api, **kwargs)
+        message = str(info.value)
+        assert text in message and "\n" not in message and len(message) <= 300, (api, kwargs, message)
+    assert "Traceback" not in server.log()
+
+
+def test_gradio_client_regenerate_keeps_the_lead_sound(server, tmp_path):
+    """/compose plays the melody on the learned clarinet; /regenerate of another section
+    must too (it played the SoundFont clarinet, 12 dB louder in the untouched intro)."""
+    gradio_client = pytest.importorskip("gradio_client")
+    sf = pytest.importorskip("soundfile")
+    client = gradio_client.Client(server.url, verbose=False, download_files=str(tmp_path))
+    midi, audio, _, text = client.predict(form="i4A8B8o4", seed=3, api_name="/compose")
+    _, audio2, _, text2 = client.predict(midi=gradio_client.handle_file(midi), section=3, seed=2,
+                                         api_name="/regenerate")
+    song = read_midi(midi)
+    a, rate = sf.read(audio)
+    b, _ = sf.read(audio2)
+    intro = int(song.tick_to_seconds(song.bar_to_tick(4)) * rate)
+    level = [20 * np.log10(np.sqrt((x[:intro] ** 2).mean())) for x in (a, b)]
+    # Both normalised to -14 LUFS: a new chorus moves the untouched intro by a little, not 12 dB.
+    assert abs(level[0] - level[1]) < 2.0, level
+    assert "section 3 (Chorus): new notes, seed 2" in text2

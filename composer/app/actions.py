@@ -42,6 +42,10 @@ SOUNDFONT_PROGRAMS = (
     ("Cello", 42), ("Strings", 48), ("Choir Aahs", 52), ("Trumpet", 56), ("Alto Sax", 65),
     ("Tenor Sax", 66), ("Clarinet", 71), ("Flute", 73), ("Synth Lead", 80), ("Warm Pad", 89),
 )
+# The General MIDI drum kits (bank 128 programs) a drum track can play; a drum track plays
+# nothing else (a learned timbre or a melodic program would be ignored by the renderer).
+DRUM_KITS = (("Standard", 0), ("Room", 8), ("Power", 16), ("Electronic", 24), ("TR-808", 25),
+             ("Jazz", 32), ("Brush", 40), ("Orchestra", 48))
 KEY_MODEL_CHOOSES = "(model chooses)"
 KEYS = [KEY_MODEL_CHOOSES] + [f"{t} {m}" for m in ("major", "minor")
                               for t in PITCH_CLASS_NAMES]
@@ -84,13 +88,15 @@ class AppLimits:
     max_audio_seconds: longest song rendered to audio (a 512-bar song at 60 bpm is 34 minutes:
     audio that long is ~0.7 GB of float samples per track while mixing; download the MIDI and
     use `composer render` for it); session_max_age_s: a session folder untouched this long is
-    removed; max_total_bytes: the output root is trimmed, oldest session first, to this size;
+    removed (an API call's folder after ``api_max_age_s``: its client fetches the files at
+    once); max_total_bytes: the output root is trimmed, oldest session first, to this size;
     max_undo: versions kept per session for undo (each holds a Score in memory);
     queue_size / concurrency: Gradio's queue length and jobs run at once (two CPU cores)."""
 
     max_upload_bytes: int = 4 * 2 ** 20
     max_audio_seconds: float = 600.0
     session_max_age_s: float = 2 * 3600.0
+    api_max_age_s: float = 600.0
     max_total_bytes: int = 2 * 2 ** 30
     max_undo: int = 10
     queue_size: int = 32
@@ -128,8 +134,12 @@ class Version:
     score: the song; midi_path / view_path: its MIDI file and piano-roll PNG;
     audio_path: the rendered mix or None; timbres: the (track name, timbre spec) it was
     rendered with; seed: the seed that wrote it (None for an opened file); summary: Markdown;
+    musicxml_path: the song as MusicXML (a lead sheet over the piano and bass) or None;
     editable: whether regenerate can work on it (sections that tile the song, Melody and
-    Piano tracks: a song made by composer); gain_plan: the mix's gain, reused for stems.
+    Piano tracks: a song made by composer); gain_plan: the mix's gain, reused for stems;
+    edits: what was rewritten since ``seed`` wrote it ("section 3 (Chorus): new notes, seed
+    11"), so the summary says how to make this song again; gains: (track name, dB) the user's
+    volume per track, -inf muted.
     """
 
     score: Score
@@ -142,6 +152,13 @@ class Version:
     editable: bool = False
     name: str = "song"
     gain_plan: object | None = field(default=None, compare=False, repr=False)
+    edits: tuple[str, ...] = ()
+    gains: tuple[tuple[str, float], ...] = ()
+    musicxml_path: Path | None = None
+
+
+API_PREFIX = "api-"
+"""Folder names of API calls' sessions start with this (they are removed sooner)."""
 
 
 class Session:
@@ -149,8 +166,8 @@ class Session:
     history (newest last, at most ``max_undo``) and a cancel flag.  The folder name is 128
     random bits, never derived from anything another user can see."""
 
-    def __init__(self, out_root: str | os.PathLike, max_undo: int = 10) -> None:
-        self.folder = Path(out_root) / secrets.token_hex(16)
+    def __init__(self, out_root: str | os.PathLike, max_undo: int = 10, prefix: str = "") -> None:
+        self.folder = Path(out_root) / (prefix + secrets.token_hex(16))
         self.history: list[Version] = []
         self.max_undo = max_undo
         self.cancel = threading.Event()
@@ -178,7 +195,14 @@ class Session:
         return version
 
     def fresh(self, stem: str, suffix: str) -> Path:
-        return self.touch() / f"{stem}-{secrets.token_hex(6)}{suffix}"
+        """A new file name in the folder: ``stem`` + suffix, numbered when taken (the name is
+        what a download is saved as; the folder's random name keeps it private)."""
+        folder = self.touch()
+        path, n = folder / f"{stem}{suffix}", 1
+        while path.exists():
+            n += 1
+            path = folder / f"{stem}-{n}{suffix}"
+        return path
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -267,6 +291,13 @@ def read_inputs(form: str | None = "", bars=None, key: str | None = None, tempo=
     return SongInputs(form_text, n_bars, key_text, bpm, meter_text, seed_value, n_steps, bool(bass))
 
 
+def _short(value, limit: int = 40) -> str:
+    """``value`` quoted for a message, cut to ``limit`` characters: a 600-character form
+    typed back in full drowns the one thing the message says."""
+    text = repr(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit - 4] + "...'"
+
+
 _FLAG_WORDS = {"--bars": "Bars", "--tempo": "Tempo", "--steps": "Sampler steps", "--seed": "Seed",
                "--form": "Form", "--key": "Key", "--meter": "Meter", "--timbre": "timbre"}
 
@@ -285,15 +316,29 @@ def user_message(err: BaseException, *hidden: str | os.PathLike) -> str:
         if folder:
             text = re.sub(re.escape(str(Path(folder))) + r"(?:/[^\s/'\"]+)*/([^\s/'\"]+)", r"\1", text)
     text = re.sub(r"(?:/[^\s/'\"]+)+/([^\s/'\"]+)", r"\1", text)  # any other absolute path too
+    cwd = os.getcwd()
+    if len(cwd) > 1:  # the server's working folder, however it is written
+        text = text.replace(cwd + os.sep, "").replace(cwd, ".")
     text = text.replace("pass --force to overwrite it", "try again")
     text = re.sub(r"`composer generate`", "the Compose tab", text)
-    return text
+    # Advice for the command line means nothing in a browser.
+    text = re.sub(r"\s*\(`composer inspect`[^)]*\)", "", text)
+    text = re.sub(r"`composer (?:inspect|render|convert)[^`]*`", "a MIDI editor", text)
+    # Python's bytes reprs (b'MThd') as the bytes they show.
+    text = re.sub(r"\bb'((?:[^'\\]|\\.)*)'", r"'\1'", text)
+    text = re.sub(r'\bb"((?:[^"\\]|\\.)*)"', r"'\1'", text)
+    # A quoted value of the user's, cut: the message must stay one short line.
+    text = re.sub(r"'([^']{60})[^']{4,}'", r"'\1...'", text)
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 # ---------------------------------------------------------------------------- timbres
-def timbre_choices(installed: Sequence[str]) -> list[str]:
-    """Dropdown labels: the track's own program, GM programs, then the learned timbres."""
+def timbre_choices(installed: Sequence[str], drum: bool = False) -> list[str]:
+    """Dropdown labels: the track's own program, GM programs, then the learned timbres; for
+    a drum track its own kit and the GM drum kits only."""
     labels = [SOUNDFONT_DEFAULT]
+    if drum:
+        return labels + [f"Drum kit: {name} ({program})" for name, program in DRUM_KITS]
     labels += [f"SoundFont: {name} ({program})" for name, program in SOUNDFONT_PROGRAMS]
     labels += [f"Learned: {name}" for name in installed]
     return labels
@@ -307,18 +352,18 @@ def timbre_spec(label: str | None) -> str | None:
     label = str(label).strip()
     if label.startswith("Learned: "):
         return "ddsp:" + label.removeprefix("Learned: ")
-    if label.startswith("SoundFont: ") and label.endswith(")"):
+    if label.startswith(("SoundFont: ", "Drum kit: ")) and label.endswith(")"):
         return "sf:" + label.rsplit("(", 1)[1].rstrip(")")
     if re.fullmatch(r"sf:\d{1,3}|ddsp:[\w.-]+|\d{1,3}", label):
         return label if ":" in label else f"sf:{label}"
-    raise ComposerError(f"unknown timbre choice {label!r}")
+    raise ComposerError(f"unknown timbre {_short(label)}: write sf:PROGRAM (0-127) or ddsp:NAME")
 
 
-def timbre_label(spec: str | None, installed: Sequence[str]) -> str:
+def timbre_label(spec: str | None, installed: Sequence[str], drum: bool = False) -> str:
     """The dropdown label for a spec (the inverse of :func:`timbre_spec` on the choices)."""
     if spec is None:
         return SOUNDFONT_DEFAULT
-    for label in timbre_choices(installed):
+    for label in timbre_choices(installed, drum):
         if timbre_spec(label) == spec:
             return label
     return SOUNDFONT_DEFAULT
@@ -343,9 +388,17 @@ def check_timbres(score: Score, timbres: Mapping[str, str | None] | None,
     ``strict`` a name the song lacks is an error, else it is dropped (a choice made before
     composing for a track the new song does not have, e.g. Bass with bass off).  A learned
     timbre that is not installed is an error naming the installed ones."""
+    if timbres is not None and not isinstance(timbres, Mapping):
+        raise ComposerError('timbres must map track names to timbres, e.g. {"Melody": "ddsp:flute"}, '
+                            f"not {_short(timbres)}")
     names = [t.name for t in score.tracks]
+    drums = {t.name for t in score.tracks if t.is_drum}
+    kits = {f"sf:{program}" for _, program in DRUM_KITS}
     out = []
     for name, label in (timbres or {}).items():
+        if not isinstance(label, (str, type(None))):
+            raise ComposerError(f"the timbre of {_short(name)} must be text such as sf:73 or ddsp:flute, "
+                                f"not {_short(label)}")
         spec = timbre_spec(label)
         # "Piano" names both hands of a song composer wrote (as `--timbre Piano=...` does)
         if name not in names and {f"{name} RH", f"{name} LH"} <= set(names):
@@ -358,6 +411,9 @@ def check_timbres(score: Score, timbres: Mapping[str, str | None] | None,
             continue
         if spec is None:
             continue
+        if name in drums and spec not in kits:
+            raise ComposerError(f"{name} is a drum track: it plays a drum kit ("
+                                + ", ".join(f"sf:{p} {k}" for k, p in DRUM_KITS) + f"), not {spec}")
         if spec.startswith("ddsp:") and spec[5:] not in installed:
             raise ComposerError(f"unknown learned timbre {spec[5:]!r}; installed: "
                                 f"{', '.join(installed) or 'none'}")
@@ -366,8 +422,10 @@ def check_timbres(score: Score, timbres: Mapping[str, str | None] | None,
 
 
 # ---------------------------------------------------------------------------- describing
-def describe(score: Score, seed: int | None, name: str | None = None) -> str:
-    """A few Markdown lines: form, sections, key(s), tempo, meter, tracks, seed."""
+def describe(score: Score, seed: int | None, name: str | None = None,
+             edits: Sequence[str] = ()) -> str:
+    """A few Markdown lines: form, sections, key(s), tempo, meter, tracks, the seed that
+    composed the song and the parts rewritten since (each with its own seed)."""
     lines = []
     if name:
         lines.append(f"**{name}**")
@@ -386,6 +444,8 @@ def describe(score: Score, seed: int | None, name: str | None = None) -> str:
     lines.append("**Tracks** " + ", ".join(f"{t.name} ({len(t.notes)} notes)" for t in score.tracks))
     if seed is not None:
         lines.append(f"**Seed** {seed}")
+    if edits:
+        lines.append("**Rewritten** " + "; then ".join(edits))
     return "\n\n".join(lines)
 
 
@@ -421,24 +481,100 @@ def _checked(session: Session | None, progress: Progress | None) -> Progress:
     return report
 
 
-def _write_view(session: Session, score: Score, title: str) -> Path:
+def file_stem(score: Score, name: str, seed: int | None, n_edits: int = 0) -> str:
+    """A download's name without suffix, saying which song it is: ``song-seed5-A-minor-96bpm``
+    (``-edit2`` after two rewrites); an opened file keeps its own name (``-edit1`` ...)."""
+    parts = [re.sub(r"[^\w-]+", "_", name).strip("_")[:60] or "song"]
+    if seed is not None:  # (an opened file's own name says what it is)
+        parts.append(f"seed{seed}")
+        if score.key_signatures:
+            parts.append(str(score.key_signatures[0]).replace("#", "sharp").replace(" ", "-"))
+        if score.tempos:
+            parts.append(f"{score.tempos[0].bpm:.0f}bpm")
+    if n_edits:
+        parts.append(f"edit{n_edits}")
+    return re.sub(r"[^\w-]+", "_", "-".join(parts))
+
+
+def _write_musicxml(session: Session, score: Score, stem: str) -> Path | None:
+    """The song as MusicXML for a notation program or a DAW's score view; None (and one log
+    line) when the song cannot be written as notation."""
+    import logging  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
+
+    from composer.errors import NotationError  # noqa: PLC0415
+    from composer.io.musicxml import write_musicxml  # noqa: PLC0415
+
+    path = session.fresh(stem, ".musicxml")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a staff's left-out notes: the MIDI file has them all
+            write_musicxml(score, path)
+    except NotationError as err:
+        logging.getLogger("composer.app").info("no MusicXML: %s", err)
+        return None
+    return path
+
+
+def _write_view(session: Session, score: Score, title: str, stem: str = "view") -> Path:
     from composer.plot import draw_score  # noqa: PLC0415
 
-    path = session.fresh("view", ".png")
+    path = session.fresh(stem + "-view", ".png")
     draw_score(score, path, title=title)
     return path
 
 
+def check_format(fmt) -> AudioFormat:
+    if fmt not in ("wav", "flac"):
+        raise ComposerError(f"audio format must be wav or flac, not {_short(fmt)}")
+    return fmt
+
+
+def check_gains(score: Score, gains: Mapping[str, float | None] | None) -> tuple[tuple[str, float], ...]:
+    """(track name, dB) volumes for ``score``: a number of dB in the mixer's range, or None /
+    "mute" for a muted track; names the song lacks are dropped (a choice made for the song
+    before), 0 dB ones left out.  One line for anything else."""
+    from composer.render.mix import GAIN_RANGE_DB  # noqa: PLC0415
+
+    if gains is None:
+        return ()
+    if not isinstance(gains, Mapping):
+        raise ComposerError(f'gains must map track names to dB, e.g. {{"Melody": -3, "Bass": "mute"}}, '
+                            f"not {_short(gains)}")
+    names = {t.name for t in score.tracks}
+    out = []
+    lo, hi = GAIN_RANGE_DB
+    for name, value in gains.items():
+        if value is None or (isinstance(value, str) and value.strip().lower() == "mute"):
+            gain = float("-inf")
+        else:
+            gain = _number(value, f"The volume of {_short(name)}")
+            if not lo <= gain <= hi:
+                raise ComposerError(f"the volume of {_short(name)} must be {lo:g} to {hi:+g} dB, not {gain:g}")
+        hands = [f"{name} RH", f"{name} LH"]
+        for track in ([name] if name in names else [h for h in hands if h in names]):
+            if gain != 0:
+                out.append((track, gain))
+    return tuple(out)
+
+
+def _levels(gains: tuple[tuple[str, float], ...]):
+    from composer.render.mix import GainOption, MixLevels  # noqa: PLC0415
+
+    return MixLevels(gains=tuple(GainOption(name, db) for name, db in gains))
+
+
 def render_audio(ctx: AppContext, session: Session, score: Score,
                  timbres: tuple[tuple[str, str], ...], fmt: AudioFormat = "wav",
-                 progress: Progress | None = None) -> tuple[Path, object]:
-    """Render ``score`` with (track name, spec) timbres into a fresh file of the session;
+                 progress: Progress | None = None,
+                 gains: tuple[tuple[str, float], ...] = (), stem: str = "audio") -> tuple[Path, object]:
+    """Render ``score`` with (track name, spec) timbres and (track name, dB) volumes into a
+    fresh file of the session, the lead balanced over the band (``composer.render.mix``);
     returns (path, gain plan).  Reports stage "audio" in seconds of music rendered."""
     from composer.io.audio import write_normalised_blocks  # noqa: PLC0415
     from composer.render.mix import parse_timbre_options, resolve_timbres  # noqa: PLC0415
 
-    if fmt not in ("wav", "flac"):
-        raise ComposerError(f"audio format must be wav or flac, not {fmt!r}")
+    check_format(fmt)
     seconds = score.duration_seconds
     limit = ctx.limits.max_audio_seconds
     if seconds > limit:
@@ -453,12 +589,12 @@ def render_audio(ctx: AppContext, session: Session, score: Score,
     def blocks():
         done = 0
         report("audio", 0, total)
-        for block in mixer.render_blocks(score, rate, chosen):
+        for block in mixer.render_blocks(score, rate, chosen, _levels(gains)):
             done += len(block)
             report("audio", min(done / rate, total), total)
             yield block
 
-    path = session.fresh("audio", f".{fmt}")
+    path = session.fresh(stem, f".{fmt}")
     # 64 MB held in memory per render, beyond that a temporary file: the server's memory stays
     # bounded with several renders at once.
     written = write_normalised_blocks(path, blocks(), rate, 2, memory_limit_mb=64.0)
@@ -467,28 +603,36 @@ def render_audio(ctx: AppContext, session: Session, score: Score,
 
 def _finish(ctx: AppContext, session: Session, score: Score, *, seed: int | None, name: str,
             timbres: tuple[tuple[str, str], ...], audio: bool, fmt: AudioFormat,
-            progress: Progress | None) -> Version:
+            progress: Progress | None, edits: tuple[str, ...] = (),
+            gains: tuple[tuple[str, float], ...] = ()) -> Version:
     from composer.io.midi import write_midi  # noqa: PLC0415
 
-    midi_path = session.fresh(name, ".mid")
+    stem = file_stem(score, name, seed, len(edits))
+    midi_path = session.fresh(stem, ".mid")
     write_midi(score, midi_path)
+    musicxml_path = _write_musicxml(session, score, stem) if is_editable(score) else None
     title = f"{name} · seed {seed}" if seed is not None else name
-    view = _write_view(session, score, title)
+    if edits:
+        title += f" · {len(edits)} part{'s' if len(edits) > 1 else ''} rewritten"
+    view = _write_view(session, score, title, stem)
     audio_path = plan = None
     if audio:
-        audio_path, plan = render_audio(ctx, session, score, timbres, fmt, progress)
-    return Version(score, midi_path, view, describe(score, seed), seed, audio_path, timbres,
-                   is_editable(score), name, plan)
+        audio_path, plan = render_audio(ctx, session, score, timbres, fmt, progress, gains, stem)
+    return Version(score, midi_path, view, describe(score, seed, edits=edits), seed, audio_path, timbres,
+                   is_editable(score), name, plan, edits, gains, musicxml_path)
 
 
 def compose(ctx: AppContext, session: Session, inputs: SongInputs,
             timbres: Mapping[str, str | None] | None = None, *, audio: bool = True,
-            fmt: AudioFormat = "wav", progress: Progress | None = None) -> Version:
+            fmt: AudioFormat = "wav", progress: Progress | None = None,
+            gains: Mapping[str, float | None] | None = None) -> Version:
     """Write a new song with ``ctx.composer`` and make it the session's current version.
 
     ``timbres`` maps track names to dropdown labels or specs; names the new song lacks are
-    dropped, tracks not named play :func:`default_timbres`.  A blank seed draws a fresh one
-    (so two untouched Composes give two songs); the seed used is in the summary."""
+    dropped, tracks not named play :func:`default_timbres`; ``gains`` maps track names to
+    volumes in dB (None: muted).  A blank seed draws a fresh one (so two untouched Composes
+    give two songs); the seed used is in the summary."""
+    check_format(fmt)
     session.cancel.clear()
     report = _checked(session, progress)
     seed = inputs.seed if inputs.seed is not None else int(secrets.randbits(31))
@@ -498,7 +642,7 @@ def compose(ctx: AppContext, session: Session, inputs: SongInputs,
     merged = {**default_timbres(score, ctx.installed_timbres), **dict(timbres or {})}
     chosen = check_timbres(score, merged, ctx.installed_timbres, strict=False)
     version = _finish(ctx, session, score, seed=seed, name="song", timbres=chosen, audio=audio,
-                      fmt=fmt, progress=progress)
+                      fmt=fmt, progress=progress, gains=check_gains(score, gains))
     return session.push(version)
 
 
@@ -529,37 +673,68 @@ def open_midi(ctx: AppContext, session: Session, path: str | os.PathLike | None)
     # sections on one tick last two seconds, and each is drawn.
     from composer.limits import check_song_limits  # noqa: PLC0415
     check_song_limits(score, path.name, "the app draws")
-    name = Path(path.name).stem[:40] or "upload"
-    version = _finish(ctx, session, score, seed=None, name=name, timbres=(), audio=False,
+    # (a file downloaded after rewrites counts its rewrites again from here)
+    name = re.sub(r"-edit\d+$", "", Path(path.name).stem)[:60] or "upload"
+    # The timbres a composed song starts with, so that a song composed here and opened again
+    # (or sent to /render and /regenerate) sounds as it did: its lead on the learned timbre.
+    timbres = check_timbres(score, default_timbres(score, ctx.installed_timbres), ctx.installed_timbres,
+                            strict=False)
+    version = _finish(ctx, session, score, seed=None, name=name, timbres=timbres, audio=False,
                       fmt="wav", progress=None)
     return session.push(replace(version, summary=describe(score, None, path.name)))
 
 
+def _merged_timbres(ctx: AppContext, current: Version, timbres) -> tuple[tuple[str, str], ...]:
+    """``timbres`` (track name -> label or spec; every key must be a track of the song: the
+    old app dropped "0", "1", "2" silently) over the version's own: a track not named keeps
+    the timbre it had, a track named with the SoundFont default plays its own program."""
+    check_timbres(current.score, timbres, ctx.installed_timbres, strict=True)  # the checks, one line
+    names = {t.name for t in current.score.tracks}
+    merged: dict[str, str | None] = dict(current.timbres)
+    for name, label in (timbres or {}).items():
+        # "Piano" names both hands, as in check_timbres; a hand named alone wins over it.
+        for track in [name] if name in names else [f"{name} RH", f"{name} LH"]:
+            merged[track] = label
+    return check_timbres(current.score, merged, ctx.installed_timbres, strict=True)
+
+
 def render(ctx: AppContext, session: Session, timbres: Mapping[str, str | None] | None = None,
-           fmt: AudioFormat = "wav", progress: Progress | None = None) -> Version:
-    """Render the current version with a timbre per track name (every key must be a track of
-    the song: the old app dropped "0", "1", "2" silently).  Replaces the current version's
-    audio; the score is unchanged, so this is not an undo step."""
+           fmt: AudioFormat = "wav", progress: Progress | None = None,
+           gains: Mapping[str, float | None] | None = None) -> Version:
+    """Render the current version with a timbre per track name over its own (see
+    :func:`_merged_timbres`) and ``gains`` (track name -> dB, None muted; None keeps the
+    version's).  Replaces the current version's audio; the score is unchanged, so this is
+    not an undo step."""
     current = session.current
     if current is None:
         raise ComposerError("compose a song or open a MIDI file first")
+    check_format(fmt)
     session.cancel.clear()
-    chosen = check_timbres(current.score, timbres, ctx.installed_timbres, strict=True)
-    audio_path, plan = render_audio(ctx, session, current.score, chosen, fmt, progress)
-    return session.replace_current(replace(current, audio_path=audio_path, timbres=chosen, gain_plan=plan))
+    chosen = _merged_timbres(ctx, current, timbres)
+    volumes = check_gains(current.score, gains) if gains is not None else current.gains
+    audio_path, plan = render_audio(ctx, session, current.score, chosen, fmt, progress, volumes,
+                                    file_stem(current.score, current.name, current.seed, len(current.edits)))
+    return session.replace_current(replace(current, audio_path=audio_path, timbres=chosen, gain_plan=plan,
+                                           gains=volumes))
 
 
 def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
                bars: tuple[int, int] | None = None, level: str = LEVEL_NOTES, seed=None,
                steps: int | None = None, timbres: Mapping[str, str | None] | None = None,
                audio: bool = True, fmt: AudioFormat = "wav",
-               progress: Progress | None = None) -> Version:
+               progress: Progress | None = None,
+               gains: Mapping[str, float | None] | None = None) -> Version:
     """Write one part of the current song anew and push it as a new version (undo goes back).
 
     section: 1-based section number; bars: (first, last) 1-based and inclusive, as musicians
     count and as the view labels them; level: "new notes" (same chords) or "new chords and
     notes".  Everything outside the part stays exactly.  Audio is rendered again (with
-    ``timbres``, else the current version's) when ``audio``."""
+    ``timbres`` over the current version's, and its volumes unless ``gains``) when ``audio``.
+    The version keeps the seed that composed the song; the rewrite and its own seed are
+    listed in its summary."""
+    levels = {LEVEL_NOTES: "notes", LEVEL_CHORDS: "chords", "notes": "notes", "chords": "chords"}
+    if level not in levels:  # the arguments first, then the song
+        raise ComposerError(f"choose {LEVEL_NOTES!r} or {LEVEL_CHORDS!r}, not {_short(level)}")
     current = session.current
     if current is None:
         raise ComposerError("compose a song first")
@@ -568,13 +743,20 @@ def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
     score = current.score
     n_bars = sum(s.n_bars for s in score.sections)
     n_sections = len(score.sections)
+    if bars is not None and all(_blank(b) for b in bars):
+        bars = None
+    if section is not None and bars is not None:
+        raise ComposerError("give a section or a bar range (from_bar, to_bar), not both")
     if (section is None) == (bars is None):
         raise ComposerError("choose either a section or a bar range")
+    check_format(fmt)
     if section is not None:
         number = _whole(section, "Section", 1, n_sections)
         if number is None:
             raise ComposerError("choose a section")
         kwargs = {"section": number - 1}
+        part = sorted(score.sections)[number - 1]
+        what = f"section {number} ({part.name or part.label})"
     else:
         first = _whole(bars[0], "From bar", 1, n_bars)
         last = _whole(bars[1], "To bar", 1, n_bars)
@@ -583,19 +765,21 @@ def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
         if last < first:
             raise ComposerError(f"To bar ({last}) comes before From bar ({first})")
         kwargs = {"bars": (first - 1, last)}
-    levels = {LEVEL_NOTES: "notes", LEVEL_CHORDS: "chords", "notes": "notes", "chords": "chords"}
-    if level not in levels:
-        raise ComposerError(f"choose {LEVEL_NOTES!r} or {LEVEL_CHORDS!r}, not {level!r}")
+        what = f"bars {first}-{last}"
     seed_value = _whole(seed, "Seed", 0, SEED_MAX)
     seed_value = seed_value if seed_value is not None else int(secrets.randbits(31))
+    _merged_timbres(ctx, current, timbres)  # a bad timbre or volume costs nothing
+    if gains is not None:
+        check_gains(score, gains)
     session.cancel.clear()
     report = _checked(session, progress)
     new = ctx.composer.regenerate(score, level=levels[level], seed=seed_value, steps=steps,
                                   progress=report, **kwargs)
-    chosen = (check_timbres(new, timbres, ctx.installed_timbres, strict=True)
-              if timbres is not None else current.timbres)
-    version = _finish(ctx, session, new, seed=seed_value, name="song", timbres=chosen, audio=audio,
-                      fmt=fmt, progress=progress)
+    chosen = _merged_timbres(ctx, current, timbres)
+    volumes = check_gains(new, gains) if gains is not None else current.gains
+    edit = f"{what}: {'new notes' if levels[level] == 'notes' else 'new chords and notes'}, seed {seed_value}"
+    version = _finish(ctx, session, new, seed=current.seed, name=current.name, timbres=chosen, audio=audio,
+                      fmt=fmt, progress=progress, edits=current.edits + (edit,), gains=volumes)
     return session.push(version)
 
 
@@ -618,17 +802,18 @@ def stems_zip(ctx: AppContext, session: Session, fmt: AudioFormat = "wav",
     current = session.current
     if current is None:
         raise ComposerError("compose a song or open a MIDI file first")
+    check_format(fmt)
     if current.gain_plan is None:
-        current = render(ctx, session, dict(current.timbres), fmt, progress)
+        current = render(ctx, session, None, fmt, progress)
     session.cancel.clear()
     report = _checked(session, progress)
     report("audio", 0, 1)
     score = current.score
     chosen = resolve_timbres(score, parse_timbre_options([f"{n}={s}" for n, s in current.timbres]))
-    stems = ctx.get_mixer().render_stems(score, ctx.sample_rate, chosen)
+    stems = ctx.get_mixer().render_stems(score, ctx.sample_rate, chosen, _levels(current.gains))
     from composer.io.atomic import atomic_path, make_folder  # noqa: PLC0415
 
-    zip_path = session.fresh(f"{current.name}-stems", ".zip")
+    zip_path = session.fresh(file_stem(score, current.name, current.seed, len(current.edits)) + "-stems", ".zip")
     folder = session.fresh("stems", "")
     make_folder(folder, "stems")
     try:
@@ -658,10 +843,12 @@ def folder_bytes(folder: Path) -> int:
 
 
 def cleanup_outputs(root: str | os.PathLike, max_age_s: float, max_total_bytes: int,
-                    now: float | None = None, keep: Sequence[str | os.PathLike] = ()) -> list[Path]:
-    """Remove session folders under ``root`` untouched for ``max_age_s`` seconds, then the
-    oldest ones until the rest fit in ``max_total_bytes``; folders in ``keep`` (the sessions
-    working now) stay.  Returns the folders removed, oldest first."""
+                    now: float | None = None, keep: Sequence[str | os.PathLike] = (),
+                    api_max_age_s: float | None = None) -> list[Path]:
+    """Remove session folders under ``root`` untouched for ``max_age_s`` seconds (an API
+    call's, named :data:`API_PREFIX`..., after ``api_max_age_s``), then the oldest ones until
+    the rest fit in ``max_total_bytes``; folders in ``keep`` (the sessions working now) stay.
+    Returns the folders removed, oldest first."""
     root = Path(root)
     if not root.is_dir():
         return []
@@ -678,7 +865,8 @@ def cleanup_outputs(root: str | os.PathLike, max_age_s: float, max_total_bytes: 
     removed = []
     total = sum(folder_bytes(p) for _, p in folders) + sum(folder_bytes(k) for k in kept if k.is_dir())
     for mtime, p in folders:
-        if now - mtime > max_age_s or total > max_total_bytes:
+        age_limit = api_max_age_s if api_max_age_s is not None and p.name.startswith(API_PREFIX) else max_age_s
+        if now - mtime > age_limit or total > max_total_bytes:
             size = folder_bytes(p)
             shutil.rmtree(p, ignore_errors=True)
             total -= size

@@ -2,13 +2,17 @@
 
 ``build_ui(composer, out_dir, installed_timbres, limits)`` returns a ``gr.Blocks``; nothing
 lives in module globals (DESIGN rule 9), so tests build as many apps as they like.  The
-buttons call the plain functions of ``actions.py``; a ComposerError becomes a one-line toast
-and one line in the log (``composer.app``), never a traceback.
+buttons call the plain functions of ``actions.py``; a ComposerError becomes one line beside
+the button that was pressed (the song and every control stay as they were: no output of the
+event is touched, so none shows an error badge) and one line in the log (``composer.app``),
+never a traceback.
 
 Three named API endpoints serve gradio_client, every argument optional (README, "The app"):
 ``/compose``, ``/render`` and ``/regenerate``.  They are separate, hidden events with their
 own small set of inputs, so that the UI's events (which carry the session and one dropdown
-per track) stay private and the API stays stable.
+per track) stay private and the API stays stable.  Their inputs are plain text boxes (not
+dropdowns with choices), so that a bad key, meter, format or level reaches our checks and
+gets our one line rather than Gradio's choice check and its traceback.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import gradio as gr
 from composer.app import actions as act
 from composer.app.actions import (FORM_HELP, FORM_PRESETS, KEYS, LEVEL_CHORDS, LEVEL_NOTES, METERS,
                                   SOUNDFONT_DEFAULT, AppContext, AppLimits, Cancelled, Session, Version)
+from composer.app.memory import release_memory
 from composer.errors import ComposerError
 
 MAX_TRACK_ROWS = 16
@@ -35,6 +40,16 @@ log = logging.getLogger("composer.app")
 def launch_options(limits: AppLimits) -> dict:
     """Keyword arguments for ``Blocks.launch`` that enforce the limits (upload size)."""
     return {"max_file_size": limits.max_upload_bytes, "show_error": True}
+
+
+def _one_line(err: BaseException) -> str:
+    """An unexpected error as one log line: its type, message and where it was raised (the
+    innermost frame), enough to find the bug without a traceback in the log."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb is not None else ""
+    return f"{type(err).__name__}{where}: " + " ".join(str(err).split())[:300]
 
 
 def _progress_callback(progress) -> act.Progress:
@@ -53,83 +68,144 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
     choices = act.timbre_choices(ctx.installed_timbres)
     work = {"concurrency_id": "work", "concurrency_limit": limits.concurrency}
 
+    def message_of(fn_name: str, err: BaseException) -> str:
+        """One line for the log and the user; an unexpected error is logged where it arose."""
+        if isinstance(err, Cancelled):
+            log.info("%s: cancelled", fn_name)
+            return "Stopped."
+        if isinstance(err, ComposerError):
+            message = act.user_message(err, ctx.out_root)
+            log.info("%s: %s", fn_name, message)
+            return message
+        log.error("%s: unexpected %s", fn_name, _one_line(err))
+        return "something went wrong on the server; the song is as it was"
+
     def guarded(fn):
-        """Expected errors as one toast and one log line; Cancel as a short notice."""
+        """A UI handler returning its outputs then a message line.  On an error, every
+        output but the message is left as it was (gr.skip: no error badge anywhere, the
+        song and the controls unchanged) and the message says what went wrong, in one line."""
+
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            try:
+                return [*fn(*args, **kwargs), ""]
+            except Exception as err:  # noqa: BLE001 - every error becomes one line, never a traceback
+                text = message_of(fn.__name__, err)
+                # Markdown shows the message, and messages quote the user's input: escape it.
+                shown = text if text == "Stopped." else "⚠ " + html.escape(text, quote=False)
+                return [gr.skip()] * inner.n_outputs + [shown]
+            finally:
+                release_memory()
+
+        inner.n_outputs = 0  # set when the event is wired (its outputs, less the message)
+        return inner
+
+    def api_guarded(fn):
+        """An API handler: a bad argument raises gr.Error (gradio_client's AppError) with the
+        one line, logged as one line."""
 
         @functools.wraps(fn)
         def inner(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
-            except Cancelled:
-                log.info("%s: cancelled", fn.__name__)
-                raise gr.Error("Stopped.", print_exception=False, title="Cancelled") from None
-            except ComposerError as err:
-                message = act.user_message(err, ctx.out_root)
-                log.info("%s: %s", fn.__name__, message)
-                # The toast renders HTML and messages quote the user's input: escape it.
-                raise gr.Error(html.escape(message, quote=False), print_exception=False) from None
+            except Exception as err:  # noqa: BLE001 - one line, never a traceback
+                text = message_of(fn.__name__, err)
+                raise gr.Error(html.escape(text, quote=False), print_exception=False) from None
+            finally:
+                release_memory()
 
         return inner
 
     def housekeeping(keep: Session | None = None) -> None:
         act.cleanup_outputs(ctx.out_root, limits.session_max_age_s, limits.max_total_bytes,
-                            keep=[keep.folder] if keep is not None else [])
+                            keep=[keep.folder] if keep is not None else [], api_max_age_s=limits.api_max_age_s)
 
     def session_of(session: Session | None) -> Session:
         # The page's load event makes the session; a call without one (a stale tab) gets a new one.
         return session if session is not None else Session(ctx.out_root, limits.max_undo)
 
     # ------------------------------------------------------------------ outputs of a version
-    def show(version: Version, session: Session) -> list:
+    def show(version: Version, session: Session, section_label: str | None = None) -> list:
+        """The song outputs for ``version``; the section picker keeps ``section_label`` when
+        the song still has it (a regenerate does not send the picker back to section 1)."""
         score = version.score
         tracks = score.tracks[:MAX_TRACK_ROWS]
         chosen = dict(version.timbres)
-        rows = []
+        volumes = dict(version.gains)
+        rows, vols, mutes = [], [], []
         for i in range(MAX_TRACK_ROWS):
             if i < len(tracks):
                 t = tracks[i]
                 label = f"{t.name or f'Track {i + 1}'} ({len(t.notes)} notes{', drums' if t.is_drum else ''})"
+                # A drum track is offered its kits only: it would ignore anything else.
                 rows.append(gr.update(visible=True, label=label,
-                                      value=act.timbre_label(chosen.get(t.name), ctx.installed_timbres)))
+                                      choices=act.timbre_choices(ctx.installed_timbres, t.is_drum),
+                                      value=act.timbre_label(chosen.get(t.name), ctx.installed_timbres,
+                                                             t.is_drum)))
+                gain = volumes.get(t.name, 0.0)
+                vols.append(gr.update(visible=True, value=gain if gain > float("-inf") else 0.0))
+                mutes.append(gr.update(visible=True, value=gain == float("-inf")))
             else:
                 rows.append(gr.update(visible=False, value=SOUNDFONT_DEFAULT))
+                vols.append(gr.update(visible=False, value=0.0))
+                mutes.append(gr.update(visible=False, value=False))
         sections = act.section_choices(score) if version.editable else []
         more = len(score.tracks) - MAX_TRACK_ROWS
         note = f"{more} more tracks keep their own program." if more > 0 else ""
         n_bars = sum(s.n_bars for s in score.sections) if version.editable else 0
+        picked = section_label if section_label in sections else (sections[0] if sections else None)
+        files = [version.midi_path, version.musicxml_path, version.audio_path]
         return [
             str(version.view_path),
             version.summary + (f"\n\n{note}" if note else ""),
             str(version.audio_path) if version.audio_path else None,
-            [str(p) for p in (version.midi_path, version.audio_path) if p],
-            gr.update(choices=sections, value=sections[0] if sections else None,
-                      interactive=version.editable),
+            [str(p) for p in files if p],
+            gr.update(choices=sections, value=picked, interactive=version.editable),
             gr.update(placeholder=f"1-{n_bars}" if n_bars else ""),
             gr.update(placeholder=f"1-{n_bars}" if n_bars else ""),
             gr.update(interactive=len(session.history) > 1),
             gr.update(interactive=version.editable),
-            *rows,
+            *rows, *vols, *mutes,
         ]
 
-    def timbres_from(session: Session, values: Sequence[str]) -> dict[str, str]:
+    def choices_from(session: Session, values: Sequence) -> tuple[dict[str, str], dict[str, float | None]]:
+        """The Sound panel's rows (timbres, then volumes, then mutes) as {track name: timbre}
+        and {track name: dB, None when muted}, by the current song's track names."""
         current = session.current
         if current is None:
-            return {}
-        return {t.name: v for t, v in zip(current.score.tracks[:MAX_TRACK_ROWS], values)}
+            return {}, {}
+        n = MAX_TRACK_ROWS
+        timbres, volumes, muted = values[:n], values[n:2 * n], values[2 * n:3 * n]
+        tracks = current.score.tracks[:n]
+        chosen = {t.name: v for t, v in zip(tracks, timbres)}
+        gains = {t.name: (None if m else (v or 0.0)) for t, v, m in zip(tracks, volumes, muted)}
+        return chosen, gains
 
     # ------------------------------------------------------------------ UI handlers
     def new_session(request: gr.Request):
         housekeeping()
-        return Session(ctx.out_root, limits.max_undo)
+        session = Session(ctx.out_root, limits.max_undo)
+        if request is not None and request.session_hash:
+            tabs[request.session_hash] = session
+        return session
+
+    def on_unload(request: gr.Request):
+        # The tab is closed (or reloaded, which makes a new session): its files go now, not
+        # when Gradio drops the tab's state (up to an hour later, for a tab that might reopen).
+        session = tabs.pop(request.session_hash, None) if request is not None else None
+        if session is not None:
+            session.remove()
+            log.info("tab closed: its session folder removed")
 
     @guarded
     def on_compose(session, form, bars, key, tempo, meter, seed, steps, bass, with_audio, fmt,
-                   *track_timbres, progress=gr.Progress()):
+                   *tracks, progress=gr.Progress()):
         session = session_of(session)
         inputs = act.read_inputs(form, bars, key, tempo, meter, seed, steps, bass)
         housekeeping(session)
-        version = act.compose(ctx, session, inputs, timbres_from(session, track_timbres),
-                              audio=bool(with_audio), fmt=fmt, progress=_progress_callback(progress))
+        timbres, gains = choices_from(session, tracks)
+        version = act.compose(ctx, session, inputs, timbres, audio=bool(with_audio), fmt=fmt,
+                              progress=_progress_callback(progress), gains=gains)
         return [session, *show(version, session)]
 
     @guarded
@@ -140,15 +216,15 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
         return [session, *show(version, session)]
 
     @guarded
-    def on_render(session, fmt, *track_timbres, progress=gr.Progress()):
+    def on_render(session, fmt, *tracks, progress=gr.Progress()):
         session = session_of(session)
-        version = act.render(ctx, session, timbres_from(session, track_timbres), fmt,
-                             _progress_callback(progress))
+        timbres, gains = choices_from(session, tracks)
+        version = act.render(ctx, session, timbres, fmt, _progress_callback(progress), gains=gains)
         return [session, *show(version, session)]
 
     @guarded
     def on_regenerate(session, what, section_label, first, last, level, seed, with_audio, fmt,
-                      *track_timbres, progress=gr.Progress()):
+                      *tracks, progress=gr.Progress()):
         session = session_of(session)
         if what == "a section":
             if not section_label:
@@ -156,22 +232,23 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             target = {"section": int(str(section_label).split(".", 1)[0])}
         else:
             target = {"bars": (first, last)}
-        version = act.regenerate(ctx, session, level=level, seed=seed,
-                                 timbres=timbres_from(session, track_timbres), audio=bool(with_audio),
-                                 fmt=fmt, progress=_progress_callback(progress), **target)
-        return [session, *show(version, session)]
+        timbres, gains = choices_from(session, tracks)
+        version = act.regenerate(ctx, session, level=level, seed=seed, timbres=timbres, audio=bool(with_audio),
+                                 fmt=fmt, progress=_progress_callback(progress), gains=gains, **target)
+        return [session, *show(version, session, section_label)]
 
     @guarded
-    def on_undo(session):
+    def on_undo(session, section_label):
         session = session_of(session)
         version = act.undo(session)
-        return [session, *show(version, session)]
+        return [session, *show(version, session, section_label)]
 
     @guarded
     def on_stems(session, fmt, progress=gr.Progress()):
         session = session_of(session)
         path = act.stems_zip(ctx, session, fmt, _progress_callback(progress))
-        files = [str(p) for p in (session.current.midi_path, session.current.audio_path, path) if p]
+        current = session.current
+        files = [str(p) for p in (current.midi_path, current.musicxml_path, current.audio_path, path) if p]
         return session, files
 
     def on_cancel(session):
@@ -189,50 +266,64 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
         return (str(version.midi_path), str(version.audio_path) if version.audio_path else None,
                 str(version.view_path), version.summary)
 
-    @guarded
+    def api_session() -> Session:
+        # An API call's files are fetched by its client at once: its folder lives a short
+        # while (AppLimits.api_max_age_s), not a browser session's two hours.
+        return Session(ctx.out_root, limits.max_undo, prefix=act.API_PREFIX)
+
+    @api_guarded
     def compose(form: str = "", bars: float | None = None, key: str = KEYS[0], tempo: float | None = None,
                 meter: str = "4/4", seed: float | None = None, steps: float | None = None,
                 bass: bool = True, audio: bool = True, audio_format: str = "wav",
                 progress=gr.Progress()):
         """Compose a whole song. Every argument is optional: blank means the model chooses.
         Returns the MIDI file, the audio file (or None), the piano-roll PNG and a summary."""
-        session = Session(ctx.out_root, limits.max_undo)
+        session = api_session()
         inputs = act.read_inputs(form, bars, key, tempo, meter, seed, steps, bass)
+        act.check_format(audio_format)
         housekeeping(session)
         return api_result(act.compose(ctx, session, inputs, audio=bool(audio), fmt=audio_format,
                                       progress=_progress_callback(progress)))
 
-    @guarded
+    @api_guarded
     def render(midi: str | None = None, timbres: dict | None = None, audio_format: str = "wav",
-               progress=gr.Progress()):
+               gains: dict | None = None, progress=gr.Progress()):
         """Render a MIDI file to audio with a timbre per track name, e.g.
-        {"Melody": "ddsp:flute", "Piano": "sf:4"} (tracks not named keep their own program)."""
-        session = Session(ctx.out_root, limits.max_undo)
+        {"Melody": "ddsp:flute", "Piano": "sf:4"} (tracks not named keep the timbre they start
+        with), and a volume per track name in dB, e.g. {"Melody": -3, "Bass": "mute"}."""
+        session = api_session()
+        act.check_format(audio_format)
         housekeeping(session)
         act.open_midi(ctx, session, midi)
-        return api_result(act.render(ctx, session, timbres or {}, audio_format,
-                                     _progress_callback(progress)))
+        return api_result(act.render(ctx, session, timbres, audio_format, _progress_callback(progress),
+                                     gains=gains))
 
-    @guarded
+    @api_guarded
     def regenerate(midi: str | None = None, section: float | None = None, from_bar: float | None = None,
                    to_bar: float | None = None, level: str = LEVEL_NOTES, seed: float | None = None,
-                   audio: bool = True, audio_format: str = "wav", progress=gr.Progress()):
+                   audio: bool = True, audio_format: str = "wav", timbres: dict | None = None,
+                   gains: dict | None = None, progress=gr.Progress()):
         """Write one section (1-based number) or bars from_bar..to_bar (1-based, inclusive) of
-        a song made by composer anew: level "new notes" or "new chords and notes"."""
-        session = Session(ctx.out_root, limits.max_undo)
-        housekeeping(session)
-        act.open_midi(ctx, session, midi)
+        a song made by composer anew: level "new notes" or "new chords and notes"; timbres
+        and gains as in /render."""
+        session = api_session()
         bars = None if from_bar is None and to_bar is None else (from_bar, to_bar)
         if section is None and bars is None:
             raise ComposerError("give a section number or a bar range (from_bar, to_bar)")
-        return api_result(act.regenerate(ctx, session, section=section if bars is None else None,
-                                         bars=bars, level=level, seed=seed, audio=bool(audio),
-                                         fmt=audio_format, progress=_progress_callback(progress)))
+        if section is not None and bars is not None:
+            raise ComposerError("give a section or a bar range (from_bar, to_bar), not both")
+        act.check_format(audio_format)
+        housekeeping(session)
+        act.open_midi(ctx, session, midi)
+        return api_result(act.regenerate(ctx, session, section=section, bars=bars, level=level, seed=seed,
+                                         audio=bool(audio), fmt=audio_format, timbres=timbres, gains=gains,
+                                         progress=_progress_callback(progress)))
 
     # ------------------------------------------------------------------ layout
+    tabs: dict[str, Session] = {}  # the open tabs' sessions by Gradio session hash, for unload
     with gr.Blocks(title="composer", delete_cache=(600, int(limits.session_max_age_s))) as app:
-        # Gradio drops a tab's state shortly after the tab closes, and this one also after the
-        # session's age limit; dropping it removes the session's folder.
+        # Gradio drops a tab's state after the session's age limit (or an hour after the tab
+        # closed; unload removes the folder sooner); dropping it removes the session's folder.
         session = gr.State(None, time_to_live=limits.session_max_age_s,
                            delete_callback=lambda s: s.remove() if s is not None else None)
         gr.Markdown("# composer\nWhole songs from a cascade of diffusion models: form → chords → "
@@ -263,9 +354,11 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                         bass = gr.Checkbox(value=True, label="Bass")
                         with_audio = gr.Checkbox(value=True, label="Render audio")
                     compose_button = gr.Button("Compose", variant="primary", elem_id="compose")
+                    compose_message = gr.Markdown("", elem_id="compose-message")
                 with gr.Tab("Open a MIDI file"):
                     midi_in = gr.File(label="MIDI file", file_types=[".mid", ".midi"], type="filepath",
                                       elem_id="midi-in")
+                    open_message = gr.Markdown("", elem_id="open-message")
                     gr.Markdown(f"Any Standard MIDI File up to {limits.max_upload_bytes // 2**20} MB. "
                                 "Choose a timbre per track under Sound, then Render.")
                 cancel_button = gr.Button("Cancel", variant="stop", elem_id="cancel")
@@ -286,57 +379,77 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                                                 elem_id="regen-seed")
                         regen_button = gr.Button("Regenerate", interactive=False, elem_id="regenerate")
                         undo_button = gr.Button("Undo", interactive=False, elem_id="undo")
+                    change_message = gr.Markdown("", elem_id="change-message")
                 with gr.Accordion("Sound", open=True, elem_id="sound"):
-                    track_rows = [gr.Dropdown(choices, value=SOUNDFONT_DEFAULT, visible=False,
-                                              label=f"Track {i + 1}", elem_id=f"timbre-{i}")
-                                  for i in range(MAX_TRACK_ROWS)]
+                    gr.Markdown("The lead (Melody) is set 4 dB over the loudest other track; "
+                                "the volumes move each track from there.", elem_classes=["sound-help"])
+                    track_rows, volumes, mutes = [], [], []
+                    for i in range(MAX_TRACK_ROWS):
+                        with gr.Row(equal_height=True):
+                            track_rows.append(gr.Dropdown(choices, value=SOUNDFONT_DEFAULT, visible=False,
+                                                          label=f"Track {i + 1}", elem_id=f"timbre-{i}",
+                                                          scale=3))
+                            volumes.append(gr.Slider(-24, 12, value=0, step=1, label="Volume (dB)",
+                                                     visible=False, elem_id=f"volume-{i}", scale=2))
+                            mutes.append(gr.Checkbox(False, label="Mute", visible=False, elem_id=f"mute-{i}",
+                                                     scale=1, min_width=80))
                     with gr.Row():
                         fmt = gr.Radio(["wav", "flac"], value="wav", label="Audio format")
                         render_button = gr.Button("Render audio", elem_id="render")
                         stems_button = gr.Button("Stems (zip)", elem_id="stems")
+                    sound_message = gr.Markdown("", elem_id="sound-message")
                 downloads = gr.File(label="Downloads", file_count="multiple", interactive=False,
                                     elem_id="downloads")
 
         song_outputs = [view, summary, player, downloads, section, first_bar, last_bar, undo_button,
-                        regen_button, *track_rows]
+                        regen_button, *track_rows, *volumes, *mutes]
+        track_inputs = [*track_rows, *volumes, *mutes]
         private = {"api_visibility": "private"}
+
+        def wire(trigger, fn, inputs, outputs, message, **kwargs):
+            fn.n_outputs = len(outputs)
+            return trigger(fn, inputs, [*outputs, message], **kwargs, **private)
+
         app.load(new_session, None, session, **private)
+        app.unload(on_unload)
         preset.change(on_preset, preset, form, **private)
         events = [
-            compose_button.click(on_compose, [session, form, bars, key, tempo, meter, seed, steps, bass,
-                                              with_audio, fmt, *track_rows], [session, *song_outputs],
-                                 **work, **private),
-            midi_in.upload(on_open, [session, midi_in], [session, *song_outputs], **work, **private),
-            render_button.click(on_render, [session, fmt, *track_rows], [session, *song_outputs],
-                                **work, **private),
-            regen_button.click(on_regenerate, [session, what, section, first_bar, last_bar, level,
-                                               regen_seed, with_audio, fmt, *track_rows],
-                               [session, *song_outputs], **work, **private),
-            stems_button.click(on_stems, [session, fmt], [session, downloads], **work, **private),
+            wire(compose_button.click, on_compose, [session, form, bars, key, tempo, meter, seed, steps, bass,
+                                                    with_audio, fmt, *track_inputs],
+                 [session, *song_outputs], compose_message, **work),
+            wire(midi_in.upload, on_open, [session, midi_in], [session, *song_outputs], open_message, **work),
+            wire(render_button.click, on_render, [session, fmt, *track_inputs], [session, *song_outputs],
+                 sound_message, **work),
+            wire(regen_button.click, on_regenerate, [session, what, section, first_bar, last_bar, level,
+                                                     regen_seed, with_audio, fmt, *track_inputs],
+                 [session, *song_outputs], change_message, **work),
+            wire(stems_button.click, on_stems, [session, fmt], [session, downloads], sound_message, **work),
         ]
-        undo_button.click(on_undo, session, [session, *song_outputs], **private)
+        wire(undo_button.click, on_undo, [session, section], [session, *song_outputs], change_message)
         # Cancel sets the session's flag (the work stops at its next step, freeing the worker)
         # and cancels the events, so the page stops waiting at once.
         cancel_button.click(on_cancel, session, None, cancels=events, concurrency_limit=None, **private)
 
-        # The named API: hidden inputs and outputs with defaults, one event each.
+        # The named API: hidden inputs and outputs with defaults, one event each.  Text boxes
+        # for the key, meter, format and level: our checks answer a bad one (see the docstring).
         with gr.Column(visible=False):
             a_form = gr.Textbox(value="", label="form")
             a_bars = gr.Number(value=None, label="bars")
-            a_key = gr.Dropdown(KEYS, value=KEYS[0], label="key")
+            a_key = gr.Textbox(value=KEYS[0], label="key")
             a_tempo = gr.Number(value=None, label="tempo")
-            a_meter = gr.Dropdown(list(METERS), value="4/4", label="meter")
+            a_meter = gr.Textbox(value="4/4", label="meter")
             a_seed = gr.Number(value=None, label="seed")
             a_steps = gr.Number(value=None, label="steps")
             a_bass = gr.Checkbox(value=True, label="bass")
             a_audio = gr.Checkbox(value=True, label="audio")
-            a_fmt = gr.Radio(["wav", "flac"], value="wav", label="audio_format")
+            a_fmt = gr.Textbox(value="wav", label="audio_format")
             a_midi = gr.File(value=None, label="midi", type="filepath")
             a_timbres = gr.JSON(value=None, label="timbres")
+            a_gains = gr.JSON(value=None, label="gains")
             a_section = gr.Number(value=None, label="section")
             a_from = gr.Number(value=None, label="from_bar")
             a_to = gr.Number(value=None, label="to_bar")
-            a_level = gr.Radio([LEVEL_NOTES, LEVEL_CHORDS, "notes", "chords"], value=LEVEL_NOTES, label="level")
+            a_level = gr.Textbox(value=LEVEL_NOTES, label="level")
             out_midi = gr.File(label="midi")
             out_audio = gr.File(label="audio")
             out_view = gr.Image(label="view", type="filepath")
@@ -345,9 +458,9 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
         api_outputs = [out_midi, out_audio, out_view, out_summary]
         a_compose.click(compose, [a_form, a_bars, a_key, a_tempo, a_meter, a_seed, a_steps, a_bass,
                                   a_audio, a_fmt], api_outputs, api_name="compose", **work)
-        a_render.click(render, [a_midi, a_timbres, a_fmt], api_outputs, api_name="render", **work)
-        a_regen.click(regenerate, [a_midi, a_section, a_from, a_to, a_level, a_seed, a_audio, a_fmt],
-                      api_outputs, api_name="regenerate", **work)
+        a_render.click(render, [a_midi, a_timbres, a_fmt, a_gains], api_outputs, api_name="render", **work)
+        a_regen.click(regenerate, [a_midi, a_section, a_from, a_to, a_level, a_seed, a_audio, a_fmt,
+                                   a_timbres, a_gains], api_outputs, api_name="regenerate", **work)
     app.queue(max_size=limits.queue_size, default_concurrency_limit=limits.concurrency)
     app.composer_context = ctx  # for tests and app.py: the limits and folders in use
     return app
