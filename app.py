@@ -52,6 +52,7 @@ def main() -> None:
 
     torch.set_num_threads(max(1, args.threads))  # after from_pretrained, which sets its own
     app = build_ui(composer, args.out, installed_timbres(), limits)
+    app.composer_context.warm_up()
     # No allowed_paths: the output folders are not served as they are; Gradio serves the
     # files it is handed from its own cache, under unguessable names.
     app.launch(server_name=args.host, server_port=args.port, **launch_options(limits))

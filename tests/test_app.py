@@ -137,6 +137,14 @@ def test_regenerate_a_section_keeps_the_rest_and_undo_goes_back(ctx, session):
     assert act.undo(session) is first and session.current is first
     with pytest.raises(ComposerError, match="nothing to undo"):
         act.undo(session)
+    # Redo goes forward across the regeneration; a new version ends what can be redone.
+    assert act.redo(session) is second and session.current is second
+    with pytest.raises(ComposerError, match="nothing to redo"):
+        act.redo(session)
+    act.undo(session)
+    act.regenerate(ctx, session, section=1, seed=2, steps=2, audio=False)
+    with pytest.raises(ComposerError, match="nothing to redo"):
+        act.redo(session)
 
 
 def test_regenerate_a_bar_range_with_new_chords(ctx, session):
@@ -389,3 +397,45 @@ def test_volumes_are_checked_and_kept(ctx, session):
 def test_messages_show_no_bytes_no_long_echo_no_cli_advice_no_server_folder(error, shown, hidden):
     text = act.user_message(error)
     assert shown in text and hidden not in text and len(text) <= 300
+
+
+def test_the_lead_sheet_is_engraved_once_per_version(ctx, session):
+    import shutil
+
+    if shutil.which("mscore3") is None and shutil.which("musescore3") is None:
+        pytest.skip("MuseScore 3 is not installed (make system-deps)")
+    with pytest.raises(ComposerError, match="compose a song or open a MIDI file first"):
+        act.lead_sheet(ctx, session)
+    act.compose(ctx, session, read_inputs("A2", seed=1, steps=2), audio=False)
+    v = act.lead_sheet(ctx, session)
+    assert v.lead_sheet and all(p.read_bytes()[:4] == b"\x89PNG" for p in v.lead_sheet)
+    assert v.lead_sheet[0].name == v.midi_path.stem + "-lead-sheet.png"
+    assert act.lead_sheet(ctx, session) is session.current and session.current.lead_sheet == v.lead_sheet
+
+
+def test_warm_up_loads_the_lead_timbre_a_song_starts_on(tmp_path):
+    from composer.render.ddsp.timbre import installed_timbres
+
+    if "clarinet" not in installed_timbres():
+        pytest.skip("the shipped clarinet timbre is not installed")
+    ctx = AppContext(tiny_composer(), tmp_path / "out", ("clarinet", "flute"))
+    ctx.warm_up()
+    assert list(ctx.mixer._renderers) == [("ddsp", "clarinet")]
+
+
+def test_takes_are_songs_of_the_same_settings_and_one_is_kept(ctx, session):
+    first = act.compose(ctx, session, read_inputs("A2", seed=20, steps=2), audio=False, takes=3)
+    assert [t.seed for t in session.takes] == [20, 21, 22] and first is session.takes[0]
+    assert len({t.score for t in session.takes}) == 3 and len(session.history) == 1
+    # Each take is the song its own seed composes.
+    alone = act.compose(ctx, Session(ctx.out_root), read_inputs("A2", seed=21, steps=2), audio=False)
+    assert session.takes[1].score == alone.score
+    kept = act.choose_take(session, 2)
+    assert kept is session.takes[1] and session.current is kept and len(session.history) == 1
+    with pytest.raises(ComposerError, match="Take must be a whole number from 1 to 3, not 4"):
+        act.choose_take(session, 4)
+    with pytest.raises(ComposerError, match="Takes must be a whole number from 1 to 4, not 5"):
+        act.compose(ctx, session, read_inputs("A2", steps=2), audio=False, takes=5)
+    # A new version ends the choice among takes.
+    act.regenerate(ctx, session, section=1, seed=1, steps=2, audio=False)
+    assert session.takes == ()

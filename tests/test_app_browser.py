@@ -168,6 +168,13 @@ def test_regenerate_a_section_then_undo(page, tmp_path):
     assert new.chords == old.chords and new.sections == old.sections
     back = click_and_wait_for_view(page, "#undo")
     assert back == first
+    assert click_and_wait_for_view(page, "#redo") == second
+    # The lead sheet of the song on screen, engraved from its MusicXML (also a download).
+    assert page.locator('#downloads a[download$=".musicxml"]').count() == 1
+    page.get_by_role("tab", name="Lead sheet").click()
+    page.click("#engrave")
+    page.locator("#lead-sheet img").first.wait_for()
+    assert page.locator("#lead-sheet img").count() >= 1
 
 
 def test_download_the_midi_and_read_it_back(page, tmp_path):
@@ -443,3 +450,82 @@ def test_gradio_client_regenerate_keeps_the_lead_sound(server, tmp_path):
     # Both normalised to -14 LUFS: a new chorus moves the untouched intro by a little, not 12 dB.
     assert abs(level[0] - level[1]) < 2.0, level
     assert "section 3 (Chorus): new notes, seed 2" in text2
+
+
+def test_the_playhead_follows_the_player_and_a_click_picks_bars(page):
+    page.locator("#form textarea, #form input").first.fill("i2A4B4o2")
+    page.locator("#seed textarea, #seed input").first.fill("8")
+    click_and_wait_for_view(page, "#compose")
+    page.locator("#player audio").wait_for(state="attached")
+    page.wait_for_function("() => document.querySelector('#player audio').duration > 0")
+    roll = page.evaluate("() => JSON.parse(document.querySelector('#roll-map [data-roll]').dataset.roll)")
+    assert len(roll["x"]) == 13 and roll["x"] == sorted(roll["x"])  # 12 bars and the end
+
+    def playhead_x() -> float:
+        page.wait_for_function("() => { const h = document.getElementById('roll-playhead');"
+                               " return h && h.style.display === 'block'; }")
+        return page.evaluate("() => parseFloat(document.getElementById('roll-playhead').style.left)")
+
+    # It plays (muted: headless chromium plays without a speaker) and the line moves right.
+    page.evaluate("() => { const a = document.querySelector('#player audio'); a.muted = true; a.play(); }")
+    page.wait_for_function("() => document.querySelector('#player audio').currentTime > 0.5")
+    first = playhead_x()
+    page.wait_for_function("t => document.querySelector('#player audio').currentTime > t + 1.0",
+                           arg=page.evaluate("() => document.querySelector('#player audio').currentTime"))
+    assert playhead_x() > first
+    # At the start of bar 5 it stands on bar 5's line.
+    page.evaluate("s => { const a = document.querySelector('#player audio'); a.pause(); a.currentTime = s; }",
+                  roll["s"][4])
+    page.wait_for_function("s => Math.abs(parseFloat(document.getElementById('roll-playhead').dataset.time) - s)"
+                           " < 0.01", arg=roll["s"][4])
+    box = page.evaluate("() => { const i = document.querySelector('#view img'); const r = i.getBoundingClientRect();"
+                        " const s = Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight);"
+                        " return [r.left + (r.width - i.naturalWidth * s) / 2, i.naturalWidth * s]; }")
+    assert abs(playhead_x() - (box[0] + roll["x"][4] * box[1])) < 1.5
+
+    def picture() -> list[float]:
+        page.locator("#view img").scroll_into_view_if_needed()
+        return page.evaluate(
+            "() => { const i = document.querySelector('#view img'); const r = i.getBoundingClientRect();"
+            " const s = Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight);"
+            " return [r.left + (r.width - i.naturalWidth * s) / 2, i.naturalWidth * s, r.top + r.height / 2]; }")
+
+    left, width, middle = picture()
+
+    def click_bar(bar: int, **kwargs) -> None:
+        x = left + (roll["x"][bar - 1] + roll["x"][bar]) / 2 * width
+        page.mouse.click(x, middle, **kwargs)
+
+    # A click picks bar 6, a shift-click bar 8: Change a part gets bars 6-8 ...
+    click_bar(6)
+    page.keyboard.down("Shift")
+    click_bar(8)
+    page.keyboard.up("Shift")
+    assert page.locator("#from-bar textarea, #from-bar input").first.input_value() == "6"
+    assert page.locator("#to-bar textarea, #to-bar input").first.input_value() == "8"
+    assert page.get_by_label("a bar range").is_checked()
+    # ... and a double click takes the section under it (the chorus, bars 7-10).
+    page.mouse.dblclick(left + (roll["x"][7] + roll["x"][8]) / 2 * width, middle)
+    page.wait_for_function("() => document.querySelector('#to-bar textarea, #to-bar input').value === '10'")
+    assert page.locator("#from-bar textarea, #from-bar input").first.input_value() == "7"
+    # Regenerate takes the bars picked by click (Gradio saw the values).
+    before = view_src(page)
+    click_and_wait_for_view(page, "#regenerate")
+    assert "bars 7-10: new notes" in summary(page) and view_src(page) != before
+
+
+def test_two_takes_and_keep_the_second(page):
+    page.locator("#form textarea, #form input").first.fill("A2B2")
+    page.locator("#seed textarea, #seed input").first.fill("40")
+    page.get_by_label("Render audio").uncheck()
+    choose(page, "takes", "2")
+    first = click_and_wait_for_view(page, "#compose")
+    assert seed_of(summary(page)) == 40
+    page.locator("#take").get_by_label("Take 2 (seed 41)").wait_for()
+    assert page.locator("#take").get_by_label("Take 1 (seed 40)").is_checked()
+    before = view_src(page)
+    page.locator("#take").get_by_label("Take 2 (seed 41)").check()
+    page.wait_for_function("b => document.querySelector('#view img').getAttribute('src') !== b", arg=before)
+    assert view_src(page) != first and seed_of(summary(page)) == 41
+    # Keeping a take is not an undo step: Undo stays off after one Compose.
+    assert page.locator("#undo").is_disabled()

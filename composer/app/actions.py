@@ -71,6 +71,7 @@ AudioFormat = Literal["wav", "flac"]
 TEMPO_RANGE = (30.0, 300.0)
 STEPS_RANGE = (1, 100)
 SEED_MAX = 2 ** 31 - 1
+MAX_TAKES = 4
 
 Progress = Callable[[str, float, float], None]
 """``progress(stage, done, total)``: stage is "form", "chords", "notes" or "audio"."""
@@ -78,6 +79,10 @@ Progress = Callable[[str, float, float], None]
 
 class Cancelled(ComposerError):
     """The user pressed Cancel; the work stopped at the next step."""
+
+
+class Unchanged(Exception):
+    """Nothing to do for this event (e.g. a picker emptied by a new song): no output changes."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,28 @@ class AppContext:
         self.out_root = Path(self.out_root)
         self.out_root.mkdir(parents=True, exist_ok=True)
 
+    def warm_up(self) -> None:
+        """Load now what the first song would load: the drawing, notation and audio
+        libraries, the SoundFont and the learned timbre a melody starts on.  The first
+        Compose is quicker, and the server's size after start is the size it returns to
+        between users (these stay loaded either way, ~200 MB)."""
+        import composer.io.musicxml  # noqa: F401, PLC0415 - music21 and its corpus tables
+        import composer.plot  # noqa: F401, PLC0415
+        from composer.render.mix import TrackTimbre  # noqa: PLC0415
+
+        mixer = self.get_mixer()
+        mixer.soundfont  # noqa: B018 - checks the SoundFont file
+        from composer.render.soundfont import load_fluidsynth  # noqa: PLC0415
+
+        load_fluidsynth()
+        from composer.pipeline import MELODY_PROGRAM  # noqa: PLC0415
+        from composer.score import Track  # noqa: PLC0415
+
+        melody = Track("Melody", MELODY_PROGRAM)
+        lead = default_timbres(Score(tracks=(melody,)), self.installed_timbres).get("Melody")
+        if lead is not None:
+            mixer.renderer_for(TrackTimbre("ddsp", lead.removeprefix("ddsp:")))
+
     def get_mixer(self):
         if self.mixer is None:
             from composer.render.mix import Mixer  # noqa: PLC0415 - loads FluidSynth lazily
@@ -135,6 +162,8 @@ class Version:
     audio_path: the rendered mix or None; timbres: the (track name, timbre spec) it was
     rendered with; seed: the seed that wrote it (None for an opened file); summary: Markdown;
     musicxml_path: the song as MusicXML (a lead sheet over the piano and bass) or None;
+    lead_sheet: the engraved lead sheet's pages (PNG), once asked for; roll: where the view
+    drew each bar (:class:`RollMap`);
     editable: whether regenerate can work on it (sections that tile the song, Melody and
     Piano tracks: a song made by composer); gain_plan: the mix's gain, reused for stems;
     edits: what was rewritten since ``seed`` wrote it ("section 3 (Chorus): new notes, seed
@@ -155,6 +184,8 @@ class Version:
     edits: tuple[str, ...] = ()
     gains: tuple[tuple[str, float], ...] = ()
     musicxml_path: Path | None = None
+    lead_sheet: tuple[Path, ...] = ()
+    roll: RollMap | None = field(default=None, compare=False, repr=False)
 
 
 API_PREFIX = "api-"
@@ -169,6 +200,8 @@ class Session:
     def __init__(self, out_root: str | os.PathLike, max_undo: int = 10, prefix: str = "") -> None:
         self.folder = Path(out_root) / (prefix + secrets.token_hex(16))
         self.history: list[Version] = []
+        self.future: list[Version] = []  # versions undone, newest last, for redo
+        self.takes: tuple[Version, ...] = ()  # the last Compose's takes, when it made several
         self.max_undo = max_undo
         self.cancel = threading.Event()
 
@@ -183,6 +216,8 @@ class Session:
         return self.folder
 
     def push(self, version: Version) -> Version:
+        self.future.clear()  # a new version starts a new line: what was undone is not redone
+        self.takes = ()
         self.history.append(version)
         del self.history[:-self.max_undo]
         return version
@@ -516,12 +551,42 @@ def _write_musicxml(session: Session, score: Score, stem: str) -> Path | None:
     return path
 
 
-def _write_view(session: Session, score: Score, title: str, stem: str = "view") -> Path:
+@dataclass(frozen=True)
+class RollMap:
+    """Where the bars of a drawn song lie, for the page's playhead and bar picking.
+
+    x: the left edge of bars 1..n and the song's end, as fractions of the picture's width
+    (n + 1 values, increasing); seconds: the time of each of those bar lines in the audio;
+    sections: (first bar, last bar, name), 1-based and inclusive, as the picker names them.
+    """
+
+    x: tuple[float, ...]
+    seconds: tuple[float, ...]
+    sections: tuple[tuple[int, int, str], ...] = ()
+
+    def to_json(self) -> str:
+        import json  # noqa: PLC0415
+
+        return json.dumps({"x": [round(v, 5) for v in self.x], "s": [round(v, 4) for v in self.seconds],
+                           "sections": [list(s) for s in self.sections]}, separators=(",", ":"))
+
+
+def roll_map(score: Score, image) -> RollMap:
+    """The :class:`RollMap` of ``score`` as ``composer.plot.draw_score`` drew it (``image``,
+    its RollImage: pixel = x_scale * tick + x_offset)."""
+    n_bars = max(score.n_bars, max((s.start_bar + s.n_bars for s in score.sections), default=0), 1)
+    ticks = [score.bar_to_tick(b) for b in range(n_bars + 1)]
+    return RollMap(tuple((image.x_scale * t + image.x_offset) / image.width_px for t in ticks),
+                   tuple(score.tick_to_seconds(t) for t in ticks),
+                   tuple((s.start_bar + 1, s.start_bar + s.n_bars, s.name or s.label) for s in sorted(score.sections)))
+
+
+def _write_view(session: Session, score: Score, title: str, stem: str = "view") -> tuple[Path, RollMap]:
     from composer.plot import draw_score  # noqa: PLC0415
 
     path = session.fresh(stem + "-view", ".png")
-    draw_score(score, path, title=title)
-    return path
+    image = draw_score(score, path, title=title)
+    return path, roll_map(score, image)
 
 
 def check_format(fmt) -> AudioFormat:
@@ -614,36 +679,65 @@ def _finish(ctx: AppContext, session: Session, score: Score, *, seed: int | None
     title = f"{name} · seed {seed}" if seed is not None else name
     if edits:
         title += f" · {len(edits)} part{'s' if len(edits) > 1 else ''} rewritten"
-    view = _write_view(session, score, title, stem)
+    view, where = _write_view(session, score, title, stem)
     audio_path = plan = None
     if audio:
         audio_path, plan = render_audio(ctx, session, score, timbres, fmt, progress, gains, stem)
     return Version(score, midi_path, view, describe(score, seed, edits=edits), seed, audio_path, timbres,
-                   is_editable(score), name, plan, edits, gains, musicxml_path)
+                   is_editable(score), name, plan, edits, gains, musicxml_path, (), where)
 
 
 def compose(ctx: AppContext, session: Session, inputs: SongInputs,
             timbres: Mapping[str, str | None] | None = None, *, audio: bool = True,
             fmt: AudioFormat = "wav", progress: Progress | None = None,
-            gains: Mapping[str, float | None] | None = None) -> Version:
+            gains: Mapping[str, float | None] | None = None, takes: int = 1) -> Version:
     """Write a new song with ``ctx.composer`` and make it the session's current version.
 
     ``timbres`` maps track names to dropdown labels or specs; names the new song lacks are
     dropped, tracks not named play :func:`default_timbres`; ``gains`` maps track names to
     volumes in dB (None: muted).  A blank seed draws a fresh one (so two untouched Composes
-    give two songs); the seed used is in the summary."""
+    give two songs); the seed used is in the summary.  ``takes`` (1..:data:`MAX_TAKES`): that
+    many songs of the same settings, seeds ``seed``, ``seed + 1``, ... (each one's summary
+    says its own), kept in ``session.takes``; the first is current, :func:`choose_take`
+    keeps another."""
     check_format(fmt)
+    n_takes = _whole(takes, "Takes", 1, MAX_TAKES) or 1
     session.cancel.clear()
-    report = _checked(session, progress)
-    seed = inputs.seed if inputs.seed is not None else int(secrets.randbits(31))
-    score = ctx.composer.compose(form=inputs.form, bars=inputs.bars, key=inputs.key, tempo=inputs.tempo,
-                                 meter=inputs.meter, seed=seed, steps=inputs.steps, progress=report,
-                                 bass=inputs.bass)
-    merged = {**default_timbres(score, ctx.installed_timbres), **dict(timbres or {})}
-    chosen = check_timbres(score, merged, ctx.installed_timbres, strict=False)
-    version = _finish(ctx, session, score, seed=seed, name="song", timbres=chosen, audio=audio,
-                      fmt=fmt, progress=progress, gains=check_gains(score, gains))
-    return session.push(version)
+    first = inputs.seed if inputs.seed is not None else int(secrets.randbits(31))
+    made = []
+    for k in range(n_takes):
+        seed = (first + k) % (SEED_MAX + 1)
+
+        def report(stage: str, done: float, total: float, k=k) -> None:
+            if session.cancel.is_set():
+                raise Cancelled("stopped")
+            if progress is not None:
+                progress(f"take {k + 1}/{n_takes} {stage}" if n_takes > 1 else stage, done, total)
+
+        score = ctx.composer.compose(form=inputs.form, bars=inputs.bars, key=inputs.key, tempo=inputs.tempo,
+                                     meter=inputs.meter, seed=seed, steps=inputs.steps, progress=report,
+                                     bass=inputs.bass)
+        merged = {**default_timbres(score, ctx.installed_timbres), **dict(timbres or {})}
+        chosen = check_timbres(score, merged, ctx.installed_timbres, strict=False)
+        made.append(_finish(ctx, session, score, seed=seed, name="song", timbres=chosen, audio=audio,
+                            fmt=fmt, progress=report, gains=check_gains(score, gains)))
+    version = session.push(made[0])
+    session.takes = tuple(made) if n_takes > 1 else ()
+    return version
+
+
+def choose_take(session: Session, take: int) -> Version:
+    """Keep take number ``take`` (1-based) of the last Compose: it replaces the take shown
+    (choosing among takes is not an undo step)."""
+    if not session.takes:
+        raise ComposerError("compose several takes first")
+    number = _whole(take, "Take", 1, len(session.takes))
+    if number is None:
+        raise ComposerError("choose a take")
+    takes = session.takes
+    version = session.replace_current(takes[number - 1])
+    session.takes = takes
+    return version
 
 
 def open_midi(ctx: AppContext, session: Session, path: str | os.PathLike | None) -> Version:
@@ -783,11 +877,35 @@ def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
     return session.push(version)
 
 
+def lead_sheet(ctx: AppContext, session: Session) -> Version:
+    """Engrave the current song's lead sheet (the melody with its chord symbols, rehearsal
+    marks, key, meter and tempo; ``composer.io.musicxml.write_lead_sheet``, MuseScore
+    headless) as PNG pages, kept with the version (a second press shows them again)."""
+    from composer.io.musicxml import write_lead_sheet  # noqa: PLC0415
+
+    current = session.current
+    if current is None:
+        raise ComposerError("compose a song or open a MIDI file first")
+    if current.lead_sheet and all(p.exists() for p in current.lead_sheet):
+        return current
+    stem = file_stem(current.score, current.name, current.seed, len(current.edits))
+    pages = write_lead_sheet(current.score, session.fresh(stem + "-lead-sheet", ".png"))
+    return session.replace_current(replace(current, lead_sheet=tuple(pages)))
+
+
 def undo(session: Session) -> Version:
     """Go back to the previous version (its files are still in the session's folder)."""
     if len(session.history) < 2:
         raise ComposerError("nothing to undo")
-    session.history.pop()
+    session.future.append(session.history.pop())
+    return session.history[-1]
+
+
+def redo(session: Session) -> Version:
+    """Go forward again to the version the last undo left (until a new version is made)."""
+    if not session.future:
+        raise ComposerError("nothing to redo")
+    session.history.append(session.future.pop())
     return session.history[-1]
 
 

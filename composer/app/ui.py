@@ -29,6 +29,7 @@ from composer.app import actions as act
 from composer.app.actions import (FORM_HELP, FORM_PRESETS, KEYS, LEVEL_CHORDS, LEVEL_NOTES, METERS,
                                   SOUNDFONT_DEFAULT, AppContext, AppLimits, Cancelled, Session, Version)
 from composer.app.memory import release_memory
+from composer.app.roll import ROLL_JS, roll_map_html
 from composer.errors import ComposerError
 
 MAX_TRACK_ROWS = 16
@@ -38,8 +39,9 @@ log = logging.getLogger("composer.app")
 
 
 def launch_options(limits: AppLimits) -> dict:
-    """Keyword arguments for ``Blocks.launch`` that enforce the limits (upload size)."""
-    return {"max_file_size": limits.max_upload_bytes, "show_error": True}
+    """Keyword arguments for ``Blocks.launch``: the limits (upload size) and the piano
+    roll's script (playhead, bars picked by click: ``composer/app/roll.py``)."""
+    return {"max_file_size": limits.max_upload_bytes, "show_error": True, "js": ROLL_JS}
 
 
 def _one_line(err: BaseException) -> str:
@@ -89,6 +91,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
         def inner(*args, **kwargs):
             try:
                 return [*fn(*args, **kwargs), ""]
+            except act.Unchanged:
+                return [gr.skip()] * (inner.n_outputs + 1)
             except Exception as err:  # noqa: BLE001 - every error becomes one line, never a traceback
                 text = message_of(fn.__name__, err)
                 # Markdown shows the message, and messages quote the user's input: escape it.
@@ -154,9 +158,12 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
         note = f"{more} more tracks keep their own program." if more > 0 else ""
         n_bars = sum(s.n_bars for s in score.sections) if version.editable else 0
         picked = section_label if section_label in sections else (sections[0] if sections else None)
+        take_labels = [f"Take {i + 1} (seed {t.seed})" for i, t in enumerate(session.takes)]
+        shown_take = next((label for label, t in zip(take_labels, session.takes) if t is version), None)
         files = [version.midi_path, version.musicxml_path, version.audio_path]
         return [
             str(version.view_path),
+            roll_map_html(version.roll.to_json() if version.roll is not None else None),
             version.summary + (f"\n\n{note}" if note else ""),
             str(version.audio_path) if version.audio_path else None,
             [str(p) for p in files if p],
@@ -164,7 +171,10 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             gr.update(placeholder=f"1-{n_bars}" if n_bars else ""),
             gr.update(placeholder=f"1-{n_bars}" if n_bars else ""),
             gr.update(interactive=len(session.history) > 1),
+            gr.update(interactive=bool(session.future)),
             gr.update(interactive=version.editable),
+            [str(p) for p in version.lead_sheet] or None,
+            gr.update(choices=take_labels, value=shown_take, visible=len(take_labels) > 1),
             *rows, *vols, *mutes,
         ]
 
@@ -198,15 +208,23 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             log.info("tab closed: its session folder removed")
 
     @guarded
-    def on_compose(session, form, bars, key, tempo, meter, seed, steps, bass, with_audio, fmt,
+    def on_compose(session, form, bars, key, tempo, meter, seed, steps, bass, with_audio, fmt, n_takes,
                    *tracks, progress=gr.Progress()):
         session = session_of(session)
         inputs = act.read_inputs(form, bars, key, tempo, meter, seed, steps, bass)
         housekeeping(session)
         timbres, gains = choices_from(session, tracks)
         version = act.compose(ctx, session, inputs, timbres, audio=bool(with_audio), fmt=fmt,
-                              progress=_progress_callback(progress), gains=gains)
+                              progress=_progress_callback(progress), gains=gains, takes=n_takes)
         return [session, *show(version, session)]
+
+    @guarded
+    def on_take(session, label, section_label):
+        session = session_of(session)
+        if not label:  # (the picker emptied by a new song)
+            raise act.Unchanged()
+        version = act.choose_take(session, str(label).split()[1])
+        return [session, *show(version, session, section_label)]
 
     @guarded
     def on_open(session, midi_file, progress=gr.Progress()):
@@ -244,12 +262,24 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
         return [session, *show(version, session, section_label)]
 
     @guarded
+    def on_redo(session, section_label):
+        session = session_of(session)
+        version = act.redo(session)
+        return [session, *show(version, session, section_label)]
+
+    @guarded
     def on_stems(session, fmt, progress=gr.Progress()):
         session = session_of(session)
         path = act.stems_zip(ctx, session, fmt, _progress_callback(progress))
         current = session.current
         files = [str(p) for p in (current.midi_path, current.musicxml_path, current.audio_path, path) if p]
         return session, files
+
+    @guarded
+    def on_lead_sheet(session, progress=gr.Progress()):
+        session = session_of(session)
+        version = act.lead_sheet(ctx, session)
+        return session, [str(p) for p in version.lead_sheet]
 
     def on_cancel(session):
         if session is not None:
@@ -353,6 +383,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                     with gr.Row():
                         bass = gr.Checkbox(value=True, label="Bass")
                         with_audio = gr.Checkbox(value=True, label="Render audio")
+                        n_takes = gr.Dropdown([str(n) for n in range(1, act.MAX_TAKES + 1)], value="1",
+                                              label="Takes", elem_id="takes", min_width=80)
                     compose_button = gr.Button("Compose", variant="primary", elem_id="compose")
                     compose_message = gr.Markdown("", elem_id="compose-message")
                 with gr.Tab("Open a MIDI file"):
@@ -363,10 +395,26 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                                 "Choose a timbre per track under Sound, then Render.")
                 cancel_button = gr.Button("Cancel", variant="stop", elem_id="cancel")
             with gr.Column(scale=3):
-                view = gr.Image(label="The song", show_label=False, type="filepath", interactive=False,
-                                elem_id="view", buttons=["download", "fullscreen"])
+                take = gr.Radio([], label="Takes: keep one", visible=False, elem_id="take")
+                with gr.Tabs():
+                    with gr.Tab("Piano roll"):
+                        view = gr.Image(label="The song", show_label=False, type="filepath", interactive=False,
+                                        elem_id="view", buttons=["download", "fullscreen"])
+                        roll_html = gr.HTML(roll_map_html(None), elem_id="roll-map", padding=False)
+                        gr.Markdown("Click a bar to change it (Change a part), shift-click another to "
+                                    "take the bars between, double-click for its whole section; the red "
+                                    "line follows the player.", elem_classes=["roll-help"])
+                    with gr.Tab("Lead sheet", elem_id="lead-sheet-tab"):
+                        # Engraved on demand: MuseScore takes a few seconds, and most songs
+                        # are only listened to.
+                        lead_button = gr.Button("Engrave the lead sheet", elem_id="engrave")
+                        lead_message = gr.Markdown("", elem_id="lead-message")
+                        lead_pages = gr.Gallery(label="Lead sheet", columns=1, height="auto",
+                                                object_fit="contain", elem_id="lead-sheet")
                 summary = gr.Markdown(elem_id="summary")
-                player = gr.Audio(label="Listen", type="filepath", interactive=False, elem_id="player")
+                # The browser's own player: its <audio> element is what the playhead follows.
+                player = gr.Audio(label="Listen", type="filepath", interactive=False, elem_id="player",
+                                  waveform_options=gr.WaveformOptions(show_recording_waveform=False))
                 with gr.Accordion("Change a part", open=True, elem_id="change"):
                     with gr.Row():
                         what = gr.Radio(["a section", "a bar range"], value="a section", label="Change")
@@ -379,6 +427,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                                                 elem_id="regen-seed")
                         regen_button = gr.Button("Regenerate", interactive=False, elem_id="regenerate")
                         undo_button = gr.Button("Undo", interactive=False, elem_id="undo")
+                        redo_button = gr.Button("Redo", interactive=False, elem_id="redo")
                     change_message = gr.Markdown("", elem_id="change-message")
                 with gr.Accordion("Sound", open=True, elem_id="sound"):
                     gr.Markdown("The lead (Melody) is set 4 dB over the loudest other track; "
@@ -401,8 +450,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                 downloads = gr.File(label="Downloads", file_count="multiple", interactive=False,
                                     elem_id="downloads")
 
-        song_outputs = [view, summary, player, downloads, section, first_bar, last_bar, undo_button,
-                        regen_button, *track_rows, *volumes, *mutes]
+        song_outputs = [view, roll_html, summary, player, downloads, section, first_bar, last_bar, undo_button,
+                        redo_button, regen_button, lead_pages, take, *track_rows, *volumes, *mutes]
         track_inputs = [*track_rows, *volumes, *mutes]
         private = {"api_visibility": "private"}
 
@@ -415,7 +464,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
         preset.change(on_preset, preset, form, **private)
         events = [
             wire(compose_button.click, on_compose, [session, form, bars, key, tempo, meter, seed, steps, bass,
-                                                    with_audio, fmt, *track_inputs],
+                                                    with_audio, fmt, n_takes, *track_inputs],
                  [session, *song_outputs], compose_message, **work),
             wire(midi_in.upload, on_open, [session, midi_in], [session, *song_outputs], open_message, **work),
             wire(render_button.click, on_render, [session, fmt, *track_inputs], [session, *song_outputs],
@@ -424,8 +473,11 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                                                      regen_seed, with_audio, fmt, *track_inputs],
                  [session, *song_outputs], change_message, **work),
             wire(stems_button.click, on_stems, [session, fmt], [session, downloads], sound_message, **work),
+            wire(lead_button.click, on_lead_sheet, [session], [session, lead_pages], lead_message, **work),
         ]
+        wire(take.input, on_take, [session, take, section], [session, *song_outputs], compose_message)
         wire(undo_button.click, on_undo, [session, section], [session, *song_outputs], change_message)
+        wire(redo_button.click, on_redo, [session, section], [session, *song_outputs], change_message)
         # Cancel sets the session's flag (the work stops at its next step, freeing the worker)
         # and cancels the events, so the page stops waiting at once.
         cancel_button.click(on_cancel, session, None, cancels=events, concurrency_limit=None, **private)

@@ -1,0 +1,140 @@
+"""The piano roll on the page: a playhead that follows the player, and bars picked by click.
+
+The view stays the PNG that ``composer plot`` draws; what makes it interactive is a small
+script (:data:`ROLL_JS`, run by Gradio once the page loads: ``launch(js=...)``) and the
+song's :class:`~composer.app.actions.RollMap` (where each bar line lies in the picture and
+when it sounds), which the app puts in a hidden element beside the view
+(:func:`roll_map_html`).  No library is loaded and nothing is fetched: the script only reads
+the page.
+
+- **Playhead**: a line over the picture at the audio player's current time, placed bar by
+  bar (so a tempo change moves it at the right speed), every animation frame.
+- **Click a bar**: "Change a part" switches to "a bar range" with From bar = To bar = that
+  bar; shift-click extends the range to another bar; a double click takes the whole
+  section under the pointer.  The chosen bars are shaded on the picture.
+"""
+from __future__ import annotations
+
+import html
+
+ROLL_JS = r"""
+() => {
+  const pick = {anchor: null, from: null, to: null};
+  const readMap = () => {
+    const el = document.querySelector('#roll-map [data-roll]');
+    if (!el) return null;
+    try { return JSON.parse(el.getAttribute('data-roll')); } catch (e) { return null; }
+  };
+  // The picture inside its <img> box (the box keeps its aspect ratio with object-fit).
+  const pictureBox = (img) => {
+    const r = img.getBoundingClientRect();
+    const nw = img.naturalWidth, nh = img.naturalHeight;
+    if (!nw || !nh || !r.width) return null;
+    const s = Math.min(r.width / nw, r.height / nh);
+    return {left: r.left + (r.width - nw * s) / 2, top: r.top + (r.height - nh * s) / 2,
+            width: nw * s, height: nh * s};
+  };
+  const xOfTime = (m, t) => {
+    const n = m.s.length - 1;
+    if (n < 1 || t < m.s[0] || t > m.s[n]) return null;
+    let i = 0;
+    while (i < n - 1 && t >= m.s[i + 1]) i++;
+    const span = m.s[i + 1] - m.s[i];
+    return m.x[i] + (span > 0 ? (t - m.s[i]) / span : 0) * (m.x[i + 1] - m.x[i]);
+  };
+  const barOfX = (m, f) => {
+    const n = m.x.length - 1;
+    if (n < 1 || f < m.x[0] || f > m.x[n]) return null;
+    let i = 0;
+    while (i < n - 1 && f >= m.x[i + 1]) i++;
+    return i + 1;
+  };
+  const overlay = (id, css) => {
+    let el = document.getElementById(id);
+    if (!el) {
+      el = document.createElement('div');
+      el.id = id;
+      el.style.cssText = 'position:fixed;pointer-events:none;z-index:20;display:none;' + css;
+      document.body.appendChild(el);
+    }
+    return el;
+  };
+  const setText = (selector, value) => {
+    const box = document.querySelector(selector);
+    if (!box) return;
+    box.value = String(value);
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  };
+  const choose = (m, first, last) => {
+    pick.from = first; pick.to = last;
+    const radio = [...document.querySelectorAll('#change input[type=radio]')].find(r => r.value === 'a bar range');
+    if (radio && !radio.checked) radio.click();
+    setText('#from-bar textarea, #from-bar input', first);
+    setText('#to-bar textarea, #to-bar input', last);
+  };
+  let lastSrc = null;
+  const frame = () => {
+    const img = document.querySelector('#view img');
+    const m = readMap();
+    const box = img && m ? pictureBox(img) : null;
+    const head = overlay('roll-playhead', 'width:2px;background:#d62728;');
+    const shade = overlay('roll-selection', 'background:rgba(31,119,180,0.18);border:1px solid rgba(31,119,180,0.6);');
+    if (img && img.getAttribute('src') !== lastSrc) {  // a new song: the old choice is gone
+      lastSrc = img.getAttribute('src'); pick.anchor = pick.from = pick.to = null;
+    }
+    const audio = document.querySelector('#player audio');
+    const x = box && audio && audio.src ? xOfTime(m, audio.currentTime) : null;
+    if (x === null) { head.style.display = 'none'; }
+    else {
+      head.style.display = 'block';
+      head.style.left = (box.left + x * box.width) + 'px';
+      head.style.top = box.top + 'px';
+      head.style.height = box.height + 'px';
+      head.dataset.time = audio.currentTime.toFixed(3);
+    }
+    if (!box || pick.from === null) { shade.style.display = 'none'; }
+    else {
+      const x0 = m.x[pick.from - 1], x1 = m.x[Math.min(pick.to, m.x.length - 1)];
+      shade.style.display = 'block';
+      shade.style.left = (box.left + x0 * box.width) + 'px';
+      shade.style.width = ((x1 - x0) * box.width) + 'px';
+      shade.style.top = box.top + 'px';
+      shade.style.height = box.height + 'px';
+    }
+    requestAnimationFrame(frame);
+  };
+  const barAt = (event) => {
+    const img = event.target.closest && event.target.closest('#view img');
+    const m = readMap();
+    if (!img || !m) return null;
+    const box = pictureBox(img);
+    if (!box) return null;
+    const bar = barOfX(m, (event.clientX - box.left) / box.width);
+    return bar === null ? null : {m, bar};
+  };
+  document.addEventListener('click', (event) => {
+    const hit = barAt(event);
+    if (!hit) return;
+    if (event.shiftKey && pick.anchor !== null) {
+      choose(hit.m, Math.min(pick.anchor, hit.bar), Math.max(pick.anchor, hit.bar));
+    } else {
+      pick.anchor = hit.bar;
+      choose(hit.m, hit.bar, hit.bar);
+    }
+  }, true);
+  document.addEventListener('dblclick', (event) => {
+    const hit = barAt(event);
+    if (!hit) return;
+    const section = (hit.m.sections || []).find(s => s[0] <= hit.bar && hit.bar <= s[1]);
+    if (section) { pick.anchor = section[0]; choose(hit.m, section[0], section[1]); }
+  }, true);
+  requestAnimationFrame(frame);
+}
+"""
+
+
+def roll_map_html(roll_json: str | None) -> str:
+    """The hidden element that carries a song's RollMap (JSON) to :data:`ROLL_JS`."""
+    if not roll_json:
+        return "<div></div>"
+    return f'<div data-roll="{html.escape(roll_json, quote=True)}" style="display:none"></div>'
