@@ -284,7 +284,7 @@ def test_build_ui_twice_without_globals(tmp_path):
     assert args == {
         "/compose": [("form", ""), ("bars", None), ("key", act.KEYS[0]), ("tempo", None),
                      ("meter", "4/4"), ("seed", None), ("steps", None), ("bass", True),
-                     ("audio", True), ("audio_format", "wav")],
+                     ("audio", True), ("audio_format", "wav"), ("chords", "")],
         "/render": [("midi", None), ("timbres", None), ("audio_format", "wav"), ("gains", None)],
         "/regenerate": [("midi", None), ("section", None), ("from_bar", None), ("to_bar", None),
                         ("level", act.LEVEL_NOTES), ("seed", None), ("audio", True),
@@ -439,3 +439,18 @@ def test_takes_are_songs_of_the_same_settings_and_one_is_kept(ctx, session):
     # A new version ends the choice among takes.
     act.regenerate(ctx, session, section=1, seed=1, steps=2, audio=False)
     assert session.takes == ()
+
+
+def test_compose_over_your_chords(ctx, session):
+    v = act.compose(ctx, session, read_inputs("A4", chords="| C | Am | F G | C |", seed=3, steps=2), audio=False)
+    assert [(c.start_tick // v.score.resolution, c.root, c.quality) for c in v.score.chords] == [
+        (0, 0, "maj"), (4, 9, "min"), (8, 5, "maj"), (10, 7, "maj"), (12, 0, "maj")]
+    assert "**Over your chords** `| C | Am | F G | C |`" in v.summary and v.editable
+    for fields, message in [({"chords": "| C | Hm |"}, "Chords: bar 2: 'Hm' is not a chord name"),
+                            ({"chords": "| C | Am |", "bars": 4}, "the chords have 2 bars but Bars says 4"),
+                            ({"chords": "| C D E |", "meter": "3/4"}, None)]:
+        if message is None:
+            assert read_inputs(**fields).chords == "| C D E |"
+            continue
+        with pytest.raises(ComposerError, match=re.escape(message)):
+            read_inputs(**fields)

@@ -529,3 +529,16 @@ def test_two_takes_and_keep_the_second(page):
     assert view_src(page) != first and seed_of(summary(page)) == 41
     # Keeping a take is not an undo step: Undo stays off after one Compose.
     assert page.locator("#undo").is_disabled()
+
+
+def test_a_song_over_your_chords(page, tmp_path):
+    page.locator("#chords textarea, #chords input").first.fill("| Am | F | C | G E7 |")
+    page.locator("#seed textarea, #seed input").first.fill("6")
+    page.get_by_label("Render audio").uncheck()
+    click_and_wait_for_view(page, "#compose")
+    assert "Over your chords" in summary(page)
+    song = read_midi(download(page, ".mid", tmp_path))
+    res = song.resolution
+    assert [(c.start_tick // res, c.root, c.quality) for c in song.chords] == [
+        (0, 9, "min"), (4, 5, "maj"), (8, 0, "maj"), (12, 7, "maj"), (14, 4, "7")]
+    assert song.n_bars == 4 and song.track("Melody").notes

@@ -256,6 +256,7 @@ class SongInputs:
     seed: int | None = None
     steps: int | None = None
     bass: bool = True
+    chords: str | None = None
 
 
 def _blank(value) -> bool:
@@ -284,11 +285,14 @@ def _whole(value, what: str, lo: int, hi: int) -> int | None:
 
 
 def read_inputs(form: str | None = "", bars=None, key: str | None = None, tempo=None,
-                meter: str | None = "4/4", seed=None, steps=None, bass: bool = True) -> SongInputs:
+                meter: str | None = "4/4", seed=None, steps=None, bass: bool = True,
+                chords: str | None = None) -> SongInputs:
     """Check the Compose fields as ``composer generate`` checks its options, before any work.
 
-    Blank fields (None, "", NaN) mean "the model chooses".  Raises ComposerError with one
-    line in the app's words: "Bars must be a whole number from 1 to 512, not 2.5".
+    Blank fields (None, "", NaN) mean "the model chooses".  ``chords``: a chord chart
+    (``| C | Am | F G |``, :mod:`composer.chart`) the song is written over; its bars are
+    the song's.  Raises ComposerError with one line in the app's words: "Bars must be a
+    whole number from 1 to 512, not 2.5".
     """
     from composer.pipeline import check_options  # noqa: PLC0415
     from composer.form import parse_key, parse_partial_form  # noqa: PLC0415
@@ -322,8 +326,18 @@ def read_inputs(form: str | None = "", bars=None, key: str | None = None, tempo=
     seed_value = _whole(seed, "Seed", 0, SEED_MAX)
     n_steps = _whole(steps, "Sampler steps", *STEPS_RANGE)
     # The pipeline's own check as well, so that the app can never accept what the CLI refuses.
-    check_options(form_text, n_bars, key_text, bpm, meter_text, n_steps)
-    return SongInputs(form_text, n_bars, key_text, bpm, meter_text, seed_value, n_steps, bool(bass))
+    _, m = check_options(form_text, n_bars, key_text, bpm, meter_text, n_steps)
+    chart = None if _blank(chords) else str(chords).strip()
+    if chart is not None:
+        from composer.chart import ChartError, parse_chart  # noqa: PLC0415
+
+        try:
+            chart_bars = parse_chart(chart, m.beats_per_bar).n_bars
+        except ChartError as err:
+            raise ChartError(f"Chords: {err}") from None
+        if n_bars is not None and n_bars != chart_bars:
+            raise ComposerError(f"the chords have {chart_bars} bars but Bars says {n_bars}: clear Bars")
+    return SongInputs(form_text, n_bars, key_text, bpm, meter_text, seed_value, n_steps, bool(bass), chart)
 
 
 def _short(value, limit: int = 40) -> str:
@@ -714,13 +728,25 @@ def compose(ctx: AppContext, session: Session, inputs: SongInputs,
             if progress is not None:
                 progress(f"take {k + 1}/{n_takes} {stage}" if n_takes > 1 else stage, done, total)
 
-        score = ctx.composer.compose(form=inputs.form, bars=inputs.bars, key=inputs.key, tempo=inputs.tempo,
-                                     meter=inputs.meter, seed=seed, steps=inputs.steps, progress=report,
-                                     bass=inputs.bass)
+        if inputs.chords is not None:
+            from composer.chart import compose_from_chart  # noqa: PLC0415
+
+            score = compose_from_chart(ctx.composer, inputs.chords, form=inputs.form, key=inputs.key,
+                                       tempo=inputs.tempo, meter=inputs.meter, seed=seed, steps=inputs.steps,
+                                       progress=report, bass=inputs.bass)
+        else:
+            score = ctx.composer.compose(form=inputs.form, bars=inputs.bars, key=inputs.key, tempo=inputs.tempo,
+                                         meter=inputs.meter, seed=seed, steps=inputs.steps, progress=report,
+                                         bass=inputs.bass)
         merged = {**default_timbres(score, ctx.installed_timbres), **dict(timbres or {})}
         chosen = check_timbres(score, merged, ctx.installed_timbres, strict=False)
-        made.append(_finish(ctx, session, score, seed=seed, name="song", timbres=chosen, audio=audio,
-                            fmt=fmt, progress=report, gains=check_gains(score, gains)))
+        version = _finish(ctx, session, score, seed=seed, name="song", timbres=chosen, audio=audio,
+                          fmt=fmt, progress=report, gains=check_gains(score, gains))
+        if inputs.chords is not None:  # the seed alone does not make this song again
+            chart = " ".join(inputs.chords.split())
+            version = replace(version, summary=version.summary + "\n\n**Over your chords** `"
+                              + (chart if len(chart) <= 120 else chart[:117] + "...") + "`")
+        made.append(version)
     version = session.push(made[0])
     session.takes = tuple(made) if n_takes > 1 else ()
     return version

@@ -208,10 +208,10 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             log.info("tab closed: its session folder removed")
 
     @guarded
-    def on_compose(session, form, bars, key, tempo, meter, seed, steps, bass, with_audio, fmt, n_takes,
+    def on_compose(session, form, chords, bars, key, tempo, meter, seed, steps, bass, with_audio, fmt, n_takes,
                    *tracks, progress=gr.Progress()):
         session = session_of(session)
-        inputs = act.read_inputs(form, bars, key, tempo, meter, seed, steps, bass)
+        inputs = act.read_inputs(form, bars, key, tempo, meter, seed, steps, bass, chords)
         housekeeping(session)
         timbres, gains = choices_from(session, tracks)
         version = act.compose(ctx, session, inputs, timbres, audio=bool(with_audio), fmt=fmt,
@@ -304,12 +304,13 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
     @api_guarded
     def compose(form: str = "", bars: float | None = None, key: str = KEYS[0], tempo: float | None = None,
                 meter: str = "4/4", seed: float | None = None, steps: float | None = None,
-                bass: bool = True, audio: bool = True, audio_format: str = "wav",
+                bass: bool = True, audio: bool = True, audio_format: str = "wav", chords: str = "",
                 progress=gr.Progress()):
-        """Compose a whole song. Every argument is optional: blank means the model chooses.
+        """Compose a whole song. Every argument is optional: blank means the model chooses;
+        chords, a chart such as "| C | Am | F G |", is kept and the song written over it.
         Returns the MIDI file, the audio file (or None), the piano-roll PNG and a summary."""
         session = api_session()
-        inputs = act.read_inputs(form, bars, key, tempo, meter, seed, steps, bass)
+        inputs = act.read_inputs(form, bars, key, tempo, meter, seed, steps, bass, chords)
         act.check_format(audio_format)
         housekeeping(session)
         return api_result(act.compose(ctx, session, inputs, audio=bool(audio), fmt=audio_format,
@@ -366,6 +367,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                     form = gr.Textbox(label="Form", placeholder="e.g. i4A8B8A8B8o4 (empty: the model chooses)",
                                       elem_id="form")
                     gr.Markdown(FORM_HELP, elem_classes=["form-help"])
+                    chords = gr.Textbox(label="Chords (optional)", elem_id="chords", lines=1,
+                                        placeholder="| C | Am | F G | C |  (empty: the model writes the chords)")
                     # Text boxes, not gr.Number: a Number shows and sends 0 when empty, and 0 is
                     # a real seed; empty here means "the model chooses".
                     with gr.Row():
@@ -463,7 +466,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
         app.unload(on_unload)
         preset.change(on_preset, preset, form, **private)
         events = [
-            wire(compose_button.click, on_compose, [session, form, bars, key, tempo, meter, seed, steps, bass,
+            wire(compose_button.click, on_compose, [session, form, chords, bars, key, tempo, meter, seed, steps, bass,
                                                     with_audio, fmt, n_takes, *track_inputs],
                  [session, *song_outputs], compose_message, **work),
             wire(midi_in.upload, on_open, [session, midi_in], [session, *song_outputs], open_message, **work),
@@ -495,6 +498,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             a_bass = gr.Checkbox(value=True, label="bass")
             a_audio = gr.Checkbox(value=True, label="audio")
             a_fmt = gr.Textbox(value="wav", label="audio_format")
+            a_chords = gr.Textbox(value="", label="chords")
             a_midi = gr.File(value=None, label="midi", type="filepath")
             a_timbres = gr.JSON(value=None, label="timbres")
             a_gains = gr.JSON(value=None, label="gains")
@@ -509,7 +513,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             a_compose, a_render, a_regen = gr.Button(), gr.Button(), gr.Button()
         api_outputs = [out_midi, out_audio, out_view, out_summary]
         a_compose.click(compose, [a_form, a_bars, a_key, a_tempo, a_meter, a_seed, a_steps, a_bass,
-                                  a_audio, a_fmt], api_outputs, api_name="compose", **work)
+                                  a_audio, a_fmt, a_chords], api_outputs, api_name="compose", **work)
         a_render.click(render, [a_midi, a_timbres, a_fmt, a_gains], api_outputs, api_name="render", **work)
         a_regen.click(regenerate, [a_midi, a_section, a_from, a_to, a_level, a_seed, a_audio, a_fmt,
                                    a_timbres, a_gains], api_outputs, api_name="regenerate", **work)

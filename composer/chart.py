@@ -1,0 +1,146 @@
+"""Songs from a chord chart: ``| C | Am | F G |`` as a songwriter writes it, and the rest
+written under and over it by the cascade.
+
+A chart is bars between bar lines; a bar holds one chord name per equal part of the bar
+(``| F G |`` in 4/4 is two beats each; 1, 2 or 4 chords in 4/4, 1 or 3 in 3/4 ...), ``%``
+repeats the bar before, and ``N.C.`` is a bar without a chord.  Chord names are those of
+the MIDI files' cue markers (:func:`composer.io.midi.parse_chord_text`: ``C``, ``Am7``,
+``F#m7b5``, ``G7/B``, ``Bb:maj7`` ...).
+
+:func:`compose_from_chart` keeps the chords exactly: the form level writes the phrases over
+the chart's bars (in the given form, if any; one verse when it would have no melody) in the
+chart's key (given, else estimated from the chords' notes), and the melody and
+accompaniment levels write the notes over them
+(:meth:`composer.pipeline.Composer.compose_over`).
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import numpy as np
+
+from composer.errors import ComposerError
+from composer.form import MAX_SONG_BARS
+from composer.io.midi import parse_chord_text
+from composer.representation.harmony import ChordGrid
+from composer.score import CHORD_QUALITIES, QUALITY_NAMES, Score
+
+MAX_CHART_CHARS = 8000
+"""A chart longer than this is refused before it is read (512 bars of two chords fit)."""
+
+# Krumhansl & Kessler's key profiles (probe-tone ratings, C major and C minor).
+_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+class ChartError(ComposerError):
+    """A chord chart that cannot be read."""
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 24 else repr(text[:20] + "...")
+
+
+def parse_chart(text: str, beats_per_bar: int) -> ChordGrid:
+    """A chord per beat from a chart (see the module docstring); ``beats_per_bar`` quarter
+    beats per bar (3 for 3/4 and 6/8).  Raises ChartError with one line."""
+    if len(text) > MAX_CHART_CHARS:
+        raise ChartError(f"the chord chart has {len(text):,} characters; at most {MAX_CHART_CHARS:,}")
+    cells = [cell.strip() for cell in re.split(r"\|+", text.strip())]
+    # A chart may start and end with a bar line, or not.
+    if cells and not cells[0]:
+        cells = cells[1:]
+    if cells and not cells[-1]:
+        cells = cells[:-1]
+    if not cells:
+        raise ChartError("the chord chart has no bars: write them between bar lines, e.g. | C | Am | F G |")
+    if len(cells) > MAX_SONG_BARS:
+        raise ChartError(f"the chord chart has {len(cells)} bars; a song has at most {MAX_SONG_BARS}")
+    beats = []
+    previous: list[tuple[int, int, int]] | None = None
+    for number, cell in enumerate(cells, start=1):
+        names = cell.split()
+        if names == ["%"]:
+            if previous is None:
+                raise ChartError("bar 1 is %, but there is no bar before it to repeat")
+            bar = previous
+        elif not names:
+            raise ChartError(f"bar {number} is empty: write a chord, % to repeat the bar before, or N.C.")
+        else:
+            if beats_per_bar % len(names):
+                fits = [n for n in range(1, beats_per_bar + 1) if beats_per_bar % n == 0]
+                raise ChartError(f"bar {number} has {len(names)} chords; a bar of {beats_per_bar} beats takes "
+                                 + ", ".join(map(str, fits[:-1])) + f" or {fits[-1]}")
+            bar = []
+            for name in names:
+                if name.upper() in ("N.C.", "NC", "N.C"):
+                    chord = (-1, -1, -1)
+                else:
+                    parsed = parse_chord_text(name)
+                    if parsed is None or parsed[1] not in CHORD_QUALITIES:
+                        raise ChartError(f"bar {number}: {_short(name)} is not a chord name "
+                                         "(e.g. C, Am7, F#m7b5, G7/B)")
+                    root, quality, bass = parsed
+                    chord = (root, QUALITY_NAMES.index(quality), bass)
+                bar += [chord] * (beats_per_bar // len(names))
+        beats += bar
+        previous = bar
+    arr = np.array(beats, dtype=np.int8).reshape(-1, 3)
+    return ChordGrid(arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy(), beats_per_bar)
+
+
+def estimate_key(grid: ChordGrid) -> tuple[int, int]:
+    """(tonic 0..11, mode 0 major / 1 minor) of a chord grid: the Krumhansl-Kessler profile
+    that best correlates with the beats its chords' notes sound (the bass counted twice);
+    ties go to the key whose tonic chord ends the chart.  C major for a chart of N.C. only."""
+    weight = np.zeros(12)
+    for root, quality, bass in zip(grid.root, grid.quality, grid.bass):
+        if root < 0:
+            continue
+        for interval in CHORD_QUALITIES[QUALITY_NAMES[quality]]:
+            weight[(root + interval) % 12] += 1
+        weight[bass] += 1
+    if not weight.any():
+        return 0, 0
+    last = next(((int(r), int(q)) for r, q in zip(grid.root[::-1], grid.quality[::-1]) if r >= 0), None)
+    best = None
+    for mode, profile in ((0, _MAJOR), (1, _MINOR)):
+        for tonic in range(12):
+            r = float(np.corrcoef(weight, np.roll(profile, tonic))[0, 1])
+            minor_chord = QUALITY_NAMES[last[1]].startswith("min") if last else False
+            ends_home = last is not None and last[0] == tonic and minor_chord == bool(mode)
+            score = (round(r, 6), ends_home)
+            if best is None or score > best[0]:
+                best = (score, tonic, mode)
+    return best[1], best[2]
+
+
+def compose_from_chart(composer, chart: str, form: str | None = None, key: str | None = None,
+                       tempo: float | None = None, meter: str = "4/4", seed: int = 0,
+                       steps: int | None = None, progress: Callable[[str, float, float], None] | None = None,
+                       bass: bool = True) -> Score:
+    """A song over the chords of ``chart``, kept exactly: phrases by the form level (in
+    ``form`` when given: it must cover the chart's bars), in ``key`` (default: estimated),
+    then melody and accompaniment by the note levels.  ``composer`` is a
+    :class:`composer.pipeline.Composer`; other options as its ``compose``."""
+    from composer.levels.form import sample_form  # noqa: PLC0415
+    from composer.pipeline import FORM_STEPS, check_options, level_generators  # noqa: PLC0415
+
+    parsed_key, m = check_options(form, None, key, tempo, meter, steps, seed=seed)
+    grid = parse_chart(chart, m.beats_per_bar)
+    n_bars = grid.n_beats // m.beats_per_bar
+    tonic_mode = parsed_key if parsed_key is not None else estimate_key(grid)
+    if tempo is None:
+        tempo = float(np.random.default_rng(seed).integers(70, 131))
+    def plan_for(text: str | None):
+        return sample_form(composer.form_level, form=text, bars=n_bars, key=tonic_mode,
+                           generator=level_generators(seed)["form"], steps=steps or FORM_STEPS,
+                           progress=None if progress is None else (lambda i, n: progress("form", i, n)))
+
+    plan = plan_for(form)
+    if form is None and not any(p.has_melody for p in plan.phrases):
+        # A chart is written to be sung over: a short one the form level made all intro or
+        # outro becomes one verse.
+        plan = plan_for(f"A{n_bars}")
+    return composer.compose_over(plan, grid, meter, float(tempo), seed, steps, progress, bass)

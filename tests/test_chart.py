@@ -1,0 +1,53 @@
+"""Chord charts (``| C | Am | F G |``) read exactly, their key, and a song kept on them."""
+from __future__ import annotations
+
+import pytest
+
+from composer.errors import ComposerError
+from composer.chart import ChartError, compose_from_chart, estimate_key, parse_chart
+from composer.score import QUALITY_NAMES
+from test_pipeline import tiny_composer
+
+
+def beats(text: str, beats_per_bar: int = 4) -> list[str]:
+    grid = parse_chart(text, beats_per_bar)
+    return [f"{r}:{QUALITY_NAMES[q]}/{b}" if r >= 0 else "-" for r, q, b in zip(grid.root, grid.quality, grid.bass)]
+
+
+def test_a_chart_is_a_chord_per_beat():
+    assert beats("| C | Am | F G |") == ["0:maj/0"] * 4 + ["9:min/9"] * 4 + ["5:maj/5"] * 2 + ["7:maj/7"] * 2
+    # No outer bar lines, %, N.C., slash chords and sevenths; 3/4 takes 1 or 3 chords.
+    assert beats("G7/B | % | N.C.", 3) == ["7:7/11"] * 6 + ["-"] * 3
+    assert beats("C D E", 3) == ["0:maj/0", "2:maj/2", "4:maj/4"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "the chord chart has no bars"),
+    ("| C | | G |", "bar 2 is empty"),
+    ("| C D E |", "bar 1 has 3 chords; a bar of 4 beats takes 1, 2 or 4"),
+    ("| C | Hm |", "bar 2: 'Hm' is not a chord name"),
+    ("| % |", "bar 1 is %, but there is no bar before it"),
+    ("| C " * 513, "the chord chart has 513 bars; a song has at most 512"),
+])
+def test_a_bad_chart_is_one_line(text, message):
+    with pytest.raises(ChartError) as info:
+        parse_chart(text, 4)
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_the_key_of_a_chart():
+    assert estimate_key(parse_chart("| C | Am | F G | C |", 4)) == (0, 0)
+    assert estimate_key(parse_chart("| Am | Dm | E7 | Am |", 4)) == (9, 1)
+    assert estimate_key(parse_chart("| Eb | Cm | Ab Bb | Eb |", 4)) == (3, 0)
+    assert estimate_key(parse_chart("| N.C. |", 4)) == (0, 0)
+
+
+def test_a_song_over_a_chart_keeps_its_chords():
+    composer = tiny_composer()
+    song = compose_from_chart(composer, "| C | Am | F G | C |", form="A4", seed=3, steps=2)
+    assert [(c.start_tick // song.resolution, c.root, c.quality) for c in song.chords] == [
+        (0, 0, "maj"), (4, 9, "min"), (8, 5, "maj"), (10, 7, "maj"), (12, 0, "maj")]
+    assert [(s.label, s.n_bars) for s in song.sections] == [("A", 4)]
+    assert str(song.key_signatures[0]) == "C major" and song.track("Melody").notes
+    with pytest.raises(ComposerError):
+        compose_from_chart(composer, "| C | Am | F G | C |", form="A8", seed=3, steps=2)
