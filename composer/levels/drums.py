@@ -48,8 +48,17 @@ from composer.representation.drums import (CLOSED_HAT, CRASH, DRUM_CHANNELS, KIC
 from composer.score import Score, Section, Track
 
 DEFAULT_STEPS = 12
-DEFAULT_VARIATION = 0.3
-"""How far a section's other bars move from its groove bar (0 = copies, 1 = new bars)."""
+DEFAULT_VARIATION = 0.7
+"""How far a section's varied bars move from its groove bar (0 = copies, 1 = new bars).
+Chosen against the Groove *train* split on 30 cascade songs: groove consistency within
+sections 0.910 at 0.5, 0.876 at 0.6, 0.849 at 0.7; train performances 0.842."""
+DEFAULT_FILL_KEPT = 0.25
+"""The share of a fill bar kept from the section's groove (the fill plays the rest): its
+first beat.  With half the bar kept the fill's snare and tom hits were 1.64x the groove
+bars', with a beat kept 1.61x (guidance 1) or 1.96x (guidance 1.5); the train split's fill
+bars have 1.55x (same 30 songs as DEFAULT_VARIATION)."""
+DEFAULT_FILL_GUIDANCE = 1.0
+"""Classifier-free guidance scale of the fill bars (1 = off, one net call per step)."""
 SONG_STYLES = ("rock", "pop", "soul", "funk", "hiphop")
 """The styles a song's drummer is drawn from (the accompaniment is pop: no jazz, latin, punk)."""
 DRUM_TRACK = "Drums"
@@ -178,6 +187,7 @@ def sample_drums(level: DrumLevel, plan: Sequence[DrumSection], n_bars: int, met
                  steps_per_bar: int = 16, bpm: float = 100.0, style: str | None = None,
                  generator: torch.Generator | None = None, steps: int = DEFAULT_STEPS,
                  variation: float = DEFAULT_VARIATION, guidance: float = 1.0,
+                 fill_kept: float = DEFAULT_FILL_KEPT, fill_guidance: float = DEFAULT_FILL_GUIDANCE,
                  progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The drum part of a song planned as ``plan``: (velocity uint8, offset float32)
     ``[n_bars, 16, N_DRUMS]`` (see :mod:`composer.representation.drums`).
@@ -228,7 +238,7 @@ def sample_drums(level: DrumLevel, plan: Sequence[DrumSection], n_bars: int, met
         rows.append((k, "crash"))
         conds.append(cond(k, False)), knowns.append(crash_known), masks.append(crash_mask), sources.append(g)
         fill_known, fill_mask = kn.clone(), mk.clone()
-        half = net_steps // 2
+        half = int(round(net_steps * fill_kept))
         fill_known[:, :half] = g[:, :half]
         fill_mask[:, :half] = 1
         rows.append((k, "fill"))
@@ -248,7 +258,7 @@ def sample_drums(level: DrumLevel, plan: Sequence[DrumSection], n_bars: int, met
     out[var_idx] = _run(level, cond2[var_idx.numpy()], known2[var_idx], mask2[var_idx], steps,
                         generator, guidance, tick, source=src, variation=variation)
     out[fill_idx] = _run(level, cond2[fill_idx.numpy()], known2[fill_idx], mask2[fill_idx], steps,
-                         generator, guidance, tick)
+                         generator, fill_guidance, tick)
     bars = {row: out[i] for i, row in enumerate(rows)}
     for i, k in enumerate(keys):
         bars[(k, "groove")] = grooves[i]
