@@ -300,3 +300,41 @@ def test_eval_with_a_groove_reference(prepared, tiny_drums, tmp_path, capsys):
     assert rows["hits_per_bar"]["reference"] == pytest.approx(12.0)   # the test beat: 12 hits a bar
     assert main(["eval", str(song), "--reference", ref]) == 2          # no drums: one line
     assert "has a drum track" in capsys.readouterr().err
+
+
+def test_plot_drums_beside_another_file(tiny_drums, groove_root, tmp_path, capsys):
+    song = _song(tmp_path)
+    with_drums = tmp_path / "d.mid"
+    assert main(["drums", str(song), "-o", str(with_drums), "--models", str(tiny_drums.parent), "--steps", "2"]) == 0
+    png = tmp_path / "grid.png"
+    assert main(["plot", str(with_drums), "-o", str(png), "--drums", "--bars", "3-6",
+                 "--beside", str(groove_root / "d1/0_beat.mid")]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "drums of 2 files" in capsys.readouterr().out
+    for bad in (["--drums", "--bars", "6-3"], ["--bars", "1-2"], ["--drums", "--bars", "40-41"]):
+        assert main(["plot", str(with_drums), "-o", str(tmp_path / "bad.png"), *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+    assert main(["plot", str(song), "-o", str(tmp_path / "bad.png"), "--drums"]) == 2
+    assert "no drum track" in capsys.readouterr().err
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_shipped_drum_model_fills_and_crashes():
+    """The shipped model on a pop form: crashes on every section's downbeat, fills busier on
+    snare and toms than the bars around them, the same bytes from the same seed."""
+    folder = Path(__file__).resolve().parents[1] / "models" / "drums"
+    if not (folder / "config.json").is_file():
+        pytest.skip("models/drums is not in this checkout")
+    level = DrumLevel.from_pretrained(folder)
+    sections = [Section(0, 4, "i"), Section(4, 8, "A"), Section(12, 8, "B"), Section(20, 8, "A"),
+                Section(28, 8, "B"), Section(36, 4, "o")]
+    plan = plan_sections(sections, np.ones(40))
+    fills, grooves = [], []
+    for seed in range(4):
+        vel, _ = sample_drums(level, plan, 40, generator=torch.Generator().manual_seed(seed))
+        assert all(vel[s.start_bar, 0, CRASH] > 0 for s in sections)
+        on = (vel[:, :, [SNARE, 4, 5, 6]] > 0).sum(axis=(1, 2))
+        ends = [s.start_bar + s.n_bars - 1 for s in plan if s.fill]
+        fills += [on[b] for b in ends]
+        grooves += [on[b] for b in range(40) if b not in ends and b not in [s.start_bar for s in plan]]
+    assert np.mean(fills) > 1.2 * np.mean(grooves)
