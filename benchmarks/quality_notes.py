@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--melody-guidance", type=float, default=None)
     p.add_argument("--melody-rest-bias", type=float, default=None,
                    help="shift of the melody's rest logit (composer/levels/melody.py DEFAULT_REST_BIAS)")
+    p.add_argument("--line-weight", type=float, default=None,
+                   help="weight of the melody's line prior (default: the model's; 0 = the net alone)")
     p.add_argument("--chord-variation", type=float, default=None,
                    help="how far returning phrases' chords move from their first statement")
     p.add_argument("--guidance", type=float, nargs="+", default=None,
@@ -61,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         composer.variation = args.variation
     if args.melody_rest_bias is not None:
         composer.melody_rest_bias = args.melody_rest_bias
+    if args.line_weight is not None:
+        composer.melody_line_weight = args.line_weight
     if args.chord_variation is not None:
         composer.chord_variation = args.chord_variation
     if args.melody_guidance is not None:

@@ -339,8 +339,10 @@ class Composer:
                  melody_guidance: float = MELODY_GUIDANCE,
                  chord_variation: float = CHORD_VARIATION,
                  melody_rest_bias: float = MELODY_REST_BIAS,
-                 drum_level: DrumLevel | None = None) -> None:
+                 drum_level: DrumLevel | None = None,
+                 melody_line_weight: float | None = None) -> None:
         self.form_level = form_level
+        self.melody_line_weight = melody_line_weight
         self.drum_level = drum_level
         self.melody_rest_bias = melody_rest_bias
         self.chord_variation = chord_variation
@@ -466,7 +468,7 @@ class Composer:
         tokens = sample_melody(self.melody_level, ctx, gens["melody"], steps=steps or MELODY_STEPS,
                                known=mel_known, mask=mel_mask, repeat=known is None,
                                guidance=self.melody_guidance, rest_bias=self.melody_rest_bias,
-                               progress=prog("melody"))
+                               progress=prog("melody"), line_weight=self.melody_line_weight)
         melody_c = tokens_to_notes(tokens)                      # in C, as the note level sees it
         acc = known[1] if known is not None else np.zeros((0, 4), np.int32)
         acc_c = np.array(acc, dtype=np.int64).reshape(-1, 4)

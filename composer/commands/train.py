@@ -28,8 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue from OUT/train/ (otherwise an existing run there is an error)")
     p.add_argument("--prior-only", action="store_true",
-                   help="form only: re-estimate the decoder's phrase prior from --data into OUT's "
-                        "config.json (a trained form model); the weights are not touched")
+                   help="form and melody only: re-estimate the decoder's prior (form: phrase and "
+                        "key prior; melody: line prior, calibrated with the model) from --data into "
+                        "OUT's config.json (a trained model); the weights are not touched")
     p.set_defaults(func=run)
 
 
@@ -67,24 +68,48 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _refit_prior(args: argparse.Namespace) -> int:
-    """Write the form task's phrase prior, estimated from the training split by the same code
-    that training uses, into a trained form model's config.json (how decoder statistics
-    added after a model was trained reach it without retraining the weights)."""
+    """Write a level's decoder prior, estimated from the training split, into a trained
+    model's config.json (how decoder statistics added after a model was trained reach it
+    without retraining the weights): the form's phrase and key prior, or the melody's line
+    prior (fitted, then calibrated by sampling the model on training songs)."""
     import json
 
     from composer.io.atomic import atomic_path
-    if args.task != "form":
-        raise ComposerError(f"--prior-only re-fits the form level's decoder prior; not {args.task}")
+    if args.task not in ("form", "melody"):
+        raise ComposerError(f"--prior-only re-fits the form or melody level's decoder prior; not {args.task}")
     config_path = args.out / "config.json"
     try:
         config = json.loads(config_path.read_text())
     except (OSError, ValueError) as err:
-        raise ComposerError(f"{config_path}: not a trained form model's config ({err})") from None
-    if not isinstance(config, dict) or config.get("kind") != "form":
-        raise ComposerError(f"{config_path} is not a form model's config")
-    from composer.levels.form_task import FormTask
-    config["phrase_prior"] = FormTask(args.data).prior.to_json()
+        raise ComposerError(f"{config_path}: not a trained {args.task} model's config ({err})") from None
+    if not isinstance(config, dict) or config.get("kind") != args.task:
+        raise ComposerError(f"{config_path} is not a {args.task} model's config")
+    if args.task == "form":
+        from composer.levels.form_task import FormTask
+        config["phrase_prior"] = FormTask(args.data).prior.to_json()
+    else:
+        config["line_prior"] = _fit_line_prior(args).to_json()
     with atomic_path(config_path) as tmp:
         tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    print(f"re-fitted the phrase prior of {args.out} from {args.data}")
+    print(f"re-fitted the {'phrase' if args.task == 'form' else 'line'} prior of {args.out} from {args.data}")
     return 0
+
+
+def _fit_line_prior(args: argparse.Namespace):
+    import torch
+
+    from composer.data.example import load_split
+    from composer.levels.line_prior import calibrate_line_prior, fit_line_prior
+    from composer.levels.melody import MelodyLevel, sample_melody
+    train = load_split(args.data, "train")
+    prior = fit_line_prior(train)
+    level = MelodyLevel.from_pretrained(args.out)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+
+    def sample(ctx, current, seed):
+        level.line = current
+        return sample_melody(level, ctx, torch.Generator().manual_seed(seed))
+
+    return calibrate_line_prior(prior, train, sample, seed=0 if args.seed is None else args.seed,
+                                log=lambda line: print(f"line prior: {line}", flush=True))

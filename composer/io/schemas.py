@@ -81,6 +81,26 @@ class NotesConfig(_Config):
     decoding: Optional[DecodingSettings] = None
 
 
+# ---------------------------------------------------------------------- melody
+LINE_PITCHES = 48
+"""Rows and columns of the line prior's table (composer.levels.line_prior.N_PITCH, the
+melody range)."""
+LogRatio = Annotated[float, Field(ge=-50.0, le=50.0, allow_inf_nan=False)]
+
+
+class LinePriorSettings(_Settings):
+    weight: Annotated[float, Field(ge=0.0, le=10.0)] = 1.0
+    pairs: Annotated[int, Field(ge=0)] = 0
+    log_ratio: Annotated[list[Annotated[list[LogRatio], Field(min_length=LINE_PITCHES, max_length=LINE_PITCHES)]],
+                         Field(min_length=LINE_PITCHES, max_length=LINE_PITCHES)]
+    interval_bias: Annotated[list[LogRatio], Field(min_length=2 * LINE_PITCHES - 1,
+                                                   max_length=2 * LINE_PITCHES - 1)] = [0.0] * (2 * LINE_PITCHES - 1)
+
+
+class MelodyConfig(_Config):
+    line_prior: Optional[LinePriorSettings] = None
+
+
 # ---------------------------------------------------------------------- timbre
 MIN_FRAME_RATE_HZ = 10.0
 MAX_FRAME_RATE_HZ = 1000.0
@@ -142,7 +162,8 @@ class TimbreConfig(_Config):
     expression: ExpressionSettings = ExpressionSettings()
 
 
-SCHEMAS: dict[str, type[_Config]] = {"form": FormConfig, "notes": NotesConfig, "timbre": TimbreConfig}
+SCHEMAS: dict[str, type[_Config]] = {"form": FormConfig, "notes": NotesConfig, "melody": MelodyConfig,
+                                     "timbre": TimbreConfig}
 """The schema of each kind of model folder (kinds not listed: the constructor check only)."""
 
 
@@ -178,5 +199,5 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-__all__ = ["SCHEMAS", "check_config", "describe", "FormConfig", "NotesConfig", "TimbreConfig",
+__all__ = ["SCHEMAS", "check_config", "describe", "FormConfig", "NotesConfig", "MelodyConfig", "TimbreConfig",
            "PhrasePriorSettings", "SynthSettings", "ExpressionSettings"]

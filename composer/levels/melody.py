@@ -33,9 +33,11 @@ import numpy as np
 import torch
 
 from composer.diffusion.samplers import run_sampler, step_counter
+from composer.errors import ModelError
 from composer.diffusion.schedule import onehot_posterior_logits, onehot_x0, v_from_x0
 from composer.grid import STEPS_PER_BEAT
 from composer.io.checkpoint import build_model, load_weights, read_config
+from composer.levels.line_prior import LinePrior, apply_line_prior, melodic_spans
 from composer.levels.returns import Repeat, phrase_repeats
 from composer.nets.melody import MelodyUNet
 from composer.representation.melody import HOLD, N_MELODY_CLASSES, ONSET, REST, tokens_to_onehot
@@ -67,13 +69,21 @@ median 1.77; 0.4 ships, since 0.3 left the test-form songs 14% above real (1.53 
 class MelodyLevel:
     """A trained melody net, ready to sample (eval mode, CPU)."""
 
-    def __init__(self, model: MelodyUNet) -> None:
+    def __init__(self, model: MelodyUNet, line: LinePrior | None = None) -> None:
         self.model = model.eval()
+        self.line = line
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> "MelodyLevel":
         config = read_config(folder, kind="melody")
-        return cls(load_weights(folder, build_model(MelodyUNet, config.get("model"), folder)))
+        line = config.get("line_prior")
+        if line is not None:
+            try:
+                line = LinePrior.from_json(line)
+            except (KeyError, TypeError, ValueError) as err:
+                raise ModelError(f"{folder}/config.json: line_prior is not usable ({err}); re-fit it "
+                                 "with `composer train melody --prior-only`") from None
+        return cls(load_weights(folder, build_model(MelodyUNet, config.get("model"), folder)), line)
 
 
 def melodic_steps(ctx: NoteContext) -> np.ndarray:
@@ -149,7 +159,8 @@ def return_plan(ctx: NoteContext, repeats: tuple[Repeat, ...],
 @torch.no_grad()
 def _denoise(level: MelodyLevel, cond: torch.Tensor, known: torch.Tensor, mask: torch.Tensor,
              noise: torch.Tensor, steps: int, guidance: torch.Tensor, rest_bias: float,
-             tick: Callable[[], None]) -> torch.Tensor:
+             tick: Callable[[], None], line: LinePrior | None = None,
+             spans: list[tuple[int, int]] = ()) -> torch.Tensor:
     """One full sampler run with inpainting; returns the clean one-hot sample [1, K, L].
     guidance: float32 [1, 1, L], the guidance scale at each step."""
     model = level.model
@@ -170,6 +181,12 @@ def _denoise(level: MelodyLevel, cond: torch.Tensor, known: torch.Tensor, mask: 
         if rest_bias:
             logits = logits.clone()
             logits[:, REST] -= rest_bias
+        if line is not None and line.weight and spans:
+            # known steps enter the chain as certain, so the free notes beside a kept one
+            # join it (a regenerated span inside a returning phrase)
+            fixed = torch.where(mask.bool(), known * 30.0, logits)
+            logits = torch.from_numpy(apply_line_prior(fixed[0].double().numpy(), spans, line)
+                                      .astype(np.float32))[None]
         return v_from_x0(x, onehot_x0(logits), t)
 
     return run_sampler(denoise, noise.clone(), steps, "dpm++2m", 0, known, mask, noise, tick)
@@ -191,7 +208,8 @@ def sample_melody(level: MelodyLevel, ctx: NoteContext, generator: torch.Generat
                   mask: np.ndarray | None = None, repeat: bool = True,
                   guidance: float = DEFAULT_GUIDANCE, rest_bias: float = DEFAULT_REST_BIAS,
                   cadence_guidance: float = DEFAULT_CADENCE_GUIDANCE,
-                  progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+                  progress: Callable[[int, int], None] | None = None,
+                  line_weight: float | None = None) -> np.ndarray:
     """Sample a whole song's melody under ``ctx`` (already transposed to C).
 
     known: optional tokens ``int [n_steps]`` kept exactly where ``mask`` (bool
@@ -199,8 +217,12 @@ def sample_melody(level: MelodyLevel, ctx: NoteContext, generator: torch.Generat
     guidance: classifier-free guidance on the chords (1 = off); cadence_guidance: the
     guidance in phrases' last bars (DEFAULT_CADENCE_GUIDANCE; never below ``guidance``);
     rest_bias: see DEFAULT_REST_BIAS (0 = the net's own distribution); progress(i, n) after every
-    network call.  Returns tokens ``int64 [n_steps]``.
+    network call; line_weight: the weight of the level's line prior (None = the model's own,
+    0 = the net alone; see :mod:`composer.levels.line_prior`).  Returns tokens ``int64 [n_steps]``.
     """
+    line = level.line
+    if line is not None and line_weight is not None:
+        line = line.with_weight(line_weight)
     n = ctx.n_steps
     length = level.model.padded_length(n)
     feats = ctx.features()
@@ -238,9 +260,10 @@ def sample_melody(level: MelodyLevel, ctx: NoteContext, generator: torch.Generat
         mm[:n] = m
         return torch.from_numpy(k)[None], torch.from_numpy(mm)[None, None]
 
+    spans = melodic_spans(ctx.phrases, ctx.steps_per_bar)
     noise = torch.randn(1, N_MELODY_CLASSES, length, generator=generator)
     k1, m1 = padded(base_known, base_mask)
-    x = _denoise(level, cond, k1, m1, noise, steps, scale_t, rest_bias, tick)
+    x = _denoise(level, cond, k1, m1, noise, steps, scale_t, rest_bias, tick, line, spans)
     tokens = x[0, :, :n].argmax(dim=0).numpy().astype(np.int64)
     if repeats:
         # returning phrases take their first statement; in order, so a third statement
@@ -254,7 +277,7 @@ def sample_melody(level: MelodyLevel, ctx: NoteContext, generator: torch.Generat
             regen = returning & ~keep & ~base_mask
             k2, m2 = padded(tokens, ~regen)
             noise2 = torch.randn(1, N_MELODY_CLASSES, length, generator=generator)
-            x = _denoise(level, cond, k2, m2, noise2, steps, scale_t, rest_bias, tick)
+            x = _denoise(level, cond, k2, m2, noise2, steps, scale_t, rest_bias, tick, line, spans)
             tokens = x[0, :, :n].argmax(dim=0).numpy().astype(np.int64)
     return tokens
 
