@@ -85,7 +85,8 @@ screenshots: install
 
 # The models' quality figures (needs `make data`): levels on the test split; 100 songs from the
 # whole cascade on the test songs' forms, keys and tempi, 100 from the seed alone, and 100 from
-# the melody and note levels on the real chords, each judged by `composer eval`; the music
+# the melody and note levels on the real chords, each judged by `composer eval`; the drum level
+# on the cascade's songs against the Groove MIDI test split (beside real-vs-real); the music
 # targets table; the pipeline benchmark; the model cards rewritten from the results.
 quality: install
 	$(PY) -m benchmarks.bench_levels --quality --cards
@@ -96,6 +97,7 @@ quality: install
 	$(VENV)/bin/composer eval out/eval/cascade --reference $(PREPARED)@test --train $(PREPARED)@train --json out/eval/cascade.json --force
 	$(VENV)/bin/composer eval out/eval/nothing --reference $(PREPARED)@test --train $(PREPARED)@train --json out/eval/nothing.json --force
 	$(VENV)/bin/composer eval out/eval/real_chords --reference $(PREPARED)@test --train $(PREPARED)@train --json out/eval/real_chords.json --force
+	$(PY) -m benchmarks.quality_drums --songs out/eval/cascade --out out/eval/drums --groove $(GROOVE)
 	$(PY) -m benchmarks.music_targets --markdown out/eval/music_targets.md
 	$(PY) -m benchmarks pipeline
 	$(PY) -m benchmarks.notes_card --readme

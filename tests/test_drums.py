@@ -16,7 +16,8 @@ from composer.data.groove import build_groove, drum_bars, load_groove
 from composer.io.checkpoint import save_checkpoint
 from composer.io.midi import read_midi, write_midi
 from composer.levels.drum_task import DrumTask
-from composer.levels.drums import (DrumLevel, DrumSection, add_drums, plan_sections, sample_drums,
+from composer.errors import ComposerError
+from composer.levels.drums import (DrumLevel, add_drums, plan_sections, regenerate_drums, sample_drums,
                                    sections_from_notes)
 from composer.metrics.drums import DrumPiece, drum_measures, onset_position_oa, velocity_oa
 from composer.nets.drums import DrumDenoiser
@@ -338,3 +339,21 @@ def test_shipped_drum_model_fills_and_crashes():
         fills += [on[b] for b in ends]
         grooves += [on[b] for b in range(40) if b not in ends and b not in [s.start_bar for s in plan]]
     assert np.mean(fills) > 1.2 * np.mean(grooves)
+
+
+def test_regenerate_drums_of_one_section(tiny_drums, tmp_path):
+    level = DrumLevel.from_pretrained(tiny_drums)
+    score = add_drums(level, read_midi(_song(tmp_path)), torch.Generator().manual_seed(2), steps=2)
+    new = regenerate_drums(level, score, (4, 8), torch.Generator().manual_seed(9), steps=2)
+    old_hits = [(n.start_tick, n.pitch, n.velocity) for n in score.track("Drums").notes]
+    new_hits = [(n.start_tick, n.pitch, n.velocity) for n in new.track("Drums").notes]
+    bar = 1920
+    assert [h for h in new_hits if h[0] < 4 * bar] == [h for h in old_hits if h[0] < 4 * bar]
+    assert [h for h in new_hits if h[0] >= 4 * bar] != [h for h in old_hits if h[0] >= 4 * bar]
+    assert (4 * bar, 49, ) in {h[:2] for h in new_hits}          # the section still opens with a crash
+    assert [t for t in new.tracks if not t.is_drum] == [t for t in score.tracks if not t.is_drum]
+    whole = regenerate_drums(level, score.replace(tracks=score.tracks[:-1]), None,
+                             torch.Generator().manual_seed(2), steps=2)
+    assert whole == score                                          # no drums: the same as add_drums
+    with pytest.raises(ComposerError, match="not a range inside"):
+        regenerate_drums(level, score, (6, 20), steps=2)

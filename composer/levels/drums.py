@@ -353,12 +353,10 @@ def song_sections(score: Score, n_bars: int, bar_ticks: int) -> tuple[Section, .
     return tuple(out)
 
 
-def add_drums(level: DrumLevel, score: Score, generator: torch.Generator | None = None,
-              humanize: bool = False, steps: int = DEFAULT_STEPS, meter: str | None = None,
-              style: str | None = None, progress: Callable[[int, int], None] | None = None) -> Score:
-    """``score`` with a :data:`DRUM_TRACK` track (GM kit, channel 10) written over its
-    sections (or sections found from its notes), meter and first tempo; everything else
-    unchanged.  humanize: each hit moved by the net's offset (off: on the 16th grid)."""
+def _drum_track(level: DrumLevel, score: Score, generator: torch.Generator | None, humanize: bool,
+                steps: int, meter: str | None, style: str | None,
+                progress: Callable[[int, int], None] | None) -> tuple[Track, int]:
+    """A new Drums track for ``score`` (its other tracks as the band) and its bar length in ticks."""
     net_meter, spb, bar_ticks = drum_meter(score, meter)
     end = score.end_tick
     n_bars = -(-end // bar_ticks) if end > 0 else 0
@@ -377,11 +375,51 @@ def add_drums(level: DrumLevel, score: Score, generator: torch.Generator | None 
                                     steps, progress=progress)
     track = track_from_bars(velocity, offset if humanize else None, score.resolution, spb, DRUM_TRACK)
     # a hit pulled early by its offset can not start before the song; none sounds past its end
-    notes = tuple(n for n in track.notes if n.start_tick < end)
-    tracks = tuple(t for t in score.tracks) + (Track(DRUM_TRACK, 0, True, notes),)
-    return score.replace(tracks=tracks).validate()
+    return Track(DRUM_TRACK, 0, True, tuple(n for n in track.notes if n.start_tick < end)), bar_ticks
 
 
-__all__ = ["DrumLevel", "DrumSection", "sample_drums", "add_drums", "plan_sections", "band_density",
+def add_drums(level: DrumLevel, score: Score, generator: torch.Generator | None = None,
+              humanize: bool = False, steps: int = DEFAULT_STEPS, meter: str | None = None,
+              style: str | None = None, progress: Callable[[int, int], None] | None = None) -> Score:
+    """``score`` with a :data:`DRUM_TRACK` track (GM kit, channel 10) written over its
+    sections (or sections found from its notes), meter and first tempo; everything else
+    unchanged.  humanize: each hit moved by the net's offset (off: on the 16th grid)."""
+    track, _ = _drum_track(level, score, generator, humanize, steps, meter, style, progress)
+    return score.replace(tracks=tuple(score.tracks) + (track,)).validate()
+
+
+def regenerate_drums(level: DrumLevel, score: Score, bars: tuple[int, int] | None = None,
+                     generator: torch.Generator | None = None, humanize: bool = False,
+                     steps: int = DEFAULT_STEPS, style: str | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> Score:
+    """New drums for bars ``start .. end - 1`` (0-based, end exclusive; None = the whole
+    song): the hits of the song's drum tracks that start there are replaced by those of a new
+    drum part drawn with ``generator``; every other hit and every other track stays exactly
+    as it was.  A song without drums gets a whole new Drums track.  ComposerError for a range
+    outside the song."""
+    drum_tracks = [t for t in score.tracks if t.is_drum]
+    track, bar_ticks = _drum_track(level, score, generator, humanize, steps, None, style, progress)
+    n_bars = -(-score.end_tick // bar_ticks)
+    if bars is None or not drum_tracks:
+        return score.replace(tracks=tuple(t for t in score.tracks if not t.is_drum) + (track,)).validate()
+    start, end = int(bars[0]), int(bars[1])
+    if not 0 <= start < end <= n_bars:
+        raise ComposerError(f"regenerate drums: bars ({start}, {end}) are not a range inside the song's "
+                            f"{n_bars} bars (0-based, end exclusive)")
+    lo, hi = start * bar_ticks, end * bar_ticks
+    new = tuple(n for n in track.notes if lo <= n.start_tick < hi)
+    out, placed = [], False
+    for t in score.tracks:
+        if t.is_drum:
+            kept = tuple(n for n in t.notes if not lo <= n.start_tick < hi)
+            # the new hits go to the first drum track (a song from composer has one: Drums)
+            out.append(Track(t.name, t.program, True, kept + (() if placed else new), t.controls, t.pitch_bends))
+            placed = True
+        else:
+            out.append(t)
+    return score.replace(tracks=tuple(out)).validate()
+
+
+__all__ = ["DrumLevel", "DrumSection", "sample_drums", "add_drums", "regenerate_drums", "plan_sections", "band_density",
            "label_intensity", "song_sections", "sections_from_notes", "drum_meter", "DRUM_TRACK",
            "DEFAULT_STEPS", "DEFAULT_VARIATION", "SONG_STYLES", "DRUM_METERS"]
