@@ -24,7 +24,7 @@ from composer.errors import ComposerError
 from composer.form import MAX_SONG_BARS
 from composer.io.midi import parse_chord_text
 from composer.representation.harmony import ChordGrid
-from composer.score import CHORD_QUALITIES, QUALITY_NAMES, Score
+from composer.score import CHORD_QUALITIES, QUALITY_NAMES, Note, Score, Track
 
 MAX_CHART_CHARS = 8000
 """A chart longer than this is refused before it is read (512 bars of two chords fit)."""
@@ -144,3 +144,25 @@ def compose_from_chart(composer, chart: str, form: str | None = None, key: str |
         # outro becomes one verse.
         plan = plan_for(f"A{n_bars}")
     return composer.compose_over(plan, grid, meter, float(tempo), seed, steps, progress, bass)
+
+
+CHORD_TRACK = "Chords"
+"""The name of the optional block-chord track (:func:`with_chord_track`)."""
+
+
+def chord_track(score: Score, program: int = 0, velocity: int = 64) -> Track:
+    """The song's chord symbols as block chords a DAW plays: for each chord its bass note in
+    the octave from C2 and its tones from the root in the octave from C3 (upwards), held for
+    the chord's length; GM ``program`` (default piano)."""
+    notes = []
+    for c in score.chords:
+        pitches = {36 + c.bass} | {48 + c.root + i for i in CHORD_QUALITIES[c.quality]}
+        notes += [Note(c.start_tick, c.duration_ticks, p, velocity) for p in sorted(pitches)]
+    return Track(CHORD_TRACK, program, False, tuple(sorted(notes, key=lambda n: (n.start_tick, n.pitch))))
+
+
+def with_chord_track(score: Score) -> Score:
+    """``score`` with its Chords track (:func:`chord_track`) last, made anew from its chord
+    symbols (a regenerated part's new chords included)."""
+    tracks = tuple(t for t in score.tracks if t.name != CHORD_TRACK)
+    return score.replace(tracks=tracks + (chord_track(score),)).validate()

@@ -421,6 +421,7 @@ def test_warm_up_loads_the_lead_timbre_a_song_starts_on(tmp_path):
     ctx = AppContext(tiny_composer(), tmp_path / "out", ("clarinet", "flute"))
     ctx.warm_up()
     assert list(ctx.mixer._renderers) == [("ddsp", "clarinet")]
+    assert not any(ctx.out_root.iterdir())  # its trial song left nothing behind
 
 
 def test_takes_are_songs_of_the_same_settings_and_one_is_kept(ctx, session):
@@ -454,3 +455,18 @@ def test_compose_over_your_chords(ctx, session):
             continue
         with pytest.raises(ComposerError, match=re.escape(message)):
             read_inputs(**fields)
+
+
+def test_a_chords_track_for_a_daw_is_muted_in_the_mix_and_follows_new_chords(ctx, session):
+    v = act.compose(ctx, session, read_inputs("A2B2", seed=3, steps=2), audio=False, chord_track=True)
+    assert [t.name for t in v.score.tracks][-1] == "Chords" and v.chord_track
+    assert ("Chords", float("-inf")) in v.gains
+    assert len(v.score.track("Chords").notes) >= 3 * len(v.score.chords)
+    assert read_midi(v.midi_path).track("Chords").notes == v.score.track("Chords").notes
+    w = act.regenerate(ctx, session, section=2, level=act.LEVEL_CHORDS, seed=5, steps=2, audio=False)
+    from composer.chart import chord_track
+    assert w.chord_track and w.score.track("Chords") == chord_track(w.score)
+    # Its volume given: it plays.
+    x = act.compose(ctx, session, read_inputs("A2", seed=3, steps=2), audio=False, chord_track=True,
+                    gains={"Chords": -6})
+    assert dict(x.gains)["Chords"] == -6.0

@@ -542,3 +542,15 @@ def test_a_song_over_your_chords(page, tmp_path):
     assert [(c.start_tick // res, c.root, c.quality) for c in song.chords] == [
         (0, 9, "min"), (4, 5, "maj"), (8, 0, "maj"), (12, 7, "maj"), (14, 4, "7")]
     assert song.n_bars == 4 and song.track("Melody").notes
+
+
+def test_a_chords_track_in_the_midi_muted_in_the_mix(page, tmp_path):
+    page.locator("#form textarea, #form input").first.fill("A4")
+    page.get_by_label("Render audio").uncheck()
+    page.locator("#chord-track input[type=checkbox]").check()
+    click_and_wait_for_view(page, "#compose")
+    song = read_midi(download(page, ".mid", tmp_path))
+    assert [t.name for t in song.tracks][-1] == "Chords" and song.track("Chords").notes
+    row = len(song.tracks) - 1
+    page.locator(f"#timbre-{row}").get_by_text("Chords (").wait_for()
+    assert page.locator(f"#mute-{row} input[type=checkbox]").is_checked()

@@ -51,3 +51,18 @@ def test_a_song_over_a_chart_keeps_its_chords():
     assert str(song.key_signatures[0]) == "C major" and song.track("Melody").notes
     with pytest.raises(ComposerError):
         compose_from_chart(composer, "| C | Am | F G | C |", form="A8", seed=3, steps=2)
+
+
+def test_the_chords_track_plays_the_chord_symbols():
+    from composer.chart import chord_track, with_chord_track
+    from composer.score import ChordSymbol, Note, Score, Track
+
+    song = Score(chords=(ChordSymbol(0, 1920, 9, "min", 9), ChordSymbol(1920, 960, 7, "7", 11)),
+                 tracks=(Track("Melody", 71, False, (Note(0, 480, 72, 90),)),))
+    track = chord_track(song)
+    assert track.name == "Chords" and not track.is_drum
+    assert [(n.start_tick, n.duration_ticks, n.pitch) for n in track.notes] == [
+        (0, 1920, 45), (0, 1920, 57), (0, 1920, 60), (0, 1920, 64),              # A2 | A3 C4 E4
+        (1920, 960, 47), (1920, 960, 55), (1920, 960, 59), (1920, 960, 62), (1920, 960, 65)]  # B2 | G3 B3 D4 F4
+    again = with_chord_track(with_chord_track(song))
+    assert [t.name for t in again.tracks] == ["Melody", "Chords"]

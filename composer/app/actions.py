@@ -126,9 +126,10 @@ class AppContext:
 
     def warm_up(self) -> None:
         """Load now what the first song would load: the drawing, notation and audio
-        libraries, the SoundFont and the learned timbre a melody starts on.  The first
-        Compose is quicker, and the server's size after start is the size it returns to
-        between users (these stay loaded either way, ~200 MB)."""
+        libraries, the SoundFont and the learned timbre a melody starts on, and make one
+        2-bar song with audio and stems (a few seconds).  The first Compose is quicker, and
+        the server's size after start is the size it returns to between users (these stay
+        loaded either way)."""
         import composer.io.musicxml  # noqa: F401, PLC0415 - music21 and its corpus tables
         import composer.plot  # noqa: F401, PLC0415
         from composer.render.mix import TrackTimbre  # noqa: PLC0415
@@ -145,6 +146,15 @@ class AppContext:
         lead = default_timbres(Score(tracks=(melody,)), self.installed_timbres).get("Melody")
         if lead is not None:
             mixer.renderer_for(TrackTimbre("ddsp", lead.removeprefix("ddsp:")))
+        # And one small song through every step (compose, draw, MusicXML, mix, stems): what
+        # the libraries set up on first use (fonts, music21's tables, FluidSynth's presets,
+        # torch's kernels) is ~170 MB that stayed after the first user and never grew after.
+        session = Session(self.out_root, prefix="warmup-")
+        try:
+            compose(self, session, read_inputs("A2", seed=0, steps=2), audio=True)
+            stems_zip(self, session)
+        finally:
+            session.remove()
 
     def get_mixer(self):
         if self.mixer is None:
@@ -163,7 +173,8 @@ class Version:
     rendered with; seed: the seed that wrote it (None for an opened file); summary: Markdown;
     musicxml_path: the song as MusicXML (a lead sheet over the piano and bass) or None;
     lead_sheet: the engraved lead sheet's pages (PNG), once asked for; roll: where the view
-    drew each bar (:class:`RollMap`);
+    drew each bar (:class:`RollMap`); chord_track: the song carries a Chords track (block
+    chords for a DAW, muted in the mix unless its volume is set), kept up to date by regenerate;
     editable: whether regenerate can work on it (sections that tile the song, Melody and
     Piano tracks: a song made by composer); gain_plan: the mix's gain, reused for stems;
     edits: what was rewritten since ``seed`` wrote it ("section 3 (Chorus): new notes, seed
@@ -186,6 +197,7 @@ class Version:
     musicxml_path: Path | None = None
     lead_sheet: tuple[Path, ...] = ()
     roll: RollMap | None = field(default=None, compare=False, repr=False)
+    chord_track: bool = False
 
 
 API_PREFIX = "api-"
@@ -704,7 +716,8 @@ def _finish(ctx: AppContext, session: Session, score: Score, *, seed: int | None
 def compose(ctx: AppContext, session: Session, inputs: SongInputs,
             timbres: Mapping[str, str | None] | None = None, *, audio: bool = True,
             fmt: AudioFormat = "wav", progress: Progress | None = None,
-            gains: Mapping[str, float | None] | None = None, takes: int = 1) -> Version:
+            gains: Mapping[str, float | None] | None = None, takes: int = 1,
+            chord_track: bool = False) -> Version:
     """Write a new song with ``ctx.composer`` and make it the session's current version.
 
     ``timbres`` maps track names to dropdown labels or specs; names the new song lacks are
@@ -713,7 +726,8 @@ def compose(ctx: AppContext, session: Session, inputs: SongInputs,
     give two songs); the seed used is in the summary.  ``takes`` (1..:data:`MAX_TAKES`): that
     many songs of the same settings, seeds ``seed``, ``seed + 1``, ... (each one's summary
     says its own), kept in ``session.takes``; the first is current, :func:`choose_take`
-    keeps another."""
+    keeps another.  ``chord_track``: add the Chords track (``composer.chart.chord_track``),
+    muted in the mix unless ``gains`` names it."""
     check_format(fmt)
     n_takes = _whole(takes, "Takes", 1, MAX_TAKES) or 1
     session.cancel.clear()
@@ -738,10 +752,17 @@ def compose(ctx: AppContext, session: Session, inputs: SongInputs,
             score = ctx.composer.compose(form=inputs.form, bars=inputs.bars, key=inputs.key, tempo=inputs.tempo,
                                          meter=inputs.meter, seed=seed, steps=inputs.steps, progress=report,
                                          bass=inputs.bass)
+        volumes = dict(gains or {}) if isinstance(gains, Mapping) or gains is None else gains
+        if chord_track:
+            from composer.chart import CHORD_TRACK, with_chord_track  # noqa: PLC0415
+
+            score = with_chord_track(score)
+            volumes = {CHORD_TRACK: None, **volumes}  # for the DAW: silent in our mix
         merged = {**default_timbres(score, ctx.installed_timbres), **dict(timbres or {})}
         chosen = check_timbres(score, merged, ctx.installed_timbres, strict=False)
         version = _finish(ctx, session, score, seed=seed, name="song", timbres=chosen, audio=audio,
-                          fmt=fmt, progress=report, gains=check_gains(score, gains))
+                          fmt=fmt, progress=report, gains=check_gains(score, volumes))
+        version = replace(version, chord_track=bool(chord_track))
         if inputs.chords is not None:  # the seed alone does not make this song again
             chart = " ".join(inputs.chords.split())
             version = replace(version, summary=version.summary + "\n\n**Over your chords** `"
@@ -895,12 +916,16 @@ def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
     report = _checked(session, progress)
     new = ctx.composer.regenerate(score, level=levels[level], seed=seed_value, steps=steps,
                                   progress=report, **kwargs)
+    if current.chord_track:  # new chords in the part: the Chords track follows them
+        from composer.chart import with_chord_track  # noqa: PLC0415
+
+        new = with_chord_track(new)
     chosen = _merged_timbres(ctx, current, timbres)
     volumes = check_gains(new, gains) if gains is not None else current.gains
     edit = f"{what}: {'new notes' if levels[level] == 'notes' else 'new chords and notes'}, seed {seed_value}"
     version = _finish(ctx, session, new, seed=current.seed, name=current.name, timbres=chosen, audio=audio,
                       fmt=fmt, progress=progress, edits=current.edits + (edit,), gains=volumes)
-    return session.push(version)
+    return session.push(replace(version, chord_track=current.chord_track))
 
 
 def lead_sheet(ctx: AppContext, session: Session) -> Version:

@@ -209,13 +209,14 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
 
     @guarded
     def on_compose(session, form, chords, bars, key, tempo, meter, seed, steps, bass, with_audio, fmt, n_takes,
-                   *tracks, progress=gr.Progress()):
+                   with_chords, *tracks, progress=gr.Progress()):
         session = session_of(session)
         inputs = act.read_inputs(form, bars, key, tempo, meter, seed, steps, bass, chords)
         housekeeping(session)
         timbres, gains = choices_from(session, tracks)
         version = act.compose(ctx, session, inputs, timbres, audio=bool(with_audio), fmt=fmt,
-                              progress=_progress_callback(progress), gains=gains, takes=n_takes)
+                              progress=_progress_callback(progress), gains=gains, takes=n_takes,
+                              chord_track=bool(with_chords))
         return [session, *show(version, session)]
 
     @guarded
@@ -386,6 +387,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                     with gr.Row():
                         bass = gr.Checkbox(value=True, label="Bass")
                         with_audio = gr.Checkbox(value=True, label="Render audio")
+                        with_chords = gr.Checkbox(value=False, label="Chords track", elem_id="chord-track",
+                                                  info="block chords in the MIDI for a DAW; muted here")
                         n_takes = gr.Dropdown([str(n) for n in range(1, act.MAX_TAKES + 1)], value="1",
                                               label="Takes", elem_id="takes", min_width=80)
                     compose_button = gr.Button("Compose", variant="primary", elem_id="compose")
@@ -467,7 +470,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
         preset.change(on_preset, preset, form, **private)
         events = [
             wire(compose_button.click, on_compose, [session, form, chords, bars, key, tempo, meter, seed, steps, bass,
-                                                    with_audio, fmt, n_takes, *track_inputs],
+                                                    with_audio, fmt, n_takes, with_chords, *track_inputs],
                  [session, *song_outputs], compose_message, **work),
             wire(midi_in.upload, on_open, [session, midi_in], [session, *song_outputs], open_message, **work),
             wire(render_button.click, on_render, [session, fmt, *track_inputs], [session, *song_outputs],
