@@ -105,6 +105,7 @@ def midi_commands(src: Path, song: Path) -> list[tuple[str, list[str], str | Non
             ("render", ["render", s, "-o", "o.wav"], "o.wav"),
             ("export", ["export", s, "-o", "o.musicxml"], "o.musicxml"),
             ("plot", ["plot", s, "-o", "o.png"], "o.png"),
+            ("drums", ["drums", s, "-o", "o.mid", "--seed", "1"], "o.mid"),
             ("eval", ["eval", s, "--reference", str(song), "--json", "o.json"], "o.json")]
 
 
@@ -157,6 +158,7 @@ def name_cases(inputs: Path, song: Path) -> list[Case]:
                ("render", lambda o: ["render", str(song), "-o", o], ".wav"),
                ("export", lambda o: ["export", str(song), "-o", o], ".musicxml"),
                ("plot", lambda o: ["plot", str(song), "-o", o], ".png"),
+               ("drums", lambda o: ["drums", str(song), "-o", o, "--seed", "1"], ".mid"),
                ("eval", lambda o: ["eval", str(song), "--reference", str(song), "--json", o], ".json")]
     for label, stem in ODD_NAMES.items():
         for command, make, suffix in writers:
