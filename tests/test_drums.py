@@ -359,3 +359,25 @@ def test_regenerate_drums_of_one_section(tiny_drums, tmp_path):
     assert whole == score                                          # no drums: the same as add_drums
     with pytest.raises(ComposerError, match="not a range inside"):
         regenerate_drums(level, score, (6, 20), steps=2)
+
+
+def test_pipeline_drums_leave_the_other_levels_alone(tiny_drums):
+    from test_pipeline import tiny_composer
+    composer = tiny_composer()
+    composer.drum_level = DrumLevel.from_pretrained(tiny_drums)
+    song = composer.compose(form="i2A4B4A4o2", key="A minor", tempo=100, seed=3, steps=2)
+    assert [t.name for t in song.tracks] == ["Melody", "Piano RH", "Piano LH", "Bass", "Drums"]
+    assert song.track("Drums").is_drum and song.track("Drums").notes
+    assert composer.compose(form="i2A4B4A4o2", key="A minor", tempo=100, seed=3, steps=2) == song
+    # the drums draw from their own stream: without them the song is the same, less its drums
+    bare = composer.compose(form="i2A4B4A4o2", key="A minor", tempo=100, seed=3, steps=2, drums=False)
+    assert bare.tracks == song.tracks[:-1]
+    # regenerating a section's notes keeps the drums exactly
+    again = composer.regenerate(song, section=2, seed=5, steps=2)
+    assert again.track("Drums") == song.track("Drums")
+    # humanized: the drums move by the net's offsets, never by arrange.humanize's jitter
+    human = composer.compose(form="i2A4B4A4o2", key="A minor", tempo=100, seed=3, steps=2, humanize=True)
+    plain = sorted((n.pitch, n.start_tick, n.velocity) for n in song.track("Drums").notes)
+    moved = sorted((n.pitch, n.start_tick, n.velocity) for n in human.track("Drums").notes)
+    assert [(p, v) for p, _, v in moved] == [(p, v) for p, _, v in plain]
+    assert max(abs(a[1] - b[1]) for a, b in zip(moved, plain)) <= 60   # within half a 16th
