@@ -6,6 +6,7 @@ Seeded, so a rerun draws the same songs (the browser's fonts may shift a pixel o
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -43,8 +44,10 @@ def main() -> None:
     IMG.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         song = Path(tmp) / "song.mid"
+        # COMPOSER_TEST_MODELS: the models folder the app and this song use (as in the tests).
+        models = ["--models", os.environ["COMPOSER_TEST_MODELS"]] if os.environ.get("COMPOSER_TEST_MODELS") else []
         subprocess.run([sys.executable, "-m", "composer", "generate", "--form", "i4A8B8A8B8o4", "--seed", "7",
-                        "-o", str(song)], check=True, cwd=REPO)
+                        "-o", str(song), *models], check=True, cwd=REPO)
         subprocess.run([sys.executable, "-m", "composer", "plot", str(song), "-o", str(IMG / "plot.png"),
                         "--force", "--title", "composer generate --form i4A8B8A8B8o4 --seed 7"],
                        check=True, cwd=REPO)
@@ -65,17 +68,37 @@ def main() -> None:
             page.screenshot(path=str(IMG / "app-compose.png"), full_page=True)
             shrink(IMG / "app-compose.png", 1100)
 
-            box = page.locator("#section input")
-            box.click()
-            page.locator(f"#{box.get_attribute('aria-controls')} [role=option]").nth(2).click()
+            # The third section picked by a double click on the roll, as a user does.
+            roll = page.evaluate("() => JSON.parse(document.querySelector('#roll-map [data-roll]').dataset.roll)")
+            page.locator("#view img").scroll_into_view_if_needed()
+            left, width, middle = page.evaluate(
+                "() => { const i = document.querySelector('#view img'); const r = i.getBoundingClientRect();"
+                " const s = Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight);"
+                " return [r.left + (r.width - i.naturalWidth * s) / 2, i.naturalWidth * s, r.top + r.height / 2]; }")
+            first_bar = roll["sections"][2][0]
+            page.mouse.dblclick(left + (roll["x"][first_bar - 1] + roll["x"][first_bar]) / 2 * width, middle)
             page.locator("#regen-seed textarea, #regen-seed input").first.fill("3")
             before = view_src(page)
             page.click("#regenerate")
             wait_new_view(page, before)
+            # The player part way into the song: the playhead stands there.
+            page.evaluate("s => { const a = document.querySelector('#player audio'); a.currentTime = s; }",
+                          roll["s"][first_bar + 2])
+            page.mouse.dblclick(left + (roll["x"][first_bar - 1] + roll["x"][first_bar]) / 2 * width, middle)
+            page.evaluate("() => window.scrollTo(0, 0)")
             page.wait_for_timeout(1000)
             page.screenshot(path=str(IMG / "app-regenerate.png"), full_page=False,
                             clip={"x": 0, "y": 0, "width": 1360, "height": 900})
             shrink(IMG / "app-regenerate.png", 1100)
+
+            page.get_by_role("tab", name="Lead sheet").click()
+            page.click("#engrave")
+            page.locator("#lead-sheet img").first.wait_for()
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(IMG / "app-lead-sheet.png"), full_page=False,
+                            clip={"x": 0, "y": 0, "width": 1360, "height": 900})
+            shrink(IMG / "app-lead-sheet.png", 1100)
+            page.get_by_role("tab", name="Piano roll").click()
 
             page.get_by_role("tab", name="Open a MIDI file").click()
             before = view_src(page)

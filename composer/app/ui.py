@@ -176,6 +176,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             [str(p) for p in version.lead_sheet] or None,
             gr.update(choices=take_labels, value=shown_take, visible=len(take_labels) > 1),
             *rows, *vols, *mutes,
+            *[gr.update(visible=i < len(tracks)) for i in range(MAX_TRACK_ROWS)],
         ]
 
     def choices_from(session: Session, values: Sequence) -> tuple[dict[str, str], dict[str, float | None]]:
@@ -384,13 +385,13 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                         seed = gr.Textbox(label="Seed", value="", placeholder="random", elem_id="seed")
                         steps = gr.Textbox(label="Sampler steps", value="", placeholder="default",
                                            elem_id="steps")
+                        n_takes = gr.Dropdown([str(n) for n in range(1, act.MAX_TAKES + 1)], value="1",
+                                              label="Takes", elem_id="takes", min_width=70)
                     with gr.Row():
                         bass = gr.Checkbox(value=True, label="Bass")
                         with_audio = gr.Checkbox(value=True, label="Render audio")
-                        with_chords = gr.Checkbox(value=False, label="Chords track", elem_id="chord-track",
-                                                  info="block chords in the MIDI for a DAW; muted here")
-                        n_takes = gr.Dropdown([str(n) for n in range(1, act.MAX_TAKES + 1)], value="1",
-                                              label="Takes", elem_id="takes", min_width=80)
+                        # Block chords in the MIDI for a DAW; muted in the mix here.
+                        with_chords = gr.Checkbox(value=False, label="Chords track", elem_id="chord-track")
                     compose_button = gr.Button("Compose", variant="primary", elem_id="compose")
                     compose_message = gr.Markdown("", elem_id="compose-message")
                 with gr.Tab("Open a MIDI file"):
@@ -406,7 +407,9 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                     with gr.Tab("Piano roll"):
                         view = gr.Image(label="The song", show_label=False, type="filepath", interactive=False,
                                         elem_id="view", buttons=["download", "fullscreen"])
-                        roll_html = gr.HTML(roll_map_html(None), elem_id="roll-map", padding=False)
+                        # Kept in the page but not shown ("hidden"): the script reads it.
+                        roll_html = gr.HTML(roll_map_html(None), elem_id="roll-map", padding=False,
+                                            visible="hidden")
                         gr.Markdown("Click a bar to change it (Change a part), shift-click another to "
                                     "take the bars between, double-click for its whole section; the red "
                                     "line follows the player.", elem_classes=["roll-help"])
@@ -438,9 +441,12 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                 with gr.Accordion("Sound", open=True, elem_id="sound"):
                     gr.Markdown("The lead (Melody) is set 4 dB over the loudest other track; "
                                 "the volumes move each track from there.", elem_classes=["sound-help"])
-                    track_rows, volumes, mutes = [], [], []
+                    track_rows, volumes, mutes, row_boxes = [], [], [], []
                     for i in range(MAX_TRACK_ROWS):
-                        with gr.Row(equal_height=True):
+                        # The row itself is shown and hidden: a row of hidden parts kept its
+                        # padding, a blank band under the song's tracks.
+                        with gr.Row(equal_height=True, visible=False) as row_box:
+                            row_boxes.append(row_box)
                             track_rows.append(gr.Dropdown(choices, value=SOUNDFONT_DEFAULT, visible=False,
                                                           label=f"Track {i + 1}", elem_id=f"timbre-{i}",
                                                           scale=3))
@@ -457,7 +463,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                                     elem_id="downloads")
 
         song_outputs = [view, roll_html, summary, player, downloads, section, first_bar, last_bar, undo_button,
-                        redo_button, regen_button, lead_pages, take, *track_rows, *volumes, *mutes]
+                        redo_button, regen_button, lead_pages, take, *track_rows, *volumes, *mutes,
+                        *row_boxes]
         track_inputs = [*track_rows, *volumes, *mutes]
         private = {"api_visibility": "private"}
 
