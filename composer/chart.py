@@ -119,11 +119,12 @@ def estimate_key(grid: ChordGrid) -> tuple[int, int]:
 def compose_from_chart(composer, chart: str, form: str | None = None, key: str | None = None,
                        tempo: float | None = None, meter: str = "4/4", seed: int = 0,
                        steps: int | None = None, progress: Callable[[str, float, float], None] | None = None,
-                       bass: bool = True) -> Score:
+                       bass: bool = True, humanize: bool = False, drums: bool = True) -> Score:
     """A song over the chords of ``chart``, kept exactly: phrases by the form level (in
     ``form`` when given: it must cover the chart's bars), in ``key`` (default: estimated),
-    then melody and accompaniment by the note levels.  ``composer`` is a
-    :class:`composer.pipeline.Composer`; other options as its ``compose``."""
+    then melody and accompaniment by the note levels, and the drums of the drum level when
+    the models have one.  ``composer`` is a :class:`composer.pipeline.Composer`; other
+    options as its ``compose``."""
     from composer.levels.form import sample_form  # noqa: PLC0415
     from composer.pipeline import FORM_STEPS, check_options, level_generators  # noqa: PLC0415
 
@@ -143,7 +144,14 @@ def compose_from_chart(composer, chart: str, form: str | None = None, key: str |
         # A chart is written to be sung over: a short one the form level made all intro or
         # outro becomes one verse.
         plan = plan_for(f"A{n_bars}")
-    return composer.compose_over(plan, grid, meter, float(tempo), seed, steps, progress, bass)
+    score = composer.compose_over(plan, grid, meter, float(tempo), seed, steps, progress, bass, humanize)
+    if drums and getattr(composer, "drum_level", None) is not None:
+        from composer.levels.drums import add_drums  # noqa: PLC0415
+
+        # As Composer.compose adds them: after humanizing, from the seed's drum stream.
+        score = add_drums(composer.drum_level, score, level_generators(seed)["drums"], humanize=humanize,
+                          progress=None if progress is None else (lambda i, n: progress("drums", i, n)))
+    return score
 
 
 CHORD_TRACK = "Chords"

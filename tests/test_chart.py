@@ -66,3 +66,31 @@ def test_the_chords_track_plays_the_chord_symbols():
         (1920, 960, 47), (1920, 960, 55), (1920, 960, 59), (1920, 960, 62), (1920, 960, 65)]  # B2 | G3 B3 D4 F4
     again = with_chord_track(with_chord_track(song))
     assert [t.name for t in again.tracks] == ["Melody", "Chords"]
+
+
+def test_generate_over_a_chart_on_the_command_line(tmp_path, capsys):
+    from composer.cli import main
+    from composer.io.midi import read_midi
+    from reliability_fixtures import save_tiny_models
+
+    from composer.io.checkpoint import save_checkpoint
+    from composer.nets.drums import DrumDenoiser
+
+    models = save_tiny_models(tmp_path / "models")
+    drums = dict(width=16, n_conv=1, n_attn=1, heads=2)  # a drum level too: the song gets its Drums
+    save_checkpoint(models / "drums", DrumDenoiser(**drums), "drums", drums)
+    out = tmp_path / "song.mid"
+    assert main(["generate", "--models", str(models), "--chords", "| Am | F | C | G E7 |", "--seed", "2",
+                 "--steps", "2", "-o", str(out)]) == 0
+    song = read_midi(out)
+    assert [(c.start_tick // song.resolution, c.root, c.quality) for c in song.chords] == [
+        (0, 9, "min"), (4, 5, "maj"), (8, 0, "maj"), (12, 7, "maj"), (14, 4, "7")]
+    assert song.n_bars == 4 and str(song.key_signatures[0]) == "A minor"
+    assert [t.name for t in song.tracks] == ["Melody", "Piano RH", "Piano LH", "Bass", "Drums"]
+    capsys.readouterr()
+    for args, message in [(["--chords", "| C | Hm |"], "bar 2: 'Hm' is not a chord name"),
+                          (["--chords", "| C | Am |", "--bars", "4"], "the chords have 2 bars but --bars says 4")]:
+        assert main(["generate", "--models", str(models), "-o", str(tmp_path / "x.mid"), *args]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "x.mid").exists()

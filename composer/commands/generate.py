@@ -33,6 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="form string, e.g. i4A8B8A8B8o4 (letter + bars; i intro, o outro, A verse, "
                         "B chorus...); '?N' leaves N bars to the model, a final '*' the rest")
     p.add_argument("--bars", type=int, default=None, help="song length in bars (1..512)")
+    p.add_argument("--chords", default=None, metavar="CHART",
+                   help='a chord chart to write the song over, kept exactly: "| C | Am | F G | C |" '
+                        "(one chord per equal part of a bar, %% repeats a bar, N.C. none); its bars are "
+                        "the song's, its key is estimated unless --key")
     p.add_argument("--key", default=None, help='key of the whole song, e.g. "A minor", "Eb major"')
     p.add_argument("--tempo", type=float, default=None,
                    help="tempo in bpm, 20..400 (default: chosen by the seed, 70..130)")
@@ -84,6 +88,12 @@ def run(args: argparse.Namespace) -> int:
                           "(the MIDI file keeps its General MIDI programs)")
     _, meter = check_options(args.form, args.bars, args.key, args.tempo, args.meter, args.steps,
                              seed=args.seed)
+    if args.chords is not None:  # read before composing: a bad chart costs nothing
+        from composer.chart import ChartError, parse_chart
+        chart_bars = parse_chart(args.chords, meter.beats_per_bar).n_bars
+        if args.bars is not None and args.bars != chart_bars:
+            raise ChartError(f"the chords have {chart_bars} bars but --bars says {args.bars}: leave out --bars")
+        args.bars = chart_bars  # (for the audio length check below)
     mixer = options = None
     from composer.commands.render import mix_levels
     levels = mix_levels(args)  # --gain checked before composing
@@ -105,10 +115,16 @@ def run(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     try:
-        score = composer.compose(form=args.form, bars=args.bars, key=args.key, tempo=args.tempo,
-                                 meter=args.meter, seed=seed, steps=args.steps, progress=progress,
-                                 bass=not args.no_bass, humanize=args.humanize,
-                                 drums=not args.no_drums)
+        if args.chords is not None:
+            from composer.chart import compose_from_chart
+            score = compose_from_chart(composer, args.chords, form=args.form, key=args.key, tempo=args.tempo,
+                                       meter=args.meter, seed=seed, steps=args.steps, progress=progress,
+                                       bass=not args.no_bass, humanize=args.humanize, drums=not args.no_drums)
+        else:
+            score = composer.compose(form=args.form, bars=args.bars, key=args.key, tempo=args.tempo,
+                                     meter=args.meter, seed=seed, steps=args.steps, progress=progress,
+                                     bass=not args.no_bass, humanize=args.humanize,
+                                     drums=not args.no_drums)
     finally:
         for bar in bars.values():
             bar.close()
