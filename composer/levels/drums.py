@@ -35,6 +35,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from composer.arrange import HUMANIZE_MAX_TICKS, HUMANIZE_ONSET_SD_TICKS
 from composer.diffusion.samplers import grid_time, guided, run_sampler, step_counter
 from composer.diffusion.schedule import add_noise
 from composer.errors import ComposerError
@@ -74,6 +75,13 @@ DRUM_METERS = {(4, 4): ("4/4", 16), (3, 4): ("3/4", 12), (6, 8): ("6/8", 12), (2
 """Meters the level writes: (numerator, denominator) -> (meter the net was trained on, 16ths
 per bar).  A 2/4 bar is the first half of a 4/4 bar."""
 LIGHT, MEDIUM, HEAVY = 0, 1, 2
+GROOVE_OFFSET_SD = 0.203
+"""Standard deviation of Groove MIDI's hit offsets, in 16ths (docs/DATA.md)."""
+TIMING_SCALE = HUMANIZE_ONSET_SD_TICKS / (GROOVE_OFFSET_SD * 120)
+"""``humanize`` plays the net's offsets scaled to the spread of the band's humanized timing
+(8 ticks of 480 against Groove's 24) and capped as it is (14 ticks): which hits push and
+which lay back is the drummers', the amount the band's.  At the data's full spread MuseScore
+read a humanized song as a free performance (120 bpm by beat tracking instead of its tempo)."""
 
 
 class DrumLevel:
@@ -384,7 +392,9 @@ def _drum_track(level: DrumLevel, score: Score, generator: torch.Generator | Non
     plan = plan_sections(sections, band_density(score, n_bars, spb))
     velocity, offset = sample_drums(level, plan, n_bars, net_meter, spb, float(bpm), style, generator,
                                     steps, progress=progress)
-    track = track_from_bars(velocity, offset if humanize else None, score.resolution, spb, DRUM_TRACK)
+    cap = HUMANIZE_MAX_TICKS / 120          # in 16ths (120 ticks at 480 per quarter)
+    timing = np.clip(offset * TIMING_SCALE, -cap, cap) if humanize else None
+    track = track_from_bars(velocity, timing, score.resolution, spb, DRUM_TRACK)
     # a hit pulled early by its offset can not start before the song; none sounds past its end
     return Track(DRUM_TRACK, 0, True, tuple(n for n in track.notes if n.start_tick < end)), bar_ticks
 
@@ -394,7 +404,8 @@ def add_drums(level: DrumLevel, score: Score, generator: torch.Generator | None 
               style: str | None = None, progress: Callable[[int, int], None] | None = None) -> Score:
     """``score`` with a :data:`DRUM_TRACK` track (GM kit, channel 10) written over its
     sections (or sections found from its notes), meter and first tempo; everything else
-    unchanged.  humanize: each hit moved by the net's offset (off: on the 16th grid)."""
+    unchanged.  humanize: each hit moved by the net's offset, scaled by :data:`TIMING_SCALE`
+    (off: on the 16th grid)."""
     track, _ = _drum_track(level, score, generator, humanize, steps, meter, style, progress)
     return score.replace(tracks=tuple(score.tracks) + (track,)).validate()
 
