@@ -325,7 +325,8 @@ EXTRA_NOTES = {
              "to config.json after training by the same `estimate_phrase_prior`; the weights are unchanged.",
              "- Decoding, issue 19: the net's per-bar type evidence weighed at `TYPE_WEIGHT` = 0.25 and each "
              "phrase's key decoded by a Viterbi over phrases under the training forms' key prior "
-             "(`key_stay_logp`, `key_move_logp`, weighted `KEY_WEIGHT` = 0.02), chosen on validation forms "
+             "(`key_move_logp` at full weight for where a move goes, `KEY_MOVE_BONUS` = 2.9 for how often), "
+             "chosen on validation forms "
              "(see composer/levels/form_decode.py).  Fitted into config.json by `composer train form --data "
              ".prepared/pop909 --out models/form --prior-only`; the weights are unchanged."],
     "chords": ["- Sampling: a draft of the whole song, then a return pass that re-generates every phrase "

@@ -26,6 +26,13 @@ WITHIN_10 = ("melody_sounding_share", "melody_rests_per_8_bars", "melody_notes_p
              "form_intro_outro_placed", "song_bars")
 """Figures that must lie within 10% of the real songs' (issues 10 and 19: the line)."""
 
+FREE_FORM_ONLY = ("form_longest_label_run", "form_ends_without_melody", "form_melodic_labels",
+                  "key_changes", "oa_key_change")
+"""Targets of the forms the cascade writes itself (issue 19, "free forms").  On the test
+forms the form and one key per song are given, so these figures are the input, not the
+model's: the set shows them, marked "given", and no target is judged there."""
+GIVEN_FORM_SETS = ("test forms",)
+
 OA_AT_LEAST_90 = ("oa_melody_duration", "oa_melody_pitch", "oa_phrase_length", "oa_melody_interval",
                   "oa_key_change")
 """Distribution figures (OA) that must reach 0.9 x the real songs': their real value is the
@@ -101,8 +108,11 @@ def table(markdown: bool = False) -> str:
     lines.append("|" + "---|" * len(head))
     for name, label, (text, ok) in targets(ref):
         cells = [label.replace("_", " "), f"{ref[name]:.3f}", text]
-        for _, rows in loaded:
+        for set_label, rows in loaded:
             g = rows[name]["generated"]
+            if g is not None and name in FREE_FORM_ONLY and set_label in GIVEN_FORM_SETS:
+                cells.append(f"{g:.3f} given")
+                continue
             cells.append("-" if g is None else f"{g:.3f} {'met' if ok(g) else 'NOT met'}")
         lines.append("| " + " | ".join(cells) + " |")
     # cadence must sit above the "elsewhere" figure, as in real songs; copying no more than real

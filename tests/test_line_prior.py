@@ -9,7 +9,7 @@ import pytest
 
 from composer.data.example import SongExample
 from composer.errors import ModelError
-from composer.levels.line_prior import (FLOOR, N_PITCH, LinePrior, apply_line_prior, calibrate_line_prior,
+from composer.levels.line_prior import (FLOOR, N_PITCH, interval_groups, LinePrior, apply_line_prior, calibrate_line_prior,
                                         chain_marginals, fit_line_prior, interval_histogram,
                                         melodic_spans, phrase_pitch_pairs)
 from composer.form import parse_form
@@ -146,3 +146,11 @@ def test_a_broken_line_prior_in_a_model_folder_is_one_clear_error(tmp_path):
     with pytest.raises(ModelError, match="line_prior") as err:
         MelodyLevel.from_pretrained(tmp_path)
     assert "\n" not in str(err.value)
+
+
+def test_interval_groups_keep_small_moves_apart_and_pool_large_ones_by_direction():
+    g = interval_groups()
+    at = lambda d: int(g[d + N_PITCH - 1])      # noqa: E731
+    assert [at(d) for d in range(0, 8)] == list(range(8))
+    assert at(8) == at(9) and at(10) == at(11) and at(13) == at(40) and len({at(9), at(11), at(12), at(13)}) == 4
+    assert at(-3) != at(3) and at(-9) == at(-8) and at(-13) == at(-47)
