@@ -354,11 +354,20 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
 
     # ------------------------------------------------------------------ layout
     tabs: dict[str, Session] = {}  # the open tabs' sessions by Gradio session hash, for unload
+
+    def drop_session(s: Session | None) -> None:
+        # Gradio drops a tab's state (its age limit, or an hour after it closed without an
+        # unload): the folder goes, and so does the tab's entry with its song history.
+        if s is None:
+            return
+        s.remove()
+        for hash_, other in list(tabs.items()):
+            if other is s:
+                tabs.pop(hash_, None)
     with gr.Blocks(title="composer", delete_cache=(600, int(limits.session_max_age_s))) as app:
         # Gradio drops a tab's state after the session's age limit (or an hour after the tab
         # closed; unload removes the folder sooner); dropping it removes the session's folder.
-        session = gr.State(None, time_to_live=limits.session_max_age_s,
-                           delete_callback=lambda s: s.remove() if s is not None else None)
+        session = gr.State(None, time_to_live=limits.session_max_age_s, delete_callback=drop_session)
         gr.Markdown("# composer\nWhole songs from a cascade of diffusion models: form → chords → "
                     "melody and accompaniment. Every field is optional: empty means the model chooses.")
         with gr.Row(equal_height=False):
