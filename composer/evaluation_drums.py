@@ -25,6 +25,7 @@ from composer.levels.drums import drum_meter, song_sections
 from composer.metrics.drums import DrumMeasures, DrumPiece, drum_measures, onset_position_oa, velocity_oa
 from composer.representation.drums import bars_from_track
 from composer.score import Score, Track
+from composer.tracks import DRUMS
 
 MIN_FILL_HITS = 4
 """A fill file's bars with fewer hits are its lead-in or landing, not the fill (as training)."""
@@ -78,7 +79,7 @@ def song_piece(score: Score) -> DrumPiece | None:
         return None
     _, spb, bar_ticks = drum_meter(score)
     n_bars = -(-score.end_tick // bar_ticks)
-    merged = Track("Drums", 0, True, tuple(n for t in drums for n in t.notes))
+    merged = Track(DRUMS, 0, True, tuple(n for t in drums for n in t.notes))
     vel, _ = bars_from_track(merged, score.resolution, spb, n_bars)
     sections = song_sections(score, n_bars, bar_ticks)
     ends = np.zeros(n_bars, bool)

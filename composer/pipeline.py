@@ -48,6 +48,11 @@ from composer.representation.melody import notes_to_tokens, tokens_to_notes
 from composer.representation.note_context import NoteContext, reference_shift, shift_pitch_classes
 from composer.representation.pianoroll import song_roll, split_roll, ticks_per_step, track_to_notes
 from composer.seeds import LEVEL_SEED_STRIDE
+# The track names and programs live in composer/tracks.py; PIANO_TRACKS and MELODY_PROGRAM stay
+# importable from here for the callers that already do.  Songs written before the hands were
+# split have one track "Piano" (PIANO), which piano_track and Composer.regenerate still read.
+from composer.tracks import (BASS, BASS_PROGRAM, MELODY, MELODY_PROGRAM, PIANO, PIANO_PROGRAM,
+                             PIANO_TRACKS)
 from composer.score import (QUALITY_NAMES, RESOLUTION, KeySignature, Note, Score, Section,
                             TempoChange, TimeSignature, Track)
 
@@ -65,12 +70,6 @@ def level_generators(seed: int) -> dict[str, torch.Generator]:
     """One generator per level, all derived from the song's seed (see LEVELS)."""
     return {name: torch.Generator().manual_seed(int(seed) * LEVEL_SEED_STRIDE + i) for i, name in enumerate(LEVELS)}
 
-MELODY_PROGRAM = 71   # GM clarinet: a sustained lead whose range holds a sung line where it was written
-PIANO_PROGRAM = 0     # GM acoustic grand piano: POP909's accompaniment is a piano part
-PIANO_TRACKS = ("Piano RH", "Piano LH")
-"""The accompaniment's two tracks (right hand, left hand); songs written before the split
-have one track "Piano", which :func:`piano_track` and :meth:`Composer.regenerate` still read."""
-BASS_PROGRAM = 33     # GM electric bass (finger)
 FORM_STEPS = 20
 CHORD_STEPS = 20
 MELODY_STEPS = 16
@@ -239,15 +238,15 @@ def piano_track(score: Score) -> Track:
     names = [t.name for t in score.tracks]
     if all(n in names for n in PIANO_TRACKS):
         rh, lh = (score.track(n) for n in PIANO_TRACKS)
-        return Track("Piano", rh.program, False, rh.notes + lh.notes)
-    return score.track("Piano")
+        return Track(PIANO, rh.program, False, rh.notes + lh.notes)
+    return score.track(PIANO)
 
 
 def _piano_tracks(piano: np.ndarray, step: int, chords, resolution: int) -> tuple[Track, Track]:
     """The two hands of step notes ``piano``, each with the sustain pedal (the hands share a
     MIDI channel, but a renderer may give each its own)."""
     rh, lh = arrange.split_hands(piano)
-    both = _track("Piano", PIANO_PROGRAM, piano, step).notes
+    both = _track(PIANO, PIANO_PROGRAM, piano, step).notes
     pedal = arrange.sustain_pedal(chords, both, resolution)
     return (_track(PIANO_TRACKS[0], PIANO_PROGRAM, rh, step, pedal),
             _track(PIANO_TRACKS[1], PIANO_PROGRAM, lh, step, pedal))
@@ -497,12 +496,12 @@ class Composer:
         melody = shape_velocities(melody, m.steps_per_bar, sections, 88, rng)
         piano = arrange.tighten_groove(piano, sections, m.steps_per_bar)
         piano = shape_velocities(piano, m.steps_per_bar, sections, 66, rng)
-        tracks = [_track("Melody", MELODY_PROGRAM, melody, step),
+        tracks = [_track(MELODY, MELODY_PROGRAM, melody, step),
                   *_piano_tracks(piano, step, chords, RESOLUTION)]
         # --- end of the arrangement
         if bass:
             line = shape_velocities(bass_line(grid, m.steps_per_bar), m.steps_per_bar, sections, 78, rng)
-            tracks.append(_track("Bass", BASS_PROGRAM, line, step))
+            tracks.append(_track(BASS, BASS_PROGRAM, line, step))
         bar_ticks = m.steps_per_bar * step
         return Score(resolution=RESOLUTION, tempos=(TempoChange.from_bpm(0, tempo),),
                      time_signatures=(TimeSignature(0, m.numerator, m.denominator),),
@@ -568,7 +567,7 @@ class Composer:
                                                           c.quality, c.bass) for c in inside)
         step = ticks_per_step(score.resolution)
         ctx, shift = note_context(plan, grid, spb)
-        mel_notes = track_to_notes(score.track("Melody"), score.resolution)
+        mel_notes = track_to_notes(score.track(MELODY), score.resolution)
         acc_notes = track_to_notes(piano_track(score), score.resolution)
         keep_steps = np.ones(ctx.n_steps, dtype=bool)
         keep_steps[start * spb:end * spb] = False
@@ -594,9 +593,9 @@ class Composer:
             kept = tuple(n for n in t.notes if not lo_t <= n.start_tick < hi_t)
             new: np.ndarray | None = None
             controls = t.controls
-            if t.name == "Melody":
+            if t.name == MELODY:
                 new = melody
-            elif t.name == "Piano":      # a song written before the hands were split
+            elif t.name == PIANO:      # a song written before the hands were split
                 new = piano
             elif t.name in PIANO_TRACKS:
                 new = right if t.name == PIANO_TRACKS[0] else left
@@ -604,12 +603,12 @@ class Composer:
                 # from the new ones, it is the old pedal wherever both are unchanged, and
                 # each press is released (splicing pressed and released pedals at the range's
                 # edges could leave one down).
-                both = _track("Piano", PIANO_PROGRAM, piano, step).notes + tuple(
+                both = _track(PIANO, PIANO_PROGRAM, piano, step).notes + tuple(
                     n for name in PIANO_TRACKS for n in score.track(name).notes
                     if not lo_t <= n.start_tick < hi_t)
                 controls = tuple(c for c in t.controls if c.number != arrange.SUSTAIN)
                 controls += arrange.sustain_pedal(new_chords, both, score.resolution)
-            elif t.name == "Bass" and level == "chords":
+            elif t.name == BASS and level == "chords":
                 line = bass_line(grid, spb)
                 new = shape_velocities(inside(line), spb, sections, 78, rng)
             if new is None:
@@ -627,6 +626,6 @@ def _humanized(score: Score, seed: int) -> Score:
     return score.replace(tracks=arrange.humanize(score.tracks, rng, score.resolution)).validate()
 
 
-__all__ = ["Composer", "default_models_dir", "PIANO_TRACKS", "piano_track", "Progress", "Meter", "parse_meter", "check_options", "named_sections",
+__all__ = ["Composer", "default_models_dir", "PIANO_TRACKS", "MELODY_PROGRAM", "piano_track", "Progress", "Meter", "parse_meter", "check_options", "named_sections",
            "section_name", "monophonic", "shape_velocities", "bass_line", "note_context",
            "plan_from_score", "grid_from_score", "SUPPORTED_METERS"]

@@ -6,9 +6,9 @@ section names and boundaries, chord symbols along the top and bar numbers below.
 
 The same drawing serves ``composer plot``, the app's view of a song and the README.  It must
 work for any MIDI file, so it never assumes the generator's track names: each track gets a
-*role* from :func:`classify_tracks` (a track named "Melody", else the highest monophonic-ish
-track, is the melody; "Bass" in the name or GM programs 32-39 the bass; drum tracks drums;
-everything else accompaniment).
+*role* from :func:`composer.tracks.classify_tracks`, the one rule every room uses (a track
+named "Melody", else the highest monophonic-ish track, is the melody; the word "bass" in the
+name or GM programs 32-39 the bass; drum tracks drums; everything else accompaniment).
 
 Speed: every note of a role is one ``PolyCollection`` (one draw call, not one patch per
 note) and chord labels that would overlap are left out, so a 3-minute song of ~3,000 notes
@@ -20,15 +20,14 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from composer.errors import ComposerError
-from composer.score import Score, Track
+from composer.score import Score
+from composer.tracks import ROLES, Role, classify_tracks
 
-Role = Literal["melody", "accompaniment", "bass", "drums"]
-ROLES: tuple[Role, ...] = ("melody", "accompaniment", "bass", "drums")
 
 # Colour-blind-safe (Okabe-Ito) colours, one per role; the melody's vermilion is the
 # strongest so the line reads first.  Tests look for these exact colours in the PNG.
@@ -41,59 +40,10 @@ ROLE_COLOURS: dict[Role, str] = {
 DEFAULT_WIDTH_PX = 1600
 DEFAULT_HEIGHT_PX = 560
 DPI = 100
-MAX_POLYPHONY_FOR_MELODY = 0.15
-"""A track is "monophonic-ish" (a melody candidate) when at most this share of its notes
-start while another of its notes still sounds: sung and played lead lines overlap a little
-(legato, grace notes); a piano part overlaps on most onsets."""
 
 
 class PlotError(ComposerError):
     """A Score cannot be drawn (nothing to draw, bad size, unwritable path)."""
-
-
-# ---------------------------------------------------------------------------- roles
-def _overlap_share(track: Track) -> float:
-    """Share of ``track``'s notes that start while an earlier note still sounds."""
-    notes = track.notes  # sorted by start tick (Track sorts them)
-    if len(notes) < 2:
-        return 0.0
-    starts = np.fromiter((n.start_tick for n in notes), np.int64, len(notes))
-    ends = np.fromiter((n.end_tick for n in notes), np.int64, len(notes))
-    running_end = np.maximum.accumulate(ends)[:-1]
-    return float(np.mean(starts[1:] < running_end))
-
-
-def _is_bass(track: Track) -> bool:
-    return "bass" in track.name.lower() or 32 <= track.program <= 39
-
-
-def classify_tracks(score: Score) -> tuple[Role, ...]:
-    """One role per track of ``score``, in track order.
-
-    drums: ``is_drum``; bass: "bass" in the name (any case) or GM program 32..39;
-    melody: the track named "Melody" (any case), else, when there are at least two pitched
-    non-bass tracks, the one with the highest mean pitch among those that are
-    monophonic-ish (:data:`MAX_POLYPHONY_FOR_MELODY`); every other track is accompaniment.
-    A lone pitched track is accompaniment: one piano part is not a melody over nothing.
-    """
-    roles: list[Role] = []
-    for t in score.tracks:
-        if t.is_drum:
-            roles.append("drums")
-        elif t.name.strip().lower() != "melody" and _is_bass(t):
-            roles.append("bass")
-        else:
-            roles.append("accompaniment")
-    pitched = [i for i, r in enumerate(roles) if r == "accompaniment" and score.tracks[i].notes]
-    named = [i for i in pitched if score.tracks[i].name.strip().lower() == "melody"]
-    if named:
-        roles[named[0]] = "melody"
-    elif len(pitched) >= 2:
-        candidates = [i for i in pitched if _overlap_share(score.tracks[i]) <= MAX_POLYPHONY_FOR_MELODY]
-        if candidates:
-            best = max(candidates, key=lambda i: np.mean([n.pitch for n in score.tracks[i].notes]))
-            roles[best] = "melody"
-    return tuple(roles)
 
 
 # ---------------------------------------------------------------------------- drawing

@@ -58,13 +58,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def find_lead(score) -> int | None:
-    """Index of the track written as the lead sheet: the melody by the rule the piano-roll
-    plot uses (:func:`composer.plot.classify_tracks`: the track named "Melody", else the
+    """Index of the track written as the lead sheet: the melody by the one rule of the plot
+    and the metrics (:func:`composer.tracks.melody_index`: the track named "Melody", else the
     highest single line among two or more pitched tracks), None when there is none (a
     piano, bass and drums file keeps every note on its own staves)."""
-    from composer.plot import classify_tracks  # noqa: PLC0415
+    from composer.tracks import melody_index  # noqa: PLC0415
 
-    return next((i for i, role in enumerate(classify_tracks(score)) if role == "melody"), None)
+    return melody_index(score)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -13,12 +13,11 @@ from pathlib import Path
 from composer.commands import output_path
 from composer.commands.render import add_gain_arguments, add_timbre_argument
 from composer.errors import RenderError, quote_path
-
-# The tracks that Composer.compose writes, in order (Bass unless --no-bass, Drums unless
-# --no-drums or the models have no drum level): --timbre options
-# are checked against them before composing, so that a misspelt track costs nothing
-# ("Piano=..." names both hands).
-GENERATED_TRACKS = ("Melody", "Piano RH", "Piano LH", "Bass", "Drums")
+# GENERATED_TRACKS: the tracks that Composer.compose writes, in order (Bass unless --no-bass,
+# Drums unless --no-drums or the models have no drum level): --timbre options are checked
+# against them before composing, so that a misspelt track costs nothing ("Piano=..." names
+# both hands).
+from composer.tracks import BASS, DRUMS, GENERATED_TRACKS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -187,8 +186,8 @@ def _prepare_audio(args: argparse.Namespace, audio_out: Path):
 
     audio_format(audio_out)
     options = parse_timbre_options(args.timbre)
-    names = tuple(n for n in GENERATED_TRACKS if not (n == "Bass" and args.no_bass)
-                  and not (n == "Drums" and args.no_drums))
-    resolve_timbres(Score(tracks=tuple(Track(name, is_drum=name == "Drums") for name in names)), options)
+    names = tuple(n for n in GENERATED_TRACKS if not (n == BASS and args.no_bass)
+                  and not (n == DRUMS and args.no_drums))
+    resolve_timbres(Score(tracks=tuple(Track(name, is_drum=name == DRUMS) for name in names)), options)
     resolve_gains(Score(tracks=tuple(Track(name) for name in names)), parse_gain_options(args.gain))
     return prepare_mixer(options), options

@@ -84,6 +84,7 @@ def _drum_grid(path: Path, bars: tuple[int, int], what: str):
     from composer.plot import DrumGrid, PlotError  # noqa: PLC0415
     from composer.representation.drums import bars_from_track  # noqa: PLC0415
     from composer.score import Track  # noqa: PLC0415
+    from composer.tracks import DRUMS  # noqa: PLC0415
 
     score = read_midi(path)
     check_song_limits(score, path, "composer plot draws")
@@ -96,7 +97,7 @@ def _drum_grid(path: Path, bars: tuple[int, int], what: str):
     if a > n_song:
         raise PlotError(f"{what}: {quote_path(path)} has {n_song} bars, not {a}")
     b = min(b, n_song)
-    vel, _ = bars_from_track(Track("Drums", 0, True, tuple(drums)), score.resolution, spb, n_song)
+    vel, _ = bars_from_track(Track(DRUMS, 0, True, tuple(drums)), score.resolution, spb, n_song)
     starts = tuple(s.start_bar - (a - 1) for s in song_sections(score, n_song, bar_ticks)
                    if a - 1 < s.start_bar < b) if score.sections else ()
     return DrumGrid(f"{path.name}, bars {a}-{b}", vel[a - 1:b], spb, a, starts)

@@ -26,6 +26,7 @@ from composer.form import format_form, parse_form
 from composer.score import (QUALITY_NAMES, RESOLUTION, ChordSymbol, KeySignature, Note, Score,
                             Section, TempoChange, TimeSignature, Track)
 from composer.grid import STEPS_PER_BEAT
+from composer.tracks import MELODY, PIANO
 
 MODES = ("major", "minor")
 
@@ -171,8 +172,8 @@ class SongExample:
             key_signatures=tuple(keys),
             sections=tuple(sections),
             chords=tuple(chords),
-            tracks=(Track("Melody", 0, False, notes(self.melody)),
-                    Track("Piano", 0, False, notes(self.accompaniment))),
+            tracks=(Track(MELODY, 0, False, notes(self.melody)),
+                    Track(PIANO, 0, False, notes(self.accompaniment))),
             title=self.song_id,
         )
 

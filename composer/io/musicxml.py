@@ -5,7 +5,7 @@
 What is written, part by part:
 
 * **Lead sheet**: the lead track (the one named "Melody", or the index given as ``lead``;
-  ``composer export`` finds it by the piano-roll plot's rule) on one staff, its top line
+  ``composer export`` finds it by :func:`composer.tracks.melody_index`, the plot's rule) on one staff, its top line
   only, with the chord symbols above it, a rehearsal mark at every section ("Verse 1") and
   the tempo above the staff, the key and meter (and their changes), the title.  The staff
   is named for the instrument, with its key when it transposes ("Clarinet in B♭",
@@ -15,9 +15,9 @@ What is written, part by part:
 * **Piano** on a grand staff (one part, treble and bass staff joined by a brace): the
   tracks "Piano RH" and "Piano LH" as they are, or every piano track (GM 0..7) split into
   hands by :func:`composer.arrange.split_hands` (a converted POP909 song);
-* **Bass** (a track named "Bass" or a GM bass, 32..39) in bass clef, named "Bass", written
-  an octave above what sounds (as bass parts are read, not three ledger lines under the
-  staff);
+* **Bass** (:func:`composer.tracks.is_bass`: "bass" in its name or a GM bass, 32..39) in bass
+  clef, named "Bass", written an octave above what sounds (as bass parts are read, not three
+  ledger lines under the staff);
 * any **other** pitched track on its own staff, chords kept: treble or bass clef by its
   range, a guitar's treble clef with an 8 under it, a grand staff when it spans both;
 * **drums** on a percussion staff, each GM drum on its usual line (kick, snare, hi-hat,
@@ -56,6 +56,7 @@ from composer.errors import ComposerError, NotationError
 from composer.io.atomic import atomic_path
 from composer.pitch import NATURAL_PITCH_CLASSES
 from composer.score import ChordSymbol, KeySignature, Score, Track
+from composer.tracks import MELODY, MELODY_PROGRAM, is_bass, is_melody_name, named_melody_index
 
 STEPS_PER_QUARTER = 4
 """The notation grid: 16th notes."""
@@ -318,11 +319,6 @@ def _clef_for(m21, notes, program: int | None = None):
     return m21.clef.BassClef() if pitches and float(np.median(pitches)) < 55 else m21.clef.TrebleClef()
 
 
-def _is_bass(track: Track) -> bool:
-    """A bass part: named "Bass" (any case, as the generator names it) or a GM bass (32..39)."""
-    return not track.is_drum and (track.name.strip().lower() == "bass" or 32 <= track.program <= 39)
-
-
 def _accidental_text(name: str) -> str:
     """``"B-"`` -> ``"B♭"``, ``"F#"`` -> ``"F♯"``: a pitch name as a staff label shows it."""
     return name.replace("-", "\u266d").replace("#", "\u266f")
@@ -369,8 +365,7 @@ _KEYBOARD_PROGRAMS = range(0, 8)
 
 def _lead_index(score: Score, lead: int | str | None) -> int | None:
     if lead == LEAD_NAMED:
-        return next((i for i, t in enumerate(score.tracks)
-                     if not t.is_drum and t.notes and t.name.strip().lower() == "melody"), None)
+        return named_melody_index(score)
     if lead is not None and not (0 <= int(lead) < len(score.tracks) and not score.tracks[int(lead)].is_drum):
         raise NotationError(f"track {lead} cannot be the lead: the song has {len(score.tracks)} tracks "
                             "and a drum track has no melody")
@@ -477,12 +472,12 @@ def _build(score: Score, lead: int | str | None, lead_only: bool = False):
     tracks = score.tracks
     if lead_index is not None:
         t = tracks[lead_index]
-        staff(t.name, t.program, "lead" if t.name.strip().lower() == "melody" else "other", t.notes,
+        staff(t.name, t.program, "lead" if is_melody_name(t) else "other", t.notes,
               _clef_for(m21, t.notes) if t.notes else m21.clef.TrebleClef(), monophonic=True)
     elif lead_only:
         raise NotationError("no melody to write as a lead sheet: name the melody's track \"Melody\"")
     rest = [] if lead_only else [(i, t) for i, t in enumerate(tracks) if i != lead_index and t.notes]
-    keyboards = [(i, t) for i, t in rest if not t.is_drum and not _is_bass(t) and t.program in _KEYBOARD_PROGRAMS]
+    keyboards = [(i, t) for i, t in rest if not t.is_drum and not is_bass(t) and t.program in _KEYBOARD_PROGRAMS]
     if len(keyboards) == 2 and is_left_hand_of(keyboards[1][1], keyboards[0][1]):
         # The generator's two hands ("Piano RH", "Piano LH"), each on its own staff.
         right, left = keyboards[0][1], keyboards[1][1]
@@ -497,7 +492,7 @@ def _build(score: Score, lead: int | str | None, lead_only: bool = False):
     for i, t in rest:
         if t.is_drum or any(i == j for j, _ in keyboards):
             continue
-        if _is_bass(t):
+        if is_bass(t):
             staff(t.name, t.program, "bass", t.notes, m21.clef.BassClef())
         elif _is_wide(t):
             rh_notes, lh_notes = split([t])
@@ -508,7 +503,7 @@ def _build(score: Score, lead: int | str | None, lead_only: bool = False):
         if t.is_drum:
             staff(t.name, t.program, "drums", t.notes, m21.clef.PercussionClef(), drums=True)
     if not parts:     # chords or sections only: one empty lead staff carries them
-        staff("Melody", 71, "lead", (), m21.clef.TrebleClef(), monophonic=True)
+        staff(MELODY, MELODY_PROGRAM, "lead", (), m21.clef.TrebleClef(), monophonic=True)
 
     measures = list(parts[0].getElementsByClass("Measure"))
     for t in score.tempos:

@@ -47,6 +47,7 @@ from composer.representation.drums import (CLOSED_HAT, CRASH, DRUM_CHANNELS, KIC
                                            OPEN_HAT, RIDE, STYLES, bar_condition, from_drum_array,
                                            to_drum_array, track_from_bars)
 from composer.score import Score, Section, Track
+from composer.tracks import DRUMS
 
 DEFAULT_STEPS = 12
 DEFAULT_VARIATION = 0.7
@@ -70,7 +71,7 @@ per-drum profile 9.2; light, nothing kept: 1.45x, 3.9 (kick 1.23, snare 4.59, cl
 intensity with guidance 2: 2.15x."""
 SONG_STYLES = ("rock", "pop", "soul", "funk", "hiphop")
 """The styles a song's drummer is drawn from (the accompaniment is pop: no jazz, latin, punk)."""
-DRUM_TRACK = "Drums"
+DRUM_TRACK = DRUMS
 DRUM_METERS = {(4, 4): ("4/4", 16), (3, 4): ("3/4", 12), (6, 8): ("6/8", 12), (2, 4): ("4/4", 8)}
 """Meters the level writes: (numerator, denominator) -> (meter the net was trained on, 16ths
 per bar).  A 2/4 bar is the first half of a 4/4 bar."""

@@ -2,9 +2,11 @@
 
 Every metric works on the 16th-note grid: onsets and ends are rounded to the nearest
 16th (``STEPS_PER_BEAT`` steps per quarter note) and a note lasts at least one step.
-Drum tracks are ignored everywhere.  The melody is the track named "Melody" (any case),
-or the first non-drum track when none is; the accompaniment is every other non-drum track
-(:attr:`SongView.hands` leaves out a track named "Bass" as well).
+Drum tracks are ignored everywhere.  The melody is the track that
+:func:`composer.tracks.classify_tracks` calls the melody (the one rule of the plot, MusicXML and
+the metrics: the track named "Melody", else the highest monophonic-ish one), if any; the
+accompaniment is every other non-drum track (:attr:`SongView.hands` leaves out the bass
+tracks of the same rule as well).
 
 Besides the view and its ``muspy.Music`` twin (:func:`to_muspy`), this module holds the
 few helpers that the per-song metrics (:mod:`composer.metrics.song`) and the set-level
@@ -22,6 +24,7 @@ import numpy as np
 
 from composer.grid import STEPS_PER_BEAT  # every metric reads the 16th-note grid
 from composer.score import QUALITY_NAMES, Score, Section
+from composer.tracks import classify_tracks, is_bass
 
 
 # ---------------------------------------------------------------------------- the view
@@ -36,8 +39,8 @@ class SongView:
       melody:        int64 [n, 3], columns (start_step, duration_steps >= 1, pitch),
                      sorted by start then pitch.
       accompaniment: int64 [m, 3], same columns, every other non-drum track.
-      accompaniment_bass: bool [m], True for the accompaniment notes of a track named
-                     "Bass" (any case; the cascade writes one, POP909 has none).
+      accompaniment_bass: bool [m], True for the accompaniment notes of a bass track
+                     (:func:`composer.tracks.is_bass`; the cascade writes one, POP909 has none).
       chord_start, chord_end: int64 [c], steps of each chord symbol, sorted.
       chord_id:      int64 [c], root * 10_000 + quality index * 100 + bass (identity).
       chord_mask:    bool [c, 12], pitch classes of each chord, bass included.
@@ -104,17 +107,11 @@ def _note_array(tracks, resolution: int, flag=None) -> tuple[np.ndarray, np.ndar
     return out[order], raw[order, 3].astype(bool)
 
 
-def _is_bass_track(track) -> bool:
-    return track.name.strip().lower() == "bass"
-
-
 def melody_and_accompaniment(score: Score):
     """(melody tracks, accompaniment tracks) of ``score`` by the rule in the module docstring."""
-    pitched = [t for t in score.tracks if not t.is_drum]
-    named = [t for t in pitched if t.name.strip().lower() == "melody"]
-    melody = named[:1] or pitched[:1]
-    # Identity, not ==: two tracks with equal notes are still two tracks.
-    return melody, [t for t in pitched if not any(t is m for m in melody)]
+    pitched = [(t, role) for t, role in zip(score.tracks, classify_tracks(score)) if role != "drums"]
+    melody = [t for t, role in pitched if role == "melody"]
+    return melody, [t for t, role in pitched if role != "melody"]
 
 
 def song_view(score: Score) -> SongView:
@@ -145,7 +142,7 @@ def song_view(score: Score) -> SongView:
         c_start = c_end = c_id = np.zeros(0, np.int64)
         c_mask = np.zeros((0, 12), bool)
     keys = score.key_signatures
-    accompaniment, accompaniment_bass = _note_array(acc_tracks, res, _is_bass_track)
+    accompaniment, accompaniment_bass = _note_array(acc_tracks, res, is_bass)
     return SongView(
         n_bars=n_bars,
         bar_start=_to_steps(bar_ticks, res),

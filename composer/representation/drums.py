@@ -17,6 +17,7 @@ import numpy as np
 
 from composer.grid import STEPS_PER_BEAT
 from composer.score import Note, Track
+from composer.tracks import DRUMS
 
 MAX_STEPS = 16
 """Sixteenths in the longest bar (4/4); shorter bars are padded with no hits."""
@@ -78,7 +79,7 @@ def bars_from_track(track: Track, resolution: int, steps_per_bar: int, n_bars: i
 
 
 def track_from_bars(velocity: np.ndarray, offset: np.ndarray | None, resolution: int,
-                    steps_per_bar: int, name: str = "Drums", start_tick: int = 0) -> Track:
+                    steps_per_bar: int, name: str = DRUMS, start_tick: int = 0) -> Track:
     """The drum Track of bars ``velocity`` [n_bars, MAX_STEPS, N_DRUMS] (hits > 0), each
     hit a 16th long at its GM pitch, moved by ``offset`` (fractions of a 16th; None = on the
     grid) but never before ``start_tick``."""
