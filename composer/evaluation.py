@@ -28,8 +28,7 @@ from composer.errors import DataError
 from composer.io.atomic import atomic_path
 from composer.metrics.sets import (DISTRIBUTIONS, HEADLINE_DISTRIBUTIONS, HISTOGRAM_BINS,
                                    longest_runs_from_codes, melody_bar_codes, overlapping_area)
-from composer.metrics.song import (NEAR_COPY_SIMILARITY, RECURRENCE_MIN_BARS, SONG_METRICS,
-                                   SongMetrics, song_metrics)
+from composer.metrics.song import METRICS, SONG_METRICS, MetricInfo, SongMetrics, song_metrics
 from composer.score import Score
 
 COPY_RUN_BARS = 4
@@ -37,98 +36,67 @@ COPY_RUN_BARS = 4
 
 REPORT_VERSION = 1
 
-# name -> (group, label in the table, what it means).  Order is the table's order.
-ROWS: dict[str, tuple[str, str, str]] = {
-    "structure_ratio_melody": ("Structure", "structure ratio, melody",
-                               "same-label / all phrase-pair similarity of 2-bar melody features"),
-    "structure_ratio_accompaniment": ("Structure", "structure ratio, accompaniment",
-                                      "same-label / all phrase-pair similarity of 2-bar chroma+rhythm"),
-    "cadence_phrase_end": ("Structure", "cadence at phrase end",
-                           "share of phrase-final bars ending long on a chord tone"),
-    "cadence_elsewhere": ("Structure", "cadence elsewhere",
-                          "the same test at the other bars of melodic phrases"),
-    "chord_tone_strong_beats": ("Harmony", "melody chord tones, strong beats",
-                                "share of strong-beat melody onsets on a chord tone"),
-    "scale_consistency": ("Harmony", "notes in key (scale consistency)",
-                          "muspy: largest share of notes in one major/minor scale"),
-    "chord_changes_per_bar": ("Harmony", "chord changes per bar", "chord symbol changes per bar"),
-    "diatonic_chord_share": ("Harmony", "diatonic chord share",
-                             "share of chord time with every chord tone in the key"),
-    "pitch_class_entropy": ("Texture", "pitch-class entropy (bits)", "muspy, whole song"),
-    "groove_consistency": ("Texture", "groove consistency",
-                           "muspy, 16th grid, onsets of melody and accompaniment together"),
-    "empty_beat_rate": ("Texture", "empty-beat rate", "muspy"),
-    "polyphony": ("Texture", "polyphony", "muspy: pitches sounding per active 16th"),
-    "melody_sounding_share": ("Melody", "melody sounding share",
-                              "share of 16ths of melodic sections where a melody note sounds"),
-    "melody_rests_per_8_bars": ("Melody", "melody rests per 8 bars",
-                                "melody silences of >= 1 beat per 8 bars of melodic sections"),
-    "melody_notes_per_bar": ("Melody", "melody notes per bar",
-                             "melody onsets per bar of melodic sections"),
-    "melody_median_duration": ("Melody", "melody median duration (16ths)",
-                               "median melody note length, one voice (cut at the next onset)"),
-    "melody_median_pitch": ("Melody", "melody median pitch (MIDI)",
-                            "median melody pitch, one voice (60 = C4): the tune's register"),
-    "melody_above_accompaniment": ("Melody", "melody above accompaniment",
-                                   "share of melody onsets above every accompaniment note sounding"),
-    "oa_melody_duration": ("Melody", "OA melody duration",
-                           "OA of melody note lengths (bins 1,2,3,4,5-6,7-8,9-12,13-16,17+ 16ths)"),
-    "oa_melody_pitch": ("Melody", "OA melody pitch",
-                        "OA of melody pitches, one bin per semitone (sees a tune in the wrong octave)"),
-    "melody_interval_over_octave": ("Line", "intervals over an octave",
-                                    "share of the melody's intervals (one voice, within a section) > 12"),
-    "melody_interval_over_fifth": ("Line", "intervals over a fifth",
-                                   "share of the melody's intervals > 7 semitones"),
-    "melody_interval_step": ("Line", "intervals of 2 semitones or less",
-                             "share of steps and repeats among the melody's intervals"),
-    "melody_repeated_notes": ("Line", "repeated notes", "share of intervals of 0"),
-    "melody_span_8_bars": ("Line", "pitch span per 8 bars (semitones)",
-                           "median over 8-bar windows of highest - lowest melody pitch"),
-    "melody_span_phrase": ("Line", "pitch span per phrase (semitones)",
-                           "median over melodic sections of highest - lowest melody pitch"),
-    "oa_melody_interval": ("Line", "OA melodic interval",
-                           "OA of the signed intervals, one bin per semitone (sees a line that leaps)"),
-    "recurrence_best_similarity": ("Recurrence", "best 2-bar recurrence",
-                                   "mean best similarity of a 2-bar melody segment to one "
-                                   f">= {RECURRENCE_MIN_BARS} bars away"),
-    "recurrence_near_copy_share": ("Recurrence", "near-copy 2-bar segments",
-                                   f"share of 2-bar segments whose best similarity > "
-                                   f"{NEAR_COPY_SIMILARITY}"),
-    "return_note_match": ("Recurrence", "return note match",
-                          "share of notes of returning phrases equal to the first statement's"),
-    "form_same_length_share": ("Form", "same length on return",
-                               "share of returning labels as long as their first section"),
-    "oa_phrase_length": ("Form", "OA phrase length", "OA of section lengths in bars"),
-    "form_intro_outro_placed": ("Form", "intro/outro placed",
-                                "share of songs with intros only at the start, outros only at the end"),
-    "song_bars": ("Form", "song length (bars)", "bars per song"),
-    "form_longest_label_run": ("Form", "longest run of one label",
-                               "most successive sections with one label (B B B = 3)"),
-    "form_ends_without_melody": ("Form", "ends without melody",
-                                 "share of songs whose last section has no melody (outro, interlude)"),
-    "form_melodic_labels": ("Form", "distinct melodic labels", "upper-case labels per song"),
-    "oa_label_bigram": ("Form", "OA label bigram", "OA of successive section-label pairs"),
-    "key_changes": ("Form", "key changes per song", "key signatures that change tonic or mode"),
-    "oa_key_change": ("Form", "OA key change",
-                      "OA of key moves (tonic interval, mode before and after)"),
-    "groove_consistency_accompaniment": ("Accompaniment", "groove consistency, accompaniment",
-                                         "muspy, 16th grid, accompaniment onsets only"),
-    "accompaniment_pitch_span": ("Accompaniment", "pitch span (semitones)",
-                                 "highest - lowest accompaniment pitch, Bass track left out"),
-    "accompaniment_playable_share": ("Accompaniment", "playable by two hands",
-                                     "share of sounding 16ths whose notes split into two octave spans"),
-    **{f"oa_{name}": ("Distributions (OA)", f"OA {name.replace('_', ' ')}",
-                      "overlapping area of the generated and reference histograms")
-       for name in HEADLINE_DISTRIBUTIONS},
-    "oa_mean": ("Distributions (OA)", "OA mean (headline)",
-                "mean of the OA rows of this group "
-                "(not the melody, line and form OA rows)"),
-    "copy_longest_run_mean": ("Copying", "longest copied run, mean (bars)",
-                              "per song: longest run of bars whose melody is a training run"),
-    "copy_longest_run_max": ("Copying", "longest copied run, max (bars)", "over all songs"),
-    "copy_share_run_ge4": ("Copying", f"songs with a run >= {COPY_RUN_BARS} bars",
-                           f"share of songs repeating >= {COPY_RUN_BARS} training bars"),
-}
+# The song-level rows come from composer.metrics.song.METRICS (a metric added there reaches
+# this table without a line here); these are the set-level rows: (name, the row they follow
+# or None for the end of the table, (group, label, what it means)).  An OA row follows the
+# figures of its group.
+SET_ROWS: tuple[tuple[str, str | None, tuple[str, str, str]], ...] = (
+    ("oa_melody_duration", "melody_above_accompaniment",
+     ("Melody", "OA melody duration",
+      "OA of melody note lengths (bins 1,2,3,4,5-6,7-8,9-12,13-16,17+ 16ths)")),
+    ("oa_melody_pitch", "oa_melody_duration",
+     ("Melody", "OA melody pitch",
+      "OA of melody pitches, one bin per semitone (sees a tune in the wrong octave)")),
+    ("oa_melody_interval", "melody_span_phrase",
+     ("Line", "OA melodic interval",
+      "OA of the signed intervals, one bin per semitone (sees a line that leaps)")),
+    ("oa_phrase_length", "form_same_length_share",
+     ("Form", "OA phrase length", "OA of section lengths in bars")),
+    ("oa_label_bigram", "form_melodic_labels",
+     ("Form", "OA label bigram", "OA of successive section-label pairs")),
+    ("oa_key_change", "key_changes",
+     ("Form", "OA key change",
+      "OA of key moves (tonic interval, mode before and after)")),
+    *((f"oa_{name}", None, ("Distributions (OA)", f"OA {name.replace('_', ' ')}",
+                            "overlapping area of the generated and reference histograms"))
+      for name in HEADLINE_DISTRIBUTIONS),
+    ("oa_mean", None,
+     ("Distributions (OA)", "OA mean (headline)",
+      "mean of the OA rows of this group "
+      "(not the melody, line and form OA rows)")),
+    ("copy_longest_run_mean", None,
+     ("Copying", "longest copied run, mean (bars)",
+      "per song: longest run of bars whose melody is a training run")),
+    ("copy_longest_run_max", None,
+     ("Copying", "longest copied run, max (bars)", "over all songs")),
+    ("copy_share_run_ge4", None,
+     ("Copying", f"songs with a run >= {COPY_RUN_BARS} bars",
+      f"share of songs repeating >= {COPY_RUN_BARS} training bars")),
+)
+
+
+def table_rows(metrics: dict[str, MetricInfo],
+               set_rows: Sequence[tuple[str, str | None, tuple[str, str, str]]]) -> dict[str, tuple[str, str, str]]:
+    """name -> (group, label, description) of every row, in the table's order: each per-song
+    metric of ``metrics`` in its order, each set-level row right after the row it follows,
+    the rows that follow none at the end."""
+    rows: dict[str, tuple[str, str, str]] = {}
+
+    def place_after(anchor: str | None) -> None:
+        for name, after, row in set_rows:
+            if after == anchor and name not in rows:
+                rows[name] = row
+                place_after(name)
+
+    for name, info in metrics.items():
+        rows[name] = (info.group, info.label, info.description)
+        place_after(name)
+    place_after(None)
+    return rows
+
+
+ROWS: dict[str, tuple[str, str, str]] = table_rows(METRICS, SET_ROWS)
+"""name -> (group, label in the table, what it means).  Order is the table's order."""
 
 
 # ---------------------------------------------------------------------------- loading

@@ -815,21 +815,91 @@ def key_changes(score: Score) -> float:
 
 
 # ---------------------------------------------------------------------------- all at once
-SONG_METRICS = (
-    "structure_ratio_melody", "structure_ratio_accompaniment", "cadence_phrase_end",
-    "cadence_elsewhere", "chord_tone_strong_beats", "scale_consistency",
-    "chord_changes_per_bar", "diatonic_chord_share", "pitch_class_entropy",
-    "groove_consistency", "empty_beat_rate", "polyphony",
-    "melody_sounding_share", "melody_rests_per_8_bars", "melody_notes_per_bar",
-    "melody_median_duration", "melody_median_pitch", "melody_above_accompaniment",
-    "melody_interval_over_octave", "melody_interval_over_fifth", "melody_interval_step",
-    "melody_repeated_notes", "melody_span_8_bars", "melody_span_phrase",
-    "recurrence_best_similarity", "recurrence_near_copy_share", "return_note_match",
-    "form_same_length_share", "form_intro_outro_placed", "song_bars",
-    "form_longest_label_run", "form_ends_without_melody", "form_melodic_labels", "key_changes",
-    "groove_consistency_accompaniment", "accompaniment_pitch_span",
-    "accompaniment_playable_share",
-)
+@dataclass(frozen=True)
+class MetricInfo:
+    """How ``composer eval`` shows a per-song metric: its table group ("Melody", "Form"...),
+    its label in the table and one line of what it means."""
+
+    group: str
+    label: str
+    description: str
+
+
+# The one list of per-song metrics: a metric added here (with its function above and its value
+# in song_metrics below) is a row of `composer eval`, its JSON and composer.metrics' names.
+METRICS: dict[str, MetricInfo] = {
+    "structure_ratio_melody": MetricInfo("Structure", "structure ratio, melody",
+        "same-label / all phrase-pair similarity of 2-bar melody features"),
+    "structure_ratio_accompaniment": MetricInfo("Structure", "structure ratio, accompaniment",
+        "same-label / all phrase-pair similarity of 2-bar chroma+rhythm"),
+    "cadence_phrase_end": MetricInfo("Structure", "cadence at phrase end",
+        "share of phrase-final bars ending long on a chord tone"),
+    "cadence_elsewhere": MetricInfo("Structure", "cadence elsewhere",
+        "the same test at the other bars of melodic phrases"),
+    "chord_tone_strong_beats": MetricInfo("Harmony", "melody chord tones, strong beats",
+        "share of strong-beat melody onsets on a chord tone"),
+    "scale_consistency": MetricInfo("Harmony", "notes in key (scale consistency)",
+        "muspy: largest share of notes in one major/minor scale"),
+    "chord_changes_per_bar": MetricInfo("Harmony", "chord changes per bar", "chord symbol changes per bar"),
+    "diatonic_chord_share": MetricInfo("Harmony", "diatonic chord share",
+        "share of chord time with every chord tone in the key"),
+    "pitch_class_entropy": MetricInfo("Texture", "pitch-class entropy (bits)", "muspy, whole song"),
+    "groove_consistency": MetricInfo("Texture", "groove consistency",
+        "muspy, 16th grid, onsets of melody and accompaniment together"),
+    "empty_beat_rate": MetricInfo("Texture", "empty-beat rate", "muspy"),
+    "polyphony": MetricInfo("Texture", "polyphony", "muspy: pitches sounding per active 16th"),
+    "melody_sounding_share": MetricInfo("Melody", "melody sounding share",
+        "share of 16ths of melodic sections where a melody note sounds"),
+    "melody_rests_per_8_bars": MetricInfo("Melody", "melody rests per 8 bars",
+        "melody silences of >= 1 beat per 8 bars of melodic sections"),
+    "melody_notes_per_bar": MetricInfo("Melody", "melody notes per bar",
+        "melody onsets per bar of melodic sections"),
+    "melody_median_duration": MetricInfo("Melody", "melody median duration (16ths)",
+        "median melody note length, one voice (cut at the next onset)"),
+    "melody_median_pitch": MetricInfo("Melody", "melody median pitch (MIDI)",
+        "median melody pitch, one voice (60 = C4): the tune's register"),
+    "melody_above_accompaniment": MetricInfo("Melody", "melody above accompaniment",
+        "share of melody onsets above every accompaniment note sounding"),
+    "melody_interval_over_octave": MetricInfo("Line", "intervals over an octave",
+        "share of the melody's intervals (one voice, within a section) > 12"),
+    "melody_interval_over_fifth": MetricInfo("Line", "intervals over a fifth",
+        "share of the melody's intervals > 7 semitones"),
+    "melody_interval_step": MetricInfo("Line", "intervals of 2 semitones or less",
+        "share of steps and repeats among the melody's intervals"),
+    "melody_repeated_notes": MetricInfo("Line", "repeated notes", "share of intervals of 0"),
+    "melody_span_8_bars": MetricInfo("Line", "pitch span per 8 bars (semitones)",
+        "median over 8-bar windows of highest - lowest melody pitch"),
+    "melody_span_phrase": MetricInfo("Line", "pitch span per phrase (semitones)",
+        "median over melodic sections of highest - lowest melody pitch"),
+    "recurrence_best_similarity": MetricInfo("Recurrence", "best 2-bar recurrence",
+        "mean best similarity of a 2-bar melody segment to one "
+        f">= {RECURRENCE_MIN_BARS} bars away"),
+    "recurrence_near_copy_share": MetricInfo("Recurrence", "near-copy 2-bar segments",
+        f"share of 2-bar segments whose best similarity > "
+        f"{NEAR_COPY_SIMILARITY}"),
+    "return_note_match": MetricInfo("Recurrence", "return note match",
+        "share of notes of returning phrases equal to the first statement's"),
+    "form_same_length_share": MetricInfo("Form", "same length on return",
+        "share of returning labels as long as their first section"),
+    "form_intro_outro_placed": MetricInfo("Form", "intro/outro placed",
+        "share of songs with intros only at the start, outros only at the end"),
+    "song_bars": MetricInfo("Form", "song length (bars)", "bars per song"),
+    "form_longest_label_run": MetricInfo("Form", "longest run of one label",
+        "most successive sections with one label (B B B = 3)"),
+    "form_ends_without_melody": MetricInfo("Form", "ends without melody",
+        "share of songs whose last section has no melody (outro, interlude)"),
+    "form_melodic_labels": MetricInfo("Form", "distinct melodic labels", "upper-case labels per song"),
+    "key_changes": MetricInfo("Form", "key changes per song", "key signatures that change tonic or mode"),
+    "groove_consistency_accompaniment": MetricInfo("Accompaniment", "groove consistency, accompaniment",
+        "muspy, 16th grid, accompaniment onsets only"),
+    "accompaniment_pitch_span": MetricInfo("Accompaniment", "pitch span (semitones)",
+        "highest - lowest accompaniment pitch, Bass track left out"),
+    "accompaniment_playable_share": MetricInfo("Accompaniment", "playable by two hands",
+        "share of sounding 16ths whose notes split into two octave spans"),
+}
+"""name -> how the table shows it, in table order; each name is a function of this module."""
+
+SONG_METRICS = tuple(METRICS)
 """Names of the per-song metrics, in table order; each is a function of this module."""
 
 
@@ -905,20 +975,8 @@ def song_metrics(score: Score) -> SongMetrics:
 
 
 __all__ = [
-    "structure_ratio_melody", "structure_ratio_accompaniment", "cadence_phrase_end",
-    "cadence_elsewhere", "chord_tone_strong_beats", "scale_consistency",
-    "chord_changes_per_bar", "diatonic_chord_share", "pitch_class_entropy",
-    "groove_consistency", "empty_beat_rate", "polyphony",
-    "melody_sounding_share", "melody_rests_per_8_bars", "melody_notes_per_bar",
-    "melody_median_duration", "melody_median_pitch", "melody_above_accompaniment",
-    "melody_interval_over_octave", "melody_interval_over_fifth", "melody_interval_step",
-    "melody_repeated_notes", "melody_span_8_bars", "melody_span_phrase",
-    "form_longest_label_run", "form_ends_without_melody", "form_melodic_labels", "key_changes",
-    "LEAP_OCTAVE", "LEAP_FIFTH", "STEP_MAX", "SPAN_WINDOW_BARS",
-    "recurrence_best_similarity",
-    "recurrence_near_copy_share", "return_note_match", "form_same_length_share",
-    "form_intro_outro_placed", "song_bars", "groove_consistency_accompaniment",
-    "accompaniment_pitch_span", "accompaniment_playable_share", "REST_MIN_STEPS",
+    *SONG_METRICS,
+    "LEAP_OCTAVE", "LEAP_FIFTH", "STEP_MAX", "SPAN_WINDOW_BARS", "REST_MIN_STEPS",
     "NEAR_COPY_SIMILARITY", "RECURRENCE_MIN_BARS", "HAND_SPAN_SEMITONES",
-    "SONG_METRICS", "SongMetrics", "song_metrics",
+    "METRICS", "MetricInfo", "SONG_METRICS", "SongMetrics", "song_metrics",
 ]
