@@ -227,6 +227,54 @@ def bass_line(grid: ChordGrid, steps_per_bar: int) -> np.ndarray:
     return np.asarray(rows, dtype=np.int32).reshape(-1, 4)
 
 
+MELODY_VELOCITY = 88
+PIANO_VELOCITY = 66
+BASS_VELOCITY = 78
+"""Base velocities of :func:`shape_velocities` for the lead, the piano and the bass (in
+:func:`arrange_parts`): the lead loudest and the piano softest, so the line reads over the band."""
+
+
+@dataclass(frozen=True)
+class Arranged:
+    """The parts as players play them: step notes ``int32 [n, 4]`` (start, duration, pitch,
+    velocity); ``bass`` is None when no bass was asked for."""
+
+    melody: np.ndarray
+    piano: np.ndarray
+    bass: np.ndarray | None
+
+
+def arrange_parts(melody: np.ndarray, piano: np.ndarray, grid: ChordGrid, sections: tuple[Section, ...],
+                  steps_per_bar: int, rng: np.random.Generator, bass: bool,
+                  window: tuple[int, int] | None = None) -> Arranged:
+    """The arrangement (composer/arrange.py), one chain for compose and regenerate: no melody
+    where the form has none, one voice, each phrase in the lead's range; the piano on its
+    sections' grooves; a bass from the chords (when ``bass``); velocities shaped from
+    :data:`MELODY_VELOCITY`, :data:`PIANO_VELOCITY` and :data:`BASS_VELOCITY`, drawn from
+    ``rng`` in that order (melody, piano, bass), so a seed gives the same song.
+
+    window: ``(first step, end step)``: keep only the notes that start inside it, cut at its
+    end (regeneration); the piano's groove is still that of the whole section, the kept bars
+    included, so it is tightened before the cut.  None: the whole song."""
+
+    def inside(notes: np.ndarray) -> np.ndarray:
+        if window is None:
+            return notes
+        lo, hi = window
+        notes = notes[(notes[:, 0] >= lo) & (notes[:, 0] < hi)]
+        notes[:, 1] = np.minimum(notes[:, 0] + notes[:, 1], hi) - notes[:, 0]
+        return notes
+
+    melody = arrange.silence_sections(monophonic(inside(melody)), sections, steps_per_bar)
+    melody = arrange.fit_melody_range(melody, sections, steps_per_bar)
+    melody = shape_velocities(melody, steps_per_bar, sections, MELODY_VELOCITY, rng)
+    piano = inside(arrange.tighten_groove(piano, sections, steps_per_bar))
+    piano = shape_velocities(piano, steps_per_bar, sections, PIANO_VELOCITY, rng)
+    line = (shape_velocities(inside(bass_line(grid, steps_per_bar)), steps_per_bar, sections, BASS_VELOCITY, rng)
+            if bass else None)
+    return Arranged(melody, piano, line)
+
+
 def _track(name: str, program: int, notes: np.ndarray, step: int, controls: tuple = ()) -> Track:
     return Track(name, program, False, tuple(
         Note(int(s) * step, int(d) * step, int(p), int(v)) for s, d, p, v in notes), controls)
@@ -488,20 +536,11 @@ class Composer:
         step = ticks_per_step(RESOLUTION)
         sections = named_sections(plan.phrases)
         chords = grid.to_symbols(RESOLUTION)
-        # --- arrangement (composer/arrange.py): no melody where the form has none, each
-        # phrase in the lead's range, the piano on its sections' grooves, in two hands
-        # with the pedal.
-        melody = arrange.silence_sections(monophonic(melody), sections, m.steps_per_bar)
-        melody = arrange.fit_melody_range(melody, sections, m.steps_per_bar)
-        melody = shape_velocities(melody, m.steps_per_bar, sections, 88, rng)
-        piano = arrange.tighten_groove(piano, sections, m.steps_per_bar)
-        piano = shape_velocities(piano, m.steps_per_bar, sections, 66, rng)
-        tracks = [_track(MELODY, MELODY_PROGRAM, melody, step),
-                  *_piano_tracks(piano, step, chords, RESOLUTION)]
-        # --- end of the arrangement
-        if bass:
-            line = shape_velocities(bass_line(grid, m.steps_per_bar), m.steps_per_bar, sections, 78, rng)
-            tracks.append(_track(BASS, BASS_PROGRAM, line, step))
+        parts = arrange_parts(melody, piano, grid, sections, m.steps_per_bar, rng, bass)
+        tracks = [_track(MELODY, MELODY_PROGRAM, parts.melody, step),
+                  *_piano_tracks(parts.piano, step, chords, RESOLUTION)]    # two hands, pedalled
+        if parts.bass is not None:
+            tracks.append(_track(BASS, BASS_PROGRAM, parts.bass, step))
         bar_ticks = m.steps_per_bar * step
         return Score(resolution=RESOLUTION, tempos=(TempoChange.from_bpm(0, tempo),),
                      time_signatures=(TimeSignature(0, m.numerator, m.denominator),),
@@ -575,17 +614,10 @@ class Composer:
                                            known=(mel_notes, acc_notes), keep_steps=keep_steps)
         lo_s, hi_s = start * spb, end * spb
         sections = tuple(sorted(score.sections))
-
-        def inside(notes: np.ndarray) -> np.ndarray:
-            notes = notes[(notes[:, 0] >= lo_s) & (notes[:, 0] < hi_s)]
-            notes[:, 1] = np.minimum(notes[:, 0] + notes[:, 1], hi_s) - notes[:, 0]
-            return notes
-
-        melody = arrange.silence_sections(monophonic(inside(melody)), sections, spb)
-        melody = arrange.fit_melody_range(melody, sections, spb)
-        melody = shape_velocities(melody, spb, sections, 88, rng)
-        # the groove of a section is that of the whole section, the kept bars included
-        piano = shape_velocities(inside(arrange.tighten_groove(piano, sections, spb)), spb, sections, 66, rng)
+        # new chords give a new bass there; new notes over the same chords keep the old one
+        parts = arrange_parts(melody, piano, grid, sections, spb, rng, bass=level == "chords",
+                              window=(lo_s, hi_s))
+        melody, piano = parts.melody, parts.piano
         right, left = arrange.split_hands(piano)
         lo_t, hi_t = lo_s * step, hi_s * step
         tracks = []
@@ -608,9 +640,8 @@ class Composer:
                     if not lo_t <= n.start_tick < hi_t)
                 controls = tuple(c for c in t.controls if c.number != arrange.SUSTAIN)
                 controls += arrange.sustain_pedal(new_chords, both, score.resolution)
-            elif t.name == BASS and level == "chords":
-                line = bass_line(grid, spb)
-                new = shape_velocities(inside(line), spb, sections, 78, rng)
+            elif t.name == BASS and parts.bass is not None:
+                new = parts.bass
             if new is None:
                 tracks.append(t)
                 continue
@@ -628,4 +659,5 @@ def _humanized(score: Score, seed: int) -> Score:
 
 __all__ = ["Composer", "default_models_dir", "PIANO_TRACKS", "MELODY_PROGRAM", "piano_track", "Progress", "Meter", "parse_meter", "check_options", "named_sections",
            "section_name", "monophonic", "shape_velocities", "bass_line", "note_context",
+           "arrange_parts", "Arranged", "MELODY_VELOCITY", "PIANO_VELOCITY", "BASS_VELOCITY",
            "plan_from_score", "grid_from_score", "SUPPORTED_METERS"]
