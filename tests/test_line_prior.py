@@ -9,7 +9,7 @@ import pytest
 
 from composer.data.example import SongExample
 from composer.errors import ModelError
-from composer.levels.line_prior import (FLOOR, N_PITCH, interval_groups, LinePrior, apply_line_prior, calibrate_line_prior,
+from composer.levels.line_prior import (FLOOR, N_PITCH, interval_groups, register_pull, LinePrior, apply_line_prior, calibrate_line_prior,
                                         chain_marginals, fit_line_prior, interval_histogram,
                                         melodic_spans, phrase_pitch_pairs)
 from composer.form import parse_form
@@ -154,3 +154,21 @@ def test_interval_groups_keep_small_moves_apart_and_pool_large_ones_by_direction
     assert [at(d) for d in range(0, 8)] == list(range(8))
     assert at(8) == at(9) and at(10) == at(11) and at(13) == at(40) and len({at(9), at(11), at(12), at(13)}) == 4
     assert at(-3) != at(3) and at(-9) == at(-8) and at(-13) == at(-47)
+
+
+def test_the_register_term_pulls_a_far_note_towards_its_phrase_and_keeps_the_onset_share():
+    # a phrase sung around pitch 20 with one step unsure between 21 (near) and 33 (an
+    # octave up); a register term that halves the odds per 6 semitones away
+    dist = np.abs(np.arange(-(N_PITCH - 1), N_PITCH))
+    logp = -np.log(2.0) * dist / 6.0
+    prior = _flat().with_register(logp, 1.0)
+    probs = np.stack([_step(p20=1.0), _step(p19=1.0), _step(rest=0.4, p21=0.3, p33=0.3), _step(p20=1.0)])[None]
+    out = register_pull(probs, prior)[0]
+    assert out[2, REST] == pytest.approx(0.4)
+    assert out[2, ONSET + 21] + out[2, ONSET + 33] == pytest.approx(0.6)
+    # the centre is the mean of the onsets' pitches: (20 + 19 + 0.3*21 + 0.3*33 + 20) / 3.6
+    centre = (20 + 19 + 0.3 * 21 + 0.3 * 33 + 20) / 3.6
+    near, far = 2.0 ** (-abs(21 - round(centre)) / 6), 2.0 ** (-abs(33 - round(centre)) / 6)
+    assert out[2, ONSET + 21] == pytest.approx(0.6 * near / (near + far))
+    back = LinePrior.from_json(json.loads(json.dumps(prior.to_json())))
+    assert back.register_weight == 1.0 and np.allclose(back.register_logp, logp, atol=1e-3)

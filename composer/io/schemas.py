@@ -95,6 +95,9 @@ class LinePriorSettings(_Settings):
                          Field(min_length=LINE_PITCHES, max_length=LINE_PITCHES)]
     interval_bias: Annotated[list[LogRatio], Field(min_length=2 * LINE_PITCHES - 1,
                                                    max_length=2 * LINE_PITCHES - 1)] = [0.0] * (2 * LINE_PITCHES - 1)
+    register_logp: Optional[Annotated[list[LogRatio], Field(min_length=2 * LINE_PITCHES - 1,
+                                                            max_length=2 * LINE_PITCHES - 1)]] = None
+    register_weight: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
 
 
 class MelodyConfig(_Config):
