@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from composer.errors import ComposerError
-from composer.form import MAX_SONG_BARS
+from composer.form import MAX_SONG_BARS, PartialForm
 from composer.io.midi import parse_chord_text
 from composer.representation.harmony import ChordGrid
 from composer.score import CHORD_QUALITIES, QUALITY_NAMES, Note, Score, Track
@@ -116,7 +116,7 @@ def estimate_key(grid: ChordGrid) -> tuple[int, int]:
     return best[1], best[2]
 
 
-def compose_from_chart(composer, chart: str, form: str | None = None, key: str | None = None,
+def compose_from_chart(composer, chart: str, form: str | PartialForm | None = None, key: str | None = None,
                        tempo: float | None = None, meter: str = "4/4", seed: int = 0,
                        steps: int | None = None, progress: Callable[[str, float, float], None] | None = None,
                        bass: bool = True, humanize: bool = False, drums: bool = True) -> Score:
@@ -126,15 +126,16 @@ def compose_from_chart(composer, chart: str, form: str | None = None, key: str |
     the models have one.  ``composer`` is a :class:`composer.pipeline.Composer`; other
     options as its ``compose``."""
     from composer.levels.form import sample_form  # noqa: PLC0415
-    from composer.pipeline import FORM_STEPS, check_options, level_generators  # noqa: PLC0415
+    from composer.pipeline import FORM_STEPS, draw_tempo, level_generators, read_options  # noqa: PLC0415
 
-    parsed_key, m = check_options(form, None, key, tempo, meter, steps, seed=seed)
+    options = read_options(form, None, key, tempo, meter, steps, seed=seed)
+    form, parsed_key, m = options.form, options.key, options.meter
     grid = parse_chart(chart, m.beats_per_bar)
     n_bars = grid.n_beats // m.beats_per_bar
     tonic_mode = parsed_key if parsed_key is not None else estimate_key(grid)
     if tempo is None:
-        tempo = float(np.random.default_rng(seed).integers(70, 131))
-    def plan_for(text: str | None):
+        tempo = draw_tempo(np.random.default_rng(seed))
+    def plan_for(text: str | PartialForm | None):
         return sample_form(composer.form_level, form=text, bars=n_bars, key=tonic_mode,
                            generator=level_generators(seed)["form"], steps=steps or FORM_STEPS,
                            progress=None if progress is None else (lambda i, n: progress("form", i, n)))

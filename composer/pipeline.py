@@ -1,4 +1,4 @@
-"""The cascade, written out: form -> chords -> notes -> Score.
+"""The cascade, written out: form -> chords -> melody -> accompaniment -> drums -> Score.
 
     composer = Composer.from_pretrained("models")
     score = composer.compose(form="i4A8B8A8B8o4", key="A minor", tempo=96, seed=1)
@@ -32,7 +32,7 @@ import torch
 
 from composer import arrange
 from composer.errors import ComposerError, FormError
-from composer.form import MAX_SONG_BARS, FormPlan, Phrase, parse_form, parse_key, parse_partial_form
+from composer.form import MAX_SONG_BARS, FormPlan, PartialForm, Phrase, parse_form, parse_key, parse_partial_form
 from composer.grid import STEPS_PER_BEAT
 from composer.limits import check_seed, check_steps, check_tempo
 from composer.levels.chords import ChordLevel, sample_chords
@@ -124,6 +124,15 @@ class Meter:
 
 SUPPORTED_METERS = ("4/4", "3/4", "2/4", "6/8")
 
+DRAWN_TEMPO_BPM = (70, 130)
+"""The tempo of a song given none: drawn from these bpm (both included) by the song's seed
+(:func:`draw_tempo`); ``generate --audio`` checks a song's length at the slowest of them."""
+
+
+def draw_tempo(rng: np.random.Generator) -> float:
+    """A tempo in :data:`DRAWN_TEMPO_BPM` from ``rng`` (one draw)."""
+    return float(rng.integers(DRAWN_TEMPO_BPM[0], DRAWN_TEMPO_BPM[1] + 1))
+
 
 def parse_meter(text: str) -> Meter:
     """``"4/4"``, ``"3/4"``, ``"2/4"`` or ``"6/8"`` -> Meter; ComposerError otherwise."""
@@ -133,21 +142,36 @@ def parse_meter(text: str) -> Meter:
     return Meter(int(num), int(den))
 
 
-def check_options(form: str | None, bars: int | None, key: str | None, tempo: float | None,
-                  meter: str, steps: int | None, *,
-                  seed: int | None = None) -> tuple[tuple[int, int] | None, Meter]:
-    """Check every user option before any work; one-line ComposerError on the first bad one.
-    The limits (tempo, steps, seed) are those of :mod:`composer.limits`."""
+@dataclass(frozen=True)
+class Options:
+    """A song's options, checked and parsed once (:func:`read_options`): ``form`` a parsed
+    partial form or None; ``key`` (tonic 0..11, mode 0 major / 1 minor) or None; ``meter``
+    a :class:`Meter`; the rest as the user gave them (None: the cascade's default)."""
+
+    form: PartialForm | None
+    bars: int | None
+    key: tuple[int, int] | None
+    tempo: float | None
+    meter: Meter
+    steps: int | None
+    seed: int | None
+
+
+def read_options(form: str | PartialForm | None, bars: int | None, key: str | None, tempo: float | None,
+                 meter: str, steps: int | None, *, seed: int | None = None) -> Options:
+    """Check every user option before any work and parse it once; one-line ComposerError on
+    the first bad one.  The limits (tempo, steps, seed) are those of :mod:`composer.limits`.
+    ``form`` may be already parsed (a caller that read the options first passes it down)."""
     if bars is not None and not 1 <= int(bars) <= MAX_SONG_BARS:
         raise FormError(f"--bars must be 1 to {MAX_SONG_BARS}, not {bars}")
-    if form is not None:
+    if isinstance(form, str):
         # str.isdigit() takes '²' (which int() refuses) and '８' or '٨' (which it reads as 8):
         # a form is ASCII, so anything else is refused here, pointing at it.
         odd = next((i for i, ch in enumerate(form) if not ch.isascii()), None)
         if odd is not None:
             raise FormError(f"bad form {form!r}: {form[odd]!r} at position {odd + 1} is not an ASCII "
                             "letter or digit; write phrases as letter + bars, e.g. 'i4A8B8A8o4'")
-        parse_partial_form(form)
+        form = parse_partial_form(form)
     parsed_key = parse_key(key) if key is not None else None
     if tempo is not None:
         check_tempo(tempo)
@@ -155,7 +179,15 @@ def check_options(form: str | None, bars: int | None, key: str | None, tempo: fl
         check_steps(steps)
     if seed is not None:
         check_seed(seed)
-    return parsed_key, parse_meter(meter)
+    return Options(form, bars, parsed_key, tempo, parse_meter(meter), steps, seed)
+
+
+def check_options(form: str | PartialForm | None, bars: int | None, key: str | None, tempo: float | None,
+                  meter: str, steps: int | None, *,
+                  seed: int | None = None) -> tuple[tuple[int, int] | None, Meter]:
+    """(key, meter) of :func:`read_options`: the options checked, for callers that keep the rest."""
+    options = read_options(form, bars, key, tempo, meter, steps, seed=seed)
+    return options.key, options.meter
 
 
 # ---------------------------------------------------------------------------- note helpers
@@ -370,7 +402,7 @@ def default_models_dir() -> Path:
 
 
 class Composer:
-    """The three levels, ready to write songs on the CPU.
+    """The levels (form, chords, melody, accompaniment, drums), ready to write songs on the CPU.
 
     form_level / chord_level / note_level: the samplers' models (form and chord levels may
     be None for :meth:`compose_over`, the note level alone); ``variation`` (0..1) is how
@@ -418,35 +450,38 @@ class Composer:
                    NoteLevel.from_pretrained(folder / "notes"), melody_level=melody, drum_level=drums)
 
     # -------------------------------------------------------------- compose
-    def compose(self, form: str | None = None, bars: int | None = None, key: str | None = None,
+    def compose(self, form: str | PartialForm | None = None, bars: int | None = None, key: str | None = None,
                 tempo: float | None = None, meter: str = "4/4", seed: int | None = None,
                 steps: int | None = None, progress: Progress | None = None,
                 bass: bool = True, humanize: bool = False, drums: bool = True) -> Score:
         """Write a whole song.
 
         form: full or partial form string (``i4A8B8A8o4``; ``?N`` and a final ``*`` leave
-        parts to the form level); bars: song length 1..512; key: e.g. ``"A minor"`` for the
-        whole song (default: the form level chooses, modulations allowed); tempo: bpm in
-        (0, 400] (default: drawn from 70..130 by the seed); meter: "4/4", "3/4", "2/4" or
+        parts to the form level), or one already parsed (:func:`read_options`); bars: song
+        length 1..512; key: e.g. ``"A minor"`` for the whole song (default: the form level
+        chooses, modulations allowed); tempo: bpm in 20..400 (default: drawn from
+        :data:`DRAWN_TEMPO_BPM` by the seed); meter: "4/4", "3/4", "2/4" or
         "6/8"; seed: int (default: random, kept in the Score's title); steps: sampler steps
-        of every level (default 20 form, 20 chords, 12 notes); progress: see
+        of every level but the drums (default 20 form, 20 chords, 16 melody, 12
+        accompaniment); progress: see
         :data:`Progress`; bass: add the derived Bass track; humanize: seeded human timing
         and dynamics (:func:`composer.arrange.humanize`, off by default, so the notes sit on
         the 16th grid; the drums then play with their drummers' timing); drums: add the
         ``Drums`` track of the drum level (when the models have one; composer/levels/drums.py).
         Returns a validated Score.
         """
-        parsed_key, m = check_options(form, bars, key, tempo, meter, steps, seed=seed)
+        options = read_options(form, bars, key, tempo, meter, steps, seed=seed)
+        m = options.meter
         seed = int(secrets.randbits(31)) if seed is None else int(seed)
         gens = level_generators(seed)
         rng = np.random.default_rng(seed)
         if tempo is None:
-            tempo = float(rng.integers(70, 131))
+            tempo = draw_tempo(rng)
 
         def prog(level: str) -> Callable[[int, int], None] | None:
             return None if progress is None else (lambda i, n: progress(level, i, n))
 
-        plan = sample_form(self.form_level, form=form, bars=bars, key=parsed_key, generator=gens["form"],
+        plan = sample_form(self.form_level, form=options.form, bars=bars, key=options.key, generator=gens["form"],
                            steps=steps or FORM_STEPS, progress=prog("form"))
         grid = sample_chords(self.chord_level, plan, m.beats_per_bar, generator=gens["chords"],
                              steps=steps or CHORD_STEPS, variation=self.chord_variation,
@@ -660,4 +695,5 @@ def _humanized(score: Score, seed: int) -> Score:
 __all__ = ["Composer", "default_models_dir", "PIANO_TRACKS", "MELODY_PROGRAM", "piano_track", "Progress", "Meter", "parse_meter", "check_options", "named_sections",
            "section_name", "monophonic", "shape_velocities", "bass_line", "note_context",
            "arrange_parts", "Arranged", "MELODY_VELOCITY", "PIANO_VELOCITY", "BASS_VELOCITY",
-           "plan_from_score", "grid_from_score", "SUPPORTED_METERS"]
+           "plan_from_score", "grid_from_score", "SUPPORTED_METERS",
+           "Options", "read_options", "DRAWN_TEMPO_BPM", "draw_tempo"]

@@ -1,4 +1,5 @@
-"""``composer generate``: a whole song, form -> chords -> notes, as a DAW-ready MIDI file.
+"""``composer generate``: a whole song, form -> chords -> melody -> accompaniment -> drums, as a
+DAW-ready MIDI file.
 
     composer generate [--form STR] [--bars N] [--key "A minor"] [--tempo BPM] [--meter 4/4]
         [--seed S] [--steps K] [--models DIR] [--audio song.wav [--timbre TRACK=ddsp:NAME ...]]
@@ -22,7 +23,7 @@ from composer.tracks import BASS, DRUMS, GENERATED_TRACKS
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "generate", help="write a whole song (form -> chords -> notes) to a MIDI file",
+        "generate", help="write a whole song (form -> chords -> melody -> accompaniment -> drums) to a MIDI file",
         description="Write a whole song with the cascade of diffusion models and save it as a "
                     "DAW-ready MIDI file (section markers, chord symbols, key, tempo; tracks "
                     "Melody, Piano RH, Piano LH, Bass, Drums).  Every option is optional; what is given is kept exactly. "
@@ -43,11 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None,
                    help="random seed, 0 .. 2**32 - 1 (default: random, printed)")
     p.add_argument("--steps", type=int, default=None,
-                   help="sampler steps of every level, 1..100 (default 20 form, 20 chords, 12 notes; "
-                        "time grows with the steps)")
+                   help="sampler steps of every level but the drums, 1..100 (default 20 form, "
+                        "20 chords, 16 melody, 12 accompaniment; time grows with the steps)")
     p.add_argument("--models", type=Path, default=None,
-                   help="folder with form/, chords/, notes/ (default: the shipped models, "
-                        "or $COMPOSER_MODELS)")
+                   help="folder with form/, chords/, melody/, notes/ and drums/ (default: the "
+                        "shipped models, or $COMPOSER_MODELS)")
     p.add_argument("--no-bass", action="store_true", help="leave out the Bass track derived from the chords")
     p.add_argument("--no-drums", action="store_true",
                    help="leave out the Drums track (channel 10, GM kit) of the drum level")
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     from composer.commands.midi import check_midi_name
     from composer.io.atomic import check_distinct, check_writable
-    from composer.pipeline import Composer, check_options
+    from composer.pipeline import Composer, read_options
 
     # Every cheap check first: a bad option costs nothing and writes nothing.  The outputs
     # come first of all: a typo in a path should not wait for the other checks.
@@ -85,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
     if args.timbre and audio_out is None:
         raise RenderError("--timbre sets how the audio sounds; add --audio FILE.wav "
                           "(the MIDI file keeps its General MIDI programs)")
-    _, meter = check_options(args.form, args.bars, args.key, args.tempo, args.meter, args.steps,
-                             seed=args.seed)
+    # Read once: the parsed form travels down to the cascade, which does not read it again.
+    song = read_options(args.form, args.bars, args.key, args.tempo, args.meter, args.steps, seed=args.seed)
+    meter = song.meter
     if args.chords is not None:  # read before composing: a bad chart costs nothing
         from composer.chart import ChartError, parse_chart
         chart_bars = parse_chart(args.chords, meter.beats_per_bar).n_bars
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if args.gain and audio_out is None:
         raise RenderError("--gain sets the audio's mix; add --audio FILE.wav")
     if audio_out is not None:
-        _check_audio_length(args, meter.beats_per_bar)
+        _check_audio_length(song.form, args.bars, args.tempo, meter.beats_per_bar)
         mixer, options = _prepare_audio(args, audio_out)
     seed = int(secrets.randbits(31)) if args.seed is None else args.seed
     composer = Composer.from_pretrained(args.models)
@@ -116,11 +118,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.chords is not None:
             from composer.chart import compose_from_chart
-            score = compose_from_chart(composer, args.chords, form=args.form, key=args.key, tempo=args.tempo,
+            score = compose_from_chart(composer, args.chords, form=song.form, key=args.key, tempo=args.tempo,
                                        meter=args.meter, seed=seed, steps=args.steps, progress=progress,
                                        bass=not args.no_bass, humanize=args.humanize, drums=not args.no_drums)
         else:
-            score = composer.compose(form=args.form, bars=args.bars, key=args.key, tempo=args.tempo,
+            score = composer.compose(form=song.form, bars=args.bars, key=args.key, tempo=args.tempo,
                                      meter=args.meter, seed=seed, steps=args.steps, progress=progress,
                                      bass=not args.no_bass, humanize=args.humanize,
                                      drums=not args.no_drums)
@@ -152,22 +154,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-# The tempo Composer.compose draws when none is given is at least this (70..130 bpm).
-SLOWEST_DRAWN_TEMPO = 70.0
-
-
-def _check_audio_length(args: argparse.Namespace, beats_per_bar: int) -> None:
+def _check_audio_length(form, bars: int | None, tempo: float | None, beats_per_bar: int) -> None:
     """Refuse, before composing, a song that could be too long to render: the most bars the
-    options allow at their tempo against :data:`composer.limits.MAX_RENDER_SECONDS`."""
-    from composer.form import MAX_SONG_BARS, parse_partial_form
+    options allow (``form`` parsed, or None) at their tempo (None: the slowest a song draws)
+    against :data:`composer.limits.MAX_RENDER_SECONDS`."""
+    from composer.form import MAX_SONG_BARS
     from composer.limits import MAX_RENDER_SECONDS
+    from composer.pipeline import DRAWN_TEMPO_BPM
 
-    bars = args.bars
-    if bars is None and args.form is not None:
-        form = parse_partial_form(args.form)
+    if bars is None and form is not None:
         bars = None if form.open_end else form.n_bars
     n_bars = MAX_SONG_BARS if bars is None else bars
-    tempo = SLOWEST_DRAWN_TEMPO if args.tempo is None else float(args.tempo)
+    tempo = float(DRAWN_TEMPO_BPM[0]) if tempo is None else float(tempo)
     seconds = n_bars * beats_per_bar * 60.0 / tempo
     if seconds > MAX_RENDER_SECONDS:
         fits = int(MAX_RENDER_SECONDS * tempo / 60.0 / beats_per_bar)

@@ -58,20 +58,21 @@ def _letters(partial: PartialForm | None, length: int) -> tuple[str | None, ...]
 
 
 @torch.no_grad()
-def sample_form(level: FormLevel, form: str | None = None, bars: int | None = None,
+def sample_form(level: FormLevel, form: str | PartialForm | None = None, bars: int | None = None,
                 key: str | tuple[int, int] | None = None, generator: torch.Generator | None = None,
                 steps: int = 20, sampler: str = "dpm++2m",
                 progress: Callable[[int, int], None] | None = None, project: bool = True) -> FormPlan:
     """Sample a song's form (phrases + a key per bar) under the given constraints.
 
-    form: full (``i4A8B8o4``) or partial (``i4A8?16o4``, ``A8B8*``) form string; bars: the
+    form: full (``i4A8B8o4``) or partial (``i4A8?16o4``, ``A8B8*``) form string, or one
+    already parsed (the pipeline passes it parsed, so a form is read once); bars: the
     song's length, 1..512 (default: the form string's, else drawn from the training songs'
     lengths in the prior, else where the model ends the song); key: ``"A minor"`` or (tonic 0..11, mode 0/1) for the whole song;
     generator: the only randomness (same seed, same form); steps: sampler steps;
     progress(i, n) after each step; project: keep each step's clean estimate inside the
     one-hot groups (see ``project_onehot_v``).  Raises FormError (one line) on bad or contradictory input.
     """
-    partial = parse_partial_form(form) if form is not None else None
+    partial = parse_partial_form(form) if isinstance(form, str) else form
     if bars is not None and not 1 <= int(bars) <= MAX_SONG_BARS:
         raise FormError(f"a song has 1 to {MAX_SONG_BARS} bars, not {bars}")
     if isinstance(key, str):

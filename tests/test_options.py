@@ -1,0 +1,36 @@
+"""A song's options are checked and parsed once (pipeline.read_options) and travel down parsed."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from composer.errors import ComposerError, FormError
+from composer.form import parse_partial_form
+from composer.pipeline import DRAWN_TEMPO_BPM, Meter, Options, check_options, draw_tempo, read_options
+
+
+def test_options_are_parsed_once_and_a_parsed_form_passes_through():
+    options = read_options("i4A8?8o4", None, "A minor", 96.0, "6/8", 4, seed=7)
+    assert options == Options(parse_partial_form("i4A8?8o4"), None, (9, 1), 96.0, Meter(6, 8), 4, 7)
+    again = read_options(options.form, None, None, None, "4/4", None)
+    assert again.form is options.form                      # not read a second time
+    assert check_options("A8", None, "A minor", None, "3/4", None) == ((9, 1), Meter(3, 4))
+
+
+@pytest.mark.parametrize("args, error", [
+    (("A８", None, None, None, "4/4", None), FormError),   # a full-width digit
+    ((None, 0, None, None, "4/4", None), FormError),
+    ((None, None, None, 19.0, "4/4", None), ComposerError),
+    ((None, None, None, None, "5/4", None), ComposerError),
+])
+def test_bad_options_are_refused_before_any_work(args, error):
+    with pytest.raises(error):
+        read_options(*args)
+
+
+def test_the_drawn_tempo_is_one_draw_from_70_to_130_bpm():
+    assert DRAWN_TEMPO_BPM == (70, 130)
+    tempos = [draw_tempo(np.random.default_rng(seed)) for seed in range(200)]
+    assert min(tempos) == 70 and max(tempos) == 130
+    # the draw the cascade has always made, so seeded songs keep their tempo
+    assert draw_tempo(np.random.default_rng(3)) == float(np.random.default_rng(3).integers(70, 131))
