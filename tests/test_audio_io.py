@@ -7,9 +7,9 @@ import pytest
 import soundfile
 
 from composer.errors import AudioError, ComposerError
-from composer.io.audio import (LIMITER_MAX_REDUCTION_DB, GainPlan, LoudnessMeter, audio_format,
-                               integrated_loudness, normalisation_gain, normalise, plan_gain, read_audio,
-                               write_audio, write_normalised_blocks)
+from composer.io.audio import audio_format, read_audio, write_audio, write_normalised_blocks
+from composer.mastering import (LIMITER_MAX_REDUCTION_DB, GainPlan, LoudnessMeter, integrated_loudness,
+                                normalisation_gain, normalise, plan_gain)
 from composer.audio import Audio
 
 SR = 44100

@@ -9,7 +9,8 @@ import pytest
 
 from composer.cli import main
 from composer.errors import RenderError
-from composer.io.audio import integrated_loudness, read_audio
+from composer.io.audio import read_audio
+from composer.mastering import integrated_loudness
 from composer.audio import Audio
 from composer.render.mix import (UNBALANCED, Mixer, TimbreOption, TrackTimbre, mix_audio, parse_program_options,
                                  parse_timbre, parse_timbre_options, resolve_timbres)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from composer.commands import output_path
 from composer.errors import RenderError, quote_path
+from composer.mastering import DEFAULT_CEILING_DBFS
 
 if TYPE_CHECKING:
     from composer.io.audio import WriteReport
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from composer.score import Score
 
 SAMPLE_RATES = (44100, 48000)
-CEILING = 10 ** (-1.0 / 20)  # -1 dBFS, the peak ceiling of composer.io.audio
+CEILING = 10 ** (DEFAULT_CEILING_DBFS / 20)  # the mix's peak ceiling, linear: stems keep under it too
 
 
 def register(subparsers) -> None:
