@@ -23,9 +23,10 @@ MAX_SEED = 2**32 - 1
 
 MAX_STEPS = 100
 """Most sampler steps per level (``--steps``).  Time grows linearly with the steps and the
-note level dominates: 100 steps take about 7x the default (20 form, 20 chords, 12 notes).
-Measured for a 64-bar song on the shared 2-core machine: 32 s at 12 steps, 217 s at 100
-(about 2 s and 15 s on an idle one)."""
+note level dominates: 100 steps take about 7x the default (defaults now 20 form, 20 chords,
+16 melody, 12 accompaniment).  Measured before the melody level existed, for a 64-bar song
+on the shared 2-core machine: 32 s at 12 steps, 217 s at 100 (about 2 s and 15 s on an idle
+one)."""
 
 MAX_RENDER_SECONDS = 3600.0
 """Longest song rendered to audio, in seconds of music (the release tail comes on top).

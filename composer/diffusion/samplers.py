@@ -1,6 +1,6 @@
 """Few-step samplers, classifier-free guidance and inpainting for the v-prediction schedule.
 
-The sampler is not the network (DESIGN rule 1).  A sampler owns the time grid and the
+The sampler is not the network.  A sampler owns the time grid and the
 update rule, diffusers-style::
 
     sampler = DPMSolverPP2MSampler()

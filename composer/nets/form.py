@@ -5,7 +5,7 @@ Input ``x_t`` float32 [B, FORM_CHANNELS, L] (one column per bar, see
 constraint as ``known`` [B, FORM_CHANNELS, L] and ``mask`` [B, FORM_CHANNELS, L] (float 0/1,
 1 = known).  Output: the v prediction, [B, FORM_CHANNELS, L].  ``L`` is free (trained at 256);
 the net sees each bar's index through sinusoidal features, which is how it learns where
-songs end.  It never samples (DESIGN rule 1).
+songs end.  It never samples (composer/levels/form.py does).
 """
 from __future__ import annotations
 

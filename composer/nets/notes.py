@@ -17,7 +17,7 @@ dilated blocks at the bar level see +-12 bars.
 The net also receives the inpainting constraint (``known`` roll and per-step ``mask`` of
 the melody and accompaniment), trained with random masks, so a regenerated span joins its
 neighbours; and the condition (chords, key, phrase, position; ``N_COND`` channels), which
-is dropped during training for classifier-free guidance.  It never samples (DESIGN rule 1).
+is dropped during training for classifier-free guidance.  It never samples (composer/levels/notes.py does).
 
 The noise schedule is an input, not an import: the posterior head and the local head need
 the signal and noise scales (alpha_t, sigma_t) of x_t, which the caller (the sampler, the

@@ -17,7 +17,8 @@ FluidSynth quantises event times to its 64-sample internal block (1.45 ms at 44.
 exactly like the ``fluidsynth`` command line.
 
 pyfluidsynth loads libfluidsynth when it is imported and raises ImportError when the
-library is missing, so it is imported only inside :func:`load_fluidsynth` (DESIGN rule 8).
+library is missing, so it is imported only inside :func:`load_fluidsynth`: a missing optional
+part fails when called, not at import.
 """
 from __future__ import annotations
 

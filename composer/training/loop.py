@@ -126,7 +126,7 @@ class TrainConfig:
     seed: seeds the model's initial weights and the data/noise generator (default 0).
     num_threads: torch CPU threads per process while the run trains (default 1; this machine
         has 2 shared cores); None keeps the caller's setting.
-    device: "cpu" or "cuda" (default "cpu"; chosen once, DESIGN rule 9).
+    device: "cpu" or "cuda" (default "cpu"; chosen once, never a hidden cuda default).
     """
 
     steps: int = 4000
