@@ -4,7 +4,7 @@ written under and over it by the cascade.
 A chart is bars between bar lines; a bar holds one chord name per equal part of the bar
 (``| F G |`` in 4/4 is two beats each; 1, 2 or 4 chords in 4/4, 1 or 3 in 3/4 ...), ``%``
 repeats the bar before, and ``N.C.`` is a bar without a chord.  Chord names are those of
-the MIDI files' cue markers (:func:`composer.io.midi.parse_chord_text`: ``C``, ``Am7``,
+the MIDI files' cue markers (:func:`composer.spelling.parse_chord_text`: ``C``, ``Am7``,
 ``F#m7b5``, ``G7/B``, ``Bb:maj7`` ...).
 
 :func:`compose_from_chart` keeps the chords exactly: the form level writes the phrases over
@@ -22,9 +22,9 @@ import numpy as np
 
 from composer.errors import ComposerError
 from composer.form import MAX_SONG_BARS, PartialForm
-from composer.io.midi import parse_chord_text
 from composer.representation.harmony import ChordGrid
 from composer.score import CHORD_QUALITIES, QUALITY_NAMES, Note, Score, Track
+from composer.spelling import parse_chord_text
 
 MAX_CHART_CHARS = 8000
 """A chart longer than this is refused before it is read (512 bars of two chords fit)."""

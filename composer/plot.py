@@ -117,7 +117,7 @@ def draw_score(score: Score, path: str | os.PathLike | None = None, *,
     check_size(width_px, height_px)
     if not any(t.notes for t in score.tracks):
         raise PlotError("the song has no notes to draw")
-    from composer.io.midi import chord_text  # noqa: PLC0415
+    from composer.spelling import chord_text  # noqa: PLC0415
 
     roles = classify_tracks(score)
     n_bars = max(score.n_bars, max((s.start_bar + s.n_bars for s in score.sections), default=0), 1)

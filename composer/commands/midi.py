@@ -77,7 +77,7 @@ class MidiSummary:
 
 
 def summarize(score: Score) -> MidiSummary:
-    from composer.io.midi import chord_text  # noqa: PLC0415
+    from composer.spelling import chord_text  # noqa: PLC0415
 
     return MidiSummary(
         resolution=score.resolution,

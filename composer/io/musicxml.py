@@ -38,7 +38,7 @@ dotted quarter in 6/8 and other compound meters) unless it starts on a beat and 
 whole beats that one note value can show (a half on beats 1 or 3 of 4/4, a dotted half,
 a whole bar), with ties across the cuts.  A rest that fills a bar is one bar rest.
 Pitches are spelled in the key (D# in F# major) with
-:func:`composer.io.midi.spell_pitch_class`, chord symbols likewise.
+:func:`composer.spelling.spell_pitch_class`, chord symbols likewise.
 
 Every failure is one :class:`~composer.errors.NotationError` line.
 """
@@ -62,7 +62,7 @@ STEPS_PER_QUARTER = 4
 """The notation grid: 16th notes."""
 
 # Our chord qualities as MusicXML <kind> values (music21's ChordSymbol kinds) and the
-# text shown after the root (the lead-sheet spelling of composer.io.midi.QUALITY_SUFFIX).
+# text shown after the root (the lead-sheet spelling of composer.spelling.QUALITY_SUFFIX).
 _KINDS = {"maj": "major", "min": "minor", "dim": "diminished", "aug": "augmented",
           "sus2": "suspended-second", "sus4": "suspended-fourth", "7": "dominant",
           "maj7": "major-seventh", "min7": "minor-seventh", "minmaj7": "major-minor",
@@ -170,7 +170,7 @@ def _grid_chords(track_notes, resolution: int, monophonic: bool) -> list[tuple[i
 
 
 def _spelled_pitch(m21, midi: int, key: KeySignature | None):
-    from composer.io.midi import spell_pitch_class  # noqa: PLC0415
+    from composer.spelling import spell_pitch_class  # noqa: PLC0415
 
     letter, accidental = spell_pitch_class(midi % 12, key)
     natural = NATURAL_PITCH_CLASSES[letter]
@@ -287,14 +287,14 @@ def _drum_hits(m21, pitches: tuple[int, ...], quarter_length):
 
 
 def _m21_key(m21, key: KeySignature):
-    from composer.io.midi import key_signature_name  # noqa: PLC0415
+    from composer.spelling import key_signature_name  # noqa: PLC0415
 
     name = key_signature_name(key.tonic, key.mode).rstrip("m").replace("b", "-")
     return m21.key.Key(name, key.mode)
 
 
 def _chord_symbol(m21, chord: ChordSymbol, key: KeySignature | None):
-    from composer.io.midi import chord_text, pitch_class_name  # noqa: PLC0415
+    from composer.spelling import chord_text, pitch_class_name  # noqa: PLC0415
 
     root = pitch_class_name(chord.root, key).replace("b", "-")
     kwargs = {"root": root, "kind": _KINDS[chord.quality]}
