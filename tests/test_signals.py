@@ -40,11 +40,12 @@ def temps(folder: Path) -> list[str]:
 
 
 def start_render(song: Path, out: Path) -> subprocess.Popen:
-    # SIGINT and SIGHUP restored to their defaults: a background job may inherit SIGINT
-    # ignored, and a run under nohup SIGHUP (which composer then leaves ignored, on purpose).
+    # SIGINT, SIGQUIT and SIGHUP restored to their defaults: a background job of a
+    # non-interactive shell inherits SIGINT and SIGQUIT ignored (POSIX), and a run under
+    # nohup SIGHUP; composer then leaves an ignored signal ignored, on purpose.
     def defaults() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        for signum in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
 
     return subprocess.Popen([sys.executable, "-m", "composer", "render", str(song), "-o", str(out / "a.wav")],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
