@@ -24,7 +24,7 @@ import numpy as np
 from composer.audio import Audio
 from composer.errors import RenderError
 from composer.render.base import Renderer, check_render_limits
-from composer.render.soundfont import SoundFontRenderer
+from composer.render.soundfont import SoundFontRenderer, plan_channels
 from composer.score import Score
 
 TimbreKind = Literal["sf", "ddsp"]
@@ -414,6 +414,9 @@ class Mixer:
         SoundFont tracks stream from FluidSynth side by side (memory bounded by a block per
         track); other timbres render their whole track first."""
         check_render_limits(score)
+        # A synth per track runs side by side, so the song must still fit what one GM synth
+        # plays: 65,535 tracks meant 65,535 FluidSynth instances at once, and a crash.
+        plan_channels(score.tracks)
         timbres = resolve_timbres(score) if timbres is None else tuple(timbres)
         if len(timbres) != len(score.tracks):
             raise RenderError(f"{len(timbres)} timbres for {len(score.tracks)} tracks")
