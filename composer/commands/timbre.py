@@ -53,6 +53,52 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from composer.io.atomic import atomic_path, check_writable
+    from composer.render.ddsp.timbre import default_timbre_dir, installed_timbres, load_timbre
+
+    if args.threads is not None and args.threads < 1:
+        raise ComposerError(f"--threads must be at least 1, not {args.threads}")
+    out = check_writable(args.json, args.force) if args.json else None
+    root = Path(args.dir) if args.dir else default_timbre_dir()
+    names = args.names or installed_timbres(root)
+    if not names:
+        raise ComposerError(f"no timbres to evaluate in {root}")
+    recordings = Path(args.recordings)
+    # Every folder is checked before the first instrument's minutes of work.
+    missing = [n for n in names if not (recordings / n).is_dir()]
+    if missing:
+        raise ComposerError(f"{recordings} has no folder of recordings for {', '.join(missing)} "
+                            f"(one folder per timbre, named as the timbre)")
+    timbres = [load_timbre(root / n) for n in names]
+    import torch
+
+    from composer.render.ddsp.protocol import evaluate_instrument, format_table
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results = []
+    for name, timbre in zip(names, timbres):
+        def progress(done: int, total: int, name: str = name) -> None:
+            if not args.quiet:
+                print(f"\r{name}: {done}/{total} notes", end="" if done < total else "\n",
+                      file=sys.stderr, flush=True)
+        results.append(evaluate_instrument(timbre, recordings / name, name,
+                                           soundfont=not args.no_soundfont, progress=progress))
+    print(format_table(results))
+    if out is not None:
+        report = {"protocol": "composer.render.ddsp.protocol (docs/EVAL.md, learned timbres)",
+                  "summary": [r.summary() for r in results],
+                  "per_note": [{"instrument": r.instrument, "notes": r.notes, "learned": r.learned,
+                                "soundfont": r.soundfont} for r in results]}
+        with atomic_path(out) as tmp:
+            Path(tmp).write_text(json.dumps(report, indent=1) + "\n")
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("train-timbre", help="train a DDSP timbre from a folder of recordings",
                               description="Train a learned timbre (DDSP) from single-note recordings; "
@@ -73,3 +119,22 @@ def register(subparsers) -> None:
     q = subparsers.add_parser("timbres", help="list the installed learned timbres and their range")
     q.add_argument("--dir", help="timbre folder (default models/timbres)")
     q.set_defaults(func=_list)
+
+    e = subparsers.add_parser(
+        "eval-timbre", help="learned timbres against the SoundFont on held-out recordings (docs/EVAL.md)",
+        description="The timbre protocol: every held-out note (SHA-1 of the file name) of each "
+                    "timbre's instrument played from its name by the timbre and by the default "
+                    "SoundFont; multi-resolution STFT distance after RMS and after loudness "
+                    "matching, MFCC distance, f0 and loudness L1; means and the share of notes "
+                    "where the timbre is closer.  Prints a Markdown table.")
+    e.add_argument("names", nargs="*", metavar="NAME", help="timbres to evaluate (default: all installed)")
+    e.add_argument("--recordings", required=True,
+                   help="folder with one folder of recordings per timbre, named as the timbre "
+                        "(e.g. ../shared/data/philharmonia)")
+    e.add_argument("--dir", help="timbre folder (default models/timbres)")
+    e.add_argument("--json", default=None, help="also write the summary and per-note values as JSON")
+    e.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    e.add_argument("--no-soundfont", action="store_true", help="measure the learned timbres only")
+    e.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    e.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    e.set_defaults(func=_eval)

@@ -1,0 +1,112 @@
+"""The timbre protocol (composer/render/ddsp/protocol.py, issue 21): its measures read what they
+claim on signals whose answer is known, and `composer eval-timbre` runs it end to end."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from timbre_fixtures import install_tiny_timbre
+
+from composer.data.philharmonia import is_held_out
+from composer.render.ddsp.protocol import (MEASURES, Reference, align, note_measures, rms_match)
+from composer.render.ddsp.spectral import a_weighted_loudness
+
+SR, HOP = 24000, 240
+
+
+def tone(f0: float, seconds: float = 1.0, cents: float = 0.0, amps=(0.2, 0.1, 0.05), pad: float = 0.1,
+         sr: int = SR) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    phase = 2 * np.pi * f0 * 2 ** (cents / 1200) * t
+    x = sum(a * np.sin((k + 1) * phase) for k, a in enumerate(amps))
+    x *= np.minimum(1, np.minimum(t, t[-1] - t) / 0.02)
+    z = np.zeros(int(pad * sr))
+    return np.concatenate([z, x, z]).astype(np.float32)
+
+
+def reference(x: np.ndarray, pitch: int = 69) -> Reference:
+    n = len(x) // HOP
+    x = x[:n * HOP]
+    ld = a_weighted_loudness(x, SR, HOP)[:n]
+    f0 = np.full(n, 440 * 2 ** ((pitch - 69) / 12), np.float32)
+    return Reference("x", x, f0, ld, ld > ld.max() - 35, pitch, 1.0, 96)
+
+
+def test_alignment_undoes_a_delay_and_rms_matching_a_gain():
+    x = tone(440.0)
+    late = np.concatenate([np.zeros(4800, np.float32), 0.3 * x])
+    out = rms_match(align(late, x, SR, HOP), x)
+    assert len(out) == len(x)
+    # the delay is a whole number of frames, so the copy comes back sample for sample
+    assert np.abs(out - x).max() < 1e-4
+
+
+def test_a_copy_scores_zero_and_a_detuned_copy_its_detuning():
+    x = tone(440.0)
+    ref = reference(x)
+    same = note_measures(np.concatenate([np.zeros(2400, np.float32), 0.5 * x]), ref, SR, HOP)
+    assert set(same) == set(MEASURES)
+    assert same["mrstft_rms"] < 0.02 and same["mrstft_loud"] < 0.02
+    assert same["mfcc"] < 0.5 and same["f0_cents"] < 2 and same["loudness_db"] < 0.1
+    sharp = note_measures(tone(440.0, cents=25), ref, SR, HOP)
+    assert 20 < sharp["f0_cents"] < 30
+    # another spectrum: every timbre measure grows, loudness stays matched
+    bright = note_measures(tone(440.0, amps=(0.05, 0.1, 0.2, 0.2, 0.1)), ref, SR, HOP)
+    assert bright["mrstft_rms"] > 10 * same["mrstft_rms"] + 0.1
+    assert bright["mfcc"] > 10 * same["mfcc"] + 5
+
+
+def held_out_names(n: int) -> list[str]:
+    """The first ``n`` Philharmonia-style flute names the hold-out rule keeps aside."""
+    names = []
+    for pitch in ("C5", "D5", "E5", "F5", "G5", "A5", "B5", "C6"):
+        for length in ("05", "1", "15"):
+            for dyn in ("piano", "forte"):
+                name = f"flute_{pitch}_{length}_{dyn}_normal.wav"
+                if is_held_out(name):
+                    names.append(name)
+    assert len(names) >= n
+    return names[:n]
+
+
+@pytest.mark.slow
+def test_eval_timbre_cli_measures_held_out_notes_only(tmp_path, capsys):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    from composer.cli import main
+    from composer.data.philharmonia import parse_name
+
+    timbres = tmp_path / "timbres"
+    install_tiny_timbre(timbres, "flute", 60, 96)
+    rec = tmp_path / "rec" / "flute"
+    rec.mkdir(parents=True)
+    held = held_out_names(2)
+    for name in held:
+        info = parse_name(name)
+        sf.write(rec / name, tone(440 * 2 ** ((info.pitch - 69) / 12), info.duration_seconds, sr=44100), 44100)
+    trained_on = next(f"flute_{p}_1_forte_normal.wav" for p in ("C5", "D5", "E5", "F5", "G5", "A5")
+                      if not is_held_out(f"flute_{p}_1_forte_normal.wav"))
+    sf.write(rec / trained_on, tone(523.25, sr=44100), 44100)
+    out = tmp_path / "protocol.json"
+    assert main(["eval-timbre", "--dir", str(timbres), "--recordings", str(tmp_path / "rec"),
+                 "--json", str(out), "--quiet", "--threads", "1"]) == 0
+    table = capsys.readouterr().out
+    assert "| flute | 2 | GM 73" in table
+    report = json.loads(out.read_text())
+    assert report["per_note"][0]["notes"] == sorted(held)      # the training note is not measured
+    summary = report["summary"][0]
+    for m in MEASURES:
+        assert np.isfinite(summary[m]["learned"]) and np.isfinite(summary[m]["soundfont"])
+        assert summary[m]["share_closer"] in (0.0, 0.5, 1.0)
+    assert set(summary["soundfont_tried"]) == {"73", "73+fx"}
+
+
+def test_eval_timbre_names_a_missing_recordings_folder_before_any_work(tmp_path, capsys):
+    from composer.cli import main
+
+    install_tiny_timbre(tmp_path / "timbres", "flute")
+    (tmp_path / "rec").mkdir()
+    assert main(["eval-timbre", "--dir", str(tmp_path / "timbres"), "--recordings", str(tmp_path / "rec")]) != 0
+    err = capsys.readouterr().err
+    assert "no folder of recordings for flute" in err and len(err.strip().splitlines()) == 1
