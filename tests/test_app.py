@@ -186,7 +186,11 @@ def test_cancel_stops_the_work_at_the_next_step(ctx, session):
     with pytest.raises(Cancelled):
         act.compose(ctx, session, read_inputs("A2", seed=1, steps=2), audio=False, progress=progress)
     assert calls == ["form"] and session.current is None
-    # The next press starts afresh.
+    # Until the next press the flag stays set (a Cancel pressed while a job waits in the
+    # queue stops it at its first step); the next press starts afresh.
+    with pytest.raises(Cancelled):
+        act.compose(ctx, session, read_inputs("A2", seed=1, steps=2), audio=False)
+    session.press()
     assert act.compose(ctx, session, read_inputs("A2", seed=1, steps=2), audio=False).score
 
 

@@ -217,6 +217,12 @@ class Session:
         self.max_undo = max_undo
         self.cancel = threading.Event()
 
+    def press(self) -> None:
+        """A work button was pressed: clear the cancel flag now, before the job waits in the
+        queue, so that a Cancel pressed while it waits still stops it at its first step (the
+        work itself never clears the flag)."""
+        self.cancel.clear()
+
     @property
     def current(self) -> Version | None:
         return self.history[-1] if self.history else None
@@ -730,7 +736,6 @@ def compose(ctx: AppContext, session: Session, inputs: SongInputs,
     muted in the mix unless ``gains`` names it."""
     check_format(fmt)
     n_takes = _whole(takes, "Takes", 1, MAX_TAKES) or 1
-    session.cancel.clear()
     first = inputs.seed if inputs.seed is not None else int(secrets.randbits(31))
     made = []
     for k in range(n_takes):
@@ -801,7 +806,6 @@ def open_midi(ctx: AppContext, session: Session, path: str | os.PathLike | None)
     if size > ctx.limits.max_upload_bytes:
         raise MidiError(f"{path.name} is {size / 2**20:.1f} MB; this app takes MIDI files up to "
                         f"{ctx.limits.max_upload_bytes / 2**20:.0f} MB")
-    session.cancel.clear()
     score = read_midi(path)
     if not any(t.notes for t in score.tracks):
         raise MidiError(f"{path.name} has no notes")
@@ -850,7 +854,6 @@ def render(ctx: AppContext, session: Session, timbres: Mapping[str, str | None] 
     if current is None:
         raise ComposerError("compose a song or open a MIDI file first")
     check_format(fmt)
-    session.cancel.clear()
     chosen = _merged_timbres(ctx, current, timbres)
     volumes = check_gains(current.score, gains) if gains is not None else current.gains
     audio_path, plan = render_audio(ctx, session, current.score, chosen, fmt, progress, volumes,
@@ -912,7 +915,6 @@ def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
     _merged_timbres(ctx, current, timbres)  # a bad timbre or volume costs nothing
     if gains is not None:
         check_gains(score, gains)
-    session.cancel.clear()
     report = _checked(session, progress)
     new = ctx.composer.regenerate(score, level=levels[level], seed=seed_value, steps=steps,
                                   progress=report, **kwargs)
@@ -974,7 +976,6 @@ def stems_zip(ctx: AppContext, session: Session, fmt: AudioFormat = "wav",
     check_format(fmt)
     if current.gain_plan is None:
         current = render(ctx, session, None, fmt, progress)
-    session.cancel.clear()
     report = _checked(session, progress)
     report("audio", 0, 1)
     score = current.score
