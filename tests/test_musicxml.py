@@ -192,9 +192,10 @@ def test_a_six_eight_tempo_counts_dotted_quarters():
 
 def needed_accidentals(part) -> int:
     """The accidentals a reader needs in ``part`` (an ElementTree <part>), counted from the
-    written pitches alone: a note shows one when its alteration differs from what its
-    letter and octave carry at that point of the measure (the key signature, else the last
-    accidental on that line in the measure); a tied-over note never does."""
+    written pitches alone by the rule MuseScore engraves by: a note shows one when its
+    alteration differs from what its letter and octave carry at that point of the measure
+    (the key signature, else the last accidental on that line in the measure); a tied-over
+    note never does, and when it differs from its line the next note there shows its own."""
     order = "FCGDAEB"
     fifths, needed = 0, 0
     for measure in part.findall("measure"):
@@ -210,12 +211,14 @@ def needed_accidentals(part) -> int:
             in_key = (1 if order.index(step) < fifths else 0) if fifths >= 0 else \
                 (-1 if order[::-1].index(step) < -fifths else 0)
             line = (note.findtext("staff"), step, octave)    # each staff of a grand staff alone
+            current, tie_context = state.get(line, (in_key, False))
             if note.find("tie[@type='stop']") is not None:
-                state[line] = alter
+                if alter != current or tie_context:
+                    state[line] = (alter, True)
                 continue
-            if state.get(line, in_key) != alter:
+            if alter != current or tie_context:
                 needed += 1
-            state[line] = alter
+                state[line] = (alter, False)
     return needed
 
 
@@ -243,6 +246,48 @@ def test_chord_symbols_do_not_add_accidentals_to_the_melody():
     lead = xml_tree(e_flat_song(chromatic=True)).find("part")
     assert [a.text for a in lead.findall(".//note/accidental")] == ["natural", "flat"]
     assert needed_accidentals(lead) == 2
+
+
+def b_flat_melody_song() -> Score:
+    """C major, 3 bars of 4/4, a melody that tests every accidental rule (written pitches
+    are sounding ones for the flute).  Bar 1: B-flat 4, B 3, B-flat 4 tied into bar 2.
+    Bar 2: the tied B-flat, B-flat 4, B 4, B-flat 4.  Bar 3: B 4."""
+    bar = 4 * 480
+    notes = (Note(0, 480, 70), Note(480, 480, 59), Note(960, 1440, 70),
+             Note(bar + 480, 480, 70), Note(bar + 960, 480, 71), Note(bar + 1440, 480, 70),
+             Note(2 * bar, 480, 71))
+    return Score(tempos=(TempoChange.from_bpm(0, 100),), time_signatures=(TimeSignature(0, 4, 4),),
+                 key_signatures=(KeySignature(0, 0, "major"),), tracks=(Track("Melody", 73, notes=notes),))
+
+
+def test_accidentals_are_the_needed_ones_and_no_courtesy_ones():
+    # music21 wrote a courtesy natural on bar 1's B 3 (another octave) and on bar 3's B
+    # (after a bar line), 6 for 4 needed; a player reads those as mistakes.  Needed:
+    # bar 1's B-flat; in bar 2 the B-flat after the tied one (MuseScore shows it again),
+    # the B natural and the B-flat after it; bar 3 none: the bar line cancels bar 2's.
+    lead = xml_tree(b_flat_melody_song()).find("part")
+    shown = [(m.get("number"), note.findtext("pitch/step") + note.findtext("pitch/octave"), note.findtext("accidental"))
+             for m in lead.findall("measure") for note in m.findall("note") if note.find("accidental") is not None]
+    assert shown == [("1", "B4", "flat"), ("2", "B4", "flat"), ("2", "B4", "natural"), ("2", "B4", "flat")]
+    assert needed_accidentals(lead) == 4
+
+
+def test_piano_chords_show_only_the_accidentals_they_need():
+    # G major.  Bar 1: a chord F4 A4 C5 (F natural needed), F#5 (the key's: another
+    # octave, so nothing), C#5 (sharp) and C5 (natural again).  Bar 2: F#4 (the key's:
+    # the bar line cancelled bar 1's natural).  music21 added courtesy sharps to both
+    # F#s (seed 3's piano: 172 accidentals for 74 needed).
+    bar = 4 * 480
+    rh = Track("Piano RH", 0, notes=(Note(0, 480, 65), Note(0, 480, 69), Note(0, 480, 72), Note(480, 480, 78),
+                                      Note(960, 480, 73), Note(1440, 480, 72), Note(bar, 480, 66)))
+    lh = Track("Piano LH", 0, notes=(Note(0, bar, 43), Note(bar, bar, 43)))
+    score = Score(tempos=(TempoChange.from_bpm(0, 100),), time_signatures=(TimeSignature(0, 4, 4),),
+                  key_signatures=(KeySignature(0, 7, "major"),), tracks=(rh, lh))
+    piano = xml_tree(score).find("part")
+    shown = [(n.findtext("pitch/step") + n.findtext("pitch/octave"), n.findtext("accidental"))
+             for n in piano.findall(".//note") if n.find("accidental") is not None]
+    assert shown == [("F4", "natural"), ("C5", "sharp"), ("C5", "natural")]
+    assert needed_accidentals(piano) == 3
 
 
 def test_a_humanized_song_ends_in_its_last_bar():

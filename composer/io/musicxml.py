@@ -25,8 +25,8 @@ What is written, part by part:
 
 A staff that cannot show every note it was given (a lead sheet's lower notes of a chord,
 notes of one pitch that start together) says how many it leaves out in a warning line.
-Accidentals are set with the chord symbols out of the way (music21 counted the symbols'
-notes and marked in-key melody notes).
+A note shows an accidental only where the key signature and the bar do not give it (the
+rule MuseScore engraves by; no courtesy accidentals).
 
 Readable notation rather than a literal transcription: onsets and releases are rounded to
 the 16th grid (so a humanized song reads like the unhumanized one); in one staff the
@@ -534,23 +534,58 @@ def _build(score: Score, lead: int | str | None, lead_only: bool = False):
     return out, tuple(line for line in notices if line)
 
 
-def _make_accidentals(part) -> None:
-    """Set which notes of ``part`` show an accidental, with the chord symbols out of the way.
+_SHARP_ORDER = "FCGDAEB"
 
-    music21 counts a ChordSymbol's pitches as notes of its measure, so a melody note after
-    a symbol that holds its letter with another accidental showed an accidental the key
-    signature already gives (seed 3's clarinet: A♭ and B♭ in E♭ major; up to 32 a
-    lead sheet).  The symbols are taken out, the accidentals set (overriding any earlier
-    display status), and the symbols put back at their offsets; the exporter then leaves
-    the accidentals as they are."""
-    held = []
+
+def _key_alters(sharps: int) -> dict[str, int]:
+    """The alteration the key signature of ``sharps`` (negative: flats) gives each letter."""
+    alters = dict.fromkeys("CDEFGAB", 0)
+    for step in _SHARP_ORDER[:sharps] if sharps > 0 else _SHARP_ORDER[::-1][:-sharps]:
+        alters[step] = 1 if sharps > 0 else -1
+    return alters
+
+
+def _make_accidentals(part) -> None:
+    """Show an accidental on exactly the notes of ``part`` that need one, by the rule
+    MuseScore engraves by (Note::updateAccidental): a note needs one when its alteration
+    differs from what its line (letter and octave) carries at that point of the bar, the
+    key signature's or the last accidental on that line in the bar; a tied-over note shows
+    none, and when it differs from its line the next note on that line shows its own
+    (natural included).
+
+    music21's makeAccidentals did this with courtesy accidentals besides: across octaves
+    in a bar, after a bar line, and for the pitches of chord symbols, which it counted as
+    the bar's notes (seed 3: 17 on the lead sheet for 13 needed, 172 on the piano for 74);
+    a player reads those as printed mistakes."""
+    m21 = _music21()
+    sharps = 0
     for measure in part.getElementsByClass("Measure"):
-        for symbol in list(measure.getElementsByClass("ChordSymbol")):
-            held.append((measure, measure.elementOffset(symbol), symbol))
-            measure.remove(symbol)
-    part.makeAccidentals(inPlace=True, overrideStatus=True)
-    for measure, offset, symbol in held:
-        measure.insert(offset, symbol)
+        keys = list(measure.getElementsByClass("KeySignature"))
+        if keys:
+            sharps = keys[0].sharps
+        signature = _key_alters(sharps)
+        lines: dict[tuple[str, int], tuple[int, bool]] = {}   # line -> (alteration, tie context)
+        for element in measure.flatten().notes:
+            if isinstance(element, m21.harmony.ChordSymbol):
+                continue
+            tied_over = element.tie is not None and element.tie.type in ("stop", "continue")
+            for pitch in element.pitches:
+                line = (pitch.step, pitch.implicitOctave)
+                alter = int(pitch.alter)
+                current, tie_context = lines.get(line, (signature[pitch.step], False))
+                show = False
+                if tied_over:
+                    if alter != current or tie_context:
+                        lines[line] = (alter, True)
+                elif alter != current or tie_context:
+                    show = True
+                    lines[line] = (alter, False)
+                if show:
+                    if pitch.accidental is None:
+                        pitch.accidental = m21.pitch.Accidental("natural")
+                    pitch.accidental.displayStatus = True
+                elif pitch.accidental is not None:
+                    pitch.accidental.displayStatus = False
     part.streamStatus.accidentals = True
 
 
