@@ -167,6 +167,21 @@ def test_musescore_gives_every_pitched_staff_every_key_change_from_one_copy(tmp_
 
 
 @needs_musescore
+def test_musescore_opens_the_chord_track_as_a_staff_of_its_own(tmp_path):
+    # The optional chord track comes last: MuseScore gives each XF chord symbol to the
+    # first track with a note at its tick, so the melody keeps the ones it had without it;
+    # no lyrics (chord names as Lyric events went onto the piano's staff, 581 for 103).
+    mid, pad = tmp_path / "song.mid", tmp_path / "pad.mid"
+    write_midi(song(), mid)
+    write_midi(song(), pad, chord_track=True)
+    plain, with_pad = musescore(mid, tmp_path), musescore(pad, tmp_path)
+    assert [name for name, _ in with_pad.parts] == [name for name, _ in plain.parts] + ["Warm Pad, Chord Pad"]
+    assert [s.harmony for s in with_pad.staves[:4]] == [s.harmony for s in plain.staves]
+    assert sum(s.n_lyrics for s in with_pad.staves) == 0
+    assert sum(s.n_notes for s in with_pad.staves[4:]) == 4     # one chord a bar
+
+
+@needs_musescore
 def test_musescore_opens_our_musicxml_as_a_lead_sheet_and_piano_score(tmp_path):
     _, xml = files(tmp_path, song())
     got = musescore(xml, tmp_path)

@@ -1,6 +1,6 @@
 """``composer export``: a MIDI song as a MusicXML lead sheet and piano score for notation programs.
 
-    composer export SONG.mid -o song.musicxml [--lead-sheet song.pdf] [--force]
+    composer export SONG.mid -o song.musicxml [--lead-sheet song.pdf] [--chord-track out.mid] [--force]
 """
 from __future__ import annotations
 
@@ -29,9 +29,14 @@ def run(args: argparse.Namespace) -> int:
     from composer.io.musicxml import ENGRAVED_SUFFIXES, write_lead_sheet, write_musicxml  # noqa: PLC0415
     from composer.limits import check_song_limits  # noqa: PLC0415
 
-    if args.output is None and args.lead_sheet is None:
-        raise NotationError("give -o song.musicxml, --lead-sheet song.pdf, or both")
+    if args.output is None and args.lead_sheet is None and args.chord_track is None:
+        raise NotationError("give -o song.musicxml, --lead-sheet song.pdf or --chord-track song.mid (or several)")
     out = check_musicxml_path(args.output, args.force) if args.output is not None else None
+    pad = None
+    if args.chord_track is not None:
+        if Path(args.chord_track).suffix.lower() not in (".mid", ".midi"):
+            raise NotationError(f"{args.chord_track}: the song with a chord track is a MIDI file (.mid)")
+        pad = check_writable(args.chord_track, args.force)
     sheet = None
     if args.lead_sheet is not None:
         if Path(args.lead_sheet).suffix.lower() not in ENGRAVED_SUFFIXES:
@@ -42,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     # a few crafted bytes can claim a billion bars.
     check_song_limits(score, args.input, "composer export writes")
     lead = find_lead(score)
+    if pad is not None and not score.chords:    # refused before anything is written
+        raise NotationError(f"{args.input}: no chord symbols to play on a chord track (a \"Chords\" track of "
+                            "chord names, as `composer generate` writes)")
     if sheet is not None and lead is None:    # refused before anything is written
         raise NotationError(f"{args.input}: no melody found for a lead sheet (a track named Melody, or the "
                             "highest single line beside other parts)")
@@ -50,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {out}: {len(score.sections)} sections, {len(score.chords)} chord symbols, "
               f"{score.n_bars} bars; lead sheet: "
               + (repr(score.tracks[lead].name) if lead is not None else "none (no melody found; every track on its staves)"))
+    if pad is not None:
+        from composer.io.midi import CHORD_PAD_NAME, write_midi  # noqa: PLC0415
+        write_midi(score, pad, chord_track=True)
+        print(f"wrote {pad}: the song with a {CHORD_PAD_NAME!r} track playing its {len(score.chords)} chords")
     if sheet is not None:
         pages = write_lead_sheet(score, sheet, lead)
         print(f"wrote {', '.join(str(p) for p in pages)}: the lead sheet of {score.tracks[lead].name!r}, "
@@ -82,5 +94,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lead-sheet", type=output_path, default=None, metavar="FILE.pdf",
                    help="also (or only) engrave the lead sheet, the melody with chord symbols and rehearsal "
                         "marks on one staff, as .pdf, .svg or .png (one file a page), with MuseScore 3")
-    p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    p.add_argument("--chord-track", type=output_path, default=None, metavar="FILE.mid",
+                   help="also (or only) write the song as MIDI with a played chord track (a soft pad "
+                        "holding each chord's notes) that DAWs play and every MIDI library reads")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.set_defaults(func=run)
