@@ -110,3 +110,60 @@ def test_eval_timbre_names_a_missing_recordings_folder_before_any_work(tmp_path,
     assert main(["eval-timbre", "--dir", str(tmp_path / "timbres"), "--recordings", str(tmp_path / "rec")]) != 0
     err = capsys.readouterr().err
     assert "no folder of recordings for flute" in err and len(err.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- phrases (issue 21, item 3)
+def line(steps: list[tuple[float, float, float]], sr: int = SR, click_at: float | None = None,
+         fade: float = 0.005) -> np.ndarray:
+    """A sine line of (start_s, end_s, f0) notes with ``fade`` s fades in and out; continuous phase (as one
+    voice plays it); ``click_at`` adds a 0.3 step there."""
+    n = int(max(e for _, e, _ in steps) * sr) + sr // 10
+    f = np.zeros(n)
+    env = np.zeros(n)
+    for s, e, f0 in steps:
+        a, b = int(s * sr), int(e * sr)
+        f[a:b] = f0
+        t = np.arange(b - a) / sr
+        env[a:b] = np.minimum(1, np.minimum(t, t[-1] - t) / fade)
+    x = 0.3 * env * np.sin(2 * np.pi * np.cumsum(f) / sr)
+    if click_at is not None:
+        x[int(click_at * sr):int((click_at + 0.05) * sr)] += 0.3
+    return x.astype(np.float32)
+
+
+def test_a_step_at_a_join_is_a_click_and_a_smooth_join_is_not():
+    from composer.render.ddsp.phrases import CLICK_RATIO, measure_joins
+
+    notes = [(0.2, 0.6, 440.0), (0.6, 1.0, 494.0), (1.2, 1.6, 523.0)]
+    spans = [(s, e) for s, e, _ in notes]
+    smooth = measure_joins(line(notes), SR, spans)
+    assert smooth.clicks == 0 and smooth.click_ratios.max() < CLICK_RATIO
+    clicked = measure_joins(line(notes, click_at=0.6), SR, spans)
+    assert clicked.clicks >= 1 and clicked.click_ratios.max() > 3
+
+
+def test_legato_is_a_join_without_a_loudness_dip():
+    from composer.render.ddsp.phrases import measure_joins
+
+    slurred = [(0.2, 0.7, 440.0), (0.7, 1.2, 494.0)]
+    x = 0.3 * np.sin(2 * np.pi * np.cumsum(np.where(np.arange(int(1.4 * SR)) < 0.7 * SR, 440.0, 494.0)) / SR)
+    x[:int(0.2 * SR)] = 0
+    x[int(1.2 * SR):] = 0
+    legato = measure_joins(x.astype(np.float32), SR, [(s, e) for s, e, _ in slurred], [69, 71])
+    assert len(legato.legato_dips_db) == 1 and legato.legato_share == 1.0
+    tongued = measure_joins(line(slurred, fade=0.04), SR, [(s, e) for s, e, _ in slurred], [69, 71])
+    assert tongued.legato_dips_db[0] > 6 and tongued.legato_share == 0.0
+    # a repeated pitch is meant to be re-attacked: not a legato join to judge
+    again = measure_joins(line(slurred), SR, [(s, e) for s, e, _ in slurred], [69, 69])
+    assert len(again.legato_dips_db) == 0
+
+
+def test_touching_notes_of_another_pitch_are_slurred_and_a_repeated_pitch_reattacked():
+    from composer.render.ddsp.voices import TimedNote, allocate_voices
+
+    notes = [TimedNote(0.0, 0.5, 60, 80), TimedNote(0.5, 1.0, 62, 80), TimedNote(1.01, 1.5, 64, 80),
+             TimedNote(1.5, 2.0, 64, 80), TimedNote(2.2, 2.5, 65, 80)]
+    (voice,) = allocate_voices(notes).voices
+    assert [n.legato for n in voice] == [False, True, True, False, False]
+    assert voice[1].end_s == 1.01                  # held to the next onset across the 10 ms gap
+    assert voice[3].end_s == 2.0                   # a real rest stays a rest

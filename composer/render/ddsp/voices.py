@@ -6,7 +6,12 @@ whose last pitch is nearest (smooth voice leading), a new voice while fewer than
 exist, and is dropped otherwise (counted, so the caller can warn once).  A note that starts
 shortly before the previous note of its voice ends (at most ``legato_seconds`` and at most half
 that note) is a legato join: the previous note is cut at the new onset and the new note is
-marked ``legato`` so that it glides in without a new attack.
+marked ``legato`` so that it glides in without a new attack.  So is a note of another pitch that
+starts when the previous one ends, or at most ``touch_seconds`` after it (the previous note is
+held to the new onset): a written line whose notes touch is a slur, as a singer or a wind player
+would phrase it, not a string of tongued notes (issue 21; the SoundFont's instruments also play
+such joins without a dip).  A repeated pitch that touches is still re-attacked: otherwise the two
+notes would be heard as one.
 """
 from __future__ import annotations
 
@@ -34,8 +39,13 @@ class VoiceAllocation:
     n_dropped: int
 
 
+TOUCH_SECONDS = 0.02
+"""Two notes touch when the second starts at most this long after the first ends: 2 frames at
+100 frames/s, less than a listener hears as a gap inside a line."""
+
+
 def allocate_voices(notes: list[TimedNote] | tuple[TimedNote, ...], max_voices: int = 8,
-                    legato_seconds: float = 0.08) -> VoiceAllocation:
+                    legato_seconds: float = 0.08, touch_seconds: float = TOUCH_SECONDS) -> VoiceAllocation:
     """Split ``notes`` into at most ``max_voices`` monophonic voices (see module docstring)."""
     if max_voices < 1:
         raise ValueError("max_voices must be at least 1")
@@ -49,7 +59,8 @@ def allocate_voices(notes: list[TimedNote] | tuple[TimedNote, ...], max_voices: 
             overlap = last.end_s - note.start_s
             if last.start_s >= note.start_s:
                 continue                                   # same onset: a chord, needs another voice
-            joins = 0 < overlap <= min(legato_seconds, 0.5 * (last.end_s - last.start_s))
+            joins = (0 < overlap <= min(legato_seconds, 0.5 * (last.end_s - last.start_s))
+                     or (-touch_seconds <= overlap <= 0 and last.pitch != note.pitch))
             if overlap > 0 and not joins:
                 continue
             cost = abs(last.pitch - note.pitch) + (0 if overlap <= 0 else 0.5)
