@@ -288,7 +288,7 @@ def test_build_ui_twice_without_globals(tmp_path):
     assert args == {
         "/compose": [("form", ""), ("bars", None), ("key", act.KEYS[0]), ("tempo", None),
                      ("meter", "4/4"), ("seed", None), ("steps", None), ("bass", True),
-                     ("audio", True), ("audio_format", "wav"), ("chords", "")],
+                     ("audio", True), ("audio_format", "wav"), ("chords", ""), ("drums", True)],
         "/render": [("midi", None), ("timbres", None), ("audio_format", "wav"), ("gains", None)],
         "/regenerate": [("midi", None), ("section", None), ("from_bar", None), ("to_bar", None),
                         ("level", act.LEVEL_NOTES), ("seed", None), ("audio", True),
@@ -474,3 +474,138 @@ def test_a_chords_track_for_a_daw_is_muted_in_the_mix_and_follows_new_chords(ctx
     x = act.compose(ctx, session, read_inputs("A2", seed=3, steps=2), audio=False, chord_track=True,
                     gains={"Chords": -6})
     assert dict(x.gains)["Chords"] == -6.0
+
+
+# ---------------------------------------------------------------------------- drums (issue 20)
+@pytest.fixture
+def drum_ctx(tmp_path):
+    """The tiny pipeline with a tiny untrained drum level (as test_drums builds it)."""
+    import torch
+
+    from composer.levels.drums import DrumLevel
+    from composer.nets.drums import DrumDenoiser
+    from test_drums import TINY
+
+    composer = tiny_composer()
+    torch.manual_seed(0)
+    composer.drum_level = DrumLevel(DrumDenoiser(**TINY))
+    return AppContext(composer, tmp_path / "out", ("clarinet",))
+
+
+def _drum_hits(score, lo=None, hi=None):
+    return [n for t in score.tracks if t.is_drum for n in t.notes
+            if lo is None or lo <= n.start_tick < hi]
+
+
+def _band(score):
+    return [t for t in score.tracks if not t.is_drum]
+
+
+def test_drums_on_or_off_when_composing(drum_ctx):
+    session = Session(drum_ctx.out_root)
+    on = act.compose(drum_ctx, session, read_inputs("A2B2", seed=4, steps=2), audio=False)
+    off = act.compose(drum_ctx, session, read_inputs("A2B2", seed=4, steps=2, drums=False), audio=False)
+    assert [t.name for t in on.score.tracks if t.is_drum] == ["Drums"] and _drum_hits(on.score)
+    assert not _drum_hits(off.score) and "Drums" not in off.summary
+    # The drums are the cascade's last level: the band is the same song either way.
+    assert _band(on.score) == _band(off.score)
+    assert read_inputs(drums=False).drums is False and read_inputs().drums is True
+
+
+def test_new_drums_for_a_section_keep_everything_else_and_undo_goes_back(drum_ctx):
+    session = Session(drum_ctx.out_root)
+    first = act.compose(drum_ctx, session, read_inputs("A2B2A2", seed=4, steps=2), audio=False)
+    song = first.score
+    lo, hi = song.bar_to_tick(2), song.bar_to_tick(4)
+    new = act.regenerate(drum_ctx, session, section=2, level=act.LEVEL_DRUMS, seed=9, audio=False)
+    assert _band(new.score) == _band(song) and new.score.chords == song.chords
+    assert new.score.sections == song.sections
+    outside = [n for n in _drum_hits(song) if not lo <= n.start_tick < hi]
+    assert [n for n in _drum_hits(new.score) if not lo <= n.start_tick < hi] == outside
+    assert _drum_hits(new.score, lo, hi) != _drum_hits(song, lo, hi)
+    assert "section 2 (Chorus): new drums, seed 9" in new.summary and new.seed == 4
+    assert read_midi(new.midi_path) == new.score
+    # The same seed writes the same drums; Undo goes back to the song before.
+    session2 = Session(drum_ctx.out_root)
+    act.compose(drum_ctx, session2, read_inputs("A2B2A2", seed=4, steps=2), audio=False)
+    again = act.regenerate(drum_ctx, session2, section=2, level=act.LEVEL_DRUMS, seed=9, audio=False)
+    assert again.score == new.score
+    assert act.undo(session).score == song and act.redo(session).score == new.score
+
+
+def test_new_drums_for_bars_or_the_whole_song(drum_ctx):
+    session = Session(drum_ctx.out_root)
+    song = act.compose(drum_ctx, session, read_inputs("A2B2", seed=2, steps=2), audio=False).score
+    bars = act.regenerate(drum_ctx, session, bars=(2, 3), level="new drums", seed=5, audio=False)
+    lo, hi = song.bar_to_tick(1), song.bar_to_tick(3)
+    assert [n for n in _drum_hits(bars.score) if not lo <= n.start_tick < hi] == \
+        [n for n in _drum_hits(song) if not lo <= n.start_tick < hi]
+    assert "bars 2-3: new drums, seed 5" in bars.summary
+    whole = act.regenerate(drum_ctx, session, whole_song=True, level="new drums", seed=6, audio=False)
+    assert _band(whole.score) == _band(song) and _drum_hits(whole.score) != _drum_hits(bars.score)
+    assert "the whole song: new drums, seed 6" in whole.summary
+    assert len([t for t in whole.score.tracks if t.is_drum]) == 1
+    with pytest.raises(ComposerError, match="not two of them"):
+        act.regenerate(drum_ctx, session, section=1, whole_song=True, level="new drums", audio=False)
+    with pytest.raises(ComposerError, match="choose 'new notes', 'new chords and notes' or 'new drums'"):
+        act.regenerate(drum_ctx, session, whole_song=True, level="louder drums", audio=False)
+
+
+def test_new_drums_for_an_opened_file_without_drums(drum_ctx, tmp_path):
+    session = Session(drum_ctx.out_root)
+    lead = Track("Lead", 73, False, tuple(Note(i * 480, 480, 60 + i % 5, 90) for i in range(16)))
+    write_midi(Score(tracks=(lead,)), tmp_path / "tune.mid")
+    act.open_midi(drum_ctx, session, tmp_path / "tune.mid")
+    with pytest.raises(ComposerError, match="only songs written by composer can be changed part by part"):
+        act.regenerate(drum_ctx, session, bars=(1, 2), level=act.LEVEL_NOTES, audio=False)
+    # Bars of a song without drums: a whole drum part (a few bars alone would stop mid-song).
+    v = act.regenerate(drum_ctx, session, bars=(1, 2), level=act.LEVEL_DRUMS, seed=3, audio=False)
+    assert v.score.tracks[0] == lead and [t.name for t in v.score.tracks[1:]] == ["Drums"]
+    assert {n.start_tick // 1920 for n in _drum_hits(v.score)} > {0, 1}
+    assert v.summary.startswith("**tune**") and "the whole song (it had no drums): new drums, seed 3" in v.summary
+
+
+def test_no_drum_level_no_new_drums(ctx, session):
+    act.compose(ctx, session, read_inputs("A2", seed=1, steps=2), audio=False)
+    assert not act.has_drum_level(ctx)
+    with pytest.raises(ComposerError, match="these models have no drum level"):
+        act.regenerate(ctx, session, whole_song=True, level=act.LEVEL_DRUMS, audio=False)
+
+
+def test_the_drums_are_a_track_like_the_others_in_the_mix_and_stems(drum_ctx):
+    """Mute and volume of the Drums row reach the mix, and the stems include the drums."""
+    sf = pytest.importorskip("soundfile")
+    session = Session(drum_ctx.out_root)
+    act.compose(drum_ctx, session, read_inputs("A2", seed=2, steps=2, tempo=120), audio=False)
+    assert act.has_drum_level(drum_ctx) and _drum_hits(session.current.score)
+    loud = act.render(drum_ctx, session, {}, gains={"Drums": 6})
+    assert dict(loud.gains) == {"Drums": 6.0}
+    with zipfile.ZipFile(act.stems_zip(drum_ctx, session, "wav")) as zf:
+        assert zf.namelist()[-1] == "04_Drums.wav"
+        drums = sf.read(zf.open("04_Drums.wav"))[0]
+    assert np.abs(drums).max() > 0.01
+    muted = act.render(drum_ctx, session, {}, gains={"Drums": "mute"})
+    assert dict(muted.gains) == {"Drums": float("-inf")}
+    with zipfile.ZipFile(act.stems_zip(drum_ctx, session, "wav")) as zf:
+        assert np.abs(sf.read(zf.open("04_Drums.wav"))[0]).max() == 0
+    a, b = sf.read(loud.audio_path)[0], sf.read(muted.audio_path)[0]
+    n = min(len(a), len(b))
+    assert np.abs(a[:n] - b[:n]).mean() > 1e-3
+
+
+def test_the_page_offers_drums_only_with_a_drum_level(drum_ctx, tmp_path):
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    pytest.importorskip("gradio")
+    from composer.app.ui import build_ui
+
+    def controls(app):
+        blocks = {b.elem_id: b for b in app.blocks.values() if getattr(b, "elem_id", None)}
+        return blocks["drums"].visible, [v for _, v in blocks["level"].choices], \
+            [v for _, v in blocks["what"].choices]
+
+    with_drums = controls(build_ui(drum_ctx.composer, tmp_path / "a", []))
+    assert with_drums == (True, [act.LEVEL_NOTES, act.LEVEL_CHORDS, act.LEVEL_DRUMS],
+                          ["a section", "a bar range", act.WHOLE_SONG])
+    assert controls(build_ui(tiny_composer(), tmp_path / "b", []))[:2] == (False, [act.LEVEL_NOTES,
+                                                                               act.LEVEL_CHORDS])

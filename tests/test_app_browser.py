@@ -556,3 +556,41 @@ def test_a_chords_track_in_the_midi_muted_in_the_mix(page, tmp_path):
     row = len(song.tracks) - 1
     page.locator(f"#timbre-{row}").get_by_text("Chords (").wait_for()
     assert page.locator(f"#mute-{row} input[type=checkbox]").is_checked()
+
+
+def test_drums_off_on_then_new_drums_for_a_section_and_undo(page, tmp_path):
+    """Issue 20 in the app: the Drums box leaves the drum track out of a song (the band is the
+    same song), and "new drums" rewrites one section's hits only, undoably."""
+    page.locator("#form textarea, #form input").first.fill("i2A4B4o2")
+    page.locator("#seed textarea, #seed input").first.fill("5")
+    page.get_by_label("Render audio").uncheck()
+    page.locator("#drums input").uncheck()
+    click_and_wait_for_view(page, "#compose")
+    (tmp_path / "off").mkdir()
+    off_path = download(page, ".mid", tmp_path / "off")
+    off = read_midi(off_path)
+    assert not any(t.is_drum for t in off.tracks)
+    page.locator("#drums input").check()
+    first = click_and_wait_for_view(page, "#compose")
+    (tmp_path / "on").mkdir()
+    song = read_midi(download(page, ".mid", tmp_path / "on"))
+    assert [t.name for t in song.tracks if t.is_drum] == ["Drums"] and song.track("Drums").notes
+    assert [t for t in song.tracks if not t.is_drum] == list(off.tracks)
+    assert "Drums (" in page.locator("#timbre-4").inner_text()  # its own row in the Sound panel
+    choose(page, "section", "3. Chorus (bars 7-10)")
+    page.get_by_label("new drums").check()
+    page.locator("#regen-seed textarea, #regen-seed input").first.fill("11")
+    second = click_and_wait_for_view(page, "#regenerate")
+    assert "section 3 (Chorus): new drums, seed 11" in summary(page) and seed_of(summary(page)) == 5
+    (tmp_path / "new").mkdir()
+    new = read_midi(download(page, ".mid", tmp_path / "new"))
+    assert [t for t in new.tracks if not t.is_drum] == [t for t in song.tracks if not t.is_drum]
+    assert new.chords == song.chords and new.sections == song.sections
+    lo, hi = song.bar_to_tick(6), song.bar_to_tick(10)
+
+    def hits(score, inside):
+        return [n for n in score.track("Drums").notes if (lo <= n.start_tick < hi) == inside]
+
+    assert hits(new, False) == hits(song, False) and hits(new, True) != hits(song, True)
+    assert click_and_wait_for_view(page, "#undo") == first
+    assert click_and_wait_for_view(page, "#redo") == second

@@ -64,6 +64,8 @@ FORM_HELP = ("Form: a letter and a number of bars per phrase. A verse, B chorus,
              "Empty: the model chooses everything.")
 LEVEL_NOTES = "new notes"
 LEVEL_CHORDS = "new chords and notes"
+LEVEL_DRUMS = "new drums"
+WHOLE_SONG = "the whole song"
 AudioFormat = Literal["wav", "flac"]
 
 # The app's own ranges.  Bars, steps and the form are the CLI's; the tempo range is narrower
@@ -275,6 +277,7 @@ class SongInputs:
     steps: int | None = None
     bass: bool = True
     chords: str | None = None
+    drums: bool = True
 
 
 def _blank(value) -> bool:
@@ -304,12 +307,13 @@ def _whole(value, what: str, lo: int, hi: int) -> int | None:
 
 def read_inputs(form: str | None = "", bars=None, key: str | None = None, tempo=None,
                 meter: str | None = "4/4", seed=None, steps=None, bass: bool = True,
-                chords: str | None = None) -> SongInputs:
+                chords: str | None = None, drums: bool = True) -> SongInputs:
     """Check the Compose fields as ``composer generate`` checks its options, before any work.
 
     Blank fields (None, "", NaN) mean "the model chooses".  ``chords``: a chord chart
     (``| C | Am | F G |``, :mod:`composer.chart`) the song is written over; its bars are
-    the song's.  Raises ComposerError with one line in the app's words: "Bars must be a
+    the song's.  ``drums``: add the drum level's Drums track (when the models have one).
+    Raises ComposerError with one line in the app's words: "Bars must be a
     whole number from 1 to 512, not 2.5".
     """
     from composer.pipeline import check_options  # noqa: PLC0415
@@ -355,7 +359,8 @@ def read_inputs(form: str | None = "", bars=None, key: str | None = None, tempo=
             raise ChartError(f"Chords: {err}") from None
         if n_bars is not None and n_bars != chart_bars:
             raise ComposerError(f"the chords have {chart_bars} bars but Bars says {n_bars}: clear Bars")
-    return SongInputs(form_text, n_bars, key_text, bpm, meter_text, seed_value, n_steps, bool(bass), chart)
+    return SongInputs(form_text, n_bars, key_text, bpm, meter_text, seed_value, n_steps, bool(bass), chart,
+                      bool(drums))
 
 
 def _short(value, limit: int = 40) -> str:
@@ -752,11 +757,11 @@ def compose(ctx: AppContext, session: Session, inputs: SongInputs,
 
             score = compose_from_chart(ctx.composer, inputs.chords, form=inputs.form, key=inputs.key,
                                        tempo=inputs.tempo, meter=inputs.meter, seed=seed, steps=inputs.steps,
-                                       progress=report, bass=inputs.bass)
+                                       progress=report, bass=inputs.bass, drums=inputs.drums)
         else:
             score = ctx.composer.compose(form=inputs.form, bars=inputs.bars, key=inputs.key, tempo=inputs.tempo,
                                          meter=inputs.meter, seed=seed, steps=inputs.steps, progress=report,
-                                         bass=inputs.bass)
+                                         bass=inputs.bass, drums=inputs.drums)
         volumes = dict(gains or {}) if isinstance(gains, Mapping) or gains is None else gains
         if chord_track:
             from composer.chart import CHORD_TRACK, with_chord_track  # noqa: PLC0415
@@ -862,44 +867,64 @@ def render(ctx: AppContext, session: Session, timbres: Mapping[str, str | None] 
                                            gains=volumes))
 
 
+def has_drum_level(ctx: AppContext) -> bool:
+    """Whether the models write drums (a models folder without ``drums/`` has no drum level)."""
+    return getattr(ctx.composer, "drum_level", None) is not None
+
+
 def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
-               bars: tuple[int, int] | None = None, level: str = LEVEL_NOTES, seed=None,
-               steps: int | None = None, timbres: Mapping[str, str | None] | None = None,
+               bars: tuple[int, int] | None = None, whole_song: bool = False, level: str = LEVEL_NOTES,
+               seed=None, steps: int | None = None, timbres: Mapping[str, str | None] | None = None,
                audio: bool = True, fmt: AudioFormat = "wav",
                progress: Progress | None = None,
                gains: Mapping[str, float | None] | None = None) -> Version:
     """Write one part of the current song anew and push it as a new version (undo goes back).
 
     section: 1-based section number; bars: (first, last) 1-based and inclusive, as musicians
-    count and as the view labels them; level: "new notes" (same chords) or "new chords and
-    notes".  Everything outside the part stays exactly.  Audio is rendered again (with
-    ``timbres`` over the current version's, and its volumes unless ``gains``) when ``audio``.
-    The version keeps the seed that composed the song; the rewrite and its own seed are
-    listed in its summary."""
-    levels = {LEVEL_NOTES: "notes", LEVEL_CHORDS: "chords", "notes": "notes", "chords": "chords"}
+    count and as the view labels them; whole_song: every bar; level: "new notes" (same
+    chords), "new chords and notes" or "new drums" (only the drum hits there, from the drum
+    level; every other track exactly as it was).  Everything outside the part stays exactly.
+    Notes and chords need a song written by composer; drums are written for any song (one
+    opened without drums gets a Drums track).  Audio is rendered again (with ``timbres``
+    over the current version's, and its volumes unless ``gains``) when ``audio``.  The
+    version keeps the seed that composed the song; the rewrite and its own seed are listed
+    in its summary."""
+    levels = {LEVEL_NOTES: "notes", LEVEL_CHORDS: "chords", LEVEL_DRUMS: "drums",
+              "notes": "notes", "chords": "chords", "drums": "drums"}
     if level not in levels:  # the arguments first, then the song
-        raise ComposerError(f"choose {LEVEL_NOTES!r} or {LEVEL_CHORDS!r}, not {_short(level)}")
+        raise ComposerError(f"choose {LEVEL_NOTES!r}, {LEVEL_CHORDS!r} or {LEVEL_DRUMS!r}, not {_short(level)}")
+    level = levels[level]
     current = session.current
     if current is None:
         raise ComposerError("compose a song first")
-    if not current.editable:
+    if level == "drums" and not has_drum_level(ctx):
+        raise ComposerError("these models have no drum level (a models folder with drums/), so no new drums")
+    if level != "drums" and not current.editable:
         raise ComposerError("only songs written by composer can be changed part by part; compose one first")
     score = current.score
-    n_bars = sum(s.n_bars for s in score.sections)
-    n_sections = len(score.sections)
+    # An opened file's bars are its own (its markers need not tile it); composer's are its sections'.
+    n_bars = sum(s.n_bars for s in score.sections) if current.editable else score.n_bars
+    n_sections = len(score.sections) if current.editable else 0
     if bars is not None and all(_blank(b) for b in bars):
         bars = None
     if section is not None and bars is not None:
         raise ComposerError("give a section or a bar range (from_bar, to_bar), not both")
-    if (section is None) == (bars is None):
+    if (section is not None or bars is not None) and whole_song:
+        raise ComposerError("give a section, a bar range or the whole song, not two of them")
+    if section is None and bars is None and not whole_song:
         raise ComposerError("choose either a section or a bar range")
     check_format(fmt)
-    if section is not None:
+    if whole_song:
+        start, end = 0, n_bars
+        what = WHOLE_SONG
+    elif section is not None:
+        if not n_sections:
+            raise ComposerError("this song has no sections to choose from; give a bar range")
         number = _whole(section, "Section", 1, n_sections)
         if number is None:
             raise ComposerError("choose a section")
-        kwargs = {"section": number - 1}
         part = sorted(score.sections)[number - 1]
+        start, end = part.start_bar, part.start_bar + part.n_bars
         what = f"section {number} ({part.name or part.label})"
     else:
         first = _whole(bars[0], "From bar", 1, n_bars)
@@ -908,7 +933,7 @@ def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
             raise ComposerError(f"give the bars to change: From bar and To bar, 1 to {n_bars}")
         if last < first:
             raise ComposerError(f"To bar ({last}) comes before From bar ({first})")
-        kwargs = {"bars": (first - 1, last)}
+        start, end = first - 1, last
         what = f"bars {first}-{last}"
     seed_value = _whole(seed, "Seed", 0, SEED_MAX)
     seed_value = seed_value if seed_value is not None else int(secrets.randbits(31))
@@ -916,18 +941,40 @@ def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
     if gains is not None:
         check_gains(score, gains)
     report = _checked(session, progress)
-    new = ctx.composer.regenerate(score, level=levels[level], seed=seed_value, steps=steps,
-                                  progress=report, **kwargs)
-    if current.chord_track:  # new chords in the part: the Chords track follows them
+    if level == "drums":
+        if not whole_song and not any(t.is_drum for t in score.tracks):
+            # A song without drums gets a whole drum part (a few bars of drums alone would
+            # start and stop in the middle of the band); the summary says so.
+            whole_song, what = True, f"{WHOLE_SONG} (it had no drums)"
+        new = _new_drums(ctx, score, None if whole_song else (start, end), seed_value, steps, report)
+    else:
+        new = ctx.composer.regenerate(score, bars=(start, end), level=level, seed=seed_value, steps=steps,
+                                      progress=report)
+    if current.chord_track and level == "chords":  # new chords in the part: the Chords track follows them
         from composer.chart import with_chord_track  # noqa: PLC0415
 
         new = with_chord_track(new)
     chosen = _merged_timbres(ctx, current, timbres)
     volumes = check_gains(new, gains) if gains is not None else current.gains
-    edit = f"{what}: {'new notes' if levels[level] == 'notes' else 'new chords and notes'}, seed {seed_value}"
+    written = {"notes": LEVEL_NOTES, "chords": LEVEL_CHORDS, "drums": LEVEL_DRUMS}[level]
+    edit = f"{what}: {written}, seed {seed_value}"
     version = _finish(ctx, session, new, seed=current.seed, name=current.name, timbres=chosen, audio=audio,
                       fmt=fmt, progress=progress, edits=current.edits + (edit,), gains=volumes)
+    if current.seed is None:  # an opened file: its summary is headed by its own name, as open_midi's
+        version = replace(version, summary=describe(new, None, current.name, version.edits))
     return session.push(replace(version, chord_track=current.chord_track))
+
+
+def _new_drums(ctx: AppContext, score: Score, bars: tuple[int, int] | None, seed: int,
+               steps: int | None, report: Progress) -> Score:
+    """``score`` with new drums in bars ``start .. end - 1`` (0-based; None: the whole part)
+    drawn from the drum level's stream of ``seed`` (as a song composed with that seed draws
+    its drums), every other hit and track kept (``composer.levels.drums.regenerate_drums``)."""
+    from composer.levels.drums import DEFAULT_STEPS, regenerate_drums  # noqa: PLC0415
+    from composer.pipeline import level_generators  # noqa: PLC0415
+
+    return regenerate_drums(ctx.composer.drum_level, score, bars, level_generators(seed)["drums"],
+                            steps=steps or DEFAULT_STEPS, progress=lambda i, n: report("drums", i, n))
 
 
 def lead_sheet(ctx: AppContext, session: Session) -> Version:

@@ -26,8 +26,9 @@ from typing import Sequence
 import gradio as gr
 
 from composer.app import actions as act
-from composer.app.actions import (FORM_HELP, FORM_PRESETS, KEYS, LEVEL_CHORDS, LEVEL_NOTES, METERS,
-                                  SOUNDFONT_DEFAULT, AppContext, AppLimits, Cancelled, Session, Version)
+from composer.app.actions import (FORM_HELP, FORM_PRESETS, KEYS, LEVEL_CHORDS, LEVEL_DRUMS, LEVEL_NOTES,
+                                  METERS, SOUNDFONT_DEFAULT, WHOLE_SONG, AppContext, AppLimits, Cancelled,
+                                  Session, Version)
 from composer.app.memory import release_memory
 from composer.app.roll import ROLL_JS, roll_map_html
 from composer.errors import ComposerError
@@ -68,6 +69,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
     limits = limits or AppLimits()
     ctx = AppContext(composer, Path(out_dir), tuple(installed_timbres or ()), limits)
     choices = act.timbre_choices(ctx.installed_timbres)
+    # Models without a drum level: no Drums box and no "new drums" (they would do nothing).
+    drummer = act.has_drum_level(ctx)
     work = {"concurrency_id": "work", "concurrency_limit": limits.concurrency}
 
     def message_of(fn_name: str, err: BaseException) -> str:
@@ -172,7 +175,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             gr.update(placeholder=f"1-{n_bars}" if n_bars else ""),
             gr.update(interactive=len(session.history) > 1),
             gr.update(interactive=bool(session.future)),
-            gr.update(interactive=version.editable),
+            # new drums can be written for any song, notes and chords only for composer's
+            gr.update(interactive=version.editable or drummer),
             [str(p) for p in version.lead_sheet] or None,
             gr.update(choices=take_labels, value=shown_take, visible=len(take_labels) > 1),
             *rows, *vols, *mutes,
@@ -209,10 +213,10 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             log.info("tab closed: its session folder removed")
 
     @guarded
-    def on_compose(session, form, chords, bars, key, tempo, meter, seed, steps, bass, with_audio, fmt, n_takes,
-                   with_chords, *tracks, progress=gr.Progress()):
+    def on_compose(session, form, chords, bars, key, tempo, meter, seed, steps, bass, drums, with_audio, fmt,
+                   n_takes, with_chords, *tracks, progress=gr.Progress()):
         session = session_of(session)
-        inputs = act.read_inputs(form, bars, key, tempo, meter, seed, steps, bass, chords)
+        inputs = act.read_inputs(form, bars, key, tempo, meter, seed, steps, bass, chords, drums)
         housekeeping(session)
         timbres, gains = choices_from(session, tracks)
         version = act.compose(ctx, session, inputs, timbres, audio=bool(with_audio), fmt=fmt,
@@ -250,6 +254,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             if not section_label:
                 raise ComposerError("choose a section")
             target = {"section": int(str(section_label).split(".", 1)[0])}
+        elif what == WHOLE_SONG:
+            target = {"whole_song": True}
         else:
             target = {"bars": (first, last)}
         timbres, gains = choices_from(session, tracks)
@@ -311,12 +317,13 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
     def compose(form: str = "", bars: float | None = None, key: str = KEYS[0], tempo: float | None = None,
                 meter: str = "4/4", seed: float | None = None, steps: float | None = None,
                 bass: bool = True, audio: bool = True, audio_format: str = "wav", chords: str = "",
-                progress=gr.Progress()):
+                drums: bool = True, progress=gr.Progress()):
         """Compose a whole song. Every argument is optional: blank means the model chooses;
-        chords, a chart such as "| C | Am | F G |", is kept and the song written over it.
+        chords, a chart such as "| C | Am | F G |", is kept and the song written over it;
+        drums=False leaves the Drums track out.
         Returns the MIDI file, the audio file (or None), the piano-roll PNG and a summary."""
         session = api_session()
-        inputs = act.read_inputs(form, bars, key, tempo, meter, seed, steps, bass, chords)
+        inputs = act.read_inputs(form, bars, key, tempo, meter, seed, steps, bass, chords, drums)
         act.check_format(audio_format)
         housekeeping(session)
         return api_result(act.compose(ctx, session, inputs, audio=bool(audio), fmt=audio_format,
@@ -341,18 +348,21 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                    audio: bool = True, audio_format: str = "wav", timbres: dict | None = None,
                    gains: dict | None = None, progress=gr.Progress()):
         """Write one section (1-based number) or bars from_bar..to_bar (1-based, inclusive) of
-        a song made by composer anew: level "new notes" or "new chords and notes"; timbres
-        and gains as in /render."""
+        a song made by composer anew: level "new notes" or "new chords and notes"; or "new
+        drums" (any song; with no section or bars, the whole song's drums); timbres and gains
+        as in /render."""
         session = api_session()
         bars = None if from_bar is None and to_bar is None else (from_bar, to_bar)
-        if section is None and bars is None:
+        whole = section is None and bars is None and level in (LEVEL_DRUMS, "drums")
+        if section is None and bars is None and not whole:
             raise ComposerError("give a section number or a bar range (from_bar, to_bar)")
         if section is not None and bars is not None:
             raise ComposerError("give a section or a bar range (from_bar, to_bar), not both")
         act.check_format(audio_format)
         housekeeping(session)
         act.open_midi(ctx, session, midi)
-        return api_result(act.regenerate(ctx, session, section=section, bars=bars, level=level, seed=seed,
+        return api_result(act.regenerate(ctx, session, section=section, bars=bars, whole_song=whole,
+                                         level=level, seed=seed,
                                          audio=bool(audio), fmt=audio_format, timbres=timbres, gains=gains,
                                          progress=_progress_callback(progress)))
 
@@ -402,6 +412,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                                               label="Takes", elem_id="takes", min_width=70)
                     with gr.Row():
                         bass = gr.Checkbox(value=True, label="Bass")
+                        drums = gr.Checkbox(value=True, label="Drums", elem_id="drums", visible=drummer)
                         with_audio = gr.Checkbox(value=True, label="Render audio")
                         # Block chords in the MIDI for a DAW; muted in the mix here.
                         with_chords = gr.Checkbox(value=False, label="Chords track", elem_id="chord-track")
@@ -439,12 +450,14 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                                   waveform_options=gr.WaveformOptions(show_recording_waveform=False))
                 with gr.Accordion("Change a part", open=True, elem_id="change"):
                     with gr.Row():
-                        what = gr.Radio(["a section", "a bar range"], value="a section", label="Change")
+                        what = gr.Radio(["a section", "a bar range", WHOLE_SONG], value="a section",
+                                        label="Change", elem_id="what")
                         section = gr.Dropdown([], label="Section", interactive=False, elem_id="section")
                         first_bar = gr.Textbox(label="From bar", value="", elem_id="from-bar")
                         last_bar = gr.Textbox(label="To bar", value="", elem_id="to-bar")
                     with gr.Row():
-                        level = gr.Radio([LEVEL_NOTES, LEVEL_CHORDS], value=LEVEL_NOTES, label="Write")
+                        level = gr.Radio([LEVEL_NOTES, LEVEL_CHORDS] + ([LEVEL_DRUMS] if drummer else []),
+                                         value=LEVEL_NOTES, label="Write", elem_id="level")
                         regen_seed = gr.Textbox(label="Seed", value="", placeholder="random",
                                                 elem_id="regen-seed")
                         regen_button = gr.Button("Regenerate", interactive=False, elem_id="regenerate")
@@ -496,7 +509,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
         app.unload(on_unload)
         preset.change(on_preset, preset, form, **private)
         wire_work(compose_button.click, on_compose, [session, form, chords, bars, key, tempo, meter, seed, steps,
-                                                    bass, with_audio, fmt, n_takes, with_chords, *track_inputs],
+                                                    bass, drums, with_audio, fmt, n_takes, with_chords,
+                                                    *track_inputs],
                   [session, *song_outputs], compose_message)
         wire_work(midi_in.upload, on_open, [session, midi_in], [session, *song_outputs], open_message)
         wire_work(render_button.click, on_render, [session, fmt, *track_inputs], [session, *song_outputs],
@@ -530,6 +544,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             a_audio = gr.Checkbox(value=True, label="audio")
             a_fmt = gr.Textbox(value="wav", label="audio_format")
             a_chords = gr.Textbox(value="", label="chords")
+            a_drums = gr.Checkbox(value=True, label="drums")
             a_midi = gr.File(value=None, label="midi", type="filepath")
             a_timbres = gr.JSON(value=None, label="timbres")
             a_gains = gr.JSON(value=None, label="gains")
@@ -544,7 +559,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             a_compose, a_render, a_regen = gr.Button(), gr.Button(), gr.Button()
         api_outputs = [out_midi, out_audio, out_view, out_summary]
         a_compose.click(compose, [a_form, a_bars, a_key, a_tempo, a_meter, a_seed, a_steps, a_bass,
-                                  a_audio, a_fmt, a_chords], api_outputs, api_name="compose", **work)
+                                  a_audio, a_fmt, a_chords, a_drums], api_outputs, api_name="compose", **work)
         a_render.click(render, [a_midi, a_timbres, a_fmt, a_gains], api_outputs, api_name="render", **work)
         a_regen.click(regenerate, [a_midi, a_section, a_from, a_to, a_level, a_seed, a_audio, a_fmt,
                                    a_timbres, a_gains], api_outputs, api_name="regenerate", **work)
