@@ -60,7 +60,7 @@ def test_blank_inputs_mean_the_model_chooses():
 
 
 @pytest.mark.parametrize("fields, message", [
-    ({"seed": -1}, "Seed must be a whole number from 0 to 2147483647, not -1"),
+    ({"seed": -1}, "Seed must be a whole number from 0 to 4294967295, not -1"),
     ({"seed": 1.5}, "Seed must be a whole number"),
     ({"bars": 0}, "Bars must be a whole number from 1 to 512, not 0"),
     ({"bars": 2.5}, "Bars must be a whole number from 1 to 512, not 2.5"),
@@ -609,3 +609,36 @@ def test_the_page_offers_drums_only_with_a_drum_level(drum_ctx, tmp_path):
                           ["a section", "a bar range", act.WHOLE_SONG])
     assert controls(build_ui(tiny_composer(), tmp_path / "b", []))[:2] == (False, [act.LEVEL_NOTES,
                                                                                act.LEVEL_CHORDS])
+
+
+# ---------------------------------------------------------------------------- one fact in one place (issue 24)
+def test_the_apps_ranges_are_the_pipelines():
+    from composer.limits import MAX_SEED, MAX_STEPS
+    from composer.pipeline import SUPPORTED_METERS
+
+    assert act.METERS is SUPPORTED_METERS
+    # Any seed the CLI takes is typed back here (the app's own was 2**31 - 1).
+    assert read_inputs(seed=MAX_SEED).seed == MAX_SEED and read_inputs(steps=MAX_STEPS).steps == MAX_STEPS
+    for fields, field in (({"seed": MAX_SEED + 1}, "Seed"), ({"steps": MAX_STEPS + 1}, "Sampler steps")):
+        with pytest.raises(ComposerError, match=f"{field} must be a whole number from"):
+            read_inputs(**fields)
+    # The key is the pipeline's check alone, its message unchanged in the app.
+    with pytest.raises(FormError, match="unknown key 'H minor': write a tonic and a mode"):
+        read_inputs(key="H minor")
+    with pytest.raises(FormError, match="^Form: bad form 'A８'"):
+        read_inputs(form="A８")
+
+
+def test_the_app_writes_the_pipelines_song(drum_ctx):
+    """The form is read once by read_inputs and passed down parsed: the song is the one the
+    pipeline writes from the same text; takes past the largest seed wrap to 0."""
+    from composer.limits import MAX_SEED
+
+    session = Session(drum_ctx.out_root)
+    inputs = read_inputs("A2?2*", key="E minor", tempo=90, meter="3/4", seed=MAX_SEED, steps=2)
+    assert inputs.parsed_form is not None and inputs.parsed_form.n_bars == 4
+    v = act.compose(drum_ctx, session, inputs, audio=False, takes=2)
+    direct = drum_ctx.composer.compose(form="A2?2*", key="E minor", tempo=90, meter="3/4", seed=MAX_SEED,
+                                       steps=2)
+    assert v.score == direct and any(t.is_drum for t in v.score.tracks)
+    assert [t.seed for t in session.takes] == [MAX_SEED, 0]

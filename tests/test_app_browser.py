@@ -254,7 +254,7 @@ def test_a_bad_input_shows_its_one_message_and_leaves_the_song(page, server, tmp
     page.locator("#seed textarea, #seed input").first.fill("-1")
     page.click("#compose")
     text = message(page, "compose-message", "Seed must be")
-    assert "Seed must be a whole number from 0 to 2147483647, not -1" in text
+    assert "Seed must be a whole number from 0 to 4294967295, not -1" in text
     assert "--" not in text and str(server.out_dir) not in text and "Traceback" not in text
     page.locator("#seed textarea, #seed input").first.fill("")
     page.locator("#bars textarea, #bars input").first.fill("2.5")

@@ -29,7 +29,10 @@ from pathlib import Path
 from typing import Callable, Literal, Mapping, Sequence
 
 from composer.errors import ComposerError, FormError, MidiError
-from composer.form import MAX_SONG_BARS, Phrase, format_form
+from composer.form import MAX_SONG_BARS, PartialForm, Phrase, format_form
+from composer.limits import MAX_SEED, MAX_STEPS
+# The meters the cascade writes, the pipeline's list: the app's meter menu and its check.
+from composer.pipeline import SUPPORTED_METERS as METERS
 from composer.pitch import PITCH_CLASS_NAMES
 from composer.render.ddsp.evaluate import GM_PROGRAMS
 from composer.score import Score
@@ -49,7 +52,6 @@ DRUM_KITS = (("Standard", 0), ("Room", 8), ("Power", 16), ("Electronic", 24), ("
 KEY_MODEL_CHOOSES = "(model chooses)"
 KEYS = [KEY_MODEL_CHOOSES] + [f"{t} {m}" for m in ("major", "minor")
                               for t in PITCH_CLASS_NAMES]
-METERS = ("4/4", "3/4", "2/4", "6/8")
 FORM_PRESETS: tuple[tuple[str, str], ...] = (
     ("Pop song", "i4A8B8A8B8o4"),
     ("Verse, chorus, bridge", "i4A8B8A8B8C8B8o4"),
@@ -68,11 +70,10 @@ LEVEL_DRUMS = "new drums"
 WHOLE_SONG = "the whole song"
 AudioFormat = Literal["wav", "flac"]
 
-# The app's own ranges.  Bars, steps and the form are the CLI's; the tempo range is narrower
-# than the CLI's (0, 400] because the app is shared: tempo 5 made a 57-minute song.
+# The app's own range: the tempo is narrower than the CLI's (composer.limits, 20..400 bpm)
+# because the app is shared: tempo 5 made a 57-minute song.  Bars, steps, seeds and the form
+# are the CLI's (MAX_SONG_BARS, composer.limits.MAX_STEPS and MAX_SEED).
 TEMPO_RANGE = (30.0, 300.0)
-STEPS_RANGE = (1, 100)
-SEED_MAX = 2 ** 31 - 1
 MAX_TAKES = 4
 
 Progress = Callable[[str, float, float], None]
@@ -278,6 +279,8 @@ class SongInputs:
     bass: bool = True
     chords: str | None = None
     drums: bool = True
+    parsed_form: PartialForm | None = field(default=None, compare=False, repr=False)
+    """``form`` as the pipeline read it (once, by :func:`read_inputs`), passed down to compose."""
 
 
 def _blank(value) -> bool:
@@ -316,14 +319,14 @@ def read_inputs(form: str | None = "", bars=None, key: str | None = None, tempo=
     Raises ComposerError with one line in the app's words: "Bars must be a
     whole number from 1 to 512, not 2.5".
     """
-    from composer.pipeline import check_options  # noqa: PLC0415
-    from composer.form import parse_key, parse_partial_form  # noqa: PLC0415
+    from composer.pipeline import read_options  # noqa: PLC0415
 
     form_text = None if _blank(form) else str(form).strip()
     n_bars = _whole(bars, "Bars", 1, MAX_SONG_BARS)
+    partial = None
     if form_text is not None:
-        try:
-            partial = parse_partial_form(form_text)
+        try:  # the pipeline's reader (ASCII, then the grammar), its message headed by the field
+            partial = read_options(form_text, None, None, None, METERS[0], None).form
         except FormError as err:
             raise FormError(f"Form: {err}") from None
         covered = partial.n_bars
@@ -333,22 +336,19 @@ def read_inputs(form: str | None = "", bars=None, key: str | None = None, tempo=
         if n_bars is not None and n_bars < covered:
             raise FormError(f"the form already has {covered} bars but Bars says {n_bars}")
     key_text = None if _blank(key) or key == KEY_MODEL_CHOOSES else str(key).strip()
-    if key_text is not None:
-        try:
-            parse_key(key_text)
-        except FormError:
-            raise FormError(f"unknown key {key_text!r}: write a tonic and a mode, e.g. "
-                            "'A minor', 'C# major'") from None
     bpm = None if _blank(tempo) else _number(tempo, "Tempo")
     if bpm is not None and not TEMPO_RANGE[0] <= bpm <= TEMPO_RANGE[1]:
         raise ComposerError(f"Tempo must be {TEMPO_RANGE[0]:g} to {TEMPO_RANGE[1]:g} bpm, not {bpm:g}")
     meter_text = "4/4" if _blank(meter) else str(meter).strip()
     if meter_text not in METERS:
         raise ComposerError(f"Meter must be one of {', '.join(METERS)}, not {meter_text!r}")
-    seed_value = _whole(seed, "Seed", 0, SEED_MAX)
-    n_steps = _whole(steps, "Sampler steps", *STEPS_RANGE)
-    # The pipeline's own check as well, so that the app can never accept what the CLI refuses.
-    _, m = check_options(form_text, n_bars, key_text, bpm, meter_text, n_steps)
+    # Text fields become numbers here, with the field's name in the message; the ranges are
+    # the pipeline's (composer.limits).
+    seed_value = _whole(seed, "Seed", 0, MAX_SEED)
+    n_steps = _whole(steps, "Sampler steps", 1, MAX_STEPS)
+    # The pipeline's own reading of them all (the key's check is its alone), so that the app
+    # can never accept what the CLI refuses; the form, read above, is not read again.
+    m = read_options(partial, n_bars, key_text, bpm, meter_text, n_steps, seed=seed_value).meter
     chart = None if _blank(chords) else str(chords).strip()
     if chart is not None:
         from composer.chart import ChartError, parse_chart  # noqa: PLC0415
@@ -360,7 +360,7 @@ def read_inputs(form: str | None = "", bars=None, key: str | None = None, tempo=
         if n_bars is not None and n_bars != chart_bars:
             raise ComposerError(f"the chords have {chart_bars} bars but Bars says {n_bars}: clear Bars")
     return SongInputs(form_text, n_bars, key_text, bpm, meter_text, seed_value, n_steps, bool(bass), chart,
-                      bool(drums))
+                      bool(drums), partial)
 
 
 def _short(value, limit: int = 40) -> str:
@@ -743,8 +743,10 @@ def compose(ctx: AppContext, session: Session, inputs: SongInputs,
     n_takes = _whole(takes, "Takes", 1, MAX_TAKES) or 1
     first = inputs.seed if inputs.seed is not None else int(secrets.randbits(31))
     made = []
+    # the form as read_inputs parsed it (a SongInputs made by hand has only the text)
+    form = inputs.parsed_form if inputs.parsed_form is not None else inputs.form
     for k in range(n_takes):
-        seed = (first + k) % (SEED_MAX + 1)
+        seed = (first + k) % (MAX_SEED + 1)
 
         def report(stage: str, done: float, total: float, k=k) -> None:
             if session.cancel.is_set():
@@ -755,11 +757,11 @@ def compose(ctx: AppContext, session: Session, inputs: SongInputs,
         if inputs.chords is not None:
             from composer.chart import compose_from_chart  # noqa: PLC0415
 
-            score = compose_from_chart(ctx.composer, inputs.chords, form=inputs.form, key=inputs.key,
+            score = compose_from_chart(ctx.composer, inputs.chords, form=form, key=inputs.key,
                                        tempo=inputs.tempo, meter=inputs.meter, seed=seed, steps=inputs.steps,
                                        progress=report, bass=inputs.bass, drums=inputs.drums)
         else:
-            score = ctx.composer.compose(form=inputs.form, bars=inputs.bars, key=inputs.key, tempo=inputs.tempo,
+            score = ctx.composer.compose(form=form, bars=inputs.bars, key=inputs.key, tempo=inputs.tempo,
                                          meter=inputs.meter, seed=seed, steps=inputs.steps, progress=report,
                                          bass=inputs.bass, drums=inputs.drums)
         volumes = dict(gains or {}) if isinstance(gains, Mapping) or gains is None else gains
@@ -935,7 +937,7 @@ def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
             raise ComposerError(f"To bar ({last}) comes before From bar ({first})")
         start, end = first - 1, last
         what = f"bars {first}-{last}"
-    seed_value = _whole(seed, "Seed", 0, SEED_MAX)
+    seed_value = _whole(seed, "Seed", 0, MAX_SEED)
     seed_value = seed_value if seed_value is not None else int(secrets.randbits(31))
     _merged_timbres(ctx, current, timbres)  # a bad timbre or volume costs nothing
     if gains is not None:
@@ -1014,6 +1016,7 @@ def stems_zip(ctx: AppContext, session: Session, fmt: AudioFormat = "wav",
     """One audio file per track of the current version, with the mix's gain (so they add up
     to the mix in a DAW), zipped.  Renders the mix first when it has none yet."""
     from composer.io.audio import write_audio  # noqa: PLC0415
+    from composer.mastering import DEFAULT_CEILING_DBFS  # noqa: PLC0415
     from composer.render.base import Audio  # noqa: PLC0415
     from composer.render.mix import parse_timbre_options, resolve_timbres  # noqa: PLC0415
 
@@ -1041,7 +1044,7 @@ def stems_zip(ctx: AppContext, session: Session, fmt: AudioFormat = "wav",
                 report("audio", i, len(stems))
                 samples = stem.audio.samples * current.gain_plan.gains(0, stem.audio.n_samples)[:, None]
                 peak = float(abs(samples).max(initial=0.0))
-                ceiling = 10 ** (-1.0 / 20)
+                ceiling = 10 ** (DEFAULT_CEILING_DBFS / 20)  # the mix's own ceiling
                 if peak > ceiling:  # a stem that would clip alone is turned down alone
                     samples = samples * (ceiling / peak)
                 clean = re.sub(r"[^\w-]+", "_", stem.track_name).strip("_") or "track"
