@@ -73,7 +73,11 @@ def test_music21_reads_key_tempo_meter_parts_marks_and_chords():
     assert [m.content for m in lead.recurse().getElementsByClass("RehearsalMark")] == ["Intro", "Verse 1"]
     symbols = list(lead.recurse().getElementsByClass("ChordSymbol"))
     assert [s.root().name for s in symbols] == ["F#", "D#", "A#", "C#"]           # spelled in F# major
-    assert [s.chordKind for s in symbols] == ["major", "minor-seventh", "minor", "suspended-fourth"]
+    assert [s.chordKind for s in symbols] == ["major", "minor-seventh", "minor", "dominant-seventh"]
+    # Each symbol holds its chord's notes: the 7sus4 a dominant seventh with the 4th for the
+    # 3rd (C# F# G# B), not the diminished 7th that "sus4, add 7, alter -1" says in MusicXML.
+    assert [{p.pitchClass for p in s.pitches} for s in symbols] == [
+        set(c.pitch_classes) for c in song().chords]
     assert [s.measureNumber for s in symbols] == [1, 2, 3, 4]
     # Melody pitches spelled in the key; the half note on beat 2 of 3/4 is a quarter tied to a quarter.
     notes = list(lead.recurse().getElementsByClass(music21.note.Note))

@@ -67,7 +67,7 @@ _KINDS = {"maj": "major", "min": "minor", "dim": "diminished", "aug": "augmented
           "sus2": "suspended-second", "sus4": "suspended-fourth", "7": "dominant",
           "maj7": "major-seventh", "min7": "minor-seventh", "minmaj7": "major-minor",
           "hdim7": "half-diminished", "dim7": "diminished-seventh", "maj6": "major-sixth",
-          "min6": "minor-sixth", "sus4(b7)": "suspended-fourth"}
+          "min6": "minor-sixth", "sus4(b7)": "dominant"}
 
 
 def _music21():
@@ -305,7 +305,11 @@ def _chord_symbol(m21, chord: ChordSymbol, key: KeySignature | None):
     text = chord_text(chord, key)
     symbol.chordKindStr = text[len(pitch_class_name(chord.root, key)):].split("/")[0]
     if chord.quality == "sus4(b7)":
-        symbol.addChordStepModification(m21.harmony.ChordStepModification("add", 7, -1))
+        # A dominant seventh with the 4th for the 3rd, as MusicXML spells 7sus4 (degrees
+        # count from the dominant chord).  A sus4 with "add 7, alter -1" was a diminished
+        # 7th there, and MuseScore engraved it "sus4♭7".
+        symbol.addChordStepModification(m21.harmony.ChordStepModification("add", 4, 0))
+        symbol.addChordStepModification(m21.harmony.ChordStepModification("subtract", 3, 0))
     return symbol
 
 
