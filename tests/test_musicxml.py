@@ -294,6 +294,46 @@ def test_piano_chords_show_only_the_accidentals_they_need():
     assert needed_accidentals(piano) == 3
 
 
+def chords_over_rests_song() -> Score:
+    """C major, 4/4: a melody in bar 1; bar 2 silent under C and Am (beats 1 and 3); bar 3
+    one whole note under F and G."""
+    bar = 4 * 480
+    notes = (Note(0, 960, 72), Note(960, 960, 74), Note(2 * bar, bar, 76))
+    return Score(tempos=(TempoChange.from_bpm(0, 100),), time_signatures=(TimeSignature(0, 4, 4),),
+                 key_signatures=(KeySignature(0, 0, "major"),),
+                 chords=(ChordSymbol(0, bar, 0, "maj", 0), ChordSymbol(bar, 960, 0, "maj", 0),
+                         ChordSymbol(bar + 960, 960, 9, "min", 9), ChordSymbol(2 * bar, 960, 5, "maj", 5),
+                         ChordSymbol(2 * bar + 960, 960, 7, "maj", 7)),
+                 tracks=(Track("Melody", 73, notes=notes),))
+
+
+def lead_sequence(measure) -> list[str]:
+    """A lead-sheet measure in order: "H" a chord symbol ("H@offset" one placed by an
+    <offset> away from any note), "R"/"N" a rest/note with its <type> ("Rhalf"; "Rbar" a
+    bar rest), "~" after a note tied to the next."""
+    out = []
+    for el in measure:
+        if el.tag == "harmony":
+            out.append("H" + ("@offset" if el.find("offset") is not None else ""))
+        elif el.tag == "note":
+            kind = "R" if el.find("rest") is not None else "N"
+            out.append(kind + (el.findtext("type") or "bar") + "".join("~" for t in el.findall("tie") if t.get("type") == "start"))
+    return out
+
+
+def test_each_chord_symbol_stands_over_a_note_or_rest_of_its_own():
+    # A chord on beat 3 of a silent bar sat over the bar rest with an <offset>, and one
+    # inside a held note likewise: MuseScore crowded a bar's symbols over its first beat
+    # (seed 3: 7 of 103).  The rest and the note are cut where each chord starts.
+    lead = xml_tree(chords_over_rests_song()).find("part")
+    measures = lead.findall("measure")
+    assert lead_sequence(measures[1]) == ["H", "Rhalf", "H", "Rhalf"]
+    assert lead_sequence(measures[2]) == ["H", "Nhalf~", "H", "Nhalf"]
+    # Only the lead is cut: a bar without chord changes keeps its one bar rest.
+    no_change = chords_over_rests_song().replace(chords=chords_over_rests_song().chords[:1])
+    assert lead_sequence(xml_tree(no_change).find("part").findall("measure")[1]) == ["Rbar"]
+
+
 def test_a_humanized_song_ends_in_its_last_bar():
     # A release moved past the last bar line made an empty bar of its own (148 bars for a
     # 147-bar song) in the MIDI, in `inspect`, in MusicXML and in MuseScore.

@@ -27,7 +27,7 @@ from composer.io.musicxml import write_musicxml
 from composer.score import Score, TempoChange, TimeSignature, Track
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_musicxml import b_flat_melody_song, band_song, e_flat_song, song  # noqa: E402  (hand-built songs)
+from test_musicxml import b_flat_melody_song, band_song, chords_over_rests_song, e_flat_song, song  # noqa: E402  (hand-built songs)
 
 MSCORE = shutil.which("mscore3")
 needs_musescore = pytest.mark.skipif(MSCORE is None, reason="MuseScore 3 is missing: `make system-deps` installs musescore3")
@@ -211,6 +211,20 @@ def test_musescore_shows_no_accidental_the_key_signature_gives(tmp_path):
     xml = tmp_path / "b-flat.musicxml"
     write_musicxml(b_flat_melody_song(), xml)
     assert musescore(xml, tmp_path).staves[0].n_accidentals == 4
+
+
+@needs_musescore
+def test_musescore_stands_each_chord_symbol_over_its_own_note_or_rest(tmp_path):
+    # Bar 2: C and Am over a silent bar; bar 3: F and G over one held note.  Before, the
+    # second symbol of each bar sat at a <location> inside the bar rest or the note, and
+    # MuseScore crowded the symbols together.
+    xml = tmp_path / "chords.musicxml"
+    write_musicxml(chords_over_rests_song(), xml)
+    musescore(xml, tmp_path)
+    staff = ET.parse(tmp_path / "chords-musicxml.mscx").getroot().find("Score/Staff")
+    bars = [[el.tag for el in m.find("voice") if el.tag != "BarLine"] for m in staff.findall("Measure")]
+    assert bars[1] == ["Harmony", "Rest", "Harmony", "Rest"]
+    assert bars[2] == ["Harmony", "Chord", "Harmony", "Chord"]
 
 
 @needs_musescore

@@ -36,7 +36,9 @@ lead-sheet reduction does), and a note of a quarter or more that ends a 16th bef
 next onset is written to it; and every note and rest is cut at the beat (a quarter, or a
 dotted quarter in 6/8 and other compound meters) unless it starts on a beat and lasts
 whole beats that one note value can show (a half on beats 1 or 3 of 4/4, a dotted half,
-a whole bar), with ties across the cuts.  A rest that fills a bar is one bar rest.
+a whole bar), with ties across the cuts.  A rest that fills a bar is one bar rest.  On
+the staff that carries the chord symbols, notes and rests are also cut where a chord
+starts, so each symbol stands over a note or rest of its own.
 Pitches are spelled in the key (D# in F# major) with
 :func:`composer.spelling.spell_pitch_class`, chord symbols likewise.
 
@@ -181,10 +183,21 @@ def _spelled_pitch(m21, midi: int, key: KeySignature | None):
     return p
 
 
-def _fill_measures(m21, part, events, bars: list[_Bar], score: Score, clef, drums: bool = False) -> None:
+def _cut_at(start: int, end: int, cuts: tuple[int, ...], bar: _Bar) -> list[tuple[int, int]]:
+    """:func:`split_span` of ``start..end`` after cutting it at each step of ``cuts`` inside it."""
+    edges = [start, *(c for c in cuts if start < c < end), end]
+    return [piece for a, b in zip(edges, edges[1:]) for piece in split_span(a, b, bar)]
+
+
+def _fill_measures(m21, part, events, bars: list[_Bar], score: Score, clef, drums: bool = False,
+                   cuts: dict[int, tuple[int, ...]] | None = None) -> None:
     """Append one Measure per bar to ``part`` with ``events`` (see :func:`_grid_chords`)
     cut at bar lines and beats, tied across the cuts, and rests in the gaps.  ``drums``:
-    the pitches are GM drums, written as unpitched notes on a percussion staff."""
+    the pitches are GM drums, written as unpitched notes on a percussion staff.  ``cuts``:
+    per bar index, steps from the bar's start where a chord symbol starts; notes and rests
+    are cut there too, so each symbol stands over a note or rest of its own (over a bar
+    rest or inside a held note, MuseScore crowded a bar's symbols over its first beat)."""
+    cuts = cuts or {}
     res = score.resolution
     per_bar: list[list[tuple[int, int, tuple[int, ...], bool, bool]]] = [[] for _ in bars]
     starts = np.array([b.start for b in bars])
@@ -211,7 +224,8 @@ def _fill_measures(m21, part, events, bars: list[_Bar], score: Score, clef, drum
         if key is not None and not drums and (i == 0 or prev is None or (prev.tonic, prev.mode) != (key.tonic, key.mode)):
             measure.insert(0, _m21_key(m21, key))
         items = sorted(per_bar[i])
-        if not items:
+        here = cuts.get(i, ())
+        if not items and not here:
             rest = m21.note.Rest(quarterLength=Fraction(bar.length, STEPS_PER_QUARTER))
             rest.fullMeasure = True
             measure.insert(0, rest)
@@ -220,13 +234,13 @@ def _fill_measures(m21, part, events, bars: list[_Bar], score: Score, clef, drum
         pos = 0
         for s, e, pitches, tied_in, tied_out in items + [(bar.length, bar.length, (), False, False)]:
             if s > pos:
-                for p, n in split_span(pos, s, bar):
+                for p, n in _cut_at(pos, s, here, bar):
                     measure.insert(Fraction(p, STEPS_PER_QUARTER),
                                    m21.note.Rest(quarterLength=Fraction(n, STEPS_PER_QUARTER)))
             if not pitches:
                 break
             key_here = score.key_at(score.bar_to_tick(i) + (s * res) // STEPS_PER_QUARTER)
-            pieces = split_span(s, e, bar)
+            pieces = _cut_at(s, e, here, bar)
             for j, (p, n) in enumerate(pieces):
                 ql = Fraction(n, STEPS_PER_QUARTER)
                 if drums:
@@ -428,6 +442,14 @@ def _build(score: Score, lead: int | str | None, lead_only: bool = False):
     parts: list = []          # in score order; the first carries tempo, marks and chords
     ids = iter(f"P{k}" for k in range(1, 10_000))
 
+    # Steps where chord symbols start, per bar: the first staff (which carries them) is cut
+    # there.
+    chord_cuts: dict[int, tuple[int, ...]] = {}
+    for c in score.chords:
+        b = score.tick_to_bar(c.start_tick)
+        if b < len(bars) and 0 < _step(c.start_tick, res) - bars[b].start < bars[b].length:
+            chord_cuts[b] = (*chord_cuts.get(b, ()), _step(c.start_tick, res) - bars[b].start)
+
     def staff(track_name: str, program: int, role: str, notes, clef, monophonic=False, drums=False):
         part = m21.stream.Part(id=next(ids))
         part.insert(0, _instrument(m21, program, track_name, part.id, role, drums))
@@ -439,7 +461,7 @@ def _build(score: Score, lead: int | str | None, lead_only: bool = False):
             events = [(start, max(end, min(nxt or start + STEPS_PER_QUARTER,
                                            (start // STEPS_PER_QUARTER + 1) * STEPS_PER_QUARTER)), hit)
                       for (start, end, hit), nxt in zip(events, nexts)]
-        _fill_measures(m21, part, events, bars, score, clef, drums)
+        _fill_measures(m21, part, events, bars, score, clef, drums, None if parts else chord_cuts)
         why = ("a lead sheet is one line: the top note of each chord" if monophonic
                else "notes of one pitch that start together are written once")
         notices.append(_left_out(track_name, len(notes), events, why))
@@ -453,9 +475,11 @@ def _build(score: Score, lead: int | str | None, lead_only: bool = False):
         for hand in (rh, lh):
             hand.insert(0, _instrument(m21, program, track_name, pid))
         events = []
+        first = not parts
         for hand, notes, clef in ((rh, rh_notes, m21.clef.TrebleClef()), (lh, lh_notes, m21.clef.BassClef())):
             hand_events = _grid_chords(notes, res, False)
-            _fill_measures(m21, hand, hand_events, bars, score, clef)
+            _fill_measures(m21, hand, hand_events, bars, score, clef,
+                           cuts=chord_cuts if first and hand is rh else None)
             events += hand_events
         notices.append(_left_out(track_name, n_notes, events,
                                  "notes of one pitch that start together are written once"))
