@@ -334,6 +334,15 @@ def test_each_chord_symbol_stands_over_a_note_or_rest_of_its_own():
     assert lead_sequence(xml_tree(no_change).find("part").findall("measure")[1]) == ["Rbar"]
 
 
+def test_a_melody_on_a_piano_program_is_named_melody_not_piano():
+    # POP909's MELODY track plays on GM 0: its lead sheet was a second "Piano" part beside
+    # the accompaniment's grand staff.
+    base = song()
+    on_piano = base.replace(tracks=(Track("MELODY", 0, notes=base.tracks[0].notes), *base.tracks[1:]))
+    names = [p.text for p in xml_tree(on_piano).iter("part-name")]
+    assert names == ["Melody", "Piano", "Bass"]
+
+
 def test_a_humanized_song_ends_in_its_last_bar():
     # A release moved past the last bar line made an empty bar of its own (148 bars for a
     # 147-bar song) in the MIDI, in `inspect`, in MusicXML and in MuseScore.

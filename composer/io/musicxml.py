@@ -356,7 +356,11 @@ def _instrument(m21, program: int, name: str, part_id: str, role: str = "other",
         except Exception:  # music21 raises its own errors for programs it has no class for
             inst = m21.instrument.Instrument()
             inst.midiProgram = program
-    if role == "lead" and inst.instrumentName:
+    if role == "lead" and program in _KEYBOARD_PROGRAMS:
+        # A tune on a piano program (POP909's MELODY track) is not a pianist's part: named
+        # "Melody", not a second "Piano" beside the accompaniment's grand staff.
+        name = MELODY
+    elif role == "lead" and inst.instrumentName:
         name = inst.instrumentName
         shift = inst.transposition
         if shift is not None and shift.semitones % 12:
