@@ -276,7 +276,7 @@ def test_build_ui_twice_without_globals(tmp_path):
     assert first.composer_context.out_root == tmp_path / "a"
     assert second.composer_context.out_root == tmp_path / "b"
     names = {d.api_name for d in first.fns.values() if d.api_visibility == "public"}
-    assert names == {"compose", "render", "regenerate"}
+    assert names == {"compose", "takes", "render", "regenerate"}
 
     # The named API as gradio_client sees it: argument names in order, each optional with
     # the README's default, and the same four returns; the UI's own events stay unlisted.
@@ -289,6 +289,9 @@ def test_build_ui_twice_without_globals(tmp_path):
         "/compose": [("form", ""), ("bars", None), ("key", act.KEYS[0]), ("tempo", None),
                      ("meter", "4/4"), ("seed", None), ("steps", None), ("bass", True),
                      ("audio", True), ("audio_format", "wav"), ("chords", ""), ("drums", True)],
+        "/takes": [("form", ""), ("bars", None), ("key", act.KEYS[0]), ("tempo", None),
+                   ("meter", "4/4"), ("seed", None), ("steps", None), ("bass", True),
+                   ("audio", True), ("audio_format", "wav"), ("chords", ""), ("drums", True), ("takes", 2)],
         "/render": [("midi", None), ("timbres", None), ("audio_format", "wav"), ("gains", None)],
         "/regenerate": [("midi", None), ("section", None), ("from_bar", None), ("to_bar", None),
                         ("level", act.LEVEL_NOTES), ("seed", None), ("audio", True),
@@ -296,7 +299,7 @@ def test_build_ui_twice_without_globals(tmp_path):
     }
     assert all(p["parameter_has_default"] for e in api.values() for p in e["parameters"])
     assert all([r["label"] for r in e["returns"]] == ["midi", "audio", "view", "summary"]
-               for e in api.values())
+               for e in api.values())  # (/takes: a list of each file, one summary)
 
     # The page holds the controls that the browser tests and the README name.
     kinds = {b.elem_id: type(b).__name__ for b in first.blocks.values() if getattr(b, "elem_id", None)}
@@ -642,3 +645,31 @@ def test_the_app_writes_the_pipelines_song(drum_ctx):
                                        steps=2)
     assert v.score == direct and any(t.is_drum for t in v.score.tracks)
     assert [t.seed for t in session.takes] == [MAX_SEED, 0]
+
+
+# ---------------------------------------------------------------------------- the roll's zoom (issue 22)
+def _png_size(path):
+    data = path.read_bytes()
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_zoom_draws_the_view_wider_once_per_version(ctx, session):
+    with pytest.raises(ComposerError, match="compose a song or open a MIDI file first"):
+        act.zoom_view(session, 2)
+    v = act.compose(ctx, session, read_inputs("A2B2", seed=3, steps=2), audio=False)
+    assert act.zoom_view(session, 1) == (v.view_path, v.roll) and v.roll.zoom == 1
+    path, roll = act.zoom_view(session, 3)
+    assert _png_size(path) == (3 * _png_size(v.view_path)[0], _png_size(v.view_path)[1])
+    assert roll.zoom == 3 and roll.song == v.roll.song == v.view_path.name
+    # the same bars and times, each bar line at the same place of the song
+    assert roll.seconds == v.roll.seconds and roll.sections == v.roll.sections and len(roll.x) == len(v.roll.x)
+    assert all(a < b for a, b in zip(roll.x, roll.x[1:]))
+    assert '"zoom":3' in roll.to_json()
+    assert act.zoom_view(session, 3) == (path, roll)  # drawn once
+    with pytest.raises(ComposerError, match="zoom must be one of 1, 2, 3, 5, not 4"):
+        act.zoom_view(session, 4)
+    # A new version is drawn anew at its zoom; the old version's zoomed views are dropped
+    # once it leaves the history.
+    act.regenerate(ctx, session, section=1, seed=2, steps=2, audio=False)
+    new_path, new_roll = act.zoom_view(session, 3)
+    assert new_path != path and new_roll.song != roll.song

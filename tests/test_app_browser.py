@@ -594,3 +594,81 @@ def test_drums_off_on_then_new_drums_for_a_section_and_undo(page, tmp_path):
     assert hits(new, False) == hits(song, False) and hits(new, True) != hits(song, True)
     assert click_and_wait_for_view(page, "#undo") == first
     assert click_and_wait_for_view(page, "#redo") == second
+
+
+def test_zoom_the_roll_follow_the_playhead_and_pick_bars(page):
+    """Zoom in: the view drawn wider in a frame that scrolls; the playhead stays in sight as
+    the song plays, a click picks the bar under it, and the bars stay picked through a zoom."""
+    page.locator("#form textarea, #form input").first.fill("i2A4B4A4o2")
+    page.locator("#seed textarea, #seed input").first.fill("8")
+    click_and_wait_for_view(page, "#compose")
+    page.locator("#player audio").wait_for(state="attached")
+    page.wait_for_function("() => document.querySelector('#player audio').duration > 0")
+    geometry = ("() => { const i = document.querySelector('#view img'); const f = i.closest('.image-container');"
+                " const r = i.getBoundingClientRect(), b = f.getBoundingClientRect();"
+                " return {natural: i.naturalWidth, left: r.left, width: r.width, height: r.height,"
+                " frameLeft: b.left, frameRight: b.right, top: r.top, scroll: f.scrollLeft,"
+                " scrollWidth: f.scrollWidth, clientWidth: f.clientWidth}; }")
+    whole = page.evaluate(geometry)
+    assert whole["natural"] == 1600 and whole["scrollWidth"] == whole["clientWidth"]
+    page.click("#zoom-in")
+    page.wait_for_function("() => document.querySelector('#view img').naturalWidth === 3200")
+    page.click("#zoom-in")
+    page.wait_for_function("() => document.querySelector('#view img').naturalWidth === 4800")
+    page.wait_for_function("() => JSON.parse(document.querySelector('#roll-map [data-roll]').dataset.roll).zoom === 3")
+    page.wait_for_timeout(200)  # one animation frame for the script to size it
+    zoomed = page.evaluate(geometry)
+    # three frames wide, as tall as before (drawn wider, not magnified): the frame scrolls
+    assert abs(zoomed["width"] - 3 * whole["width"]) < 3 and abs(zoomed["height"] - whole["height"]) < 3
+    assert zoomed["scrollWidth"] > 2.9 * zoomed["clientWidth"]
+    roll = page.evaluate("() => JSON.parse(document.querySelector('#roll-map [data-roll]').dataset.roll)")
+    assert roll["zoom"] == 3 and len(roll["x"]) == 17  # 16 bars and the end
+    # Playing from bar 13: the frame scrolls so that the playhead is in sight.
+    page.evaluate("s => { const a = document.querySelector('#player audio'); a.muted = true;"
+                  " a.currentTime = s; a.play(); }", roll["s"][12])
+    page.wait_for_function("() => document.querySelector('#player audio').currentTime > 0"
+                           " && document.querySelector('.image-container').scrollLeft > 0")
+    page.wait_for_function("() => { const h = document.getElementById('roll-playhead');"
+                           " return h && h.style.display === 'block'; }")
+    page.evaluate("() => document.querySelector('#player audio').pause()")
+    now = page.evaluate(geometry)
+    head = page.evaluate("() => parseFloat(document.getElementById('roll-playhead').style.left)")
+    assert now["frameLeft"] - 1 <= head <= now["frameRight"] + 1 and now["scroll"] > 0
+    # A click on the middle of the frame picks the bar drawn there.
+    x = (now["frameLeft"] + now["frameRight"]) / 2
+    fraction = (x - now["left"]) / now["width"]
+    bar = next(i for i in range(1, 17) if roll["x"][i - 1] <= fraction < roll["x"][i])
+    page.mouse.click(x, now["top"] + now["height"] / 2)
+    assert page.locator("#from-bar textarea, #from-bar input").first.input_value() == str(bar)
+    # Back to the whole song: the bar stays picked (its shading shows).
+    page.click("#zoom-out")  # each press waits for its picture: a press sends the zoom shown
+    page.wait_for_function("() => document.querySelector('#view img').naturalWidth === 3200")
+    page.click("#zoom-out")
+    page.wait_for_function("() => document.querySelector('#view img').naturalWidth === 1600")
+    page.wait_for_function("() => document.getElementById('roll-selection').style.display === 'block'")
+    assert page.locator("#from-bar textarea, #from-bar input").first.input_value() == str(bar)
+    assert page.locator("#change-message").inner_text().strip() == ""
+
+
+def test_gradio_client_takes_drums_off_and_new_drums(server, tmp_path):
+    """/takes: two songs of the same settings, seeds S and S+1, each as /compose writes it;
+    /compose drums=False; /regenerate "new drums" of the whole song keeps the band."""
+    gradio_client = pytest.importorskip("gradio_client")
+    client = gradio_client.Client(server.url, verbose=False, download_files=str(tmp_path))
+    midis, audios, views, text = client.predict(form="A2B2", seed=7, audio=False, takes=2, api_name="/takes")
+    assert len(midis) == 2 and audios == [] and len(views) == 2
+    assert "Seed** 7" in text and "Seed** 8" in text
+    first, second = (read_midi(m) for m in midis)
+    assert first != second
+    assert first == read_midi(client.predict(form="A2B2", seed=7, audio=False, api_name="/compose")[0])
+    bare = read_midi(client.predict(form="A2B2", seed=7, audio=False, drums=False, api_name="/compose")[0])
+    assert not any(t.is_drum for t in bare.tracks)
+    assert [t for t in first.tracks if not t.is_drum] == list(bare.tracks)
+    new_midi, _, _, summary_text = client.predict(midi=gradio_client.handle_file(midis[0]), level="new drums",
+                                                  seed=3, audio=False, api_name="/regenerate")
+    new = read_midi(new_midi)
+    assert [t for t in new.tracks if not t.is_drum] == [t for t in first.tracks if not t.is_drum]
+    assert new.track("Drums").notes != first.track("Drums").notes
+    assert "the whole song: new drums, seed 3" in summary_text
+    with pytest.raises(gradio_client.exceptions.AppError, match="Takes must be a whole number from 1 to 4, not 5"):
+        client.predict(takes=5, api_name="/takes")

@@ -217,6 +217,7 @@ class Session:
         self.history: list[Version] = []
         self.future: list[Version] = []  # versions undone, newest last, for redo
         self.takes: tuple[Version, ...] = ()  # the last Compose's takes, when it made several
+        self.views: dict[tuple[Path, int], tuple[Path, RollMap]] = {}  # (view, zoom) -> zoomed view
         self.max_undo = max_undo
         self.cancel = threading.Event()
 
@@ -594,18 +595,24 @@ class RollMap:
 
     x: the left edge of bars 1..n and the song's end, as fractions of the picture's width
     (n + 1 values, increasing); seconds: the time of each of those bar lines in the audio;
-    sections: (first bar, last bar, name), 1-based and inclusive, as the picker names them.
+    sections: (first bar, last bar, name), 1-based and inclusive, as the picker names them;
+    zoom: the picture is drawn this many times the width of the whole-song view (the page
+    shows it that many frames wide, scrolling); song: names the version drawn, so that the
+    page keeps the bars picked when only the zoom changes.
     """
 
     x: tuple[float, ...]
     seconds: tuple[float, ...]
     sections: tuple[tuple[int, int, str], ...] = ()
+    zoom: int = 1
+    song: str = ""
 
     def to_json(self) -> str:
         import json  # noqa: PLC0415
 
         return json.dumps({"x": [round(v, 5) for v in self.x], "s": [round(v, 4) for v in self.seconds],
-                           "sections": [list(s) for s in self.sections]}, separators=(",", ":"))
+                           "sections": [list(s) for s in self.sections], "zoom": self.zoom,
+                           "song": self.song}, separators=(",", ":"))
 
 
 def roll_map(score: Score, image) -> RollMap:
@@ -618,12 +625,50 @@ def roll_map(score: Score, image) -> RollMap:
                    tuple((s.start_bar + 1, s.start_bar + s.n_bars, s.name or s.label) for s in sorted(score.sections)))
 
 
-def _write_view(session: Session, score: Score, title: str, stem: str = "view") -> tuple[Path, RollMap]:
-    from composer.plot import draw_score  # noqa: PLC0415
+def _write_view(session: Session, score: Score, title: str, stem: str = "view",
+                zoom: int = 1, song: str | None = None) -> tuple[Path, RollMap]:
+    from composer.plot import DEFAULT_WIDTH_PX, draw_score  # noqa: PLC0415
 
-    path = session.fresh(stem + "-view", ".png")
-    image = draw_score(score, path, title=title)
-    return path, roll_map(score, image)
+    path = session.fresh(stem + ("-view" if zoom == 1 else f"-view-x{zoom}"), ".png")
+    # Zoomed, the picture is drawn wider (not magnified): notes longer, text the same size.
+    image = draw_score(score, path, title=title, width_px=DEFAULT_WIDTH_PX * zoom)
+    return path, replace(roll_map(score, image), zoom=zoom, song=song or path.name)
+
+
+def _view_title(name: str, seed: int | None, edits: Sequence[str]) -> str:
+    title = f"{name} · seed {seed}" if seed is not None else name
+    if edits:
+        title += f" · {len(edits)} part{'s' if len(edits) > 1 else ''} rewritten"
+    return title
+
+
+ZOOM_LEVELS = (1, 2, 3, 5)
+"""The piano roll's zooms: the view drawn 1600 px wide times these (5: 8,000 px, the most
+``composer plot`` draws)."""
+
+
+def zoom_view(session: Session, zoom) -> tuple[Path, RollMap]:
+    """The current version's view drawn ``zoom`` (one of :data:`ZOOM_LEVELS`) times as wide,
+    and its RollMap; drawn once per version and zoom (kept while the version is in the
+    history).  Not an undo step: the song is unchanged."""
+    current = session.current
+    if current is None:
+        raise ComposerError("compose a song or open a MIDI file first")
+    if zoom not in ZOOM_LEVELS:
+        raise ComposerError(f"zoom must be one of {', '.join(map(str, ZOOM_LEVELS))}, not {_short(zoom)}")
+    if zoom == 1:
+        return current.view_path, current.roll
+    key = (current.view_path, zoom)
+    cached = session.views.get(key)
+    if cached is None or not cached[0].exists():
+        stem = file_stem(current.score, current.name, current.seed, len(current.edits))
+        cached = _write_view(session, current.score, _view_title(current.name, current.seed, current.edits),
+                             stem, zoom, song=current.view_path.name)
+        # only the versions still in the history keep their zoomed views
+        kept = {v.view_path for v in session.history + session.future}
+        session.views = {k: v for k, v in session.views.items() if k[0] in kept}
+        session.views[key] = cached
+    return cached
 
 
 def check_format(fmt) -> AudioFormat:
@@ -713,10 +758,7 @@ def _finish(ctx: AppContext, session: Session, score: Score, *, seed: int | None
     midi_path = session.fresh(stem, ".mid")
     write_midi(score, midi_path)
     musicxml_path = _write_musicxml(session, score, stem) if is_editable(score) else None
-    title = f"{name} · seed {seed}" if seed is not None else name
-    if edits:
-        title += f" · {len(edits)} part{'s' if len(edits) > 1 else ''} rewritten"
-    view, where = _write_view(session, score, title, stem)
+    view, where = _write_view(session, score, _view_title(name, seed, edits), stem)
     audio_path = plan = None
     if audio:
         audio_path, plan = render_audio(ctx, session, score, timbres, fmt, progress, gains, stem)

@@ -12,6 +12,13 @@ the page.
 - **Click a bar**: "Change a part" switches to "a bar range" with From bar = To bar = that
   bar; shift-click extends the range to another bar; a double click takes the whole
   section under the pointer.  The chosen bars are shaded on the picture.
+- **Zoom**: the buttons ``#zoom-in`` / ``#zoom-out`` ask the server for the view drawn
+  wider (``actions.zoom_view``: longer notes, text the same size); the map's ``zoom`` says
+  how many frames wide the script shows it, the frame scrolling sideways, with the bar that
+  was under the frame's middle kept there.  While the player plays, the frame scrolls to
+  keep the playhead in sight.  The playhead and the shading are clipped to the frame, and
+  clicks map to bars as before (all positions come from the picture's box, wherever it is
+  scrolled); the bars picked stay picked through a zoom.
 """
 from __future__ import annotations
 
@@ -20,6 +27,42 @@ import html
 ROLL_JS = r"""
 () => {
   const pick = {anchor: null, from: null, to: null};
+  let zoom = 1, middle = null;
+  // The frame the picture scrolls in: Gradio's box around the image's button.
+  const frameOf = (img) => img.closest('.image-container') || img.parentElement;
+  // A picture drawn `zoom` times wider is shown `zoom` frames wide (so its height, and its
+  // text, stay as at zoom 1) and the frame scrolls sideways.  Applied every frame: Gradio
+  // puts a new <img> for a new picture.
+  const applyZoom = (img, m) => {
+    const frame = frameOf(img);
+    if (!frame) return;
+    const next = m && m.zoom > 1 ? m.zoom : 1;
+    if (next !== zoom) {
+      zoom = next;
+      if (middle !== null) {  // after a zoom button: the same bar under the frame's middle
+        requestAnimationFrame(() => { frame.scrollLeft = Math.max(0, middle * frame.scrollWidth - frame.clientWidth / 2); });
+      }
+    }
+    const width = zoom === 1 ? '' : Math.round(frame.clientWidth * zoom) + 'px';
+    if (img.style.width !== width) {
+      img.style.width = width;
+      img.style.maxWidth = zoom === 1 ? '' : 'none';
+      img.style.height = zoom === 1 ? '' : 'auto';
+      for (let e = img.parentElement; e && e !== frame; e = e.parentElement) {
+        e.style.maxWidth = zoom === 1 ? '' : 'none';
+        e.style.width = zoom === 1 ? '' : 'max-content';
+      }
+      frame.style.overflowX = zoom === 1 ? '' : 'auto';
+    }
+    img.dataset.zoom = String(zoom);
+  };
+  // A zoom button pressed: remember which part of the song is in the frame's middle.
+  document.addEventListener('pointerdown', (event) => {
+    const img = document.querySelector('#view img');
+    if (!img || !(event.target.closest && event.target.closest('#zoom-in, #zoom-out'))) return;
+    const frame = frameOf(img);
+    middle = frame.scrollWidth ? (frame.scrollLeft + frame.clientWidth / 2) / frame.scrollWidth : 0.5;
+  }, true);
   const readMap = () => {
     const el = document.querySelector('#roll-map [data-roll]');
     if (!el) return null;
@@ -72,32 +115,44 @@ ROLL_JS = r"""
     setText('#from-bar textarea, #from-bar input', first);
     setText('#to-bar textarea, #to-bar input', last);
   };
-  let lastSrc = null;
+  let lastSong = null;
   const frame = () => {
     const img = document.querySelector('#view img');
     const m = readMap();
     const box = img && m ? pictureBox(img) : null;
     const head = overlay('roll-playhead', 'width:2px;background:#d62728;');
     const shade = overlay('roll-selection', 'background:rgba(31,119,180,0.18);border:1px solid rgba(31,119,180,0.6);');
-    if (img && img.getAttribute('src') !== lastSrc) {  // a new song: the old choice is gone
-      lastSrc = img.getAttribute('src'); pick.anchor = pick.from = pick.to = null;
-    }
+    // A new song (not the same one zoomed): the old choice is gone.
+    const song = m ? (m.song || img && img.getAttribute('src')) : null;
+    if (song !== lastSong) { lastSong = song; pick.anchor = pick.from = pick.to = null; }
+    if (img) applyZoom(img, m);
+    // What of the picture is in sight: the frame's box (a zoomed picture runs past it).
+    const seen = img ? frameOf(img).getBoundingClientRect() : null;
     const audio = document.querySelector('#player audio');
     const x = box && audio && audio.src ? xOfTime(m, audio.currentTime) : null;
-    if (x === null) { head.style.display = 'none'; }
+    let px = x === null ? null : box.left + x * box.width;
+    if (px !== null && zoom > 1 && !audio.paused && (px < seen.left || px > seen.right - 2)) {
+      // playing off the frame's edge: scroll so that the playhead is a tenth in from the left
+      const frame = frameOf(img);
+      frame.scrollLeft += px - (seen.left + seen.width / 10);
+      px = box.left + x * box.width - (px - (seen.left + seen.width / 10));
+    }
+    if (px === null || px < seen.left - 1 || px > seen.right + 1) { head.style.display = 'none'; }
     else {
       head.style.display = 'block';
-      head.style.left = (box.left + x * box.width) + 'px';
+      head.style.left = px + 'px';
       head.style.top = box.top + 'px';
       head.style.height = box.height + 'px';
       head.dataset.time = audio.currentTime.toFixed(3);
     }
-    if (!box || pick.from === null) { shade.style.display = 'none'; }
+    const x0 = box && pick.from !== null ? box.left + m.x[pick.from - 1] * box.width : null;
+    const x1 = x0 === null ? null : box.left + m.x[Math.min(pick.to, m.x.length - 1)] * box.width;
+    const left = x0 === null ? null : Math.max(x0, seen.left), right = x0 === null ? null : Math.min(x1, seen.right);
+    if (left === null || right <= left) { shade.style.display = 'none'; }
     else {
-      const x0 = m.x[pick.from - 1], x1 = m.x[Math.min(pick.to, m.x.length - 1)];
       shade.style.display = 'block';
-      shade.style.left = (box.left + x0 * box.width) + 'px';
-      shade.style.width = ((x1 - x0) * box.width) + 'px';
+      shade.style.left = left + 'px';
+      shade.style.width = (right - left) + 'px';
       shade.style.top = box.top + 'px';
       shade.style.height = box.height + 'px';
     }

@@ -7,8 +7,8 @@ the button that was pressed (the song and every control stay as they were: no ou
 event is touched, so none shows an error badge) and one line in the log (``composer.app``),
 never a traceback.
 
-Three named API endpoints serve gradio_client, every argument optional (README, "The app"):
-``/compose``, ``/render`` and ``/regenerate``.  They are separate, hidden events with their
+Four named API endpoints serve gradio_client, every argument optional (README, "The app"):
+``/compose``, ``/takes``, ``/render`` and ``/regenerate``.  They are separate, hidden events with their
 own small set of inputs, so that the UI's events (which carry the session and one dropdown
 per track) stay private and the API stays stable.  Their inputs are plain text boxes (not
 dropdowns with choices), so that a bad key, meter, format or level reaches our checks and
@@ -181,6 +181,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             gr.update(choices=take_labels, value=shown_take, visible=len(take_labels) > 1),
             *rows, *vols, *mutes,
             *[gr.update(visible=i < len(tracks)) for i in range(MAX_TRACK_ROWS)],
+            1,  # a version is shown whole; the zoom buttons draw it wider
         ]
 
     def choices_from(session: Session, values: Sequence) -> tuple[dict[str, str], dict[str, float | None]]:
@@ -289,6 +290,24 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
         version = act.lead_sheet(ctx, session)
         return session, [str(p) for p in version.lead_sheet]
 
+    def zoomed(session, now, step: int):
+        session = session_of(session)
+        levels = act.ZOOM_LEVELS
+        i = levels.index(now) if now in levels else 0
+        level = levels[max(0, min(len(levels) - 1, i + step))]
+        if level == now:  # already at the end: nothing changes (no new picture, no message)
+            raise act.Unchanged()
+        path, roll = act.zoom_view(session, level)
+        return session, str(path), roll_map_html(roll.to_json() if roll is not None else None), level
+
+    @guarded
+    def on_zoom_in(session, now):
+        return zoomed(session, now, +1)
+
+    @guarded
+    def on_zoom_out(session, now):
+        return zoomed(session, now, -1)
+
     def on_press(session):
         if session is not None:
             session.press()
@@ -328,6 +347,24 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
         housekeeping(session)
         return api_result(act.compose(ctx, session, inputs, audio=bool(audio), fmt=audio_format,
                                       progress=_progress_callback(progress)))
+
+    @api_guarded
+    def compose_takes(form: str = "", bars: float | None = None, key: str = KEYS[0], tempo: float | None = None,
+                      meter: str = "4/4", seed: float | None = None, steps: float | None = None,
+                      bass: bool = True, audio: bool = True, audio_format: str = "wav", chords: str = "",
+                      drums: bool = True, takes: float = 2, progress=gr.Progress()):
+        """Compose 1-4 takes of the same settings (seeds S, S+1, ...; S drawn when blank), the
+        arguments as in /compose.  Returns the takes' MIDI files, audio files (none without
+        audio), piano-roll PNGs, and their summaries (each with its seed), in order."""
+        session = api_session()
+        inputs = act.read_inputs(form, bars, key, tempo, meter, seed, steps, bass, chords, drums)
+        act.check_format(audio_format)
+        housekeeping(session)
+        act.compose(ctx, session, inputs, audio=bool(audio), fmt=audio_format, takes=takes,
+                    progress=_progress_callback(progress))
+        made = session.takes or (session.current,)  # (one take is no list of takes)
+        return ([str(v.midi_path) for v in made], [str(v.audio_path) for v in made if v.audio_path],
+                [str(v.view_path) for v in made], "\n\n---\n\n".join(v.summary for v in made))
 
     @api_guarded
     def render(midi: str | None = None, timbres: dict | None = None, audio_format: str = "wav",
@@ -434,9 +471,17 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                         # Kept in the page but not shown ("hidden"): the script reads it.
                         roll_html = gr.HTML(roll_map_html(None), elem_id="roll-map", padding=False,
                                             visible="hidden")
-                        gr.Markdown("Click a bar to change it (Change a part), shift-click another to "
-                                    "take the bars between, double-click for its whole section; the red "
-                                    "line follows the player.", elem_classes=["roll-help"])
+                        with gr.Row():
+                            # The view drawn wider (actions.zoom_view); the page's script shows it
+                            # scrolling (roll.py).
+                            zoom_in = gr.Button("Zoom in", elem_id="zoom-in", size="sm", min_width=90, scale=0)
+                            zoom_out = gr.Button("Zoom out", elem_id="zoom-out", size="sm", min_width=90,
+                                                 scale=0)
+                            zoom = gr.State(1)
+                            gr.Markdown("Click a bar to change it (Change a part), shift-click another "
+                                        "to take the bars between, double-click for its whole section; "
+                                        "the red line follows the player. Zoomed in, the roll scrolls "
+                                        "sideways.", elem_classes=["roll-help"])
                     with gr.Tab("Lead sheet", elem_id="lead-sheet-tab"):
                         # Engraved on demand: MuseScore takes a few seconds, and most songs
                         # are only listened to.
@@ -490,7 +535,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
 
         song_outputs = [view, roll_html, summary, player, downloads, section, first_bar, last_bar, undo_button,
                         redo_button, regen_button, lead_pages, take, *track_rows, *volumes, *mutes,
-                        *row_boxes]
+                        *row_boxes, zoom]
         track_inputs = [*track_rows, *volumes, *mutes]
         private = {"api_visibility": "private"}
 
@@ -521,6 +566,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
         wire_work(stems_button.click, on_stems, [session, fmt], [session, downloads], sound_message)
         wire_work(lead_button.click, on_lead_sheet, [session], [session, lead_pages], lead_message)
         wire(take.input, on_take, [session, take, section], [session, *song_outputs], compose_message)
+        wire(zoom_in.click, on_zoom_in, [session, zoom], [session, view, roll_html, zoom], change_message)
+        wire(zoom_out.click, on_zoom_out, [session, zoom], [session, view, roll_html, zoom], change_message)
         wire(undo_button.click, on_undo, [session, section], [session, *song_outputs], change_message)
         wire(redo_button.click, on_redo, [session, section], [session, *song_outputs], change_message)
         # Cancel only sets the session's flag: the work stops at its next step and answers
@@ -556,10 +603,18 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             out_audio = gr.File(label="audio")
             out_view = gr.Image(label="view", type="filepath")
             out_summary = gr.Textbox(label="summary")
+            a_takes = gr.Number(value=2, label="takes")
+            out_midis = gr.File(label="midi", file_count="multiple")
+            out_audios = gr.File(label="audio", file_count="multiple")
+            out_views = gr.File(label="view", file_count="multiple")
+            a_several = gr.Button()
             a_compose, a_render, a_regen = gr.Button(), gr.Button(), gr.Button()
         api_outputs = [out_midi, out_audio, out_view, out_summary]
         a_compose.click(compose, [a_form, a_bars, a_key, a_tempo, a_meter, a_seed, a_steps, a_bass,
                                   a_audio, a_fmt, a_chords, a_drums], api_outputs, api_name="compose", **work)
+        a_several.click(compose_takes, [a_form, a_bars, a_key, a_tempo, a_meter, a_seed, a_steps, a_bass, a_audio,
+                                        a_fmt, a_chords, a_drums, a_takes],
+                        [out_midis, out_audios, out_views, out_summary], api_name="takes", **work)
         a_render.click(render, [a_midi, a_timbres, a_fmt, a_gains], api_outputs, api_name="render", **work)
         a_regen.click(regenerate, [a_midi, a_section, a_from, a_to, a_level, a_seed, a_audio, a_fmt,
                                    a_timbres, a_gains], api_outputs, api_name="regenerate", **work)
