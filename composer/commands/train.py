@@ -112,4 +112,27 @@ def _fit_line_prior(args: argparse.Namespace):
         return sample_melody(level, ctx, torch.Generator().manual_seed(seed))
 
     return calibrate_line_prior(prior, train, sample, seed=0 if args.seed is None else args.seed,
-                                log=lambda line: print(f"line prior: {line}", flush=True))
+                                log=lambda line: print(f"line prior: {line}", flush=True),
+                                context_of=_cascade_context(args.out.parent / "chords"))
+
+
+def _cascade_context(chord_dir):
+    """``context_of`` for the calibration: a training song's form and keys under chords drawn
+    by the chord level beside the melody model, as the cascade sings over them (None without
+    one: the songs' own chords).  Calibrated on the songs' own chords, the cascade's melodies
+    leapt more than the target: over a fifth 3.5-3.9% against 3.0% on the test songs, since
+    drawn chords change where real ones hold."""
+    if not (chord_dir / "config.json").is_file():
+        return None
+    from composer.form import FormPlan, parse_form
+    from composer.levels.chords import ChordLevel, sample_chords
+    from composer.pipeline import CHORD_STEPS, CHORD_VARIATION, level_generators, note_context
+    chords = ChordLevel.from_pretrained(chord_dir)
+
+    def context_of(ex, i):
+        plan = FormPlan(parse_form(ex.form), tuple(int(t) for t in ex.key_tonic), tuple(int(m) for m in ex.key_mode))
+        grid = sample_chords(chords, plan, ex.beats_per_bar, generator=level_generators(i)["chords"],
+                             steps=CHORD_STEPS, variation=CHORD_VARIATION)
+        return note_context(plan, grid, ex.steps_per_bar)[0]
+
+    return context_of

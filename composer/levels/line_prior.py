@@ -186,27 +186,33 @@ def interval_histogram(pairs: np.ndarray) -> np.ndarray:
 def interval_groups() -> np.ndarray:
     """int64 [2 * N_PITCH - 1]: the calibration group of every interval (next - last).
     Each move up to a fifth is its own group; larger ones share a group per direction
-    (8-9, 10-11, 12, and 13 or more semitones), since real melodies make them too rarely
+    (8-9, 10-11, and 12 or more semitones), since real melodies make them too rarely
     (3% of intervals together) for a per-semitone count of a dozen songs to mean anything:
-    calibrated per semitone, a ninth up that one song made once was pushed to 7 nats."""
+    calibrated per semitone, a ninth up that one song made once was pushed to 7 nats.
+    Moves past the octave (0.015% of real intervals) share the octave's group: in their
+    own, the calibration songs made none, and the smoothed ratio of real to none pushed
+    their bias up every round (to +2.5 nats); the ratio table keeps them rarer than
+    octaves."""
     iv = np.arange(-(N_PITCH - 1), N_PITCH)
     size = np.abs(iv)
-    group = np.where(size <= 7, size, np.where(size <= 9, 8, np.where(size <= 11, 9, np.where(size == 12, 10, 11))))
-    return np.where(iv < 0, group + 12, group).astype(np.int64)          # 0..11 up, 13..23 down
+    group = np.where(size <= 7, size, np.where(size <= 9, 8, np.where(size <= 11, 9, 10)))
+    return np.where(iv < 0, group + 11, group).astype(np.int64)          # 0..10 up, 12..21 down
 
 
 def calibrate_line_prior(prior: LinePrior, examples, sample, n_songs: int = CALIBRATION_SONGS,
                          rounds: int = CALIBRATION_ROUNDS, rate: float = CALIBRATION_RATE,
-                         seed: int = 0, log=print) -> LinePrior:
+                         seed: int = 0, log=print, context_of=None) -> LinePrior:
     """Fit ``interval_bias`` so that the sampler's melodies move by the intervals the
     training melodies move by.
 
     The ratio table alone over-weights the likeliest move: the sampler follows the mode of
     its clean estimate, and the repeated note, the pair with the largest ratio, came out in
     31% of intervals against 23% (12 training songs).  Each round samples the melodies of
-    ``n_songs`` training songs (their own chords and forms) with ``sample(ctx, prior, i) ->
-    tokens``, compares their interval histogram, by :func:`interval_groups`, with that of
-    every training melody, and moves each group's bias by ``rate`` times the log ratio.
+    ``n_songs`` training songs with ``sample(ctx, prior, i) -> tokens``, compares their
+    interval histogram, by :func:`interval_groups`, with that of every training melody, and
+    moves each group's bias by ``rate`` times the log ratio.  ``context_of(example, i) ->
+    NoteContext`` sets the songs' conditions (default: their own forms and chords; the
+    melody command passes chords drawn by the chord level, as the cascade sings over).
     The songs are training songs: validation and test stay unseen."""
     from composer.representation.note_context import example_context
     groups = interval_groups()
@@ -224,6 +230,9 @@ def calibrate_line_prior(prior: LinePrior, examples, sample, n_songs: int = CALI
         spans = melodic_spans(ctx.phrases, ctx.steps_per_bar)
         real += interval_histogram(phrase_pitch_pairs(notes_to_tokens(ex.melody, ctx.n_steps, shift), spans))
         if i in picked:
+            if context_of is not None:
+                ctx = context_of(ex, i)
+                spans = melodic_spans(ctx.phrases, ctx.steps_per_bar)
             contexts.append((ctx, spans))
     real_g = grouped(real)
     real_p = (real_g + 0.5) / (real_g + 0.5).sum()
