@@ -192,6 +192,39 @@ def test_interrupted_timbre_training_resumes_to_the_same_weights(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
+def test_a_time_budget_stops_at_a_checkpoint_saves_what_it_can_and_resume_finishes(tmp_path):
+    """``minutes`` (train-timbre --minutes) on a scripted clock: no wall-clock dependence."""
+    write_folder(tmp_path / "rec")
+    recipe = tiny_recipe(warm_steps=4, steps=4)
+    straight = train_timbre(tmp_path / "rec", tmp_path / "straight", recipe, progress=False, log=lambda s: None)
+    out = tmp_path / "budget"
+
+    def clock(*readings):
+        it = iter(readings)
+        return lambda: next(it)
+
+    # 1 minute from 0 s: not spent at 30 s (one piece of 2 warm steps), spent at 61 s
+    lines = []
+    assert train_timbre(tmp_path / "rec", out, recipe, progress=False, log=lines.append, minutes=1,
+                        clock=clock(0, 30, 61)) is None
+    assert not (out / "model.safetensors").exists()
+    assert any("warm start after 2 of 4 steps" in line for line in lines)
+    # again with --resume: the warm start finishes, the fine-tune stops after 2 of 4 steps and
+    # the timbre is saved from that checkpoint, usable at once
+    folder = train_timbre(tmp_path / "rec", out, recipe, resume=True, progress=False, log=lambda s: None,
+                          minutes=1, clock=clock(0, 10, 20, 70))
+    config = json.loads((folder / "config.json").read_text())["metrics"]["training"]
+    assert (config["steps"], config["steps_planned"], config["finished"]) == (2, 4, False)
+    partial = load_timbre(folder).model.state_dict()
+    # and without a budget it finishes to the weights of an uninterrupted training
+    resumed = train_timbre(tmp_path / "rec", out, recipe, resume=True, progress=False, log=lambda s: None)
+    a, b = load_timbre(straight).model.state_dict(), load_timbre(resumed).model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(partial[k], b[k]) for k in a)
+    assert json.loads((resumed / "config.json").read_text())["metrics"]["training"]["finished"] is True
+
+
 def test_too_little_sound_is_a_clear_error(tmp_path):
     (tmp_path / "rec").mkdir()
     sf.write(tmp_path / "rec" / "x_A4_025_forte_normal.wav", tone(440.0, seconds=0.3, pad=0.05), 44100)
@@ -300,3 +333,11 @@ def test_render_cli_bounds_a_64_note_chord_with_one_warning_line(tmp_path, monke
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'kazoo'" in err and "installed timbres: tiny" in err
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_train_timbre_refuses_a_budget_of_no_time_before_any_work(tmp_path, capsys):
+    from composer.cli import main
+
+    (tmp_path / "rec").mkdir()
+    assert main(["train-timbre", str(tmp_path / "rec"), "--out", str(tmp_path / "t"), "--minutes", "0"]) != 0
+    assert "--minutes must be more than 0" in capsys.readouterr().err

@@ -15,6 +15,8 @@ def _train(args: argparse.Namespace) -> int:
                                ("--threads", args.threads, 1)):
         if value is not None and value < least:
             raise ComposerError(f"{flag} must be at least {least}, not {value}")
+    if args.minutes is not None and not args.minutes > 0:
+        raise ComposerError(f"--minutes must be more than 0, not {args.minutes}")
     if args.steps == 0 and args.warm_steps == 0:
         raise ComposerError("--steps and --warm-steps are both 0: nothing would be trained")
     check_seed(args.seed)
@@ -34,7 +36,7 @@ def _train(args: argparse.Namespace) -> int:
                             f"or --force to train it again")
     recipe = TimbreRecipe().with_overrides(warm_steps=args.warm_steps, steps=args.steps, seed=args.seed,
                                            num_threads=args.threads)
-    train_timbre(args.audio_dir, out, recipe, resume=args.resume, progress=not args.quiet)
+    train_timbre(args.audio_dir, out, recipe, resume=args.resume, progress=not args.quiet, minutes=args.minutes)
     return 0
 
 
@@ -110,6 +112,9 @@ def register(subparsers) -> None:
     p.add_argument("--warm-steps", type=int, default=600,
                    help="supervised warm-start steps on analysed harmonics (default 600)")
     p.add_argument("--resume", action="store_true", help="continue the training checkpointed in OUT/.cache/")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="time budget: stop at the first checkpoint after it (saving the timbre as it "
+                        "is once the fine-tune has started); --resume continues")
     p.add_argument("--force", action="store_true", help="train again over an existing timbre")
     p.add_argument("--seed", type=int, default=0, help="random seed, 0 .. 2**32 - 1 (default 0)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")

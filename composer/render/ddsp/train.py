@@ -280,16 +280,45 @@ def fit_reverb(model: TimbreModel, crops: CropSampler, loss_fn, steps: int = 40,
     return gain, decay
 
 
+def _steps_done(folder: Path) -> int:
+    """Steps of the loop run checkpointed in ``folder`` (0 when none)."""
+    state = folder / "train" / "state.json"
+    return int(json.loads(state.read_text())["step"]) if state.is_file() else 0
+
+
+def _run_stage(task, config: TrainConfig, folder: Path, resume: bool, deadline: float | None,
+               clock: Callable[[], float], log: Callable[[str], None]) -> bool:
+    """One loop run to its last step, or, with a ``deadline`` (on ``clock``), in pieces of
+    ``checkpoint_every`` steps until the deadline has passed: the loop's ``stop_at`` ends each
+    piece with a checkpoint, so stopping costs nothing and a resumed run gives the weights an
+    uninterrupted one would.  True when the run reached its last step."""
+    if deadline is None:
+        train(task, config, folder, resume=resume, echo=log)
+        return True
+    while True:
+        done = _steps_done(folder)
+        if done >= config.steps:
+            return True
+        if clock() >= deadline:
+            return False
+        train(task, config, folder, resume=True, stop_at=done + config.checkpoint_every, echo=log)
+
+
 def train_timbre(audio_dir: str | Path, out: str | Path, recipe: TimbreRecipe = TimbreRecipe(),
                  resume: bool = False, progress: bool = True,
-                 log: Callable[[str], None] = print) -> Path:
+                 log: Callable[[str], None] = print, minutes: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> Path | None:
     """Analyse ``audio_dir``, train by ``recipe``, evaluate on the held-out notes, save ``out``.
 
     ``resume`` continues the runs checkpointed in ``OUT/.cache/`` (otherwise they start
     afresh; the analysis cache is kept either way); ``progress`` shows the analysis' progress
     bar; ``log`` receives every line (the loop's every ``log_every`` steps included).
-    Returns the checkpoint folder.  Raises DataError for a folder with too little usable
-    sound, AudioError naming a file that cannot be read."""
+    ``minutes`` is a time budget (``clock``, in seconds, measures it): at the first checkpoint
+    after it is spent the training stops; if the fine-tune had started, the timbre is saved
+    from its latest weights (its config says how many steps it has had), otherwise nothing is
+    saved yet; ``resume`` continues either way.  Returns the checkpoint folder, or None when
+    the budget ended before the fine-tune.  Raises DataError for a folder with too little
+    usable sound, AudioError naming a file that cannot be read."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ComposerError("a timbre trains in one process; run train-timbre without torchrun")
     out = Path(out)
@@ -297,6 +326,7 @@ def train_timbre(audio_dir: str | Path, out: str | Path, recipe: TimbreRecipe = 
     dec = dict(DECODER_DEFAULT)
     cache_dir = out / ".cache"
     t0 = time.time()
+    deadline = None if minutes is None else clock() + 60.0 * minutes
     analyses = analyse_folder(audio_dir, cache_dir / "analysis.npz", synth, dec["n_harmonics"],
                               dec["n_noise_bands"], progress)
     total = sum(len(a.audio) for a in analyses) / synth.sample_rate
@@ -322,19 +352,37 @@ def train_timbre(audio_dir: str | Path, out: str | Path, recipe: TimbreRecipe = 
         if (room_dir / "model.safetensors").is_file():
             crops.load_state(read_config(room_dir, kind=KIND)["crop_stream"])
         else:
-            train(WarmStartTask(dec, asdict(synth), crops, recipe.warm_frames), recipe.warm, warm_dir,
-                  resume=resume, echo=log)
+            if not _run_stage(WarmStartTask(dec, asdict(synth), crops, recipe.warm_frames), recipe.warm,
+                              warm_dir, resume, deadline, clock, log):
+                log(f"time budget spent in the warm start after {_steps_done(warm_dir)} of "
+                    f"{recipe.warm.steps} steps; no timbre saved yet: run again with --resume")
+                return None
             model = load_timbre(warm_dir).model
             fit_reverb(model, crops, mrstft_loss(), steps=recipe.reverb_steps, seed=recipe.fine.seed, log=log)
             save_checkpoint(room_dir, model, KIND, {"decoder": dec, "synth": asdict(synth)},
                             {"stage": "room", "crop_stream": crops.state()})
-    train(FineTuneTask(room_dir, crops, recipe.frames), recipe.fine, fine_dir, resume=resume, echo=log)
-
-    model = load_timbre(fine_dir).model
+    finished = _run_stage(FineTuneTask(room_dir, crops, recipe.frames), recipe.fine, fine_dir, resume,
+                          deadline, clock, log)
+    if finished:
+        model = load_timbre(fine_dir).model
+        steps = recipe.fine.steps
+    else:
+        # The budget ended inside the fine-tune: the latest checkpoint's weights (the EMA
+        # copy, what the loop would save; with ema_decay 0 the last step's) make a usable
+        # timbre now, and --resume carries on from the same checkpoint.
+        from safetensors.torch import load_file
+        model = load_timbre(room_dir).model
+        state = load_file(str(fine_dir / "train" / "state.safetensors"))
+        model.load_state_dict({k[len("ema."):]: v for k, v in state.items() if k.startswith("ema.")})
+        model.eval()
+        steps = _steps_done(fine_dir)
+        log(f"time budget spent after {steps} of {recipe.fine.steps} fine-tune steps: the timbre is "
+            f"saved as it is; run again with --resume to finish")
     metrics = {"resynthesis": asdict(evaluate_resynthesis(model, held)) if held else None,
                "training": {"recordings": len(train_notes), "held_out": len(held),
                             "minutes_of_sound": round(total / 60, 2),
-                            "warm_steps": recipe.warm.steps, "steps": recipe.fine.steps,
+                            "warm_steps": recipe.warm.steps, "steps": steps,
+                            "steps_planned": recipe.fine.steps, "finished": finished,
                             "wall_seconds": round(time.time() - t0, 1)}}
     folder = save_timbre(out, model, dec, asdict(synth), expression,
                          extra={"metrics": metrics, "source": str(Path(audio_dir).name)})
