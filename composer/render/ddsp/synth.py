@@ -126,9 +126,14 @@ class Harmonic:
         idx = torch.arange(n_seg + 1, device=harm.device).clamp(max=n_frames - 1)
         a0, a1 = harm[:, idx[:-1]], harm[:, idx[1:]]                          # [b, n_seg, K]
         ph = F.pad(phase, (0, n_seg * hop - n_samples)).reshape(b, n_seg, hop)
-        sines = torch.sin(ph[..., None] * k)                                  # [b, n_seg, hop, K]
+        sines = ph[..., None] * k                                             # [b, n_seg, hop, K]
+        # In place when no gradient flows (rendering): one [b, n, K] tensor fewer to allocate.
+        sines = sines.sin_() if not (torch.is_grad_enabled() and sines.requires_grad) else sines.sin()
         w = torch.arange(hop, dtype=harm.dtype, device=harm.device) / hop
-        audio = (sines @ a0[..., None])[..., 0] + w * (sines @ (a1 - a0)[..., None])[..., 0]
+        # One matrix product against [A_i, slope] reads the sines once instead of twice (they
+        # are the largest tensor here, so the synthesiser is bound by reading them).
+        both = sines @ torch.stack([a0, a1 - a0], dim=-1)                     # [b, n_seg, hop, 2]
+        audio = both[..., 0] + w * both[..., 1]
         audio = audio.reshape(b, n_seg * hop)[:, :n_samples]
         return audio, final.to(torch.float64)
 
