@@ -167,3 +167,29 @@ def test_touching_notes_of_another_pitch_are_slurred_and_a_repeated_pitch_reatta
     assert [n.legato for n in voice] == [False, True, True, False, False]
     assert voice[1].end_s == 1.01                  # held to the next onset across the 10 ms gap
     assert voice[3].end_s == 2.0                   # a real rest stays a rest
+
+
+@pytest.mark.slow
+def test_the_model_card_carries_the_protocol_and_the_training_command(tmp_path):
+    pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
+    from composer.data.philharmonia import parse_name
+    from composer.render.ddsp.evaluate import write_model_card
+
+    folder = install_tiny_timbre(tmp_path / "timbres", "flute", 60, 96)
+    config = json.loads((folder / "config.json").read_text())
+    config["metrics"] = {"training": {"warm_steps": 3000, "steps": 150, "wall_seconds": 12.5},
+                         "midi_vs_reality": {"learned": 1.0}}
+    (folder / "config.json").write_text(json.dumps(config))
+    rec = tmp_path / "flute"
+    rec.mkdir()
+    for name in held_out_names(2):
+        info = parse_name(name)
+        sf.write(rec / name, tone(440 * 2 ** ((info.pitch - 69) / 12), info.duration_seconds, sr=44100), 44100)
+    metrics = write_model_card(folder, rec, log=lambda s: None)
+    assert metrics["protocol"]["n_notes"] == 2 and "midi_vs_reality" not in metrics
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert ("composer train-timbre ../shared/data/philharmonia/flute --out models/timbres/flute "
+            "--warm-steps 3000`") in card
+    assert "| MR-STFT, RMS-matched |" in card and "| MFCC distance |" in card and "12.5 s wall time" in card
+    stored = json.loads((folder / "config.json").read_text())["metrics"]
+    assert stored["protocol"]["mfcc"]["share_closer"] in (0.0, 0.5, 1.0)

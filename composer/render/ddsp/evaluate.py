@@ -6,6 +6,8 @@
 * :func:`midi_vs_reality`: the same held-out notes played from MIDI (pitch, duration, dynamic
   from the file name) with the learned timbre and with a SoundFont, each compared with the
   recording by multi-resolution STFT distance after onset alignment and loudness matching.
+  The model cards use the fuller protocol of ``protocol.py`` (issue 21) instead.
+* :func:`write_model_card`: the figures into a timbre's config.json and MODEL_CARD.md.
 """
 from __future__ import annotations
 
@@ -168,9 +170,45 @@ def midi_vs_reality(timbre, analyses: list, instrument: str | None = None,
     return MidiVsRealityScores(float(np.mean(learned)), None, None, None, len(learned))
 
 
-def write_model_card(folder, audio_dir, log=print) -> dict:
-    """Evaluate the timbre in ``folder`` on the held-out recordings of ``audio_dir``, store the
-    figures in its config.json (``metrics``) and write its MODEL_CARD.md.  Returns the metrics."""
+HARDWARE = "a shared 2-core CPU (Intel Xeon, 2 cores shared with other jobs; torch on 1 thread)"
+
+
+def training_command(audio_dir, name: str, training: dict) -> str:
+    """The ``composer train-timbre`` line that trains this recipe (defaults left out)."""
+    from pathlib import Path
+
+    line = f"composer train-timbre ../shared/data/philharmonia/{Path(audio_dir).name} --out models/timbres/{name}"
+    if training.get("warm_steps", 600) != 600:
+        line += f" --warm-steps {training['warm_steps']}"
+    if training.get("steps", 150) != 150:
+        line += f" --steps {training['steps']}"
+    return line
+
+
+def protocol_table(summary: dict) -> str:
+    """The card's rows of the timbre protocol (composer/render/ddsp/protocol.py) for one timbre."""
+    from composer.render.ddsp.protocol import MEASURE_TITLES, MEASURES
+
+    sf = (f"GM {summary['soundfont_program']}{' + reverb/chorus' if summary['soundfont_effects'] else ' dry'}"
+          if summary.get("soundfont_program") is not None else "not measured")
+    rows = ["| measure (lower is closer) | learned timbre | default SoundFont | learned closer by | notes where learned is closer |",
+            "|---|---:|---:|---:|---:|"]
+    for m in MEASURES:
+        d = summary[m]
+        if d["soundfont"] is None:
+            rows.append(f"| {MEASURE_TITLES[m]} | {d['learned']:.3f} | - | - | - |")
+        else:
+            rows.append(f"| {MEASURE_TITLES[m]} | {d['learned']:.3f} | {d['soundfont']:.3f} | "
+                        f"{100 * (1 - d['learned'] / d['soundfont']):+.0f}% | {100 * d['share_closer']:.0f}% |")
+    return f"SoundFont baseline: FluidR3 Mono GM, {sf}.\n\n" + "\n".join(rows)
+
+
+def write_model_card(folder, audio_dir, log=print, reuse_resynthesis: bool = False) -> dict:
+    """Evaluate the timbre in ``folder`` on the held-out recordings of ``audio_dir`` (the
+    resynthesis scores and the timbre protocol of ``protocol.py``), store the figures in its
+    config.json (``metrics``) and write its MODEL_CARD.md.  ``reuse_resynthesis`` keeps the
+    resynthesis figures already in config.json (they depend only on the weights).  Returns the
+    metrics."""
     import json
     from dataclasses import asdict
     from pathlib import Path
@@ -180,31 +218,36 @@ def write_model_card(folder, audio_dir, log=print) -> dict:
     from composer.render.ddsp.analysis import analyse_folder, split_held_out
     from composer.render.ddsp.timbre import describe_range, load_timbre
 
+    from composer.render.ddsp.protocol import evaluate_instrument
+
     folder, audio_dir = Path(folder), Path(audio_dir)
     timbre = load_timbre(folder)
     sc, decoder = timbre.model.synth_config, timbre.model.decoder
-    analyses = analyse_folder(audio_dir, folder / ".cache" / "analysis.npz", sc,
-                              decoder.n_harmonics, decoder.n_noise_bands, progress=False)
-    _, held = split_held_out(analyses)
-    resynth = evaluate_resynthesis(timbre.model, held)
-    log(f"{folder.name} resynthesis: {resynth}")
-    mvr = midi_vs_reality(timbre, held, folder.name, log)
-    log(f"{folder.name} MIDI vs reality: {mvr}")
     config_path = folder / "config.json"
     config = json.loads(config_path.read_text())
     metrics = dict(config.get("metrics") or {})
+    if reuse_resynthesis and metrics.get("resynthesis"):
+        resynth = ResynthesisScores(**metrics["resynthesis"])
+    else:
+        analyses = analyse_folder(audio_dir, folder / ".cache" / "analysis.npz", sc,
+                                  decoder.n_harmonics, decoder.n_noise_bands, progress=False)
+        _, held = split_held_out(analyses)
+        resynth = evaluate_resynthesis(timbre.model, held)
+    log(f"{folder.name} resynthesis: {resynth}")
+    protocol = evaluate_instrument(timbre, audio_dir, folder.name).summary()
+    log(f"{folder.name} protocol: {protocol}")
     metrics["resynthesis"] = asdict(resynth)
-    metrics["midi_vs_reality"] = asdict(mvr)
+    metrics["protocol"] = protocol
+    # The older MIDI-vs-reality figure is the protocol's loudness-matched row now.
+    metrics.pop("midi_vs_reality", None)
     config["metrics"] = metrics
     with atomic_path(config_path) as tmp:
         Path(tmp).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     ex = timbre.expression
     tr = metrics.get("training", {})
-    sf_line = ("pending (the SoundFont renderer was not available)" if mvr.soundfont is None else
-               f"{mvr.soundfont:.3f} (GM program {mvr.soundfont_program}, 0-based)")
-    verdict = ("" if mvr.soundfont is None else
-               f"\nThe learned timbre is {'closer to' if mvr.learned < mvr.soundfont else 'FARTHER from'} "
-               f"the recordings than the SoundFont on average ({mvr.wins} of {mvr.n_notes} notes closer).\n")
+    n_notes = protocol["n_notes"]
+    wall = tr.get("wall_seconds", "?")
+    wall_note = f" ({tr['wall_note']})" if tr.get("wall_note") else ""
     card = f"""# Timbre `{folder.name}` (DDSP)
 
 A learned timbre for `composer render --timbre TRACK=ddsp:{folder.name}`: a small decoder
@@ -221,12 +264,12 @@ out by a hash of the file name, {tr.get('minutes_of_sound', '?')} minutes of sou
 silence.  The recordings may not be redistributed and are not part of this project; this model is
 derived from them (allowed by their licence).
 
-Training (`composer train-timbre ../shared/data/philharmonia/{audio_dir.name} --out models/timbres/{folder.name}`,
-the default {tr.get('warm_steps', '?')} + {tr.get('steps', '?')} steps): analysis (pitch from the file name refined by a harmonic-peak
+Training (`{training_command(audio_dir, folder.name, tr)}`,
+{tr.get('warm_steps', '?')} + {tr.get('steps', '?')} steps): analysis (pitch from the file name refined by a harmonic-peak
 tracker, A-weighted loudness, harmonic amplitudes and noise floor per frame), a supervised warm
 start on the analysed harmonics ({tr.get('warm_steps', '?')} steps), then {tr.get('steps', '?')} steps of
-multi-resolution STFT loss through the synthesiser; {tr.get('wall_seconds', '?')} s wall time on a
-shared 2-core CPU.
+multi-resolution STFT loss through the synthesiser; {wall} s wall time{wall_note} on
+{HARDWARE}.
 
 ## Range and expression (measured from the recordings)
 
@@ -243,14 +286,12 @@ Resynthesis (f0 and loudness taken from the recording, as in the DDSP paper's Ta
 |---|---|---|
 | {resynth.loudness_l1_db:.2f} | {resynth.f0_l1_cents:.2f} | {resynth.mrstft:.3f} |
 
-MIDI to audio against the real recording ({mvr.n_notes} held-out notes; pitch, duration and dynamic
-from the file name; multi-resolution STFT distance after onset alignment and loudness matching;
-lower is closer):
+MIDI to audio against the real recording: the timbre protocol of `composer eval-timbre`
+(docs/EVAL.md, "Learned timbres"; {n_notes} held-out notes played from their file names, pitch,
+length and dynamic; onset-aligned; the SoundFont measured in the same run):
 
-| learned timbre | default SoundFont (FluidR3 Mono GM) |
-|---|---|
-| {mvr.learned:.3f} | {sf_line} |
-{verdict}
+{protocol_table(protocol)}
+
 ## Limits
 
 Trained on isolated notes only: fast passages, slurs and extended techniques are approximated by
@@ -265,7 +306,9 @@ are split into voices (at most 8 per track by default).
 if __name__ == "__main__":
     import sys
 
-    if len(sys.argv) != 3:
-        print("usage: python -m composer.render.ddsp.evaluate TIMBRE_FOLDER AUDIO_DIR", file=sys.stderr)
+    args = [a for a in sys.argv[1:] if a != "--reuse-resynthesis"]
+    if len(args) != 2:
+        print("usage: python -m composer.render.ddsp.evaluate TIMBRE_FOLDER AUDIO_DIR [--reuse-resynthesis]",
+              file=sys.stderr)
         raise SystemExit(2)
-    write_model_card(sys.argv[1], sys.argv[2])
+    write_model_card(args[0], args[1], reuse_resynthesis="--reuse-resynthesis" in sys.argv[1:])
