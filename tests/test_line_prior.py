@@ -10,7 +10,7 @@ import pytest
 
 from composer.data.example import SongExample
 from composer.errors import ModelError
-from composer.levels.line_prior import (FLOOR, N_PITCH, interval_groups, register_pull, LinePrior, apply_line_prior, calibrate_line_prior,
+from composer.levels.line_prior import (FLOOR, N_PITCH, PAST_OCTAVE, interval_groups, register_pull, LinePrior, apply_line_prior, calibrate_line_prior,
                                         chain_marginals, fit_line_prior, interval_histogram,
                                         melodic_spans, phrase_pitch_pairs)
 from composer.form import parse_form
@@ -130,6 +130,16 @@ def test_calibration_moves_the_bias_towards_the_songs_intervals():
     moved = calibrate_line_prior(_flat(), songs, repeats, n_songs=3, rounds=1, log=lambda _: None)
     assert moved.interval_bias[N_PITCH - 1] < -1.0         # repeats (interval 0) made rarer
     assert moved.interval_bias[N_PITCH - 1 + 2] > 1.0      # a step up made likelier
+
+    def leaps(ctx, prior, seed):       # 60 73 60 73 ... and 60 72 60 72 ...: +-13 and +-12
+        top = 73 if seed % 2 else 72
+        return notes_to_tokens(np.array([(s, 4, 60 if s % 8 else top, 90) for s in range(0, 32, 4)]), ctx.n_steps, 0)
+
+    leapt = calibrate_line_prior(_flat(), songs, leaps, n_songs=3, rounds=1, log=lambda _: None)
+    # the octave, never sung by the real songs, is made rarer; moves past it are too rare
+    # in real melodies to calibrate, and stay as the ratio table has them
+    assert leapt.interval_bias[N_PITCH - 1 + 12] < -1.0 and leapt.interval_bias[N_PITCH - 1 - 12] < -1.0
+    assert leapt.interval_bias[N_PITCH - 1 + 13] == 0.0 and leapt.interval_bias[N_PITCH - 1 - 13] == 0.0
     assert interval_histogram(np.array([[3, 5], [5, 3]]))[N_PITCH - 1 + 2] == 1
 
 
@@ -171,8 +181,8 @@ def test_interval_groups_keep_small_moves_apart_and_pool_large_ones_by_direction
     g = interval_groups()
     at = lambda d: int(g[d + N_PITCH - 1])      # noqa: E731
     assert [at(d) for d in range(0, 8)] == list(range(8))
-    # past the octave, moves share the octave's group (too rare to count on their own)
-    assert at(8) == at(9) and at(10) == at(11) and at(12) == at(13) == at(40) and len({at(9), at(11), at(12)}) == 3
+    assert at(8) == at(9) and at(10) == at(11) and at(13) == at(40) and len({at(9), at(11), at(12), at(13)}) == 4
+    assert at(13) == PAST_OCTAVE and at(-13) == PAST_OCTAVE + 12
     assert at(-3) != at(3) and at(-9) == at(-8) and at(-13) == at(-47)
 
 
