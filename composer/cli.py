@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import os
 import signal
 import sys
 import warnings
@@ -111,11 +112,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            return int(args.func(args) or 0)
+            status = int(args.func(args) or 0)
+            sys.stdout.flush()  # here, where a closed pipe is caught, not at the interpreter's exit
+            return status
     except ComposerError as err:
         # Escaped: a file name with a newline (or a terminal escape) stays in the one line.
         print(f"composer: error: {escape_controls(str(err))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader of our stdout left (`composer generate ... | head -1`): nothing more to
+        # say to it.  stdout goes to /dev/null so that the interpreter's last flush does not
+        # print a second traceback; the status is a shell's for a pipe closed (128 + SIGPIPE).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except OSError as err:
         # A safety net for a write that does not go through composer.io.atomic (a training
         # log, a folder made on the way): a full disk or the file-size limit is still one line.

@@ -120,3 +120,15 @@ def test_convert_real_pop909_file(tmp_path, capsys):
     assert main(["inspect", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert [t["name"] for t in report["tracks"]] == ["MELODY", "BRIDGE", "PIANO"]
+
+
+def test_a_reader_that_leaves_the_pipe_gets_no_traceback(song_file):
+    # `composer inspect song.mid | head -1`: the reader closes the pipe before we write
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "composer", "inspect", "--json", str(song_file)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait() == 141 and err == ""  # a shell's status for SIGPIPE, and nothing said
