@@ -82,12 +82,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--prepared", default=str(ROOT / ".prepared" / "pop909"))
     p.add_argument("--n", type=int, default=10)
     p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--timbres", default="flute,clarinet,saxophone,cello",
+                   help="comma-separated shipped timbres to play (default all four)")
     args = p.parse_args(argv if argv is not None else [])
     threads = int(os.environ.get("BENCH_THREADS", "0"))
     if threads:
         torch.set_num_threads(threads)
     sets = melody_excerpts(args.n, args.seconds, Path(args.songs), Path(args.prepared))
-    names = [n for n in ("flute", "clarinet", "saxophone", "cello") if n in installed_timbres()]
+    names = [n for n in args.timbres.split(",") if n in installed_timbres()]
     font = SoundFontRenderer(reverb=False, chorus=False)
     rows, results = [], {"click_ratio": CLICK_RATIO, "legato_dip_db": LEGATO_DIP_DB, "sets": {}}
     for set_name, excerpts in sets.items():
@@ -129,7 +131,8 @@ def main(argv: list[str] | None = None) -> None:
                              f"{v['dip_db_median'] if v['dip_db_median'] is None else round(v['dip_db_median'], 1)} dB"))
         results["sets"][set_name] = {"songs": [s for s, _ in excerpts], "by_timbre": per}
     print_table(rows)
-    write_results("timbre_phrases", results)
+    write_results("timbre_phrases" if args.timbres == p.get_default("timbres") else
+                  "timbre_phrases_" + args.timbres.replace(",", "_"), results)
 
 
 def _in_range(score, low: int, high: int, program: int):
