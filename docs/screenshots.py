@@ -70,26 +70,61 @@ def main() -> None:
 
             # The third section picked by a double click on the roll, as a user does.
             roll = page.evaluate("() => JSON.parse(document.querySelector('#roll-map [data-roll]').dataset.roll)")
-            page.locator("#view img").scroll_into_view_if_needed()
-            left, width, middle = page.evaluate(
-                "() => { const i = document.querySelector('#view img'); const r = i.getBoundingClientRect();"
-                " const s = Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight);"
-                " return [r.left + (r.width - i.naturalWidth * s) / 2, i.naturalWidth * s, r.top + r.height / 2]; }")
+
+            def pick_section(bar: int) -> None:
+                # Measured just before the click: clicking the controls below scrolls the page
+                # (a click measured before it landed on Undo).
+                page.locator("#view img").scroll_into_view_if_needed()
+                x0, w, y = page.evaluate(
+                    "() => { const i = document.querySelector('#view img'); const r = i.getBoundingClientRect();"
+                    " const s = Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight);"
+                    " return [r.left + (r.width - i.naturalWidth * s) / 2, i.naturalWidth * s, r.top + r.height / 2]; }")
+                page.mouse.dblclick(x0 + (roll["x"][bar - 1] + roll["x"][bar]) / 2 * w, y)
+
             first_bar = roll["sections"][2][0]
-            page.mouse.dblclick(left + (roll["x"][first_bar - 1] + roll["x"][first_bar]) / 2 * width, middle)
+            pick_section(first_bar)
             page.locator("#regen-seed textarea, #regen-seed input").first.fill("3")
-            before = view_src(page)
             page.click("#regenerate")
-            wait_new_view(page, before)
+            # (the summary, not the picture's address: that can change twice for one song)
+            page.wait_for_function("() => document.querySelector('#summary').innerText.includes('new notes, seed 3')")
             # The player part way into the song: the playhead stands there.
             page.evaluate("s => { const a = document.querySelector('#player audio'); a.currentTime = s; }",
                           roll["s"][first_bar + 2])
-            page.mouse.dblclick(left + (roll["x"][first_bar - 1] + roll["x"][first_bar]) / 2 * width, middle)
+            pick_section(first_bar)
             page.evaluate("() => window.scrollTo(0, 0)")
             page.wait_for_timeout(1000)
             page.screenshot(path=str(IMG / "app-regenerate.png"), full_page=False,
                             clip={"x": 0, "y": 0, "width": 1360, "height": 900})
             shrink(IMG / "app-regenerate.png", 1100)
+
+            # New drums for the last chorus, then the roll zoomed in on it: the drum row in the
+            # view and "new drums" under Change a part.
+            last = roll["sections"][4]
+            page.evaluate("() => document.querySelector('#player audio').pause()")
+            pick_section(last[0])
+            page.get_by_label("new drums").check()
+            page.locator("#regen-seed textarea, #regen-seed input").first.fill("5")
+            page.click("#regenerate")
+            page.wait_for_function("() => document.querySelector('#summary').innerText.includes('new drums, seed 5')")
+            pick_section(last[0])
+            for natural in (3200, 4800):
+                page.click("#zoom-in")
+                page.wait_for_function("n => document.querySelector('#view img').naturalWidth === n", arg=natural)
+            page.evaluate("s => { const a = document.querySelector('#player audio'); a.currentTime = s; }",
+                          roll["s"][last[0] + 1])
+            page.evaluate("f => { const c = document.querySelector('#view .image-container');"
+                          " c.scrollLeft = f * c.scrollWidth - c.clientWidth / 3; }", roll["x"][last[0] - 1])
+            # A taller window from the roll down to Change a part (its "new drums" chosen).
+            page.set_viewport_size({"width": 1360, "height": 1180})
+            page.evaluate("() => window.scrollTo(0, document.querySelector('#view').getBoundingClientRect().top"
+                          " + window.scrollY - 60)")
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(IMG / "app-drums.png"), full_page=False)
+            shrink(IMG / "app-drums.png", 1100)
+            page.set_viewport_size({"width": 1360, "height": 900})
+            for natural in (3200, 1600):
+                page.click("#zoom-out")
+                page.wait_for_function("n => document.querySelector('#view img').naturalWidth === n", arg=natural)
 
             page.get_by_role("tab", name="Lead sheet").click()
             page.click("#engrave")
