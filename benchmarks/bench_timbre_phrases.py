@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> None:
                              f"legato {100 * (v['legato_share'] or 0):.0f}%, dip median "
                              f"{v['dip_db_median'] if v['dip_db_median'] is None else round(v['dip_db_median'], 1)} dB"))
         results["sets"][set_name] = {"songs": [s for s, _ in excerpts], "by_timbre": per}
+    if not rows:
+        print("  no melodies to play: nothing measured")
+        return
     print_table(rows)
     write_results("timbre_phrases" if args.timbres == p.get_default("timbres") else
                   "timbre_phrases_" + args.timbres.replace(",", "_"), results)
