@@ -628,12 +628,12 @@ def test_the_apps_ranges_are_the_pipelines():
     # The key is the pipeline's check alone, its message unchanged in the app.
     with pytest.raises(FormError, match="unknown key 'H minor': write a tonic and a mode"):
         read_inputs(key="H minor")
-    with pytest.raises(FormError, match="^Form: bad form 'A８'"):
+    with pytest.raises(FormError, match="^Form: bad form 'A８': 'A' at position 1 needs a number of bars"):
         read_inputs(form="A８")
 
 
 def test_the_app_writes_the_pipelines_song(drum_ctx):
-    """The form is read once by read_inputs and passed down parsed: the song is the one the
+    """The form is parsed by read_inputs and passed down parsed: the song is the one the
     pipeline writes from the same text; takes past the largest seed wrap to 0."""
     from composer.limits import MAX_SEED
 

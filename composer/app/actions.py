@@ -320,14 +320,15 @@ def read_inputs(form: str | None = "", bars=None, key: str | None = None, tempo=
     Raises ComposerError with one line in the app's words: "Bars must be a
     whole number from 1 to 512, not 2.5".
     """
+    from composer.form import parse_partial_form  # noqa: PLC0415
     from composer.pipeline import read_options  # noqa: PLC0415
 
     form_text = None if _blank(form) else str(form).strip()
     n_bars = _whole(bars, "Bars", 1, MAX_SONG_BARS)
     partial = None
     if form_text is not None:
-        try:  # the pipeline's reader (ASCII, then the grammar), its message headed by the field
-            partial = read_options(form_text, None, None, None, METERS[0], None).form
+        try:  # the grammar's message, headed by the field
+            partial = parse_partial_form(form_text)
         except FormError as err:
             raise FormError(f"Form: {err}") from None
         covered = partial.n_bars
@@ -347,9 +348,10 @@ def read_inputs(form: str | None = "", bars=None, key: str | None = None, tempo=
     # the pipeline's (composer.limits).
     seed_value = _whole(seed, "Seed", 0, MAX_SEED)
     n_steps = _whole(steps, "Sampler steps", 1, MAX_STEPS)
-    # The pipeline's own reading of them all (the key's check is its alone), so that the app
-    # can never accept what the CLI refuses; the form, read above, is not read again.
-    m = read_options(partial, n_bars, key_text, bpm, meter_text, n_steps, seed=seed_value).meter
+    # The pipeline's own reading of them all (the key's check is its alone; the form as text,
+    # for its ASCII check), so that the app can never accept what the CLI refuses.  The form
+    # parsed above goes down to compose, which does not read it again.
+    m = read_options(form_text, n_bars, key_text, bpm, meter_text, n_steps, seed=seed_value).meter
     chart = None if _blank(chords) else str(chords).strip()
     if chart is not None:
         from composer.chart import ChartError, parse_chart  # noqa: PLC0415
