@@ -173,7 +173,7 @@ def test_touching_notes_of_another_pitch_are_slurred_and_a_repeated_pitch_reatta
 def test_the_model_card_carries_the_protocol_and_the_training_command(tmp_path):
     pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
     from composer.data.philharmonia import parse_name
-    from composer.render.ddsp.evaluate import write_model_card
+    from composer.render.ddsp.card import write_model_card
 
     folder = install_tiny_timbre(tmp_path / "timbres", "flute", 60, 96)
     config = json.loads((folder / "config.json").read_text())
