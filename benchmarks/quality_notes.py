@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=REPO / ".prepared" / "pop909")
     p.add_argument("--models", type=Path, default=REPO / "models")
     p.add_argument("--n", type=int, default=100)
+    p.add_argument("--start", type=int, default=0, help="first song number (to extend a set: --start 60 --n 100)")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--variation", type=float, default=None)
     p.add_argument("--melody-guidance", type=float, default=None)
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         composer.guidance = args.guidance[0] if len(args.guidance) == 1 else tuple(args.guidance[:2])
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    for i in range(args.n):
+    for i in range(args.start, args.n):
         ex = test[i % len(test)]
         meter = f"{ex.meter[0]}/{ex.meter[1]}"
         meter = meter if meter in SUPPORTED_METERS else "4/4"
