@@ -426,7 +426,14 @@ def test_a_generated_song_opens_right_in_musescore(generated, tmp_path):
     from_human = musescore(human_mid, tmp_path)
     assert round(from_human.staves[0].tempos_bpm[0]) == bpm
     assert human.n_bars == score.n_bars and {s.n_measures for s in from_human.staves} == {score.n_bars}
-    assert sum(len(s.harmony) for s in from_human.staves) == len(score.chords)
+    # On the pitched staves every chord symbol once.  MuseScore may also print one over a
+    # drum hit that starts on the chord's tick (seed 3 humanized: E-flat minor in bar 19 over
+    # the melody and the kit); such a copy is one of the pitched staves' symbols, never a
+    # symbol of its own.
+    from collections import Counter
+    pitched = [h for s in from_human.staves[:4] for h in s.harmony]
+    assert len(pitched) == len(score.chords)
+    assert not Counter(from_human.staves[4].harmony) - Counter(pitched)
     # Every staff shows an accidental only where the key signature and the bar do not give
     # the note, and MuseScore engraves those and no more: seed 3 showed 53 on the lead for
     # 15 needed when chord symbols set them, then 17 for 13 and 172 on the piano for 74
