@@ -62,31 +62,42 @@ def evaluate_resynthesis(model: TimbreModel, analyses: list, seed: int = 0) -> R
     return ResynthesisScores(float(np.mean(lds)), float(np.mean(f0s)), float(np.mean(dists)), len(lds))
 
 
-def align_and_match(rendered: np.ndarray, reference: np.ndarray, sample_rate: int,
-                    hop: int = 240) -> np.ndarray:
-    """Shift ``rendered`` so its onset (first frame within 30 dB of its peak loudness) meets the
-    reference's, cut or pad it to the reference's length and scale it to the same A-weighted
-    loudness (power over frames within 30 dB of the peak).  float32 [len(reference)]."""
-    def onset(x: np.ndarray) -> int:
-        ld = a_weighted_loudness(x, sample_rate, hop)
-        return int(np.flatnonzero(ld > ld.max() - 30)[0]) * hop
+def onset_frame(x: np.ndarray, sample_rate: int, hop: int) -> int:
+    """First frame within 30 dB of the peak A-weighted loudness."""
+    ld = a_weighted_loudness(x, sample_rate, hop)
+    return int(np.flatnonzero(ld > ld.max() - 30)[0])
 
-    shift = onset(reference) - onset(rendered)
-    out = np.zeros_like(reference)
+
+def align(rendered: np.ndarray, reference: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
+    """``rendered`` shifted so its onset meets the reference's, cut or zero-padded to its length."""
+    shift = (onset_frame(reference, sample_rate, hop) - onset_frame(rendered, sample_rate, hop)) * hop
+    out = np.zeros_like(reference, dtype=np.float32)
     if shift >= 0:
         seg = rendered[:len(reference) - shift]
         out[shift:shift + len(seg)] = seg
     else:
         seg = rendered[-shift:-shift + len(reference)]
         out[:len(seg)] = seg
+    return out
 
-    def level(x: np.ndarray) -> float:
-        ld = a_weighted_loudness(x, sample_rate, hop)
+
+def align_and_match(rendered: np.ndarray, reference: np.ndarray, sample_rate: int,
+                    hop: int = 240) -> np.ndarray:
+    """Shift ``rendered`` so its onset (:func:`onset_frame`) meets the reference's, cut or pad
+    it to the reference's length (:func:`align`) and scale it to the same A-weighted loudness
+    (power over frames within 30 dB of the peak).  float32 [len(reference)]."""
+    return loudness_match(align(rendered, reference, sample_rate, hop), reference, sample_rate, hop)
+
+
+def loudness_match(x: np.ndarray, reference: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
+    """``x`` scaled so its A-weighted power over its frames within 30 dB of its peak equals the
+    reference's (the level a listener hears while the note sounds, not its tail)."""
+    def level(s: np.ndarray) -> float:
+        ld = a_weighted_loudness(s, sample_rate, hop)
         p = 10 ** (ld / 10)
         return float(p[ld > ld.max() - 30].mean())
 
-    gain = math.sqrt(level(reference) / max(level(out), 1e-12))
-    return (out * gain).astype(np.float32)
+    return (x * math.sqrt(level(reference) / max(level(x), 1e-12))).astype(np.float32)
 
 
 def spectral_distance(a: np.ndarray, b: np.ndarray) -> float:

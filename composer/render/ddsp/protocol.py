@@ -29,14 +29,14 @@ docs/EVAL.md "Learned timbres"):
 """
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from composer.render.ddsp.evaluate import GM_PROGRAMS, note_score, spectral_distance
+from composer.render.ddsp.evaluate import (GM_PROGRAMS, align, loudness_match, note_score,
+                                           spectral_distance)
 from composer.render.ddsp.spectral import a_weighted_loudness, stft_magnitude, track_f0
 
 MEASURES = ("mrstft_rms", "mrstft_loud", "mfcc", "f0_cents", "loudness_db")
@@ -47,40 +47,10 @@ SOUNDING_DB = 35.0
 analysis's ``voiced``)."""
 
 
-def onset_frame(x: np.ndarray, sample_rate: int, hop: int) -> int:
-    """First frame within 30 dB of the peak A-weighted loudness."""
-    ld = a_weighted_loudness(x, sample_rate, hop)
-    return int(np.flatnonzero(ld > ld.max() - 30)[0])
-
-
-def align(rendered: np.ndarray, reference: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
-    """``rendered`` shifted so its onset meets the reference's, cut or zero-padded to its length."""
-    shift = (onset_frame(reference, sample_rate, hop) - onset_frame(rendered, sample_rate, hop)) * hop
-    out = np.zeros_like(reference, dtype=np.float32)
-    if shift >= 0:
-        seg = rendered[:len(reference) - shift]
-        out[shift:shift + len(seg)] = seg
-    else:
-        seg = rendered[-shift:-shift + len(reference)]
-        out[:len(seg)] = seg
-    return out
-
-
 def rms_match(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """``x`` scaled to the reference's RMS over the whole signal."""
     rms = lambda s: float(np.sqrt(np.mean(np.square(s, dtype=np.float64))))  # noqa: E731
     return (x * (rms(reference) / max(rms(x), 1e-12))).astype(np.float32)
-
-
-def loudness_match(x: np.ndarray, reference: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
-    """``x`` scaled so its A-weighted power over its frames within 30 dB of its peak equals the
-    reference's (the level a listener hears while the note sounds, not its tail)."""
-    def level(s: np.ndarray) -> float:
-        ld = a_weighted_loudness(s, sample_rate, hop)
-        p = 10 ** (ld / 10)
-        return float(p[ld > ld.max() - 30].mean())
-
-    return (x * math.sqrt(level(reference) / max(level(x), 1e-12))).astype(np.float32)
 
 
 def mfcc_distance(x: np.ndarray, reference: np.ndarray, sample_rate: int, hop: int,
