@@ -669,7 +669,15 @@ def key_carrier(tracks: tuple[Track, ...]) -> int | None:
     the key signatures of the tracks that have them to every pitched staff without one;
     so one copy is enough for every staff to get every key change.  One copy, not one per
     track: pretty_midi, miditoolkit and muspy list every copy as a key change of its own
-    (five of each in a generated song), and a drum track has no key."""
+    (five of each in a generated song), and a drum track has no key.
+
+    No layout pleases every reader (docs/ARCHITECTURE.md, "Where the key signatures go"):
+    pretty_midi reads keys from track 0 only and warns about one elsewhere, MuseScore reads
+    them only from a track with notes, and music21 gives every part the meters, keys and
+    tempi of the tracks without notes.  Keys in the conductor alone lose MuseScore's key
+    changes; the conductor merged into the melody's track gave music21's other parts
+    no key, no tempo and 4/4.  The copy costs pretty_midi's warning and a second
+    listing in miditoolkit, muspy and music21's melody part."""
     return next((i for i, t in enumerate(tracks) if not t.is_drum and t.notes), None)
 
 
@@ -729,8 +737,10 @@ def midi_bytes(score: Score, chord_track: bool = False) -> bytes:
     on its own channel).  The chord names are Cue Points and XF events, which no Python
     library reads; these notes every reader reads (pretty_midi, miditoolkit, muspy, music21:
     each chord's pitches held for its length) and a DAW plays.  The names are not added as
-    Lyric or Text events: MuseScore 3 turns those into lyrics and puts them on the staff
-    its best-match rule picks (seed 3: 581 lyrics for 103 chords, on the piano's staff).
+    Lyric or Text events, though pretty_midi, miditoolkit and muspy would read those (music21
+    only a lyric on a note of its own track): MuseScore 3 turns them into lyrics under the
+    staff its best-match rule picks (seed 3: 475 lyrics under the piano for 103 chords from
+    the Chords track, 578 from the pad's notes).
     Reading the file back gives the Score with this track added.
 
     Raises :class:`~composer.errors.ScoreError` for an invalid Score and
