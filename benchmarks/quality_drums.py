@@ -7,7 +7,9 @@ Song i of ``--songs`` (sorted; its own drums removed) gets drums from the shippe
 with seed i, as `composer drums` writes them; the seconds per song are printed.  Then the
 table of `composer eval` with the Groove test split as reference and the train split as the
 real-vs-real ceiling of the OA rows, and the same table for the valid split in place of the
-generated songs (the real-vs-real baseline of every row).
+generated songs (the real-vs-real baseline of every row).  Last, the fill density of the train
+split's performances in the styles a song's drummer plays (``SONG_STYLES``): the figure the
+fill settings of ``composer/levels/drums.py`` were chosen against.
 """
 from __future__ import annotations
 
@@ -15,9 +17,10 @@ import argparse
 import time
 from pathlib import Path
 
-from composer.evaluation_drums import evaluate_drums
+from composer.evaluation_drums import evaluate_drums, groove_pieces
 from composer.io.midi import read_midi, write_midi
-from composer.levels.drums import DrumLevel, add_drums
+from composer.levels.drums import SONG_STYLES, DrumLevel, add_drums
+from composer.metrics.drums import drum_measures
 from composer.pipeline import level_generators
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     print(evaluate_drums(str(args.out), ref, f"{args.groove}@train").format_table(markdown=True))
     print()
     print(evaluate_drums(f"{args.groove}@valid", ref, f"{args.groove}@train").format_table(markdown=True))
+    train = drum_measures(groove_pieces(f"{args.groove}@train", SONG_STYLES))
+    print(f"\ntrain split, {', '.join(SONG_STYLES)} only: fill density, phrase end / other bars "
+          f"{train.fill_density_ratio:.3f}")
     return 0
 
 

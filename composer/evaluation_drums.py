@@ -15,7 +15,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -49,10 +49,10 @@ def is_groove_spec(spec: str) -> bool:
     return is_groove_set(spec.rsplit("@", 1)[0])
 
 
-def groove_pieces(spec: str) -> list[DrumPiece]:
+def groove_pieces(spec: str, styles: Sequence[str] | None = None) -> list[DrumPiece]:
     """The pieces of one split of a prepared Groove MIDI set: a beat performance is one
     section (its first bar a section start), a fill performance its fill bars, each a phrase
-    end."""
+    end.  styles: only the performances of these styles (the first part of Groove's "funk/groove1")."""
     from composer.data.groove import load_groove
     folder, split = spec.rsplit("@", 1)
     if split not in ("train", "valid", "test"):
@@ -60,6 +60,8 @@ def groove_pieces(spec: str) -> list[DrumPiece]:
     data = load_groove(folder)
     pieces = []
     for p in data.split(split):
+        if styles is not None and p["style"].split("/")[0] not in styles:
+            continue
         vel, _ = data.bars_of(p)
         if p["beat_type"] == "fill":
             vel = vel[(vel > 0).sum(axis=(1, 2)) >= MIN_FILL_HITS]

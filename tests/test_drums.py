@@ -16,13 +16,14 @@ from composer.data.groove import build_groove, drum_bars, load_groove
 from composer.io.checkpoint import save_checkpoint
 from composer.io.midi import read_midi, write_midi
 from composer.levels.drum_task import DrumTask
-from composer.errors import ComposerError
-from composer.levels.drums import (DrumLevel, add_drums, plan_sections, regenerate_drums, sample_drums,
-                                   sections_from_notes)
+from composer.errors import ComposerError, DataError
+from composer.evaluation_drums import groove_pieces
+from composer.levels.drums import (DEFAULT_FILL_MIN_HITS, DrumLevel, add_drums, pick_fills, plan_sections,
+                                   regenerate_drums, sample_drums, sections_from_notes)
 from composer.metrics.drums import DrumPiece, drum_measures, onset_position_oa, velocity_oa
 from composer.nets.drums import DrumDenoiser
 from composer.representation.drums import (BAR_COND_CHANNELS, CLOSED_HAT, CRASH, DRUM_CHANNEL, DRUM_CHANNELS,
-                                           KICK, SNARE, bars_from_track, from_drum_array, to_drum_array,
+                                           HIGH_TOM, KICK, LOW_TOM, MID_TOM, SNARE, bars_from_track, from_drum_array, to_drum_array,
                                            track_from_bars)
 from composer.score import Note, Score, Section, TempoChange, TimeSignature, Track
 
@@ -208,6 +209,53 @@ def test_sampler_follows_the_form(tiny_drums):
     assert np.array_equal(again[0], vel)
 
 
+def _net_bar(hits: list[tuple[int, int]]) -> torch.Tensor:
+    """The net's view [C, 16] of :func:`_bar`."""
+    vel = _bar(*hits)[None]
+    return torch.from_numpy(to_drum_array(vel, np.zeros(vel.shape, np.float32)))[0]
+
+
+def _snares(n: int) -> list[tuple[int, int]]:
+    return [(i, SNARE) for i in range(n)]
+
+
+def test_pick_fills_keeps_the_first_candidate_that_plays_a_fill():
+    hats = [(i, CLOSED_HAT) for i in range(0, 16, 2)]            # never count: not a fill drum
+    cands = torch.stack([
+        torch.stack([_net_bar(_snares(1) + hats), _net_bar(_snares(4)), _net_bar(_snares(9))]),   # the first with 4
+        torch.stack([_net_bar(_snares(2)), _net_bar(_snares(3) + hats), _net_bar(_snares(1))]),   # none: the most
+        torch.stack([_net_bar([(0, LOW_TOM), (1, HIGH_TOM), (2, SNARE), (3, LOW_TOM)]), _net_bar(_snares(12)),
+                     _net_bar([])]),                                                     # toms count
+    ])
+    out = pick_fills(cands, 16, 4)
+    assert torch.equal(out[0], cands[0, 1]) and torch.equal(out[1], cands[1, 1]) and torch.equal(out[2], cands[2, 0])
+    # a 2/4 bar (8 16ths) needs half as many, and hits past its end do not count
+    half = torch.stack([torch.stack([_net_bar([(0, SNARE), (12, SNARE), (13, SNARE), (14, SNARE)]),
+                                     _net_bar([(0, SNARE), (7, LOW_TOM)]), _net_bar(_snares(8))])])
+    assert torch.equal(pick_fills(half, 8, 4)[0], half[0, 1])
+    assert torch.equal(pick_fills(cands, 16, 0), cands[:, 0])     # no minimum: the first draw
+
+
+def test_sampler_redraws_thin_fills_only(tiny_drums):
+    """The same draws with and without a minimum: only the fill bars differ, and they play
+    at least as many snare and tom hits."""
+    level = DrumLevel.from_pretrained(tiny_drums)
+    plan = plan_sections([Section(0, 4, "A"), Section(4, 4, "B"), Section(8, 4, "A")], np.ones(12))
+
+    def run(min_hits: int) -> tuple[np.ndarray, np.ndarray]:
+        return sample_drums(level, plan, 12, generator=torch.Generator().manual_seed(4), steps=2,
+                            fill_candidates=4, fill_min_hits=min_hits)
+
+    first, picked = run(0), run(100)
+    ends = [s.start_bar + s.n_bars - 1 for s in plan if s.fill]
+    others = [b for b in range(12) if b not in ends]
+    assert np.array_equal(first[0][others], picked[0][others])
+    drums = [SNARE, LOW_TOM, MID_TOM, HIGH_TOM]
+    more, fewer = ((v[0][ends][:, :, drums] > 0).sum(axis=(1, 2)) for v in (picked, first))
+    assert (more >= fewer).all() and (more > fewer).any()
+    assert all(np.array_equal(a, b) for a, b in zip(run(100), picked))
+
+
 def test_sections_from_notes_label_repeats():
     bar = 1920
     a = [Note(i * bar + k * 480, 240, 60 + k, 80) for i in range(8) for k in range(4)]
@@ -305,6 +353,14 @@ def test_eval_with_a_groove_reference(prepared, tiny_drums, tmp_path, capsys):
     assert "has a drum track" in capsys.readouterr().err
 
 
+def test_groove_pieces_of_some_styles(prepared):
+    rock = groove_pieces(f"{prepared}@train", ("rock",))     # the rock beat and the rock fill's bar
+    assert [(p.n_bars, bool(p.ends.all())) for p in rock] == [(4, False), (1, True)]
+    assert len(groove_pieces(f"{prepared}@train")) == len(rock)
+    with pytest.raises(DataError, match="no performances"):
+        groove_pieces(f"{prepared}@train", ("funk",))        # funk is in the validation split only
+
+
 def test_plot_drums_beside_another_file(tiny_drums, groove_root, tmp_path, capsys):
     song = _song(tmp_path)
     with_drums = tmp_path / "d.mid"
@@ -341,6 +397,8 @@ def test_shipped_drum_model_fills_and_crashes():
         fills += [on[b] for b in ends]
         grooves += [on[b] for b in range(40) if b not in ends and b not in [s.start_bar for s in plan]]
     assert np.mean(fills) > 1.2 * np.mean(grooves)
+    # no "fill" of one snare hit: every one plays the training fills' minimum on snare and toms
+    assert min(fills) >= DEFAULT_FILL_MIN_HITS
 
 
 def test_regenerate_drums_of_one_section(tiny_drums, tmp_path):
