@@ -101,16 +101,25 @@ def estimate_key(grid: ChordGrid) -> tuple[int, int]:
         for interval in CHORD_QUALITIES[QUALITY_NAMES[quality]]:
             weight[(root + interval) % 12] += 1
         weight[bass] += 1
+    last = next(((int(r), int(q)) for r, q in zip(grid.root[::-1], grid.quality[::-1]) if r >= 0), None)
+    minor_chord = QUALITY_NAMES[last[1]].startswith("min") if last else False
+    return key_of_weights(weight, lambda tonic, mode: last is not None and last[0] == tonic
+                          and minor_chord == bool(mode))
+
+
+def key_of_weights(weight: np.ndarray, home: Callable[[int, int], bool] | None = None) -> tuple[int, int]:
+    """(tonic, mode) whose Krumhansl-Kessler profile best correlates with ``weight`` (float
+    [12], how much each pitch class sounds); ties go to a key for which ``home(tonic, mode)``
+    is True (the piece ends there).  C major for no weight at all.  Also the key of a melody
+    (composer/harmonise.py)."""
+    weight = np.asarray(weight, dtype=np.float64)
     if not weight.any():
         return 0, 0
-    last = next(((int(r), int(q)) for r, q in zip(grid.root[::-1], grid.quality[::-1]) if r >= 0), None)
     best = None
     for mode, profile in ((0, _MAJOR), (1, _MINOR)):
         for tonic in range(12):
             r = float(np.corrcoef(weight, np.roll(profile, tonic))[0, 1])
-            minor_chord = QUALITY_NAMES[last[1]].startswith("min") if last else False
-            ends_home = last is not None and last[0] == tonic and minor_chord == bool(mode)
-            score = (round(r, 6), ends_home)
+            score = (round(r, 6), bool(home is not None and home(tonic, mode)))
             if best is None or score > best[0]:
                 best = (score, tonic, mode)
     return best[1], best[2]

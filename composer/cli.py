@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "train",
     "eval",
     "generate",
+    "arrange",
     "drums",
     "plot",
 )

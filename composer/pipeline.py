@@ -511,6 +511,37 @@ class Composer:
                             np.random.default_rng(int(seed)), steps, progress, bass)
         return _humanized(score, int(seed)) if humanize else score
 
+    def arrange(self, score: Score, form: str | None = None, key: str | None = None, tempo: float | None = None,
+                meter: str | None = None, seed: int | None = None, steps: int | None = None,
+                progress: Progress | None = None, bass: bool = True, humanize: bool = False,
+                drums: bool = True, candidates: int | None = None) -> Score:
+        """A song under the melody of ``score`` (any Score, e.g. a MIDI file read): chords chosen
+        for it from the chord level's draws, the accompaniment written with it known, the bass
+        and drums; the melody's notes kept exactly (composer/harmonise.py).  form / key /
+        tempo / meter override the file's; candidates: chord grids drawn to choose from
+        (default :data:`composer.harmonise.DEFAULT_CANDIDATES`); the rest as :meth:`compose`."""
+        from composer import harmonise  # noqa: PLC0415
+
+        lead = harmonise.read_lead(score, form, key, tempo, meter)
+        read_options(None, None, None, None, lead.meter, steps, seed=seed)
+        m = parse_meter(lead.meter)
+        seed = int(secrets.randbits(31)) if seed is None else int(seed)
+        gens = level_generators(seed)
+        grid = harmonise.harmonise(self.chord_level, lead.plan, lead.steps, lead.meter, gens["chords"],
+                                   candidates or harmonise.DEFAULT_CANDIDATES, steps or CHORD_STEPS,
+                                   self.chord_variation,
+                                   None if progress is None else (lambda i, n: progress("chords", i, n)))
+        ctx, shift = note_context(lead.plan, grid, m.steps_per_bar)
+        piano = self.accompany(ctx, shift, gens, steps, progress, harmonise.conditioning_melody(lead.steps, shift))
+        out = self._score(lead.plan, grid, m, lead.tempos[0].bpm, lead.steps, piano,
+                          np.random.default_rng(seed), bass, f"composer arrange seed {seed}")
+        out = harmonise.with_lead(out, lead)
+        if humanize:  # the band's timing; the melody is the user's, as played
+            rng = np.random.default_rng([seed, 1])
+            band = arrange.humanize(tuple(t for t in out.tracks if t.name != MELODY), rng, out.resolution)
+            out = out.replace(tracks=(out.track(MELODY), *band)).validate()
+        return self._drums(out, gens, humanize, progress) if drums else out
+
     def _notes(self, plan: FormPlan, grid: ChordGrid, m: Meter, tempo: float, seed: int,
                gens: dict[str, torch.Generator], rng: np.random.Generator, steps: int | None,
                progress: Progress | None, bass: bool) -> Score:
@@ -551,9 +582,19 @@ class Composer:
                                known=mel_known, mask=mel_mask, repeat=known is None,
                                guidance=self.melody_guidance, rest_bias=self.melody_rest_bias,
                                progress=prog("melody"), line_weight=self.melody_line_weight)
-        melody_c = tokens_to_notes(tokens)                      # in C, as the note level sees it
-        acc = known[1] if known is not None else np.zeros((0, 4), np.int32)
-        acc_c = np.array(acc, dtype=np.int64).reshape(-1, 4)
+        piano = self.accompany(ctx, shift, gens, steps, progress, tokens_to_notes(tokens),  # (in C)
+                               known[1] if known is not None else None, keep_steps)
+        return tokens_to_notes(tokens, shift), piano
+
+    def accompany(self, ctx: NoteContext, shift: int, gens: dict[str, torch.Generator], steps: int | None,
+                  progress: Progress | None, melody_c: np.ndarray, acc: np.ndarray | None = None,
+                  keep_steps: np.ndarray | None = None) -> np.ndarray:
+        """The accompaniment (absolute step notes) by the note level with the melody known:
+        ``melody_c`` step notes in C (``shift`` applied, as the note level sees them); ``acc``
+        (absolute) kept where ``keep_steps`` is True (regeneration).  Also for a melody that
+        a user brought (composer/harmonise.py)."""
+        n = ctx.n_steps
+        acc_c = np.array(acc if acc is not None else np.zeros((0, 4)), dtype=np.int64).reshape(-1, 4)
         acc_c[:, 2] += shift
         known_roll = song_roll(melody_c, acc_c, n, 0)
         mask = np.zeros((n, 2), np.float32)
@@ -562,9 +603,9 @@ class Composer:
             mask[:, 1] = keep_steps
         raw = sample_notes(self.note_level, ctx, gens["notes"], steps=steps or DEFAULT_STEPS,
                            known=known_roll, mask=mask, variation=self.variation,
-                           guidance=self.guidance, progress=prog("notes"))
-        _, piano = split_roll(decode_roll(raw, self.note_level.decoding), shift)
-        return tokens_to_notes(tokens, shift), piano
+                           guidance=self.guidance,
+                           progress=None if progress is None else (lambda i, k: progress("notes", i, k)))
+        return split_roll(decode_roll(raw, self.note_level.decoding), shift)[1]
 
     def _score(self, plan: FormPlan, grid: ChordGrid, m: Meter, tempo: float, melody: np.ndarray,
                piano: np.ndarray, rng: np.random.Generator, bass: bool, title: str) -> Score:

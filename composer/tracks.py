@@ -107,6 +107,21 @@ def melody_index(score: Score) -> int | None:
                  if role == "melody" and score.tracks[i].notes), None)
 
 
+def lead_index(score: Score) -> int | None:
+    """Index of the line to harmonise in ``score`` (``composer arrange``): the melody of the rule
+    (:func:`melody_index`); else, in a file that holds only a line, that line: the one pitched
+    non-bass track with notes, when it is monophonic-ish.  The rule calls a lone track
+    accompaniment because nothing is under it; a file brought to be harmonised is exactly a
+    line with nothing under it.  None when neither holds."""
+    found = melody_index(score)
+    if found is not None:
+        return found
+    pitched = [i for i, r in enumerate(classify_tracks(score)) if r == "accompaniment" and score.tracks[i].notes]
+    if len(pitched) == 1 and _overlap_share(score.tracks[pitched[0]]) <= MAX_POLYPHONY_FOR_MELODY:
+        return pitched[0]
+    return None
+
+
 def named_melody_index(score: Score) -> int | None:
     """Index of the first pitched track named "Melody" with notes, None without one: the
     rule's first step alone, for callers that must not guess (a lead sheet by default)."""
@@ -116,5 +131,5 @@ def named_melody_index(score: Score) -> int | None:
 
 __all__ = ["MELODY", "PIANO", "PIANO_RH", "PIANO_LH", "PIANO_TRACKS", "BASS", "DRUMS", "GENERATED_TRACKS",
            "MELODY_PROGRAM", "PIANO_PROGRAM", "BASS_PROGRAM", "BASS_PROGRAMS", "Role", "ROLES",
-           "MAX_POLYPHONY_FOR_MELODY", "is_melody_name", "is_bass", "classify_tracks", "melody_index",
+           "MAX_POLYPHONY_FOR_MELODY", "is_melody_name", "is_bass", "classify_tracks", "melody_index", "lead_index",
            "named_melody_index"]

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 from pathlib import Path
+from typing import Callable, Iterator
 
 
 def output_path(text: str) -> Path:
@@ -13,3 +16,25 @@ def output_path(text: str) -> Path:
     if text.endswith("/"):
         raise argparse.ArgumentTypeError(f"{text} ends in a slash, which names a folder; give a file name")
     return Path(text)
+
+
+@contextlib.contextmanager
+def level_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A ``progress(level, done, total)`` for the pipeline that shows one tqdm bar per level on
+    stderr (none when it is not a terminal), all closed when the block ends."""
+    from tqdm import tqdm  # noqa: PLC0415
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(level: str, done: int, total: int) -> None:
+        bar = bars.get(level)
+        if bar is None:
+            bar = bars[level] = tqdm(total=total, desc=level.ljust(6), unit="step", leave=False,
+                                     disable=None, file=sys.stderr)
+        bar.update(done - bar.n)
+
+    try:
+        yield progress
+    finally:
+        for bar in bars.values():
+            bar.close()

@@ -8,10 +8,9 @@ DAW-ready MIDI file.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from composer.commands import output_path
+from composer.commands import level_progress, output_path
 from composer.commands.render import add_gain_arguments, add_timbre_argument
 from composer.errors import RenderError, quote_path
 # GENERATED_TRACKS: the tracks that Composer.compose writes, in order (Bass unless --no-bass,
@@ -69,8 +68,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import secrets
 
-    from tqdm import tqdm
-
     from composer.commands.midi import check_midi_name
     from composer.io.atomic import check_distinct, check_writable
     from composer.pipeline import Composer, read_options
@@ -106,16 +103,7 @@ def run(args: argparse.Namespace) -> int:
     seed = int(secrets.randbits(31)) if args.seed is None else args.seed
     composer = Composer.from_pretrained(args.models)
 
-    bars: dict[str, tqdm] = {}
-
-    def progress(level: str, done: int, total: int) -> None:
-        bar = bars.get(level)
-        if bar is None:
-            bar = bars[level] = tqdm(total=total, desc=level.ljust(6), unit="step", leave=False,
-                                     disable=None, file=sys.stderr)
-        bar.update(done - bar.n)
-
-    try:
+    with level_progress() as progress:
         if args.chords is not None:
             from composer.chart import compose_from_chart
             score = compose_from_chart(composer, args.chords, form=song.form, key=args.key, tempo=args.tempo,
@@ -126,9 +114,6 @@ def run(args: argparse.Namespace) -> int:
                                      meter=args.meter, seed=seed, steps=args.steps, progress=progress,
                                      bass=not args.no_bass, humanize=args.humanize,
                                      drums=not args.no_drums)
-    finally:
-        for bar in bars.values():
-            bar.close()
     from composer.io.midi import write_midi
     from composer.form import format_form
     from composer.form import Phrase

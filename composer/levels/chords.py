@@ -57,16 +57,19 @@ def _denoise(level: ChordLevel, x: torch.Tensor, noise: torch.Tensor, known_x: t
              mask: torch.Tensor, cond: torch.Tensor, valid: torch.Tensor, steps: int, start: int,
              sampler: str, guidance: float, project: bool, tick: Callable[[], None]) -> torch.Tensor:
     """The sampler loop from grid index ``start`` (x is the state at that time) to t = 0."""
-    maskf = mask.float()
+    b = x.shape[0]  # a batch of songs over one plan (sample_chord_candidates)
+    maskf = mask.float().expand(b, -1, -1)
+    cond, known_x, valid = cond.expand(b, -1, -1), known_x.expand(b, -1, -1), valid.expand(b, -1, -1)
 
     def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if guidance == 1.0:
-            v = level.model(x, t, cond, torch.ones(1), known_x, maskf, valid)
+            v = level.model(x, t, cond, torch.ones(b), known_x, maskf, valid)
         else:
-            both = level.model(x.expand(2, -1, -1), t.expand(2), cond.expand(2, -1, -1),
-                               torch.tensor([1.0, 0.0]), known_x.expand(2, -1, -1),
-                               maskf.expand(2, -1, -1), valid.expand(2, -1, -1))
-            v = guided(both[:1], both[1:], guidance)
+            def two(a: torch.Tensor) -> torch.Tensor:
+                return torch.cat([a, a])
+            both = level.model(two(x), two(t), two(cond), torch.cat([torch.ones(b), torch.zeros(b)]),
+                               two(known_x), two(maskf), two(valid))
+            v = guided(both[:b], both[b:], guidance)
         return project_onehot_v(v, x, t[0], ONEHOT_GROUPS) if project else v
 
     return run_sampler(denoise, x, steps, sampler, start, known_x, mask, noise, tick)
@@ -93,15 +96,40 @@ def sample_chords(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4,
     a returning chorus keeps its harmony, varied the way real songs vary it (``repeat=False``:
     the draft alone).  Returns a ChordGrid of ``plan.n_bars * beats_per_bar`` beats.
     """
+    return _sample(level, plan, beats_per_bar, generator, steps, sampler, guidance, known, known_beats,
+                   progress, project, variation, repeat, batch=1)[0]
+
+
+@torch.no_grad()
+def sample_chord_candidates(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4, k: int = 8,
+                            generator: torch.Generator | None = None, steps: int = 20,
+                            variation: float = DEFAULT_VARIATION,
+                            progress: Callable[[int, int], None] | None = None) -> list[ChordGrid]:
+    """``k`` independent chord grids for the song of ``plan``, drawn as one batch (one net
+    call per step for all of them: on the CPU a batch of 8 costs about 3 single draws), as
+    :func:`sample_chords` draws one.  For a caller that chooses among them (composer/harmonise.py
+    keeps per phrase the one that fits a given melody)."""
+    if k < 1:
+        raise ComposerError(f"the chord level draws at least 1 candidate, not {k}")
+    return _sample(level, plan, beats_per_bar, generator, steps, "dpm++2m", 1.0, None, None, progress,
+                   True, variation, True, batch=int(k))
+
+
+def _sample(level: ChordLevel, plan: FormPlan, beats_per_bar: int, generator: torch.Generator | None,
+            steps: int, sampler: str, guidance: float, known: ChordGrid | None,
+            known_beats: np.ndarray | None, progress: Callable[[int, int], None] | None, project: bool,
+            variation: float, repeat: bool, batch: int) -> list[ChordGrid]:
+    """The sampler of :func:`sample_chords` for ``batch`` songs at once (batch 1 draws the
+    same numbers as it always did, so a seed's chords did not move)."""
     if not 1 <= beats_per_bar <= SLOTS_PER_BAR:
         raise ComposerError(f"the chord level handles 1 to {SLOTS_PER_BAR} beats per bar, not {beats_per_bar}")
     n = plan.n_bars
     tonic = np.asarray(plan.key_tonic)
     cond = torch.from_numpy(chord_condition(plan))[None]
     valid = torch.ones(1, 1, n)
-    shape = (1, CHORD_CHANNELS, SLOTS_PER_BAR * n)
-    known_x = -torch.ones(shape)
-    mask = torch.zeros(shape, dtype=torch.bool)
+    shape = (batch, CHORD_CHANNELS, SLOTS_PER_BAR * n)
+    known_x = -torch.ones((1, *shape[1:]))
+    mask = torch.zeros((1, *shape[1:]), dtype=torch.bool)
     if known is not None and known_beats is not None and np.any(known_beats):
         if known.n_beats != n * beats_per_bar or len(known_beats) != known.n_beats:
             raise ComposerError(f"known chords cover {known.n_beats} beats, the form {n * beats_per_bar}")
@@ -125,16 +153,16 @@ def sample_chords(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4,
     x = run(noise.clone(), noise, known_x, mask, 0)
     if repeats:
         x = return_pass(x, known_x, mask, repeats, SLOTS_PER_BAR, steps, variation, generator, run)
-    x = x[0].numpy()
-    grid = from_chord_array(x, tonic, beats_per_bar)
+    grids = [from_chord_array(one, tonic, beats_per_bar) for one in x.numpy()]
     if known is not None and known_beats is not None:
         # exact: the known beats are copied (decoding a known slot already gives them back,
         # this also covers beats that share a slot in meters other than 4/4)
         keep = np.asarray(known_beats, dtype=bool)
-        grid = ChordGrid(np.where(keep, known.root, grid.root).astype(np.int8),
-                         np.where(keep, known.quality, grid.quality).astype(np.int8),
-                         np.where(keep, known.bass, grid.bass).astype(np.int8), beats_per_bar)
-    return grid
+        grids = [ChordGrid(np.where(keep, known.root, grid.root).astype(np.int8),
+                           np.where(keep, known.quality, grid.quality).astype(np.int8),
+                           np.where(keep, known.bass, grid.bass).astype(np.int8), beats_per_bar)
+                 for grid in grids]
+    return grids
 
 
-__all__ = ["ChordLevel", "sample_chords", "chord_repeats", "DEFAULT_VARIATION"]
+__all__ = ["ChordLevel", "sample_chords", "sample_chord_candidates", "chord_repeats", "DEFAULT_VARIATION"]

@@ -1,0 +1,106 @@
+"""``composer arrange``: a song under your melody: chords, accompaniment, bass and drums written
+for the melody of a MIDI file, its notes kept exactly (composer/harmonise.py).
+
+    composer arrange melody.mid [--form STR] [--key "A minor"] [--tempo BPM] [--meter 4/4]
+        [--seed S] [--steps K] [--candidates K] [--models DIR] [--no-bass] [--no-drums]
+        [--humanize] [--force] -o song.mid
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from composer.commands import level_progress, output_path
+from composer.errors import quote_path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from composer.harmonise import DEFAULT_CANDIDATES, MAX_CANDIDATES  # noqa: PLC0415
+
+    p = subparsers.add_parser(
+        "arrange", help="write chords, accompaniment, bass and drums under the melody of a MIDI file",
+        description="Harmonise and arrange your melody: the cascade chooses chords that fit it from "
+                    "the chord level's draws, writes the piano with the melody known, then bass and "
+                    "drums.  The melody is the track named 'Melody', else the highest "
+                    "one-note-at-a-time track (a file of one line: that line); its notes are kept "
+                    "exactly.  Meter, tempo, key and form come from the file unless given.")
+    p.add_argument("input", type=Path, help="MIDI file with the melody (.mid)")
+    p.add_argument("-o", "--output", type=output_path, required=True, help="MIDI file to write (.mid)")
+    p.add_argument("--form", default=None,
+                   help="form over the file's bars, e.g. i4A8B8A8o4 (default: the file's section "
+                        "markers, else phrases of 8 bars over the melody)")
+    p.add_argument("--key", default=None,
+                   help='key, e.g. "A minor" (default: the file\'s key signature when the melody agrees '
+                        "with it, else estimated from the melody)")
+    p.add_argument("--tempo", type=float, default=None, help="tempo in bpm, 20..400 (default: the file's)")
+    p.add_argument("--meter", default=None, help="4/4, 3/4, 2/4 or 6/8 (default: the file's)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
+    p.add_argument("--steps", type=int, default=None, help="sampler steps of the chord and accompaniment levels")
+    p.add_argument("--candidates", type=int, default=DEFAULT_CANDIDATES,
+                   help=f"chord-level draws to choose the chords from, 1..{MAX_CANDIDATES} "
+                        f"(default {DEFAULT_CANDIDATES}; 1: no choosing)")
+    p.add_argument("--models", type=Path, default=None, help="folder with the levels (default: the shipped models)")
+    p.add_argument("--no-bass", action="store_true", help="leave out the Bass track derived from the chords")
+    p.add_argument("--no-drums", action="store_true", help="leave out the Drums track of the drum level")
+    p.add_argument("--humanize", action="store_true",
+                   help="seeded human timing and dynamics for the band (the melody stays as played)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import secrets
+
+    from composer.commands.midi import check_midi_name
+    from composer.harmonise import MAX_CANDIDATES, ArrangeError, read_lead
+    from composer.io.atomic import check_writable
+    from composer.io.midi import read_midi, write_midi
+    from composer.limits import check_song_limits
+    from composer.pipeline import Composer, read_options
+
+    # Every cheap check before the models load: a bad option or file costs nothing, writes nothing.
+    out = check_midi_name(check_writable(args.output, args.force), "-o")
+    if not 1 <= args.candidates <= MAX_CANDIDATES:
+        raise ArrangeError(f"--candidates must be 1 to {MAX_CANDIDATES}, not {args.candidates}")
+    score = read_midi(args.input)
+    check_song_limits(score, quote_path(args.input), "composer arrange reads")
+    lead = read_lead(score, args.form, args.key, args.tempo, args.meter)
+    read_options(None, None, None, None, lead.meter, args.steps, seed=args.seed)
+    seed = int(secrets.randbits(31)) if args.seed is None else args.seed
+    composer = Composer.from_pretrained(args.models)
+    with level_progress() as progress:
+        song = composer.arrange(score, form=args.form, key=args.key, tempo=args.tempo, meter=args.meter,
+                                seed=seed, steps=args.steps, progress=progress, bass=not args.no_bass,
+                                humanize=args.humanize, drums=not args.no_drums, candidates=args.candidates)
+    write_midi(song, out)
+    for line in describe_arrangement(lead, song, seed):
+        print(line)
+    print(f"wrote {quote_path(out)}")
+    return 0
+
+
+def describe_arrangement(lead, song, seed: int) -> list[str]:
+    """What ``composer arrange`` (and the app) says of an arranged song: form and where it came
+    from, key, tempo, seed, the melody kept and what was left out."""
+    from composer.form import format_form  # noqa: PLC0415
+    from composer.harmonise import chord_fit  # noqa: PLC0415
+    from composer.pipeline import grid_from_score, parse_meter  # noqa: PLC0415
+
+    whence = {"option": "given", "markers": "from the file's markers", "melody": "from the melody",
+              "file": "the file's"}
+    n_bars = lead.plan.n_bars
+    grid = grid_from_score(song, n_bars, parse_meter(lead.meter).beats_per_bar)
+    fit, weight = chord_fit(grid, lead.steps, lead.meter)
+    keys = ", ".join(str(k) for k in song.key_signatures)
+    lines = [f"form {format_form(lead.plan.phrases)} ({n_bars} bars, {whence[lead.form_from]}), "
+             f"key {keys} ({whence[lead.key_from] if lead.key_from != 'melody' else 'estimated from the melody'}), "
+             f"tempo {song.tempos[0].bpm:.0f} bpm, seed {seed}",
+             f"melody: track {lead.melody.name or '(unnamed)'!r}, {len(lead.melody.notes)} notes kept exactly"
+             + (f" ({lead.off_grid} off the 16th grid: kept where they are, read at the nearest 16th)"
+                if lead.off_grid else ""),
+             f"chords: {fit.sum() / max(weight.sum(), 1e-9):.0%} of the melody on chord tones "
+             "(strong beats counted twice)"]
+    if lead.left_out:
+        names = ", ".join(repr(n) for n in lead.left_out[:6]) + (" ..." if len(lead.left_out) > 6 else "")
+        lines.append(f"left out: {names}")
+    return lines

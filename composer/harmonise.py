@@ -1,0 +1,374 @@
+"""A song under your melody: chords, accompaniment, bass and drums written for a melody you bring.
+
+    composer = Composer.from_pretrained()
+    score = composer.arrange(read_midi("melody.mid"), seed=1)      # the melody kept note for note
+
+The chord level is not conditioned on a melody (it writes chords from the form and key alone),
+so the melody is heard by choosing: :func:`harmonise` draws ``candidates`` whole-song chord
+grids from the chord level in one batch (seeded), and keeps, phrase by phrase, the candidate
+whose chords hold the most of the melody (:func:`chord_fit`: the share of the melody's
+sounding time on tones of the chord under it, the strong beats counted twice).  Every chord
+is then one the chord level wrote for that form and key, in its own progressions; the melody
+only picks among them.  The note level writes the accompaniment with the melody known (as it
+does under the melody level's melody), the bass follows the chords, the drums the band.
+
+What is read from the file (:func:`read_lead`):
+
+* the melody: the track of :func:`composer.tracks.lead_index` (the project's rule: the track
+  named "Melody", else the highest monophonic-ish one; a file of one line is that line);
+* meter, tempo map and key signatures (options override them); a key signature that the
+  melody's notes contradict (C major over a melody in E major: a DAW's default) gives way to
+  the key estimated from the melody;
+* the form: the file's section markers when they tile its bars from bar 1; else phrases of
+  8 bars (4 where 4 are left) over the bars the melody sounds, an intro and an outro for the
+  bars before and after it, and a phrase whose melody comes back gets the label it had.
+
+The melody is kept exactly: its notes (pitch, onset, duration, velocity) go into the song's
+Melody track as they are, moved only to the song's 480 ticks per quarter (a finer file's
+ticks round to the nearest 1/480 beat, as every MIDI file composer writes).  The levels read
+it on their 16th-note grid: notes off that grid (triplets, swing, a pushed note) are read at
+the nearest 16th for choosing chords and writing the accompaniment, and stay where they are in
+the song.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from composer.errors import ComposerError, FormError
+from composer.form import MAX_SONG_BARS, FormPlan, Phrase, parse_form, parse_key
+from composer.grid import STEPS_PER_BEAT
+from composer.representation.harmony import ChordGrid
+from composer.representation.pianoroll import MELODY_RANGE
+from composer.score import CHORD_QUALITIES, QUALITY_NAMES, RESOLUTION, Note, Score, TempoChange, Track
+
+DEFAULT_CANDIDATES = 16
+"""Chord grids drawn per song to choose from.  On the 74 POP909 test songs (real melody, form
+and keys; benchmarks/harmonise_fit.py) the share of strong-beat melody onsets on a chord tone
+is 0.472 for one unguided draw, 0.573 / 0.599 / 0.642 for the best per phrase of 4 / 8 / 16,
+against 0.721 for the songs' own chords.  A batch of 16 takes about six times one draw (a
+40-bar song: 0.3 s for one draw on an idle core), 8 about three times."""
+MAX_CANDIDATES = 32
+STRONG_WEIGHT = 2.0
+"""How much a melody step on a strong beat (the bar's first beat; the third of 4/4, the second
+dotted quarter of 6/8) counts against one elsewhere in :func:`chord_fit`."""
+PHRASE_BARS = 8
+"""Phrase length of a form read from the melody (4 where 4 bars are left)."""
+SAME_PHRASE = 0.75
+"""A phrase whose 16th steps agree with an earlier phrase's (same pitch class, or both silent)
+on at least this share takes that phrase's label (a returning melody, a returning section)."""
+
+
+class ArrangeError(ComposerError):
+    """A file or option that cannot be arranged (no melody, an unsupported meter ...)."""
+
+
+@dataclass(frozen=True)
+class Lead:
+    """A melody to arrange, read from a file (:func:`read_lead`).
+
+    melody: the melody track, kept exactly (at :data:`composer.score.RESOLUTION`), named as
+    the file named it; steps: its notes on the 16th grid, ``int32 [n, 4]`` (start, duration,
+    pitch, velocity), one voice, what the levels read; off_grid: how many of its notes start
+    or end off that grid; plan: form and keys; meter: "4/4", "3/4", "2/4" or "6/8"; tempos: the
+    tempo map; form_from / key_from: where they came from ("option", "markers", "melody";
+    "option", "file", "melody"); left_out: the names of the file's other tracks."""
+
+    melody: Track
+    steps: np.ndarray
+    off_grid: int
+    plan: FormPlan
+    meter: str
+    tempos: tuple[TempoChange, ...]
+    form_from: str
+    key_from: str
+    left_out: tuple[str, ...]
+
+
+# ---------------------------------------------------------------------------- reading a file
+def read_lead(score: Score, form: str | None = None, key: str | None = None, tempo: float | None = None,
+              meter: str | None = None) -> Lead:
+    """The melody of ``score`` and what the cascade needs around it; options (as ``composer
+    generate`` takes them) override the file.  Raises :class:`ArrangeError` (one line)."""
+    from composer.limits import check_tempo  # noqa: PLC0415
+    from composer.pipeline import parse_meter  # noqa: PLC0415
+    from composer.tracks import lead_index  # noqa: PLC0415
+
+    index = lead_index(score)
+    if index is None:
+        raise ArrangeError("no melody found: name the melody's track \"Melody\", or give a file whose "
+                           "melody is its highest one-note-at-a-time track")
+    meter_text = meter if meter is not None else _file_meter(score)
+    try:
+        m = parse_meter(meter_text)
+    except ComposerError as err:
+        if meter is not None:
+            raise
+        raise ArrangeError(f"the file is in {meter_text}, a meter composer does not write: give --meter "
+                           "(4/4, 3/4, 2/4 or 6/8) to read it in one") from None
+    if tempo is not None:
+        check_tempo(tempo)
+    src = score.tracks[index]
+    notes = tuple(Note(_tick(n.start_tick, score.resolution),
+                              max(1, _tick(n.end_tick, score.resolution) - _tick(n.start_tick, score.resolution)),
+                         n.pitch, n.velocity) for n in src.notes)
+    melody = Track(src.name, src.program, False, notes)
+    step = RESOLUTION // STEPS_PER_BEAT
+    steps, off_grid = melody_steps(notes, step)
+    bar_ticks = m.steps_per_bar * step
+    n_bars = -(-max(n.end_tick for n in notes) // bar_ticks)
+    phrases, form_from = _phrases(score, form, n_bars, steps, m.steps_per_bar)
+    n_bars = sum(p.n_bars for p in phrases)
+    if n_bars > MAX_SONG_BARS:
+        raise ArrangeError(f"the melody lasts {n_bars} bars of {meter_text}; a song has at most {MAX_SONG_BARS}")
+    tonic, mode, key_from = _keys(score, key, steps, n_bars, bar_ticks)
+    tempos = ((TempoChange.from_bpm(0, tempo),) if tempo is not None
+              else tuple(TempoChange(_tick(t.tick, score.resolution), t.us_per_quarter) for t in score.tempos)
+              or (TempoChange.from_bpm(0, 120.0),))           # a file without a tempo plays at 120
+    left_out = tuple(t.name or f"Track {i + 1}" for i, t in enumerate(score.tracks) if i != index and t.notes)
+    return Lead(melody, steps, off_grid, FormPlan(tuple(phrases), tonic, mode), meter_text, tempos, form_from,
+                key_from, left_out)
+
+
+def _tick(tick: int, resolution: int) -> int:
+    """A tick of a file at ``resolution`` on the song's :data:`RESOLUTION` (nearest tick)."""
+    return (tick * RESOLUTION + resolution // 2) // resolution
+
+
+def _file_meter(score: Score) -> str:
+    meters = {(t.numerator, t.denominator) for t in score.time_signatures}
+    if len(meters) > 1:
+        later = sorted(score.time_signatures, key=lambda t: t.tick)[1]
+        raise ArrangeError(f"the file changes meter (to {later.numerator}/{later.denominator} at bar "
+                           f"{score.tick_to_bar(later.tick) + 1}); arrange writes one meter: give --meter")
+    return "4/4" if not meters else "{}/{}".format(*meters.pop())
+
+
+def melody_steps(notes: tuple[Note, ...], step: int) -> tuple[np.ndarray, int]:
+    """(the notes on the 16th grid as one voice ``int32 [n, 4]``, how many were off it): each
+    onset and end at the nearest 16th, at least one 16th long; of notes that start together
+    the highest is kept and a note ends where the next begins (the sung line)."""
+    from composer.pipeline import monophonic  # noqa: PLC0415
+
+    rows = []
+    off = 0
+    for n in notes:
+        off += bool(n.start_tick % step or n.end_tick % step)
+        start = (n.start_tick + step // 2) // step
+        end = (n.end_tick + step // 2) // step
+        rows.append((start, max(1, end - start), n.pitch, n.velocity))
+    return monophonic(np.asarray(rows, np.int32).reshape(-1, 4)), off
+
+
+def _phrases(score: Score, form: str | None, n_bars: int, steps: np.ndarray,
+             steps_per_bar: int) -> tuple[list[Phrase], str]:
+    """The song's phrases and where they came from: the ``form`` option (which must cover the
+    melody's bars), the file's section markers (when they tile its bars from bar 1 and hold
+    the melody), else :func:`melody_form`."""
+    if form is not None:
+        phrases = list(parse_form(form))
+        covered = sum(p.n_bars for p in phrases)
+        if covered < n_bars:
+            raise FormError(f"the form {form!r} has {covered} bars but the melody lasts {n_bars}: "
+                            "give a form of that many bars, or leave it out")
+        return phrases, "option"
+    sections = sorted(score.sections)
+    bar, phrases = 0, []
+    for s in sections:
+        if s.start_bar != bar or not (len(s.label) == 1 and s.label.isascii() and s.label.isalpha()):
+            break
+        phrases.append(Phrase(s.label, s.n_bars))
+        bar += s.n_bars
+    else:
+        if phrases and bar >= n_bars:
+            return phrases, "markers"
+    return melody_form(steps, n_bars, steps_per_bar), "melody"
+
+
+def melody_form(steps: np.ndarray, n_bars: int, steps_per_bar: int) -> list[Phrase]:
+    """Phrases for a melody with no form: an intro ``i`` over the bars before its first note,
+    an outro ``o`` after its last, and between them phrases of :data:`PHRASE_BARS` bars (4 where
+    4 are left; fewer than 4 left join the phrase before).  A phrase whose melody agrees with
+    an earlier one of the same length (:data:`SAME_PHRASE`) takes its label; new material
+    takes the next letter (A, B, C ...)."""
+    n_steps = n_bars * steps_per_bar
+    pc = np.full(n_steps, -1, np.int64)
+    for s, d, p, _ in steps:
+        pc[s:min(s + d, n_steps)] = p % 12
+    sounding = np.nonzero(pc.reshape(n_bars, steps_per_bar).max(axis=1) >= 0)[0]
+    first, last = int(sounding[0]), int(sounding[-1]) + 1
+    lengths = []
+    left = last - first
+    while left > 0:
+        take = PHRASE_BARS if left >= PHRASE_BARS else left
+        if left - take in (1, 2, 3):   # (a remainder too short for a phrase joins this one)
+            take = left
+        lengths.append(take)
+        left -= take
+    phrases = [Phrase("i", first)] if first else []
+    seen: list[tuple[str, int, np.ndarray]] = []
+    bar = first
+    for length in lengths:
+        part = pc[bar * steps_per_bar:(bar + length) * steps_per_bar]
+        label = None
+        for old_label, old_length, old in seen:
+            if old_length == length and np.mean(old == part) >= SAME_PHRASE:
+                label = old_label
+                break
+        if label is None:
+            used = {lab for lab, _, _ in seen}
+            label = next((c for c in "ABCDEFGHJKLMNPQRSTUVWYZ" if c not in used), "A")
+        seen.append((label, length, part))
+        phrases.append(Phrase(label, length))
+        bar += length
+    if last < n_bars:
+        phrases.append(Phrase("o", n_bars - last))
+    return phrases
+
+
+def _melody_key(steps: np.ndarray) -> tuple[int, int]:
+    """The key of a melody: the Krumhansl-Kessler profile that best fits its pitch classes
+    weighted by duration; ties to the key whose tonic is its last note."""
+    from composer.chart import key_of_weights  # noqa: PLC0415
+
+    weight = np.bincount(steps[:, 2] % 12, weights=steps[:, 1], minlength=12)
+    last = int(steps[-1, 2] % 12)
+    return key_of_weights(weight, lambda tonic, mode: tonic == last)
+
+
+def _signature(tonic: int, mode: int) -> int:
+    """The key signature of a key as its major tonic (A minor and C major: 0)."""
+    return (tonic + 3 * mode) % 12
+
+
+def _keys(score: Score, key: str | None, steps: np.ndarray, n_bars: int,
+          bar_ticks: int) -> tuple[tuple[int, ...], tuple[int, ...], str]:
+    """(tonic per bar, mode per bar, where from): the ``key`` option; the file's key signatures
+    (several: a modulating song, taken as written; one: taken when the melody's estimated key
+    has the same signature, else the estimate: a signature the notes contradict is a default
+    the file was saved with); else the key estimated from the melody."""
+    if key is not None:
+        tonic, mode = parse_key(key)
+        return (tonic,) * n_bars, (mode,) * n_bars, "option"
+    estimate = _melody_key(steps)
+    keys = sorted(score.key_signatures, key=lambda k: k.tick)
+    distinct = {(k.tonic, k.mode) for k in keys}
+    if len(distinct) > 1 or (len(distinct) == 1 and _signature(keys[0].tonic, keys[0].mode == "minor")
+                             == _signature(*estimate)):
+        tonic, mode = [], []
+        for bar in range(n_bars):
+            tick = bar * bar_ticks
+            k = next((k for k in reversed(keys) if _tick(k.tick, score.resolution) <= tick), keys[0])
+            tonic.append(k.tonic)
+            mode.append(1 if k.mode == "minor" else 0)
+        return tuple(tonic), tuple(mode), "file"
+    return (estimate[0],) * n_bars, (estimate[1],) * n_bars, "melody"
+
+
+# ---------------------------------------------------------------------------- choosing chords
+def chord_tones(grid: ChordGrid) -> np.ndarray:
+    """bool [n_beats, 12]: the pitch classes of each beat's chord, bass included (none for N.C.)."""
+    table = np.zeros((grid.n_beats, 12), bool)
+    for b, (root, quality, bass) in enumerate(zip(grid.root, grid.quality, grid.bass)):
+        if root >= 0 and quality >= 0:
+            table[b, [(int(root) + i) % 12 for i in CHORD_QUALITIES[QUALITY_NAMES[int(quality)]]]] = True
+            table[b, int(bass if bass >= 0 else root)] = True
+    return table
+
+
+def step_weights(n_bars: int, meter: str) -> np.ndarray:
+    """float [n_bars * steps per bar]: :data:`STRONG_WEIGHT` on the steps of a strong beat
+    (the bar's first beat; the third of 4/4; the second dotted quarter of 6/8), 1 elsewhere."""
+    from composer.pipeline import parse_meter  # noqa: PLC0415
+
+    m = parse_meter(meter)
+    pos = np.arange(m.steps_per_bar)
+    strong = pos < STEPS_PER_BEAT
+    if (m.numerator, m.denominator) in ((4, 4), (6, 8)):
+        half = m.steps_per_bar // 2
+        strong |= (pos >= half) & (pos < half + STEPS_PER_BEAT)
+    return np.tile(np.where(strong, STRONG_WEIGHT, 1.0), n_bars)
+
+
+def chord_fit(grid: ChordGrid, steps: np.ndarray, meter: str) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, weight), each float [n_bars]: per bar, the weighted 16th steps where the melody
+    (step notes ``steps``) sounds a tone of the chord under it, and the weighted steps where
+    it sounds at all (:func:`step_weights`); fit / weight is the share 0..1."""
+    n_bars = grid.n_bars
+    spb = grid.beats_per_bar * STEPS_PER_BEAT
+    pc = np.full(n_bars * spb, -1, np.int64)
+    for s, d, p, _ in steps:
+        pc[s:min(s + d, len(pc))] = p % 12
+    w = step_weights(n_bars, meter)
+    sounding = pc >= 0
+    tones = chord_tones(grid)[np.arange(len(pc)) // STEPS_PER_BEAT]
+    hit = sounding & tones[np.arange(len(pc)), np.maximum(pc, 0)]
+    return (np.add.reduceat(w * hit, np.arange(0, len(pc), spb)),
+            np.add.reduceat(w * sounding, np.arange(0, len(pc), spb)))
+
+
+def choose_chords(candidates: list[ChordGrid], steps: np.ndarray, plan: FormPlan,
+                  meter: str) -> tuple[ChordGrid, np.ndarray]:
+    """(the grid made of, per phrase, the candidate whose chords fit the melody best, the
+    chosen candidate's index per phrase); ties go to the earlier candidate, a phrase without
+    melody keeps the first candidate's chords (so its neighbours' join is the model's own when
+    it can be)."""
+    fits = np.stack([chord_fit(c, steps, meter)[0] for c in candidates])     # [k, n_bars]
+    bpb = candidates[0].beats_per_bar
+    root, quality, bass = (np.array(getattr(candidates[0], f)) for f in ("root", "quality", "bass"))
+    chosen = []
+    for start, phrase in zip(plan.phrase_starts(), plan.phrases):
+        best = int(np.argmax(fits[:, start:start + phrase.n_bars].sum(axis=1)))
+        chosen.append(best)
+        beats = slice(int(start) * bpb, (int(start) + phrase.n_bars) * bpb)
+        for arr, field in ((root, "root"), (quality, "quality"), (bass, "bass")):
+            arr[beats] = getattr(candidates[best], field)[beats]
+    return ChordGrid(root, quality, bass, bpb), np.asarray(chosen)
+
+
+def harmonise(chord_level, plan: FormPlan, steps: np.ndarray, meter: str, generator: torch.Generator,
+              candidates: int = DEFAULT_CANDIDATES, sampler_steps: int = 20, variation: float = 0.5,
+              progress: Callable[[int, int], None] | None = None) -> ChordGrid:
+    """Chords for the melody ``steps`` (step notes, absolute pitches) over ``plan``:
+    ``candidates`` grids of the chord level (one batch, from ``generator``), kept per phrase by
+    :func:`choose_chords`."""
+    from composer.levels.chords import sample_chord_candidates  # noqa: PLC0415
+    from composer.pipeline import parse_meter  # noqa: PLC0415
+
+    if not 1 <= int(candidates) <= MAX_CANDIDATES:
+        raise ArrangeError(f"candidates must be 1 to {MAX_CANDIDATES}, not {candidates}")
+    drawn = sample_chord_candidates(chord_level, plan, parse_meter(meter).beats_per_bar, k=int(candidates),
+                                    generator=generator, steps=sampler_steps, variation=variation,
+                                    progress=progress)
+    return choose_chords(drawn, steps, plan, meter)[0]
+
+
+def conditioning_melody(steps: np.ndarray, shift: int) -> np.ndarray:
+    """The melody as the note level reads it: in C (``shift``), moved by whole octaves so that
+    its middle sits in the melody range, and a note still outside folded in by octaves."""
+    notes = np.array(steps, dtype=np.int64).reshape(-1, 4)
+    notes[:, 2] += shift
+    if len(notes):
+        middle = float(np.median(notes[:, 2]))
+        centre = (MELODY_RANGE.low + MELODY_RANGE.high) / 2
+        notes[:, 2] += 12 * int(round((centre - middle) / 12))
+        notes[:, 2] = MELODY_RANGE.fold(notes[:, 2])
+    return notes
+
+
+def with_lead(score: Score, lead: Lead) -> Score:
+    """``score`` with its Melody track replaced by the user's notes exactly (named "Melody",
+    so that every reader finds it, on the user's program) and the file's tempo map."""
+    from composer.tracks import MELODY  # noqa: PLC0415
+
+    melody = Track(MELODY, lead.melody.program, False, lead.melody.notes)
+    return score.replace(tracks=tuple(melody if t.name == MELODY else t for t in score.tracks),
+                         tempos=lead.tempos).validate()
+
+
+__all__ = ["ArrangeError", "Lead", "read_lead", "melody_steps", "melody_form", "chord_tones", "step_weights",
+           "chord_fit", "choose_chords", "harmonise", "conditioning_melody", "with_lead", "DEFAULT_CANDIDATES",
+           "MAX_CANDIDATES", "STRONG_WEIGHT", "PHRASE_BARS", "SAME_PHRASE"]

@@ -1,0 +1,168 @@
+"""Your melody arranged (composer/harmonise.py, `composer arrange`): the fit that chooses the
+chords, the choice per phrase, what is read from a file, and the melody kept note for note."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from composer.cli import main
+from composer.form import FormPlan, Phrase, parse_form
+from composer.harmonise import (ArrangeError, choose_chords, chord_fit, melody_form, melody_steps, read_lead,
+                                step_weights)
+from composer.io.midi import read_midi, write_midi
+from composer.levels.chords import sample_chord_candidates
+from composer.representation.harmony import ChordGrid
+from composer.score import KeySignature, Note, Score, TempoChange, TimeSignature, Track
+from test_pipeline import tiny_composer
+
+C, AM, G = (0, 0, 0), (9, 1, 9), (7, 0, 7)   # root, quality index (0 maj, 1 min), bass
+
+
+def grid(*bars: tuple[int, int, int]) -> ChordGrid:
+    """One chord per 4/4 bar."""
+    arr = np.array([chord for chord in bars for _ in range(4)], dtype=np.int8)
+    return ChordGrid(arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy(), 4)
+
+
+def test_strong_beats_are_the_first_and_third_of_four_four():
+    w = step_weights(1, "4/4")
+    assert w.tolist() == [2.0] * 4 + [1.0] * 4 + [2.0] * 4 + [1.0] * 4
+    assert step_weights(1, "3/4").tolist() == [2.0] * 4 + [1.0] * 8
+    assert step_weights(1, "6/8").tolist() == [2.0] * 4 + [1.0] * 2 + [2.0] * 4 + [1.0] * 2
+
+
+def test_chord_fit_counts_melody_time_on_chord_tones():
+    # bar 1 over C: E for a half note (tone, strong beat 1), F for a half note (not, beat 3)
+    # bar 2 over Am: A a whole note (tone); bar 3: a rest
+    steps = np.array([[0, 8, 64, 80], [8, 8, 65, 80], [16, 16, 69, 80]])
+    fit, weight = chord_fit(grid(C, AM, C), steps, "4/4")
+    assert weight.tolist() == [24.0, 24.0, 0.0]
+    assert fit.tolist() == [12.0, 24.0, 0.0]       # E: 4 strong steps * 2 + 4 weak
+    fit, _ = chord_fit(grid(AM, C, C), steps, "4/4")
+    assert fit.tolist() == [12.0, 0.0, 0.0]        # E is a tone of Am too, F of neither, A not of C
+
+
+def test_each_phrase_keeps_its_best_fitting_candidate():
+    steps = np.array([[0, 16, 60, 80], [16, 16, 67, 80], [32, 16, 69, 80], [48, 16, 64, 80]])  # C G A E
+    plan = FormPlan(parse_form("A2B2"), (0,) * 4, (0,) * 4)
+    first, second = grid(C, G, C, C), grid(AM, AM, AM, AM)
+    chosen, which = choose_chords([first, second], steps, plan, "4/4")
+    assert which.tolist() == [0, 1]                # C G fits phrase A; Am Am fits A E
+    assert chosen.root.tolist() == [0] * 4 + [7] * 4 + [9] * 8
+    # a tie goes to the earlier candidate
+    assert choose_chords([second, second], steps, plan, "4/4")[1].tolist() == [0, 0]
+
+
+def test_chord_candidates_are_seeded_and_differ():
+    composer = tiny_composer()
+    plan = FormPlan(parse_form("A4"), (0,) * 4, (0,) * 4)
+    draw = [sample_chord_candidates(composer.chord_level, plan, 4, k=3, generator=torch.Generator().manual_seed(1),
+                                    steps=2) for _ in range(2)]
+    assert all(a.equals(b) for a, b in zip(*draw)) and len(draw[0]) == 3
+    assert not draw[0][0].equals(draw[0][1])
+
+
+def test_a_form_from_the_melody_intro_returns_and_outro():
+    phrase = [[s * 4, 4, 60 + s % 5, 80] for s in range(32)]                 # 8 bars of quarter notes
+    other = [[s * 4, 4, 67 - s % 3, 80] for s in range(16)]                  # 4 bars of something else
+    steps = np.array([[r[0] + 2 * 16] + r[1:] for r in phrase]               # bars 3-10
+                     + [[r[0] + 10 * 16] + r[1:] for r in phrase]            # bars 11-18: it returns
+                     + [[r[0] + 18 * 16] + r[1:] for r in other])            # bars 19-22
+    assert melody_form(steps, 24, 16) == [Phrase("i", 2), Phrase("A", 8), Phrase("A", 8), Phrase("B", 4),
+                                          Phrase("o", 2)]
+    # 11 bars of melody: 8, then 3 too few for a phrase join it
+    assert melody_form(steps[:44], 13, 16) == [Phrase("i", 2), Phrase("A", 11)]
+
+
+def melody_file(key=(KeySignature(0, 0, "major"),), resolution=960, meter=(4, 4)) -> Score:
+    """An E major line with a triplet (off the 16th grid) at a file's own resolution, a tempo
+    change, and a piano track under it."""
+    q = resolution
+    notes = [Note(0, q, 64, 90), Note(q, q, 68, 70), Note(2 * q, q, 71, 80), Note(3 * q, q, 76, 100)]
+    notes += [Note(4 * q + i * q // 3, q // 3, p, 60) for i, p in enumerate((75, 73, 71))]   # a triplet
+    notes += [Note(5 * q, 3 * q, 64, 90), Note(8 * q, 2 * q, 66, 80), Note(10 * q, 2 * q, 63, 80),
+              Note(12 * q, 4 * q, 64, 85)]
+    piano = [Note(b * 4 * q, 4 * q, p, 50) for b in range(4) for p in (40, 47, 52)]
+    return Score(resolution=resolution, tempos=(TempoChange.from_bpm(0, 90), TempoChange.from_bpm(8 * q, 100)),
+                 time_signatures=(TimeSignature(0, *meter),), key_signatures=key,
+                 tracks=(Track("Lead vox", 54, False, tuple(notes)), Track("Keys", 0, False, tuple(piano))))
+
+
+def test_reading_a_file_keeps_the_melody_and_finds_its_key():
+    score = melody_file()
+    lead = read_lead(score)
+    assert lead.melody.name == "Lead vox" and lead.left_out == ("Keys",)
+    # at 480 ticks per quarter, every note where it was (960 -> 480: halved exactly)
+    assert [(n.start_tick, n.duration_ticks, n.pitch, n.velocity) for n in lead.melody.notes] == [
+        (n.start_tick // 2, n.duration_ticks // 2, n.pitch, n.velocity) for n in score.tracks[0].notes]
+    assert lead.off_grid == 3                     # the triplet; on the grid at its nearest 16ths
+    assert lead.steps[4:7, :2].tolist() == [[16, 1], [17, 2], [19, 1]]
+    # the file says C major (a default), the notes are in E major: the estimate wins
+    assert lead.key_from == "melody" and set(lead.plan.key_tonic) == {4} and set(lead.plan.key_mode) == {0}
+    assert [t.bpm for t in lead.tempos] == pytest.approx([90, 100])
+    assert lead.plan.n_bars == 4 and lead.form_from == "melody"
+    # a signature the notes agree with is the file's word; options override it all
+    assert read_lead(melody_file((KeySignature(0, 1, "minor"),))).key_from == "file"
+    given = read_lead(score, form="A4B4", key="B major", tempo=70, meter="2/4")    # 2/4: 8 bars
+    assert given.plan.form == "A4B4" and set(given.plan.key_tonic) == {11} and given.form_from == "option"
+    assert [t.bpm for t in given.tempos] == pytest.approx([70]) and given.meter == "2/4"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s.replace(tracks=(s.tracks[1],)), "no melody found"),
+    (lambda s: s.replace(time_signatures=(TimeSignature(0, 5, 4),)), "the file is in 5/4"),
+    (lambda s: s.replace(time_signatures=(TimeSignature(0, 4, 4), TimeSignature(3840, 3, 4))),
+     "the file changes meter (to 3/4 at bar 2)"),
+])
+def test_a_file_that_cannot_be_arranged_is_one_line(change, message):
+    with pytest.raises(ArrangeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_lead(change(melody_file()))
+
+
+def test_the_song_keeps_the_melody_note_for_note():
+    composer = tiny_composer()
+    score = melody_file(resolution=480)
+    song = composer.arrange(score, seed=4, steps=2, candidates=3)
+    mel = song.track("Melody")
+    assert mel.notes == score.tracks[0].notes and mel.program == 54
+    assert [t.name for t in song.tracks] == ["Melody", "Piano RH", "Piano LH", "Bass"]
+    assert song.track("Piano RH").notes and song.chords and [t.bpm for t in song.tempos] == pytest.approx([90, 100])
+    assert str(song.key_signatures[0]) == "E major"
+    assert composer.arrange(score, seed=4, steps=2, candidates=3) == song      # seeded
+    # humanized, the band moves and the melody does not
+    human = composer.arrange(score, seed=4, steps=2, candidates=3, humanize=True)
+    assert human.track("Melody").notes == mel.notes and human.track("Piano RH") != song.track("Piano RH")
+
+
+def test_arrange_on_the_command_line(tmp_path, capsys):
+    from reliability_fixtures import save_tiny_models
+
+    models = save_tiny_models(tmp_path / "models")
+    src = tmp_path / "melody.mid"
+    write_midi(melody_file(), src)
+    out = tmp_path / "song.mid"
+    assert main(["arrange", str(src), "--models", str(models), "--seed", "3", "--steps", "2",
+                 "--candidates", "2", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "form A4 (4 bars, from the melody), key E major (estimated from the melody)" in text
+    assert "melody: track 'Lead vox', 11 notes kept exactly (3 off the 16th grid" in text
+    assert "left out: 'Keys'" in text and "of the melody on chord tones" in text
+    song = read_midi(out)
+    assert [(n.start_tick, n.duration_ticks, n.pitch) for n in song.track("Melody").notes] == [
+        (n.start_tick // 2, n.duration_ticks // 2, n.pitch) for n in melody_file().tracks[0].notes]
+    again = tmp_path / "again.mid"
+    assert main(["arrange", str(src), "--models", str(models), "--seed", "3", "--steps", "2",
+                 "--candidates", "2", "-o", str(again)]) == 0
+    assert again.read_bytes() == out.read_bytes()
+    capsys.readouterr()
+    drums_only = tmp_path / "drums.mid"
+    write_midi(Score(tracks=(Track("Drums", 0, True, (Note(0, 120, 36),)),)), drums_only)
+    for args, message in [([str(drums_only)], "no melody found"),
+                          ([str(src), "--form", "A2"], "the form 'A2' has 2 bars but the melody lasts 4"),
+                          ([str(src), "--candidates", "0"], "--candidates must be 1 to 32"),
+                          ([str(tmp_path / "none.mid")], "no such file")]:
+        assert main(["arrange", *args, "--models", str(models), "-o", str(tmp_path / "x.mid")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "x.mid").exists()
