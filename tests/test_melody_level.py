@@ -241,6 +241,30 @@ def test_rest_bias_trades_rests_for_notes_and_zero_is_the_nets_own_line():
     assert plain.tolist() != sample_melody(level, ctx, gen(), steps=4, cadence_guidance=3.0).tolist()
 
 
+def test_guidance_batch_only_when_a_free_step_is_guided():
+    """The unconditional item is run only where guidance moves a step the sampler writes:
+    with every cadence bar known, the net sees one item and the line is the same."""
+    level = _level()
+    ctx = _ctx("A2B2")
+    batches = []
+    hook = level.model.register_forward_hook(lambda m, args, out: batches.append(out.shape[0]))
+    gen = lambda: torch.Generator().manual_seed(7)   # noqa: E731
+    known = np.full(ctx.n_steps, ONSET + 10)
+    cadence = cadence_steps(ctx)
+    sample_melody(level, ctx, gen(), steps=2, repeat=False, cadence_guidance=3.0)
+    assert set(batches) == {2}      # free cadence bars: both items
+    batches.clear()
+    guided = sample_melody(level, ctx, gen(), steps=2, repeat=False, cadence_guidance=3.0,
+                           known=known, mask=cadence)
+    assert set(batches) == {1}
+    batches.clear()
+    plain = sample_melody(level, ctx, gen(), steps=2, repeat=False, cadence_guidance=1.0,
+                          known=known, mask=cadence)
+    hook.remove()
+    assert set(batches) == {1}
+    assert guided.tolist() == plain.tolist() and (guided[cadence] == ONSET + 10).all()
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_training_on_cuda_keeps_the_songs_there(prepared, tmp_path):

@@ -169,7 +169,10 @@ def _denoise(level: MelodyLevel, cond: torch.Tensor, known: torch.Tensor, mask: 
     model = level.model
     known_in = known * mask
     uncond = None
-    if bool((guidance != 1.0).any()):
+    # the unconditional batch item is needed only where guidance moves a step the sampler
+    # is free to write: known steps take their known values (and enter the line prior as
+    # certain), so a second pass that regenerates no cadence bar runs one item, not two
+    if bool(((guidance != 1.0) & (mask < 0.5)).any()):
         uncond = cond.clone()
         uncond[:, CHORD_CHANNELS] = 0
 
