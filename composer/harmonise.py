@@ -189,8 +189,8 @@ def _phrases(score: Score, form: str | None, n_bars: int, steps: np.ndarray,
 
 
 def melody_form(steps: np.ndarray, n_bars: int, steps_per_bar: int) -> list[Phrase]:
-    """Phrases for a melody with no form: an intro ``i`` over the bars before its first note,
-    an outro ``o`` after its last, and between them phrases of :data:`PHRASE_BARS` bars (4 where
+    """Phrases for a melody with no form: an intro ``i`` over the bars before its first note
+    (a pickup in the second half of a bar ends the intro), an outro ``o`` after its last, and between them phrases of :data:`PHRASE_BARS` bars (4 where
     4 are left; fewer than 4 left join the phrase before).  A phrase whose melody agrees with
     an earlier one of the same length (:data:`SAME_PHRASE`) takes its label; new material
     takes the next letter (A, B, C ...)."""
@@ -198,8 +198,11 @@ def melody_form(steps: np.ndarray, n_bars: int, steps_per_bar: int) -> list[Phra
     pc = np.full(n_steps, -1, np.int64)
     for s, d, p, _ in steps:
         pc[s:min(s + d, n_steps)] = p % 12
-    sounding = np.nonzero(pc.reshape(n_bars, steps_per_bar).max(axis=1) >= 0)[0]
+    bars = pc.reshape(n_bars, steps_per_bar)
+    sounding = np.nonzero(bars.max(axis=1) >= 0)[0]
     first, last = int(sounding[0]), int(sounding[-1]) + 1
+    if first + 1 < last and bars[first, :steps_per_bar // 2].max() < 0:
+        first += 1   # a pickup in the second half of a bar leads into the phrase of the next bar
     lengths = []
     left = last - first
     while left > 0:
@@ -347,14 +350,17 @@ def harmonise(chord_level, plan: FormPlan, steps: np.ndarray, meter: str, genera
 
 
 def conditioning_melody(steps: np.ndarray, shift: int) -> np.ndarray:
-    """The melody as the note level reads it: in C (``shift``), moved by whole octaves so that
-    its middle sits in the melody range, and a note still outside folded in by octaves."""
+    """The melody as the note level reads it: in C (``shift``), where it sounds (the piano is
+    written around the melody's real register), unless its middle lies outside the melody
+    range's inner two octaves: then moved by whole octaves into them (a line written for a bass
+    clarinet is read as a singer's); a note still outside the range is folded in by octaves."""
     notes = np.array(steps, dtype=np.int64).reshape(-1, 4)
     notes[:, 2] += shift
     if len(notes):
         middle = float(np.median(notes[:, 2]))
-        centre = (MELODY_RANGE.low + MELODY_RANGE.high) / 2
-        notes[:, 2] += 12 * int(round((centre - middle) / 12))
+        low, high = MELODY_RANGE.low + 12, MELODY_RANGE.high - 12
+        if not low <= middle <= high:
+            notes[:, 2] += 12 * int(np.ceil((low - middle) / 12) if middle < low else -np.ceil((middle - high) / 12))
         notes[:, 2] = MELODY_RANGE.fold(notes[:, 2])
     return notes
 

@@ -673,3 +673,28 @@ def test_zoom_draws_the_view_wider_once_per_version(ctx, session):
     act.regenerate(ctx, session, section=1, seed=2, steps=2, audio=False)
     new_path, new_roll = act.zoom_view(session, 3)
     assert new_path != path and new_roll.song != roll.song
+
+
+def test_harmonise_an_opened_melody_then_change_a_section_and_undo(ctx, session, tmp_path):
+    path = tmp_path / "tune.mid"
+    lead = tuple(Note(i * 480, 480, 64 + (0, 4, 7, 12, 7, 4, 0, 2)[i % 8], 90) for i in range(32))   # 8 bars
+    write_midi(Score(tracks=(Track("Flute", 73, False, lead),)), path)
+    opened = act.open_midi(ctx, session, path)
+    assert not opened.editable
+    v = act.arrange(ctx, session, seed=2, steps=2, audio=False)
+    assert v.score.track("Melody").notes == lead and v.editable and v.seed == 2
+    assert [t.name for t in v.score.tracks] == ["Melody", "Piano RH", "Piano LH", "Bass"] and v.score.chords
+    assert "**Under the melody of tune** melody: track 'Flute', 32 notes kept exactly" in v.summary
+    assert read_midi(v.midi_path).track("Melody").notes == lead
+    # A song like a composed one: a section rewritten, then undone back to the file.
+    new = act.regenerate(ctx, session, section=1, seed=1, steps=2, audio=False)
+    assert new.score.chords == v.score.chords and "section 1" in new.summary
+    assert act.undo(session) is v and act.undo(session) is opened
+    # A file with no melody to harmonise: one line, and the song stays.
+    write_midi(Score(tracks=(Track("Drums", 0, True, (Note(0, 120, 36),)),)), tmp_path / "drums.mid")
+    act.open_midi(ctx, session, tmp_path / "drums.mid")
+    with pytest.raises(ComposerError, match="no melody found"):
+        act.arrange(ctx, session, seed=2, steps=2, audio=False)
+    with pytest.raises(ComposerError, match="Seed must be a whole number"):
+        act.arrange(ctx, session, seed=-1, steps=2, audio=False)
+    assert session.current.name == "drums" and len(session.history) == 2   # (the tune, the drums)

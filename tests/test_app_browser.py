@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -673,3 +674,53 @@ def test_gradio_client_takes_drums_off_and_new_drums(server, tmp_path):
     assert "the whole song: new drums, seed 3" in summary_text
     with pytest.raises(gradio_client.exceptions.AppError, match="Takes must be a whole number from 1 to 4, not 5"):
         client.predict(takes=5, api_name="/takes")
+
+
+def test_harmonise_an_uploaded_melody_then_undo(page, tmp_path):
+    src = tmp_path / "upload.mid"
+    _upload_song(src)
+    page.get_by_label("Render audio").uncheck()   # (Compose's box: Harmonise follows it)
+    page.get_by_role("tab", name="Open a MIDI file").click()
+    before = view_src(page)
+    page.locator("#midi-in input[type=file]").set_input_files(str(src))
+    page.wait_for_function("b => { const i = document.querySelector('#view img');"
+                           " return i && i.getAttribute('src') !== b; }", arg=before)
+    uploaded = view_src(page)
+    page.locator("#arrange-seed textarea, #arrange-seed input").first.fill("4")
+    click_and_wait_for_view(page, "#harmonise")
+    assert "Under the melody of upload" in summary(page) and "16 notes kept exactly" in summary(page)
+    song = read_midi(download(page, ".mid", tmp_path))
+    lead = read_midi(src).track("Lead").notes
+    assert [(n.start_tick, n.duration_ticks, n.pitch) for n in song.track("Melody").notes] == [
+        (n.start_tick, n.duration_ticks, n.pitch) for n in lead]
+    assert [t.name for t in song.tracks][:4] == ["Melody", "Piano RH", "Piano LH", "Bass"] and song.chords
+    assert [(s.label, s.n_bars) for s in song.sections] == [("A", 4)]       # the file's marker
+    # A song like a composed one: its section can be picked and rewritten, and Undo brings the file back.
+    assert page.locator("#section input").input_value().startswith("1. ")
+    assert not page.locator("#regenerate").is_disabled()
+    assert click_and_wait_for_view(page, "#undo") == uploaded
+
+
+def test_gradio_client_arrange(server, tmp_path):
+    gradio_client = pytest.importorskip("gradio_client")
+    client = gradio_client.Client(server.url, verbose=False, download_files=str(tmp_path))
+    src = tmp_path / "tune.mid"
+    _upload_song(src)
+    midi, audio, view, text = client.predict(midi=gradio_client.handle_file(str(src)), seed=5, audio=False,
+                                             api_name="/arrange")
+    song = read_midi(midi)
+    assert song.track("Melody").notes == read_midi(src).track("Lead").notes and song.chords
+    assert audio is None and Path(view).read_bytes()[:4] == b"\x89PNG"
+    assert "Under the melody of tune" in text and "left out: 'Chords'" in text
+    again = read_midi(client.predict(midi=gradio_client.handle_file(str(src)), seed=5, audio=False,
+                                     api_name="/arrange")[0])
+    assert again == song                           # seeded
+    drums = tmp_path / "drums.mid"
+    write_midi(Score(tracks=(Track("Drums", 0, True, (Note(0, 120, 36),)),)), drums)
+    for kwargs, message in [({"midi": gradio_client.handle_file(str(drums))}, "no melody found"),
+                            ({"midi": gradio_client.handle_file(str(src)), "key": "H"}, "unknown key 'H'"),
+                            ({"midi": gradio_client.handle_file(str(src)), "form": "A2"},
+                             "the form 'A2' has 2 bars but the melody lasts 4")]:
+        with pytest.raises(gradio_client.exceptions.AppError, match=re.escape(message)):
+            client.predict(audio=False, api_name="/arrange", **kwargs)
+    assert "Traceback" not in server.log()

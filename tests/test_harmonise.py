@@ -71,6 +71,9 @@ def test_a_form_from_the_melody_intro_returns_and_outro():
                      + [[r[0] + 18 * 16] + r[1:] for r in other])            # bars 19-22
     assert melody_form(steps, 24, 16) == [Phrase("i", 2), Phrase("A", 8), Phrase("A", 8), Phrase("B", 4),
                                           Phrase("o", 2)]
+    # a pickup on the last beat of bar 2 leads into bar 3: the phrases stay on the bars
+    pickup = np.vstack([[[16 + 12, 4, 59, 80]], steps])
+    assert melody_form(pickup, 24, 16)[:2] == [Phrase("i", 2), Phrase("A", 8)]
     # 11 bars of melody: 8, then 3 too few for a phrase join it
     assert melody_form(steps[:44], 13, 16) == [Phrase("i", 2), Phrase("A", 11)]
 

@@ -16,6 +16,7 @@ bad input raises ComposerError with one line, which the UI shows as a toast.
 """
 from __future__ import annotations
 
+import html
 import math
 import os
 import re
@@ -878,6 +879,42 @@ def open_midi(ctx: AppContext, session: Session, path: str | os.PathLike | None)
     version = _finish(ctx, session, score, seed=None, name=name, timbres=timbres, audio=False,
                       fmt="wav", progress=None)
     return session.push(replace(version, summary=describe(score, None, path.name)))
+
+
+def arrange(ctx: AppContext, session: Session, *, seed=None, key: str | None = None, tempo=None,
+            meter: str | None = None, form: str | None = None, bass: bool = True, drums: bool = True,
+            audio: bool = True, fmt: AudioFormat = "wav", progress: Progress | None = None,
+            steps: int | None = None) -> Version:
+    """Harmonise the current song's melody (an opened file's, by the track rule): chords,
+    accompaniment, bass and drums written under it, its notes kept exactly
+    (:meth:`composer.pipeline.Composer.arrange`), pushed as a new version (undo goes back to
+    the file).  Blank key, tempo, meter and form: the file's (its markers, else phrases of 8
+    bars over the melody).  The result is a song like a composed one: played, rewritten part by
+    part, undone."""
+    from composer.commands.arrange import describe_arrangement  # noqa: PLC0415
+    from composer.harmonise import read_lead  # noqa: PLC0415
+
+    current = session.current
+    if current is None:
+        raise ComposerError("open a MIDI file with a melody first")
+    check_format(fmt)
+    seed_value = _whole(seed, "Seed", 0, MAX_SEED)
+    seed_value = seed_value if seed_value is not None else int(secrets.randbits(31))
+    options = {"form": None if _blank(form) else str(form).strip(),
+               "key": None if _blank(key) or key == KEY_MODEL_CHOOSES else str(key).strip(),
+               "tempo": None if _blank(tempo) else _number(tempo, "Tempo"),
+               "meter": None if _blank(meter) else str(meter).strip()}
+    lead = read_lead(current.score, **options)     # a file without a melody costs nothing
+    report = _checked(session, progress)
+    score = ctx.composer.arrange(current.score, seed=seed_value, progress=report, bass=bool(bass),
+                                 drums=bool(drums), steps=steps, **options)
+    chosen = check_timbres(score, default_timbres(score, ctx.installed_timbres), ctx.installed_timbres,
+                           strict=False)
+    version = _finish(ctx, session, score, seed=seed_value, name=current.name, timbres=chosen, audio=audio,
+                      fmt=fmt, progress=report)
+    said = describe_arrangement(lead, score, seed_value)
+    return session.push(replace(version, summary=version.summary + f"\n\n**Under the melody of {current.name}** "
+                                + html.escape(" · ".join(said[1:]), quote=False)))
 
 
 def _merged_timbres(ctx: AppContext, current: Version, timbres) -> tuple[tuple[str, str], ...]:

@@ -7,8 +7,8 @@ the button that was pressed (the song and every control stay as they were: no ou
 event is touched, so none shows an error badge) and one line in the log (``composer.app``),
 never a traceback.
 
-Four named API endpoints serve gradio_client, every argument optional (README, "The app"):
-``/compose``, ``/takes``, ``/render`` and ``/regenerate``.  They are separate, hidden events with their
+Five named API endpoints serve gradio_client, every argument optional (README, "The app"):
+``/compose``, ``/takes``, ``/render``, ``/arrange`` and ``/regenerate``.  They are separate, hidden events with their
 own small set of inputs, so that the UI's events (which carry the session and one dropdown
 per track) stay private and the API stays stable.  Their inputs are plain text boxes (not
 dropdowns with choices), so that a bad key, meter, format or level reaches our checks and
@@ -241,6 +241,14 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
         return [session, *show(version, session)]
 
     @guarded
+    def on_arrange(session, seed, bass, drums, with_audio, fmt, progress=gr.Progress()):
+        session = session_of(session)
+        housekeeping(session)
+        version = act.arrange(ctx, session, seed=seed, bass=bass, drums=drums, audio=bool(with_audio), fmt=fmt,
+                              progress=_progress_callback(progress))
+        return [session, *show(version, session)]
+
+    @guarded
     def on_render(session, fmt, *tracks, progress=gr.Progress()):
         session = session_of(session)
         timbres, gains = choices_from(session, tracks)
@@ -380,6 +388,21 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                                      gains=gains))
 
     @api_guarded
+    def arrange(midi: str | None = None, seed: float | None = None, key: str = "", tempo: float | None = None,
+                meter: str = "", form: str = "", bass: bool = True, drums: bool = True, audio: bool = True,
+                audio_format: str = "wav", progress=gr.Progress()):
+        """Harmonise the melody of a MIDI file (the track named Melody, else its highest
+        one-note-at-a-time track): chords, piano, bass and drums written under it, its notes
+        kept exactly.  key, tempo, meter and form: blank for the file's own."""
+        session = api_session()
+        act.check_format(audio_format)
+        housekeeping(session)
+        act.open_midi(ctx, session, midi)
+        return api_result(act.arrange(ctx, session, seed=seed, key=key, tempo=tempo, meter=meter, form=form,
+                                      bass=bool(bass), drums=bool(drums), audio=bool(audio), fmt=audio_format,
+                                      progress=_progress_callback(progress)))
+
+    @api_guarded
     def regenerate(midi: str | None = None, section: float | None = None, from_bar: float | None = None,
                    to_bar: float | None = None, level: str = LEVEL_NOTES, seed: float | None = None,
                    audio: bool = True, audio_format: str = "wav", timbres: dict | None = None,
@@ -461,6 +484,14 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                     open_message = gr.Markdown("", elem_id="open-message")
                     gr.Markdown(f"Any Standard MIDI File up to {limits.max_upload_bytes // 2**20} MB. "
                                 "Choose a timbre per track under Sound, then Render.")
+                    with gr.Row():
+                        arrange_seed = gr.Textbox(label="Seed", value="", placeholder="random",
+                                                  elem_id="arrange-seed")
+                        arrange_button = gr.Button("Harmonise", elem_id="harmonise")
+                    gr.Markdown("Harmonise writes chords, piano, bass and drums under the file's melody "
+                                "(its track named Melody, else its highest one-note-at-a-time track) and "
+                                "keeps every note of it. The Bass, Drums and Render audio boxes of Compose "
+                                "apply.", elem_classes=["arrange-help"])
                 cancel_button = gr.Button("Cancel", variant="stop", elem_id="cancel")
             with gr.Column(scale=3):
                 take = gr.Radio([], label="Takes: keep one", visible=False, elem_id="take")
@@ -558,6 +589,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                                                     *track_inputs],
                   [session, *song_outputs], compose_message)
         wire_work(midi_in.upload, on_open, [session, midi_in], [session, *song_outputs], open_message)
+        wire_work(arrange_button.click, on_arrange, [session, arrange_seed, bass, drums, with_audio, fmt],
+                  [session, *song_outputs], open_message)
         wire_work(render_button.click, on_render, [session, fmt, *track_inputs], [session, *song_outputs],
                   sound_message)
         wire_work(regen_button.click, on_regenerate, [session, what, section, first_bar, last_bar, level,
@@ -599,6 +632,9 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             a_from = gr.Number(value=None, label="from_bar")
             a_to = gr.Number(value=None, label="to_bar")
             a_level = gr.Textbox(value=LEVEL_NOTES, label="level")
+            # blank: the file's own (a_key and a_meter default to "model chooses" and 4/4)
+            a_file_key = gr.Textbox(value="", label="key")
+            a_file_meter = gr.Textbox(value="", label="meter")
             out_midi = gr.File(label="midi")
             out_audio = gr.File(label="audio")
             out_view = gr.Image(label="view", type="filepath")
@@ -608,7 +644,7 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
             out_audios = gr.File(label="audio", file_count="multiple")
             out_views = gr.File(label="view", file_count="multiple")
             a_several = gr.Button()
-            a_compose, a_render, a_regen = gr.Button(), gr.Button(), gr.Button()
+            a_compose, a_render, a_regen, a_arrange = gr.Button(), gr.Button(), gr.Button(), gr.Button()
         api_outputs = [out_midi, out_audio, out_view, out_summary]
         a_compose.click(compose, [a_form, a_bars, a_key, a_tempo, a_meter, a_seed, a_steps, a_bass,
                                   a_audio, a_fmt, a_chords, a_drums], api_outputs, api_name="compose", **work)
@@ -616,6 +652,8 @@ def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[s
                                         a_fmt, a_chords, a_drums, a_takes],
                         [out_midis, out_audios, out_views, out_summary], api_name="takes", **work)
         a_render.click(render, [a_midi, a_timbres, a_fmt, a_gains], api_outputs, api_name="render", **work)
+        a_arrange.click(arrange, [a_midi, a_seed, a_file_key, a_tempo, a_file_meter, a_form, a_bass, a_drums,
+                                  a_audio, a_fmt], api_outputs, api_name="arrange", **work)
         a_regen.click(regenerate, [a_midi, a_section, a_from, a_to, a_level, a_seed, a_audio, a_fmt,
                                    a_timbres, a_gains], api_outputs, api_name="regenerate", **work)
     app.queue(max_size=limits.queue_size, default_concurrency_limit=limits.concurrency)
