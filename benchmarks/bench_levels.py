@@ -35,7 +35,7 @@ from benchmarks.common import median_seconds, print_table, write_results  # noqa
 from composer.form import PHRASE_TYPES, parse_form, phrase_type_of  # noqa: E402
 from composer.levels.chords import ChordLevel, sample_chords  # noqa: E402
 from composer.levels.form import FormLevel, sample_form  # noqa: E402
-from composer.levels.form_task import plan_of  # noqa: E402
+from composer.tasks.form import plan_of  # noqa: E402
 from composer.representation.harmony import ChordGrid  # noqa: E402
 from composer.score import (CHORD_QUALITIES, QUALITY_NAMES, RESOLUTION, KeySignature, Score,  # noqa: E402
                             TempoChange, TimeSignature)

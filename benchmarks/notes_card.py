@@ -106,7 +106,7 @@ def melody_card(cascade: dict[str, dict], pipe: dict | None, hw: str) -> None:
         "condition.",
         f"- Recipe: `composer train melody --data .prepared/pop909 --out models/melody` "
         f"({tr['steps']} steps, batch {tr['config']['batch_size']}, AdamW peak lr {tr['config']['lr']}, "
-        f"EMA {tr['config']['ema_decay']}; composer/levels/melody_task.py).",
+        f"EMA {tr['config']['ema_decay']}; composer/tasks/melody.py).",
         f"- Network: {tr['params']:,} parameters, config {json.dumps(cfg['model'])}.",
         f"- Sampling (defaults of composer/levels/melody.py): DPM-Solver++(2M), {MELODY_STEPS} steps; "
         f"rest bias {DEFAULT_REST_BIAS} (subtracted from the rest's logit) and classifier-free guidance "
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{cfg['data']['valid_songs']} validation songs; the 74 test songs held out): melody from "
         "`MELODY`, accompaniment from `PIANO` + `BRIDGE`.",
         "- Recipe: `composer train notes --data .prepared/pop909 --out models/notes` (the 3000-step "
-        "schedule in composer/levels/notes_task.py), then the same command with `--steps "
+        "schedule in composer/tasks/notes.py), then the same command with `--steps "
         f"{tr['steps']} --resume` (the cosine learning rate picks up the {tr['steps']}-step schedule at "
         f"step 3000); batch {tr['config']['batch_size']}, AdamW peak lr {tr['config']['lr']}, "
         f"EMA {tr['config']['ema_decay']}.",

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from composer.levels.chord_task import ChordTask
+from composer.tasks.chords import ChordTask
 from composer.levels.chords import ChordLevel, chord_repeats, sample_chords
-from composer.levels.form_task import plan_of
+from composer.tasks.form import plan_of
 from composer.nets.chords import ChordDenoiser
 from composer.representation.harmony import (CHORD_CHANNELS, COND_CHANNELS, ChordGrid, beat_of_slot,
                                              chord_condition, from_chord_array, slot_of_beat,

@@ -8,7 +8,7 @@ from composer.form import FormPlan, parse_form
 from composer.levels.form import FormLevel, sample_form
 from composer.levels.form_constraints import form_constraints
 from composer.levels.form_decode import PhrasePrior, decode_form, estimate_phrase_prior, type_lengths
-from composer.levels.form_task import FormTask, plan_of, random_constraint
+from composer.tasks.form import FormTask, plan_of, random_constraint
 from composer.nets.form import FormDenoiser
 from composer.representation.form import END, FORM_CHANNELS, START, from_form_array, to_form_array
 from levels_fixtures import synthetic_songs

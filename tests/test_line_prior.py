@@ -163,7 +163,7 @@ def test_calibration_samples_over_the_contexts_it_is_given():
 
 def test_a_broken_line_prior_in_a_model_folder_is_one_clear_error(tmp_path):
     from composer.levels.melody import MelodyLevel
-    from composer.levels.melody_task import MODEL_CONFIG
+    from composer.tasks.melody import MODEL_CONFIG
     from composer.io.checkpoint import save_checkpoint
     from composer.nets.melody import MelodyUNet
     tiny = dict(MODEL_CONFIG, channels=[8, 8, 8, 8], blocks=[1, 1, 1, 1], mid_dilations=[1], emb_dim=16,

@@ -15,7 +15,7 @@ from composer.data.example import SongExample
 from composer.diffusion.schedule import add_noise, onehot_posterior_logits
 from composer.form import parse_form
 from composer.levels.melody import MelodyLevel, cadence_steps, melodic_steps, return_plan, sample_melody
-from composer.levels.melody_task import CROP_STEPS, MelodyTask, random_masks, transposed
+from composer.tasks.melody import CROP_STEPS, MelodyTask, random_masks, transposed
 from composer.nets.melody import MelodyUNet
 from composer.representation.melody import (HOLD, N_MELODY_CLASSES, ONSET, REST, notes_to_tokens,
                                             onehot_to_tokens, tokens_to_notes, tokens_to_onehot)

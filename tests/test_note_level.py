@@ -13,7 +13,7 @@ from composer.diffusion.schedule import alpha_sigma
 from composer.data.example import SongExample
 from composer.levels.notes import NoteLevel, decode_roll
 from composer.nets.notes import expand_mask, melody_channel_mask
-from composer.levels.notes_task import (CROP_STEPS, NotesTask, _random_mask,
+from composer.tasks.notes import (CROP_STEPS, NotesTask, _random_mask,
                                         melody_channel_mask)
 from composer.nets.notes import X_CHANNELS, NoteUNet
 from composer.representation.note_context import N_COND

@@ -10,13 +10,13 @@ from composer.errors import ComposerError, DataError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from composer.training.registry import TASK_MODULES
+    from composer.tasks.registry import TASK_NAMES
     p = subparsers.add_parser(
         "train", help="train a model (form, chords, notes, ...) on a prepared dataset",
         description="Train one level with the shared training loop. Checkpoints and a log go to "
                     "OUT/train/; the finished model (config.json + model.safetensors) to OUT. "
                     "Run under `torchrun --nproc_per_node N` for N processes (DDP).")
-    p.add_argument("task", choices=sorted(TASK_MODULES), help="what to train")
+    p.add_argument("task", choices=sorted(TASK_NAMES), help="what to train")
     p.add_argument("--data", required=True, type=Path, help="prepared dataset folder (composer data pop909)")
     p.add_argument("--out", required=True, type=Path, help="model folder to write, e.g. models/form")
     p.add_argument("--steps", type=int, help="optimiser steps (default: the task's recipe)")
@@ -35,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from composer.training import default_config, make_task, train, with_overrides
+    from composer.tasks.registry import default_config, make_task
+    from composer.training import train, with_overrides
     if not (args.data / "split.json").is_file():
         raise DataError(f"{args.data} is not a prepared dataset (no split.json); "
                         "build one with `composer data pop909 --root DATA --out DIR`")
@@ -85,7 +86,7 @@ def _refit_prior(args: argparse.Namespace) -> int:
     if not isinstance(config, dict) or config.get("kind") != args.task:
         raise ComposerError(f"{config_path} is not a {args.task} model's config")
     if args.task == "form":
-        from composer.levels.form_task import FormTask
+        from composer.tasks.form import FormTask
         config["phrase_prior"] = FormTask(args.data).prior.to_json()
     else:
         config["line_prior"] = _fit_line_prior(args).to_json()

@@ -1,18 +1,6 @@
-"""One training loop for every model (loop.py) and the table of training tasks (registry.py).
+"""One training loop for every model (loop.py), its batching helpers (batches.py) and a toy
+task (toy.py).  The levels' tasks and the registry `composer train` reads are in
+``composer.tasks``, above this room."""
+from composer.training.loop import TrainConfig, TrainResult, TrainTask, train, with_overrides
 
-The loop's names are resolved lazily so that ``composer.training.registry`` (read when the
-CLI builds its parser) does not import torch: every ``composer`` command starts fast.
-"""
-from composer.training.registry import TASK_MODULES, default_config, make_task
-
-_LOOP_NAMES = ("TrainConfig", "TrainResult", "TrainTask", "train", "with_overrides")
-
-
-def __getattr__(name: str):
-    if name in _LOOP_NAMES:
-        from composer.training import loop
-        return getattr(loop, name)
-    raise AttributeError(f"module 'composer.training' has no attribute {name!r}")
-
-
-__all__ = [*_LOOP_NAMES, "TASK_MODULES", "default_config", "make_task"]
+__all__ = ["TrainConfig", "TrainResult", "TrainTask", "train", "with_overrides"]

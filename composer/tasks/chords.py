@@ -20,7 +20,7 @@ import torch
 
 from composer.data.example import SongExample, train_and_valid
 from composer.diffusion.schedule import add_noise, diffusion_loss, sample_train_times
-from composer.levels.form_task import plan_of
+from composer.tasks.form import plan_of
 from composer.nets.chords import ChordDenoiser
 from composer.representation.harmony import (CHORD_CHANNELS, COND_CHANNELS, SLOTS_PER_BAR, ChordGrid,
                                              chord_condition, to_chord_array)
