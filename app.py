@@ -13,8 +13,8 @@ os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(tempfile.gettempdir()) / "comp
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="composer web app")
-    parser.add_argument("--models", default=None, help="folder with form/, chords/, notes/ "
-                                                       "(default: the shipped models)")
+    parser.add_argument("--models", default=None, help="folder with form/, chords/, melody/, notes/ "
+                                                       "and drums/ (default: the shipped models)")
     # Inside Gradio's cache by default: Gradio serves a file from its cache as it is, and
     # copies any other file there first, so outputs kept elsewhere were stored twice.
     parser.add_argument("--out", default=str(Path(os.environ["GRADIO_TEMP_DIR"]) / "sessions"),
