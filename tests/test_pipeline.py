@@ -293,3 +293,26 @@ def test_level_generators_are_distinct_and_seeded():
     draws = [torch.rand(1, generator=g).item() for g in a.values()]
     assert draws == [torch.rand(1, generator=g).item() for g in b.values()]
     assert len(set(draws)) == len(draws)
+
+
+def test_compose_over_keeps_the_given_form_and_chords(composer, song):
+    """The note level alone over a given plan and chords (what `composer generate --chart`
+    and judging the note level by itself rest on): the plan's sections and the grid's chords
+    come out as given, the notes are the seed's."""
+    from composer.io.midi import midi_bytes
+    plan, meter = plan_from_score(song)
+    grid = grid_from_score(song, plan.n_bars, meter.beats_per_bar)
+    over = composer.compose_over(plan, grid, "4/4", tempo=90, seed=5, steps=2)
+    assert over.sections == song.sections
+    assert over.key_signatures == song.key_signatures
+    assert over.chords and over.chords == song.chords
+    assert over.tempos[0].bpm == pytest.approx(90, abs=1e-3)
+    assert [t.name for t in over.tracks] == ["Melody", "Piano RH", "Piano LH", "Bass"]
+    assert any(t.notes for t in over.tracks)
+    again = composer.compose_over(plan, grid, "4/4", tempo=90, seed=5, steps=2)
+    assert midi_bytes(again) == midi_bytes(over)
+    other = composer.compose_over(plan, grid, "4/4", tempo=90, seed=6, steps=2)
+    assert [t.notes for t in other.tracks] != [t.notes for t in over.tracks]
+    # a grid that does not fit the bars in the meter asked for is one line
+    with pytest.raises(ComposerError, match="chord beats do not fit"):
+        composer.compose_over(plan, grid, "3/4", seed=5, steps=2)
