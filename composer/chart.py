@@ -7,9 +7,10 @@ repeats the bar before, and ``N.C.`` is a bar without a chord.  Chord names are 
 the MIDI files' cue markers (:func:`composer.spelling.parse_chord_text`: ``C``, ``Am7``,
 ``F#m7b5``, ``G7/B``, ``Bb:maj7`` ...).
 
-:func:`compose_from_chart` keeps the chords exactly: the form level writes the phrases over
-the chart's bars (in the given form, if any; one verse when it would have no melody) in the
-chart's key (given, else estimated from the chords' notes), and the melody and
+:func:`compose_from_chart` keeps the chords exactly: phrases of 8 bars over the chart's bars
+(4 where 4 are left; a phrase whose chords return takes its label again; N.C. bars at the
+ends an intro and an outro), or the given form, in the chart's key (given, else estimated
+from the chords' notes), and the melody and
 accompaniment levels write the notes over them
 (:meth:`composer.pipeline.Composer.compose_over`).
 """
@@ -129,8 +130,9 @@ def compose_from_chart(composer, chart: str, form: str | PartialForm | None = No
                        tempo: float | None = None, meter: str = "4/4", seed: int = 0,
                        steps: int | None = None, progress: Callable[[str, float, float], None] | None = None,
                        bass: bool = True, humanize: bool = False, drums: bool = True) -> Score:
-    """A song over the chords of ``chart``, kept exactly: phrases by the form level (in
-    ``form`` when given: it must cover the chart's bars), in ``key`` (default: estimated),
+    """A song over the chords of ``chart``, kept exactly: phrases of 8 bars by the chart's
+    repetitions (:func:`composer.harmonise.form_of`), or ``form`` when given (it must cover the
+    chart's bars; the form level fills its ``?N`` and ``*``), in ``key`` (default: estimated),
     then melody and accompaniment by the note levels, and the drums of the drum level when
     the models have one.  ``composer`` is a :class:`composer.pipeline.Composer`; other
     options as its ``compose``."""
@@ -149,11 +151,20 @@ def compose_from_chart(composer, chart: str, form: str | PartialForm | None = No
                            generator=level_generators(seed)["form"], steps=steps or FORM_STEPS,
                            progress=None if progress is None else (lambda i, n: progress("form", i, n)))
 
-    plan = plan_for(form)
-    if form is None and not any(p.has_melody for p in plan.phrases):
-        # A chart is written to be sung over: a short one the form level made all intro or
-        # outro becomes one verse.
-        plan = plan_for(f"A{n_bars}")
+    if form is None:
+        # A chart is written to be sung over: phrases of 8 bars (4 where 4 are left) over its
+        # chords, N.C. bars at its ends an intro and an outro, and a phrase whose chords come
+        # back takes the label it had (composer/harmonise.py).  The form level, asked for the
+        # chart's bars, wrote intros and outros without melody over half a 16-bar chart.
+        from composer.form import FormPlan  # noqa: PLC0415
+        from composer.harmonise import form_of  # noqa: PLC0415
+
+        r, q, b = (np.asarray(a, np.int64) for a in (grid.root, grid.quality, grid.bass))
+        chords = np.where(r >= 0, (r * 20 + q) * 12 + b, -1)   # one number per chord (N.C. -1)
+        plan = FormPlan(tuple(form_of(chords, m.beats_per_bar)), (tonic_mode[0],) * n_bars,
+                        (tonic_mode[1],) * n_bars)
+    else:
+        plan = plan_for(form)
     score = composer.compose_over(plan, grid, meter, float(tempo), seed, steps, progress, bass, humanize)
     if drums and getattr(composer, "drum_level", None) is not None:
         from composer.levels.drums import add_drums  # noqa: PLC0415

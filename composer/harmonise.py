@@ -189,19 +189,30 @@ def _phrases(score: Score, form: str | None, n_bars: int, steps: np.ndarray,
 
 
 def melody_form(steps: np.ndarray, n_bars: int, steps_per_bar: int) -> list[Phrase]:
-    """Phrases for a melody with no form: an intro ``i`` over the bars before its first note
-    (a pickup in the second half of a bar ends the intro), an outro ``o`` after its last, and between them phrases of :data:`PHRASE_BARS` bars (4 where
-    4 are left; fewer than 4 left join the phrase before).  A phrase whose melody agrees with
-    an earlier one of the same length (:data:`SAME_PHRASE`) takes its label; new material
-    takes the next letter (A, B, C ...)."""
-    n_steps = n_bars * steps_per_bar
-    pc = np.full(n_steps, -1, np.int64)
+    """Phrases for a melody (step notes) with no form: :func:`form_of` its pitch class per 16th,
+    a pickup in the second half of a bar ending the intro."""
+    pc = np.full(n_bars * steps_per_bar, -1, np.int64)
     for s, d, p, _ in steps:
-        pc[s:min(s + d, n_steps)] = p % 12
-    bars = pc.reshape(n_bars, steps_per_bar)
+        pc[s:min(s + d, len(pc))] = p % 12
+    return form_of(pc, steps_per_bar, pickup=True)
+
+
+def form_of(values: np.ndarray, per_bar: int, pickup: bool = False) -> list[Phrase]:
+    """Phrases for music with no form, from ``values`` (int [n_bars * per_bar]: what sounds at
+    each position, -1 nothing; a melody's pitch class per 16th, a chart's chord per beat): an
+    intro ``i`` over the bars before the first sound (with ``pickup``, a bar sounding only in
+    its second half ends the intro), an outro ``o`` after the last, and between them phrases of
+    :data:`PHRASE_BARS` bars (4 where 4 are left; fewer than 4 left join the phrase before).  A
+    phrase that agrees with an earlier one of the same length (:data:`SAME_PHRASE`) takes its
+    label; new material takes the next letter (A, B, C ...)."""
+    values = np.asarray(values, np.int64)
+    bars = values.reshape(-1, per_bar)
+    n_bars = len(bars)
     sounding = np.nonzero(bars.max(axis=1) >= 0)[0]
+    if not len(sounding):
+        return [Phrase("A", n_bars)]
     first, last = int(sounding[0]), int(sounding[-1]) + 1
-    if first + 1 < last and bars[first, :steps_per_bar // 2].max() < 0:
+    if pickup and first + 1 < last and bars[first, :per_bar // 2].max() < 0:
         first += 1   # a pickup in the second half of a bar leads into the phrase of the next bar
     lengths = []
     left = last - first
@@ -215,7 +226,7 @@ def melody_form(steps: np.ndarray, n_bars: int, steps_per_bar: int) -> list[Phra
     seen: list[tuple[str, int, np.ndarray]] = []
     bar = first
     for length in lengths:
-        part = pc[bar * steps_per_bar:(bar + length) * steps_per_bar]
+        part = values[bar * per_bar:(bar + length) * per_bar]
         label = None
         for old_label, old_length, old in seen:
             if old_length == length and np.mean(old == part) >= SAME_PHRASE:
@@ -376,5 +387,5 @@ def with_lead(score: Score, lead: Lead) -> Score:
 
 
 __all__ = ["ArrangeError", "Lead", "read_lead", "melody_steps", "melody_form", "chord_tones", "step_weights",
-           "chord_fit", "choose_chords", "harmonise", "conditioning_melody", "with_lead", "DEFAULT_CANDIDATES",
+           "chord_fit", "choose_chords", "harmonise", "form_of", "conditioning_melody", "with_lead", "DEFAULT_CANDIDATES",
            "MAX_CANDIDATES", "STRONG_WEIGHT", "PHRASE_BARS", "SAME_PHRASE"]

@@ -94,3 +94,11 @@ def test_generate_over_a_chart_on_the_command_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_a_chart_without_a_form_is_sung_over_in_phrases_of_its_own_repetitions():
+    # The form level, asked for 16 bars, made half of such a chart intro and outro (no melody).
+    song = compose_from_chart(tiny_composer(), "| C | Am | F | G |" * 3 + "| Dm | G | C | C |", seed=3, steps=2)
+    assert [(s.label, s.n_bars) for s in song.sections] == [("A", 8), ("B", 8)]
+    song = compose_from_chart(tiny_composer(), "| N.C. |" + "| C | Am | F | G |" * 4, seed=3, steps=2)
+    assert [(s.label, s.n_bars) for s in song.sections] == [("i", 1), ("A", 8), ("A", 8)]
