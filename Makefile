@@ -68,7 +68,7 @@ data: install
 bench: install
 	$(PY) -m benchmarks
 
-# A whole song from nothing with the shipped models (form, chords, notes): MIDI + audio in out/.
+# A whole song from nothing with the shipped models (form, chords, melody, notes, drums): MIDI + audio in out/.
 # The seed it used is printed; `composer generate --seed S` writes the same song again.
 demo: install
 	mkdir -p out
