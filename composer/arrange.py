@@ -288,6 +288,20 @@ def humanize(tracks: Sequence[Track], rng: np.random.Generator, resolution: int 
     return tuple(out)
 
 
-__all__ = ["LEAD_RANGE", "SUSTAIN", "is_melodic", "fit_melody_range", "silence_sections",
+__all__ = ["monophonic", "LEAD_RANGE", "SUSTAIN", "is_melodic", "fit_melody_range", "silence_sections",
            "split_hands", "sustain_pedal", "humanize", "HUMANIZE_ONSET_SD_TICKS",
            "HUMANIZE_MAX_TICKS", "HUMANIZE_VELOCITY_SD"]
+
+
+def monophonic(notes: np.ndarray) -> np.ndarray:
+    """Step notes ``int [n, 4]`` cut so none overlaps the next onset (one voice)."""
+    notes = np.array(notes, dtype=np.int32).reshape(-1, 4)
+    if len(notes) < 2:
+        return notes
+    notes = notes[np.lexsort((-notes[:, 2], notes[:, 0]))]
+    _, first = np.unique(notes[:, 0], return_index=True)
+    notes = notes[first]
+    ends = notes[:, 0] + notes[:, 1]
+    nxt = np.append(notes[1:, 0], np.iinfo(np.int32).max)
+    notes[:, 1] = np.minimum(ends, nxt) - notes[:, 0]
+    return notes

@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from composer.errors import ComposerError
+from composer.harmonise import form_of, key_of_weights
 from composer.form import MAX_SONG_BARS, PartialForm
 from composer.representation.harmony import ChordGrid
 from composer.score import CHORD_QUALITIES, QUALITY_NAMES, Note, Score, Track
@@ -30,9 +31,6 @@ from composer.spelling import parse_chord_text
 MAX_CHART_CHARS = 8000
 """A chart longer than this is refused before it is read (512 bars of two chords fit)."""
 
-# Krumhansl & Kessler's key profiles (probe-tone ratings, C major and C minor).
-_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
 class ChartError(ComposerError):
@@ -108,24 +106,6 @@ def estimate_key(grid: ChordGrid) -> tuple[int, int]:
                           and minor_chord == bool(mode))
 
 
-def key_of_weights(weight: np.ndarray, home: Callable[[int, int], bool] | None = None) -> tuple[int, int]:
-    """(tonic, mode) whose Krumhansl-Kessler profile best correlates with ``weight`` (float
-    [12], how much each pitch class sounds); ties go to a key for which ``home(tonic, mode)``
-    is True (the piece ends there).  C major for no weight at all.  Also the key of a melody
-    (composer/harmonise.py)."""
-    weight = np.asarray(weight, dtype=np.float64)
-    if not weight.any():
-        return 0, 0
-    best = None
-    for mode, profile in ((0, _MAJOR), (1, _MINOR)):
-        for tonic in range(12):
-            r = float(np.corrcoef(weight, np.roll(profile, tonic))[0, 1])
-            score = (round(r, 6), bool(home is not None and home(tonic, mode)))
-            if best is None or score > best[0]:
-                best = (score, tonic, mode)
-    return best[1], best[2]
-
-
 def compose_from_chart(composer, chart: str, form: str | PartialForm | None = None, key: str | None = None,
                        tempo: float | None = None, meter: str = "4/4", seed: int = 0,
                        steps: int | None = None, progress: Callable[[str, float, float], None] | None = None,
@@ -157,7 +137,6 @@ def compose_from_chart(composer, chart: str, form: str | PartialForm | None = No
         # back takes the label it had (composer/harmonise.py).  The form level, asked for the
         # chart's bars, wrote intros and outros without melody over half a 16-bar chart.
         from composer.form import FormPlan  # noqa: PLC0415
-        from composer.harmonise import form_of  # noqa: PLC0415
 
         r, q, b = (np.asarray(a, np.int64) for a in (grid.root, grid.quality, grid.bass))
         chords = np.where(r >= 0, (r * 20 + q) * 12 + b, -1)   # one number per chord (N.C. -1)

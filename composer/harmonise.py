@@ -39,7 +39,8 @@ import numpy as np
 import torch
 
 from composer.errors import ComposerError, FormError
-from composer.form import MAX_SONG_BARS, FormPlan, Phrase, parse_form, parse_key
+from composer.arrange import monophonic
+from composer.form import MAX_SONG_BARS, FormPlan, Phrase, parse_form, parse_key, parse_meter
 from composer.grid import STEPS_PER_BEAT
 from composer.representation.harmony import ChordGrid
 from composer.representation.pianoroll import MELODY_RANGE
@@ -94,7 +95,6 @@ def read_lead(score: Score, form: str | None = None, key: str | None = None, tem
     """The melody of ``score`` and what the cascade needs around it; options (as ``composer
     generate`` takes them) override the file.  Raises :class:`ArrangeError` (one line)."""
     from composer.limits import check_tempo  # noqa: PLC0415
-    from composer.pipeline import parse_meter  # noqa: PLC0415
     from composer.tracks import lead_index  # noqa: PLC0415
 
     index = lead_index(score)
@@ -151,8 +151,6 @@ def melody_steps(notes: tuple[Note, ...], step: int) -> tuple[np.ndarray, int]:
     """(the notes on the 16th grid as one voice ``int32 [n, 4]``, how many were off it): each
     onset and end at the nearest 16th, at least one 16th long; of notes that start together
     the highest is kept and a note ends where the next begins (the sung line)."""
-    from composer.pipeline import monophonic  # noqa: PLC0415
-
     rows = []
     off = 0
     for n in notes:
@@ -243,11 +241,32 @@ def form_of(values: np.ndarray, per_bar: int, pickup: bool = False) -> list[Phra
     return phrases
 
 
+# Krumhansl & Kessler's key profiles (probe-tone ratings, C major and C minor).
+KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+def key_of_weights(weight: np.ndarray, home: Callable[[int, int], bool] | None = None) -> tuple[int, int]:
+    """(tonic, mode) whose Krumhansl-Kessler profile best correlates with ``weight`` (float
+    [12], how much each pitch class sounds); ties go to a key for which ``home(tonic, mode)``
+    is True (the piece ends there).  C major for no weight at all.  The key of a melody (here)
+    and of a chord chart (composer/chart.py)."""
+    weight = np.asarray(weight, dtype=np.float64)
+    if not weight.any():
+        return 0, 0
+    best = None
+    for mode, profile in ((0, KK_MAJOR), (1, KK_MINOR)):
+        for tonic in range(12):
+            r = float(np.corrcoef(weight, np.roll(profile, tonic))[0, 1])
+            score = (round(r, 6), bool(home is not None and home(tonic, mode)))
+            if best is None or score > best[0]:
+                best = (score, tonic, mode)
+    return best[1], best[2]
+
+
 def _melody_key(steps: np.ndarray) -> tuple[int, int]:
     """The key of a melody: the Krumhansl-Kessler profile that best fits its pitch classes
     weighted by duration; ties to the key whose tonic is its last note."""
-    from composer.chart import key_of_weights  # noqa: PLC0415
-
     weight = np.bincount(steps[:, 2] % 12, weights=steps[:, 1], minlength=12)
     last = int(steps[-1, 2] % 12)
     return key_of_weights(weight, lambda tonic, mode: tonic == last)
@@ -296,8 +315,6 @@ def chord_tones(grid: ChordGrid) -> np.ndarray:
 def step_weights(n_bars: int, meter: str) -> np.ndarray:
     """float [n_bars * steps per bar]: :data:`STRONG_WEIGHT` on the steps of a strong beat
     (the bar's first beat; the third of 4/4; the second dotted quarter of 6/8), 1 elsewhere."""
-    from composer.pipeline import parse_meter  # noqa: PLC0415
-
     m = parse_meter(meter)
     pos = np.arange(m.steps_per_bar)
     strong = pos < STEPS_PER_BEAT
@@ -311,17 +328,54 @@ def chord_fit(grid: ChordGrid, steps: np.ndarray, meter: str) -> tuple[np.ndarra
     """(fit, weight), each float [n_bars]: per bar, the weighted 16th steps where the melody
     (step notes ``steps``) sounds a tone of the chord under it, and the weighted steps where
     it sounds at all (:func:`step_weights`); fit / weight is the share 0..1."""
-    n_bars = grid.n_bars
-    spb = grid.beats_per_bar * STEPS_PER_BEAT
+    return _fit(chord_tones(grid), steps, meter, grid.n_bars)
+
+
+def _fit(tones: np.ndarray, steps: np.ndarray, meter: str, n_bars: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`chord_fit` over ``tones`` (bool [n_beats, 12], each beat's chord tones)."""
+    spb = parse_meter(meter).steps_per_bar
     pc = np.full(n_bars * spb, -1, np.int64)
     for s, d, p, _ in steps:
         pc[s:min(s + d, len(pc))] = p % 12
     w = step_weights(n_bars, meter)
     sounding = pc >= 0
-    tones = chord_tones(grid)[np.arange(len(pc)) // STEPS_PER_BEAT]
+    tones = tones[np.arange(len(pc)) // STEPS_PER_BEAT]
     hit = sounding & tones[np.arange(len(pc)), np.maximum(pc, 0)]
     return (np.add.reduceat(w * hit, np.arange(0, len(pc), spb)),
             np.add.reduceat(w * sounding, np.arange(0, len(pc), spb)))
+
+
+def song_fit(song: Score, lead: Lead) -> float:
+    """The share 0..1 of :func:`chord_fit` of ``lead``'s melody under ``song``'s chord symbols
+    (what the CLI and the app report of an arranged song)."""
+    n_beats = lead.plan.n_bars * parse_meter(lead.meter).beats_per_bar
+    tones = np.zeros((n_beats, 12), bool)
+    for c in song.chords:
+        first, last = -(-c.start_tick // song.resolution), min(n_beats, -(-c.end_tick // song.resolution))
+        tones[max(first, 0):max(last, 0), sorted(c.pitch_classes)] = True
+    fit, weight = _fit(tones, lead.steps, lead.meter, lead.plan.n_bars)
+    return float(fit.sum() / max(weight.sum(), 1e-9))
+
+
+def describe_arrangement(lead: Lead, song: Score, seed: int) -> list[str]:
+    """What ``composer arrange`` and the app say of an arranged song: form and where it came
+    from, key, tempo, seed; the melody kept; the chords' fit; the tracks left out."""
+    from composer.form import format_form  # noqa: PLC0415
+
+    whence = {"option": "given", "markers": "from the file's markers", "melody": "from the melody",
+              "file": "the file's"}
+    keys = ", ".join(str(k) for k in song.key_signatures)
+    lines = [f"form {format_form(lead.plan.phrases)} ({lead.plan.n_bars} bars, {whence[lead.form_from]}), "
+             f"key {keys} ({whence[lead.key_from] if lead.key_from != 'melody' else 'estimated from the melody'}), "
+             f"tempo {song.tempos[0].bpm:.0f} bpm, seed {seed}",
+             f"melody: track {lead.melody.name or '(unnamed)'!r}, {len(lead.melody.notes)} notes kept exactly"
+             + (f" ({lead.off_grid} off the 16th grid: kept where they are, read at the nearest 16th)"
+                if lead.off_grid else ""),
+             f"chords: {song_fit(song, lead):.0%} of the melody on chord tones (strong beats counted twice)"]
+    if lead.left_out:
+        names = ", ".join(repr(n) for n in lead.left_out[:6]) + (" ..." if len(lead.left_out) > 6 else "")
+        lines.append(f"left out: {names}")
+    return lines
 
 
 def choose_chords(candidates: list[ChordGrid], steps: np.ndarray, plan: FormPlan,
@@ -350,8 +404,6 @@ def harmonise(chord_level, plan: FormPlan, steps: np.ndarray, meter: str, genera
     ``candidates`` grids of the chord level (one batch, from ``generator``), kept per phrase by
     :func:`choose_chords`."""
     from composer.levels.chords import sample_chord_candidates  # noqa: PLC0415
-    from composer.pipeline import parse_meter  # noqa: PLC0415
-
     if not 1 <= int(candidates) <= MAX_CANDIDATES:
         raise ArrangeError(f"candidates must be 1 to {MAX_CANDIDATES}, not {candidates}")
     drawn = sample_chord_candidates(chord_level, plan, parse_meter(meter).beats_per_bar, k=int(candidates),
@@ -386,6 +438,7 @@ def with_lead(score: Score, lead: Lead) -> Score:
                          tempos=lead.tempos).validate()
 
 
-__all__ = ["ArrangeError", "Lead", "read_lead", "melody_steps", "melody_form", "chord_tones", "step_weights",
-           "chord_fit", "choose_chords", "harmonise", "form_of", "conditioning_melody", "with_lead", "DEFAULT_CANDIDATES",
-           "MAX_CANDIDATES", "STRONG_WEIGHT", "PHRASE_BARS", "SAME_PHRASE"]
+__all__ = ["ArrangeError", "Lead", "read_lead", "melody_steps", "melody_form", "form_of", "key_of_weights",
+           "chord_tones", "step_weights", "chord_fit", "song_fit", "describe_arrangement", "choose_chords",
+           "harmonise", "conditioning_melody", "with_lead", "DEFAULT_CANDIDATES", "MAX_CANDIDATES",
+           "STRONG_WEIGHT", "PHRASE_BARS", "SAME_PHRASE"]

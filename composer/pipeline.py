@@ -33,6 +33,10 @@ import torch
 from composer import arrange
 from composer.errors import ComposerError, FormError
 from composer.form import MAX_SONG_BARS, FormPlan, PartialForm, Phrase, parse_form, parse_key, parse_partial_form
+# The meters (below the cascade since composer/harmonise.py reads a file's) and one voice of
+# step notes live with the form and the arrangement; importable from here as before.
+from composer.form import SUPPORTED_METERS, Meter, parse_meter
+from composer.arrange import monophonic
 from composer.grid import STEPS_PER_BEAT
 from composer.limits import check_seed, check_steps, check_tempo
 from composer.levels.chords import ChordLevel, sample_chords
@@ -105,25 +109,6 @@ def named_sections(phrases: tuple[Phrase, ...] | list[Phrase]) -> tuple[Section,
     return tuple(out)
 
 
-@dataclass(frozen=True)
-class Meter:
-    """A meter the cascade can write: ``numerator/denominator`` with ``beats_per_bar``
-    quarter-note beats per bar (4/4: 4, 3/4: 3, 6/8: 3)."""
-
-    numerator: int
-    denominator: int
-
-    @property
-    def beats_per_bar(self) -> int:
-        return self.numerator * 4 // self.denominator
-
-    @property
-    def steps_per_bar(self) -> int:
-        return self.beats_per_bar * STEPS_PER_BEAT
-
-
-SUPPORTED_METERS = ("4/4", "3/4", "2/4", "6/8")
-
 DRAWN_TEMPO_BPM = (70, 130)
 """The tempo of a song given none: drawn from these bpm (both included) by the song's seed
 (:func:`draw_tempo`); ``generate --audio`` checks a song's length at the slowest of them."""
@@ -132,14 +117,6 @@ DRAWN_TEMPO_BPM = (70, 130)
 def draw_tempo(rng: np.random.Generator) -> float:
     """A tempo in :data:`DRAWN_TEMPO_BPM` from ``rng`` (one draw)."""
     return float(rng.integers(DRAWN_TEMPO_BPM[0], DRAWN_TEMPO_BPM[1] + 1))
-
-
-def parse_meter(text: str) -> Meter:
-    """``"4/4"``, ``"3/4"``, ``"2/4"`` or ``"6/8"`` -> Meter; ComposerError otherwise."""
-    if text.strip() not in SUPPORTED_METERS:
-        raise ComposerError(f"unsupported meter {text!r}: choose one of {', '.join(SUPPORTED_METERS)}")
-    num, den = text.strip().split("/")
-    return Meter(int(num), int(den))
 
 
 @dataclass(frozen=True)
@@ -191,20 +168,6 @@ def check_options(form: str | PartialForm | None, bars: int | None, key: str | N
 
 
 # ---------------------------------------------------------------------------- note helpers
-def monophonic(notes: np.ndarray) -> np.ndarray:
-    """Step notes ``int [n, 4]`` cut so none overlaps the next onset (one voice)."""
-    notes = np.array(notes, dtype=np.int32).reshape(-1, 4)
-    if len(notes) < 2:
-        return notes
-    notes = notes[np.lexsort((-notes[:, 2], notes[:, 0]))]
-    _, first = np.unique(notes[:, 0], return_index=True)
-    notes = notes[first]
-    ends = notes[:, 0] + notes[:, 1]
-    nxt = np.append(notes[1:, 0], np.iinfo(np.int32).max)
-    notes[:, 1] = np.minimum(ends, nxt) - notes[:, 0]
-    return notes
-
-
 def shape_velocities(notes: np.ndarray, steps_per_bar: int, sections: tuple[Section, ...],
                      base: int, rng: np.random.Generator) -> np.ndarray:
     """Velocities for step notes ``int [n, 4]`` (column 3 replaced, 1..127): ``base``, plus

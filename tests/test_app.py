@@ -276,7 +276,7 @@ def test_build_ui_twice_without_globals(tmp_path):
     assert first.composer_context.out_root == tmp_path / "a"
     assert second.composer_context.out_root == tmp_path / "b"
     names = {d.api_name for d in first.fns.values() if d.api_visibility == "public"}
-    assert names == {"compose", "takes", "render", "regenerate"}
+    assert names == {"compose", "takes", "render", "arrange", "regenerate"}
 
     # The named API as gradio_client sees it: argument names in order, each optional with
     # the README's default, and the same four returns; the UI's own events stay unlisted.
@@ -293,6 +293,8 @@ def test_build_ui_twice_without_globals(tmp_path):
                    ("meter", "4/4"), ("seed", None), ("steps", None), ("bass", True),
                    ("audio", True), ("audio_format", "wav"), ("chords", ""), ("drums", True), ("takes", 2)],
         "/render": [("midi", None), ("timbres", None), ("audio_format", "wav"), ("gains", None)],
+        "/arrange": [("midi", None), ("seed", None), ("key", ""), ("tempo", None), ("meter", ""), ("form", ""),
+                     ("bass", True), ("drums", True), ("audio", True), ("audio_format", "wav")],
         "/regenerate": [("midi", None), ("section", None), ("from_bar", None), ("to_bar", None),
                         ("level", act.LEVEL_NOTES), ("seed", None), ("audio", True),
                         ("audio_format", "wav"), ("timbres", None), ("gains", None)],

@@ -891,8 +891,7 @@ def arrange(ctx: AppContext, session: Session, *, seed=None, key: str | None = N
     the file).  Blank key, tempo, meter and form: the file's (its markers, else phrases of 8
     bars over the melody).  The result is a song like a composed one: played, rewritten part by
     part, undone."""
-    from composer.commands.arrange import describe_arrangement  # noqa: PLC0415
-    from composer.harmonise import read_lead  # noqa: PLC0415
+    from composer.harmonise import describe_arrangement, read_lead  # noqa: PLC0415
 
     current = session.current
     if current is None:

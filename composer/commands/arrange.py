@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     import secrets
 
     from composer.commands.midi import check_midi_name
-    from composer.harmonise import MAX_CANDIDATES, ArrangeError, read_lead
+    from composer.harmonise import MAX_CANDIDATES, ArrangeError, describe_arrangement, read_lead
     from composer.io.atomic import check_writable
     from composer.io.midi import read_midi, write_midi
     from composer.limits import check_song_limits
@@ -77,30 +77,3 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     print(f"wrote {quote_path(out)}")
     return 0
-
-
-def describe_arrangement(lead, song, seed: int) -> list[str]:
-    """What ``composer arrange`` (and the app) says of an arranged song: form and where it came
-    from, key, tempo, seed, the melody kept and what was left out."""
-    from composer.form import format_form  # noqa: PLC0415
-    from composer.harmonise import chord_fit  # noqa: PLC0415
-    from composer.pipeline import grid_from_score, parse_meter  # noqa: PLC0415
-
-    whence = {"option": "given", "markers": "from the file's markers", "melody": "from the melody",
-              "file": "the file's"}
-    n_bars = lead.plan.n_bars
-    grid = grid_from_score(song, n_bars, parse_meter(lead.meter).beats_per_bar)
-    fit, weight = chord_fit(grid, lead.steps, lead.meter)
-    keys = ", ".join(str(k) for k in song.key_signatures)
-    lines = [f"form {format_form(lead.plan.phrases)} ({n_bars} bars, {whence[lead.form_from]}), "
-             f"key {keys} ({whence[lead.key_from] if lead.key_from != 'melody' else 'estimated from the melody'}), "
-             f"tempo {song.tempos[0].bpm:.0f} bpm, seed {seed}",
-             f"melody: track {lead.melody.name or '(unnamed)'!r}, {len(lead.melody.notes)} notes kept exactly"
-             + (f" ({lead.off_grid} off the 16th grid: kept where they are, read at the nearest 16th)"
-                if lead.off_grid else ""),
-             f"chords: {fit.sum() / max(weight.sum(), 1e-9):.0%} of the melody on chord tones "
-             "(strong beats counted twice)"]
-    if lead.left_out:
-        names = ", ".join(repr(n) for n in lead.left_out[:6]) + (" ..." if len(lead.left_out) > 6 else "")
-        lines.append(f"left out: {names}")
-    return lines
