@@ -15,7 +15,7 @@ from composer.cli import main
 from composer.data.groove import build_groove, drum_bars, load_groove
 from composer.io.checkpoint import save_checkpoint
 from composer.io.midi import read_midi, write_midi
-from composer.levels.drum_task import DrumTask
+from composer.tasks.drums import DrumTask
 from composer.errors import ComposerError, DataError
 from composer.evaluation_drums import groove_pieces
 from composer.levels.drums import (DEFAULT_FILL_MIN_HITS, DrumLevel, add_drums, pick_fills, plan_sections,
