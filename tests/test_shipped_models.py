@@ -23,8 +23,8 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 SONG = dict(form="i2A4B4o2", key="C major", tempo=100, seed=1)
 
 PINNED = {  # drums on / off -> sha256 of the song's MIDI bytes
-    True: "bd2858ac40ddd7e40ebc5c6d6d18326388ebcc39e50d0e385f8babc9f82ed08e",
-    False: "3d5b041e845b4840218c89c1d74b3dfa5dea6aec5e977b06cb0cc0bd7a3a3869",
+    True: "7d46f1159d0c9686f06eac415d772d968a5dbb49a372670003f4e32ec0c32bc0",
+    False: "46a9e956cbef139e69c4cc4f5f99d597498578e1691c91b4e2ae34c15869e270",
 }
 
 
