@@ -106,11 +106,28 @@ def estimate_key(grid: ChordGrid) -> tuple[int, int]:
                           and minor_chord == bool(mode))
 
 
-def compose_from_chart(composer, chart: str, form: str | PartialForm | None = None, key: str | None = None,
+def file_chords(score: Score, meter: str | None = None) -> tuple[ChordGrid, str, float]:
+    """(a chord per beat, the meter, the first tempo in bpm) of a MIDI file's chord symbols
+    (its Chords track or chord cue markers, as :func:`composer.io.midi.read_midi` reads them),
+    for a song over a file that brings chords and no melody.  A chord that starts inside a beat
+    sounds from the next beat (the levels' chords are per beat)."""
+    from composer.harmonise import file_meter  # noqa: PLC0415
+    from composer.pipeline import grid_from_score, parse_meter  # noqa: PLC0415
+
+    text = file_meter(score, meter)
+    m = parse_meter(text)
+    n_bars = -(-max(c.end_tick for c in score.chords) // (m.beats_per_bar * score.resolution))
+    if n_bars > MAX_SONG_BARS:
+        raise ChartError(f"the file's chords last {n_bars} bars; a song has at most {MAX_SONG_BARS}")
+    tempo = score.tempos[0].bpm if score.tempos else 120.0   # a file without a tempo plays at 120
+    return grid_from_score(score, n_bars, m.beats_per_bar), text, tempo
+
+
+def compose_from_chart(composer, chart: str | ChordGrid, form: str | PartialForm | None = None, key: str | None = None,
                        tempo: float | None = None, meter: str = "4/4", seed: int = 0,
                        steps: int | None = None, progress: Callable[[str, float, float], None] | None = None,
                        bass: bool = True, humanize: bool = False, drums: bool = True) -> Score:
-    """A song over the chords of ``chart``, kept exactly: phrases of 8 bars by the chart's
+    """A song over the chords of ``chart`` (a chart's text, or a chord per beat: :func:`file_chords`), kept exactly: phrases of 8 bars by the chart's
     repetitions (:func:`composer.harmonise.form_of`), or ``form`` when given (it must cover the
     chart's bars; the form level fills its ``?N`` and ``*``), in ``key`` (default: estimated),
     then melody and accompaniment by the note levels, and the drums of the drum level when
@@ -121,7 +138,9 @@ def compose_from_chart(composer, chart: str, form: str | PartialForm | None = No
 
     options = read_options(form, None, key, tempo, meter, steps, seed=seed)
     form, parsed_key, m = options.form, options.key, options.meter
-    grid = parse_chart(chart, m.beats_per_bar)
+    grid = parse_chart(chart, m.beats_per_bar) if isinstance(chart, str) else chart
+    if grid.beats_per_bar != m.beats_per_bar:
+        raise ChartError(f"chords of {grid.beats_per_bar} beats a bar do not fit {meter}")
     n_bars = grid.n_beats // m.beats_per_bar
     tonic_mode = parsed_key if parsed_key is not None else estimate_key(grid)
     if tempo is None:

@@ -101,14 +101,8 @@ def read_lead(score: Score, form: str | None = None, key: str | None = None, tem
     if index is None:
         raise ArrangeError("no melody found: name the melody's track \"Melody\", or give a file whose "
                            "melody is its highest one-note-at-a-time track")
-    meter_text = meter if meter is not None else _file_meter(score)
-    try:
-        m = parse_meter(meter_text)
-    except ComposerError as err:
-        if meter is not None:
-            raise
-        raise ArrangeError(f"the file is in {meter_text}, a meter composer does not write: give --meter "
-                           "(4/4, 3/4, 2/4 or 6/8) to read it in one") from None
+    meter_text = file_meter(score, meter)
+    m = parse_meter(meter_text)
     if tempo is not None:
         check_tempo(tempo)
     src = score.tracks[index]
@@ -138,13 +132,25 @@ def _tick(tick: int, resolution: int) -> int:
     return (tick * RESOLUTION + resolution // 2) // resolution
 
 
-def _file_meter(score: Score) -> str:
+def file_meter(score: Score, meter: str | None = None) -> str:
+    """The meter to read a file in: ``meter`` when given (checked), else the file's one meter
+    (4/4 without one); ArrangeError for a file that changes meter or is in one composer does
+    not write."""
+    if meter is not None:
+        parse_meter(meter)
+        return meter.strip()
     meters = {(t.numerator, t.denominator) for t in score.time_signatures}
     if len(meters) > 1:
         later = sorted(score.time_signatures, key=lambda t: t.tick)[1]
         raise ArrangeError(f"the file changes meter (to {later.numerator}/{later.denominator} at bar "
                            f"{score.tick_to_bar(later.tick) + 1}); arrange writes one meter: give --meter")
-    return "4/4" if not meters else "{}/{}".format(*meters.pop())
+    text = "4/4" if not meters else "{}/{}".format(*meters.pop())
+    try:
+        parse_meter(text)
+    except ComposerError:
+        raise ArrangeError(f"the file is in {text}, a meter composer does not write: give --meter "
+                           "(4/4, 3/4, 2/4 or 6/8) to read it in one") from None
+    return text
 
 
 def melody_steps(notes: tuple[Note, ...], step: int) -> tuple[np.ndarray, int]:
@@ -438,7 +444,7 @@ def with_lead(score: Score, lead: Lead) -> Score:
                          tempos=lead.tempos).validate()
 
 
-__all__ = ["ArrangeError", "Lead", "read_lead", "melody_steps", "melody_form", "form_of", "key_of_weights",
+__all__ = ["ArrangeError", "Lead", "read_lead", "file_meter", "melody_steps", "melody_form", "form_of", "key_of_weights",
            "chord_tones", "step_weights", "chord_fit", "song_fit", "describe_arrangement", "choose_chords",
            "harmonise", "conditioning_melody", "with_lead", "DEFAULT_CANDIDATES", "MAX_CANDIDATES",
            "STRONG_WEIGHT", "PHRASE_BARS", "SAME_PHRASE"]

@@ -700,3 +700,17 @@ def test_harmonise_an_opened_melody_then_change_a_section_and_undo(ctx, session,
     with pytest.raises(ComposerError, match="Seed must be a whole number"):
         act.arrange(ctx, session, seed=-1, steps=2, audio=False)
     assert session.current.name == "drums" and len(session.history) == 2   # (the tune, the drums)
+
+
+def test_harmonise_a_file_of_chords_writes_a_melody_over_them(ctx, session, tmp_path):
+    from composer.score import ChordSymbol
+
+    chords = tuple(ChordSymbol(b * 1920, 1920, root, quality, root)
+                   for b, (root, quality) in enumerate([(9, "min"), (5, "maj"), (0, "maj"), (7, "maj")]))
+    # a DAW's chord track: block chords (no line to harmonise) with the chord names
+    from composer.chart import with_chord_track
+    write_midi(with_chord_track(Score(chords=chords)), tmp_path / "chart.mid")
+    act.open_midi(ctx, session, tmp_path / "chart.mid")
+    v = act.arrange(ctx, session, seed=1, steps=2, audio=False)
+    assert v.score.chords == chords and v.score.track("Melody").notes and v.editable
+    assert "**Over the chords of chart**" in v.summary

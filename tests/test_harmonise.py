@@ -169,3 +169,28 @@ def test_arrange_on_the_command_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_a_file_of_chords_and_no_melody_gets_a_melody_over_them(tmp_path, capsys):
+    from composer.chart import file_chords
+    from composer.score import ChordSymbol
+    from reliability_fixtures import save_tiny_models
+
+    R = 960   # a file's own resolution; a chord starting inside a beat sounds from the next beat
+    names = [(9, "min", 9), (5, "maj", 5), (0, "maj", 0), (7, "7", 11)]
+    chords = tuple(ChordSymbol(b * 4 * R + (R // 2 if b == 3 else 0), 4 * R - (R // 2 if b == 3 else 0), *names[b])
+                   for b in range(4))
+    score = Score(resolution=R, tempos=(TempoChange.from_bpm(0, 84),), chords=chords, tracks=())
+    grid, meter, tempo = file_chords(score)
+    assert meter == "4/4" and tempo == pytest.approx(84) and grid.n_bars == 4
+    assert grid.root.tolist() == [9] * 4 + [5] * 4 + [0] * 4 + [-1] + [7] * 3
+    src = tmp_path / "chords.mid"
+    write_midi(score, src)
+    models = save_tiny_models(tmp_path / "models")
+    out = tmp_path / "song.mid"
+    assert main(["arrange", str(src), "--models", str(models), "--seed", "1", "--steps", "2", "-o", str(out)]) == 0
+    assert "a melody and the rest written over its 4 chords, kept" in capsys.readouterr().out
+    song = read_midi(out)
+    assert [(c.start_tick // song.resolution, c.root, c.quality) for c in song.chords] == [
+        (0, 9, "min"), (4, 5, "maj"), (8, 0, "maj"), (13, 7, "7")]
+    assert [t.name for t in song.tracks][:2] == ["Melody", "Piano RH"] and song.tempos[0].bpm == pytest.approx(84)

@@ -888,10 +888,12 @@ def arrange(ctx: AppContext, session: Session, *, seed=None, key: str | None = N
     """Harmonise the current song's melody (an opened file's, by the track rule): chords,
     accompaniment, bass and drums written under it, its notes kept exactly
     (:meth:`composer.pipeline.Composer.arrange`), pushed as a new version (undo goes back to
-    the file).  Blank key, tempo, meter and form: the file's (its markers, else phrases of 8
+    the file).  A file with chords and no melody gets a melody and the rest over its chords
+    (``composer.chart.file_chords``).  Blank key, tempo, meter and form: the file's (its markers, else phrases of 8
     bars over the melody).  The result is a song like a composed one: played, rewritten part by
     part, undone."""
     from composer.harmonise import describe_arrangement, read_lead  # noqa: PLC0415
+    from composer.tracks import lead_index  # noqa: PLC0415
 
     current = session.current
     if current is None:
@@ -903,17 +905,28 @@ def arrange(ctx: AppContext, session: Session, *, seed=None, key: str | None = N
                "key": None if _blank(key) or key == KEY_MODEL_CHOOSES else str(key).strip(),
                "tempo": None if _blank(tempo) else _number(tempo, "Tempo"),
                "meter": None if _blank(meter) else str(meter).strip()}
-    lead = read_lead(current.score, **options)     # a file without a melody costs nothing
     report = _checked(session, progress)
-    score = ctx.composer.arrange(current.score, seed=seed_value, progress=report, bass=bool(bass),
-                                 drums=bool(drums), steps=steps, **options)
+    if lead_index(current.score) is None and current.score.chords:
+        # chords and no melody (a Chords track, chord markers): the melody and the rest over them
+        from composer.chart import compose_from_chart, file_chords  # noqa: PLC0415
+
+        grid, meter_text, file_tempo = file_chords(current.score, options["meter"])
+        score = compose_from_chart(ctx.composer, grid, form=options["form"], key=options["key"],
+                                   tempo=options["tempo"] if options["tempo"] is not None else file_tempo,
+                                   meter=meter_text, seed=seed_value, steps=steps, progress=report,
+                                   bass=bool(bass), drums=bool(drums))
+        said = f"**Over the chords of {current.name}** a melody and the rest written, its chords kept"
+    else:
+        lead = read_lead(current.score, **options)     # a file without a melody costs nothing
+        score = ctx.composer.arrange(current.score, seed=seed_value, progress=report, bass=bool(bass),
+                                     drums=bool(drums), steps=steps, **options)
+        said = (f"**Under the melody of {current.name}** "
+                + html.escape(" · ".join(describe_arrangement(lead, score, seed_value)[1:]), quote=False))
     chosen = check_timbres(score, default_timbres(score, ctx.installed_timbres), ctx.installed_timbres,
                            strict=False)
     version = _finish(ctx, session, score, seed=seed_value, name=current.name, timbres=chosen, audio=audio,
                       fmt=fmt, progress=report)
-    said = describe_arrangement(lead, score, seed_value)
-    return session.push(replace(version, summary=version.summary + f"\n\n**Under the melody of {current.name}** "
-                                + html.escape(" · ".join(said[1:]), quote=False)))
+    return session.push(replace(version, summary=version.summary + "\n\n" + said))
 
 
 def _merged_timbres(ctx: AppContext, current: Version, timbres) -> tuple[tuple[str, str], ...]:

@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from composer.io.midi import read_midi, write_midi
     from composer.limits import check_song_limits
     from composer.pipeline import Composer, read_options
+    from composer.tracks import lead_index
 
     # Every cheap check before the models load: a bad option or file costs nothing, writes nothing.
     out = check_midi_name(check_writable(args.output, args.force), "-o")
@@ -64,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         raise ArrangeError(f"--candidates must be 1 to {MAX_CANDIDATES}, not {args.candidates}")
     score = read_midi(args.input)
     check_song_limits(score, quote_path(args.input), "composer arrange reads")
+    if lead_index(score) is None and score.chords:
+        return _over_file_chords(args, score, out)
     lead = read_lead(score, args.form, args.key, args.tempo, args.meter)
     read_options(None, None, None, None, lead.meter, args.steps, seed=args.seed)
     seed = int(secrets.randbits(31)) if args.seed is None else args.seed
@@ -75,5 +78,33 @@ def run(args: argparse.Namespace) -> int:
     write_midi(song, out)
     for line in describe_arrangement(lead, song, seed):
         print(line)
+    print(f"wrote {quote_path(out)}")
+    return 0
+
+
+def _over_file_chords(args: argparse.Namespace, score, out: Path) -> int:
+    """A file with chords (a Chords track or chord markers) and no melody: the melody and the
+    rest written over its chords, kept exactly (as ``generate --chords`` does over a chart)."""
+    import secrets
+
+    from composer.chart import compose_from_chart, file_chords
+    from composer.form import Phrase, format_form
+    from composer.io.midi import write_midi
+    from composer.pipeline import Composer, read_options
+
+    grid, meter, file_tempo = file_chords(score, args.meter)
+    tempo = args.tempo if args.tempo is not None else file_tempo
+    read_options(args.form, None, args.key, tempo, meter, args.steps, seed=args.seed)
+    seed = int(secrets.randbits(31)) if args.seed is None else args.seed
+    composer = Composer.from_pretrained(args.models)
+    with level_progress() as progress:
+        song = compose_from_chart(composer, grid, form=args.form, key=args.key, tempo=tempo, meter=meter, seed=seed,
+                                  steps=args.steps, progress=progress, bass=not args.no_bass,
+                                  humanize=args.humanize, drums=not args.no_drums)
+    write_midi(song, out)
+    form = format_form([Phrase(s.label, s.n_bars) for s in song.sections])
+    print(f"form {form} ({grid.n_bars} bars), key {', '.join(str(k) for k in song.key_signatures)}, "
+          f"tempo {tempo:.0f} bpm, seed {seed}")
+    print(f"no melody in the file: a melody and the rest written over its {len(score.chords)} chords, kept")
     print(f"wrote {quote_path(out)}")
     return 0
