@@ -491,7 +491,8 @@ class Composer:
         seed = int(secrets.randbits(31)) if seed is None else int(seed)
         gens = level_generators(seed)
         grid = harmonise.harmonise(self.chord_level, lead.plan, lead.steps, lead.meter, gens["chords"],
-                                   candidates or harmonise.DEFAULT_CANDIDATES, steps or CHORD_STEPS,
+                                   harmonise.DEFAULT_CANDIDATES if candidates is None else candidates,
+                                   steps or CHORD_STEPS,
                                    self.chord_variation,
                                    None if progress is None else (lambda i, n: progress("chords", i, n)))
         ctx, shift = note_context(lead.plan, grid, m.steps_per_bar)
