@@ -241,6 +241,22 @@ def test_rest_bias_trades_rests_for_notes_and_zero_is_the_nets_own_line():
     assert plain.tolist() != sample_melody(level, ctx, gen(), steps=4, cadence_guidance=3.0).tolist()
 
 
+def test_second_pass_runs_its_share_of_the_steps():
+    """A returning phrase whose chords changed is written again in a second pass of
+    RETURN_STEP_SHARE of the solver steps; the progress total counts both passes."""
+    from composer.levels.melody import RETURN_STEP_SHARE
+    level = _level()
+    ctx = _ctx("A2B1A2", [0, 5, 7, 0, 2])      # the second A's last bar has a new chord
+    calls, reports = [], []
+    hook = level.model.register_forward_hook(lambda m, args, out: calls.append(1))
+    sample_melody(level, ctx, torch.Generator().manual_seed(1), steps=8,
+                  progress=lambda i, n: reports.append((i, n)))
+    hook.remove()
+    second = round(8 * RETURN_STEP_SHARE)
+    assert 0 < second < 8
+    assert len(calls) == 8 + second and reports[-1] == (8 + second, 8 + second)
+
+
 def test_guidance_batch_only_when_a_free_step_is_guided():
     """The unconditional item is run only where guidance moves a step the sampler writes:
     with every cadence bar known, the net sees one item and the line is the same."""

@@ -57,6 +57,9 @@ had pushed chord tones on strong beats to 0.82 against 0.72 real).  With the lin
 (:mod:`composer.levels.line_prior`), which weighs smooth moves against the net's chord
 tones, 1.5 fell to 0.70 on 24 validation songs (real 0.755) and 3.0 overshot to 0.85;
 2.25 ships."""
+RETURN_STEP_SHARE = 0.5
+"""The second pass (returning notes the new chords reject, written again with the rest of
+the song known: 1-8% of a song's steps) runs this share of the first pass's solver steps."""
 DEFAULT_REST_BIAS = 0.35
 """Subtracted from the rest class's logit at every solver step.  Sampled as trained, the
 melody has too many rests of a beat or more inside its phrases (2.3 per 8 bars on 24
@@ -256,7 +259,8 @@ def sample_melody(level: MelodyLevel, ctx: NoteContext, generator: torch.Generat
     source, keep = return_plan(ctx, repeats)
     returning = source != np.arange(n)
     maybe_second = bool(repeats) and bool((returning & ~keep & ~base_mask).any())
-    total = steps * (2 if maybe_second else 1)
+    steps2 = max(1, int(round(steps * RETURN_STEP_SHARE)))
+    total = steps + (steps2 if maybe_second else 0)
     tick = step_counter(progress, total)
 
     def padded(tokens: np.ndarray, m: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -284,7 +288,7 @@ def sample_melody(level: MelodyLevel, ctx: NoteContext, generator: torch.Generat
             regen = returning & ~keep & ~base_mask
             k2, m2 = padded(tokens, ~regen)
             noise2 = torch.randn(1, N_MELODY_CLASSES, length, generator=generator)
-            x = _denoise(level, cond, k2, m2, noise2, steps, scale_t, rest_bias, tick, line, spans)
+            x = _denoise(level, cond, k2, m2, noise2, steps2, scale_t, rest_bias, tick, line, spans)
             tokens = x[0, :, :n].argmax(dim=0).numpy().astype(np.int64)
     return tokens
 
