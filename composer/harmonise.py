@@ -139,12 +139,19 @@ def file_meter(score: Score, meter: str | None = None) -> str:
     if meter is not None:
         parse_meter(meter)
         return meter.strip()
-    meters = {(t.numerator, t.denominator) for t in score.time_signatures}
+    # Of several time signatures at one tick the last holds (as every reader takes it, and
+    # Score.tick_to_bar: POP909 files carry 1/4 and 4/4 at tick 0), and one that repeats the
+    # meter before it changes nothing.
+    at_tick = {t.tick: t for t in score.time_signatures}      # (Score keeps them sorted)
+    meters = []
+    for t in at_tick.values():
+        if not meters or (t.numerator, t.denominator) != (meters[-1].numerator, meters[-1].denominator):
+            meters.append(t)
     if len(meters) > 1:
-        later = sorted(score.time_signatures, key=lambda t: t.tick)[1]
+        later = meters[1]
         raise ArrangeError(f"the file changes meter (to {later.numerator}/{later.denominator} at bar "
                            f"{score.tick_to_bar(later.tick) + 1}); arrange writes one meter: give --meter")
-    text = "4/4" if not meters else "{}/{}".format(*meters.pop())
+    text = "4/4" if not meters else str(meters[0])
     try:
         parse_meter(text)
     except ComposerError:

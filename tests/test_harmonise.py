@@ -8,8 +8,8 @@ import torch
 
 from composer.cli import main
 from composer.form import FormPlan, Phrase, parse_form
-from composer.harmonise import (ArrangeError, choose_chords, chord_fit, melody_form, melody_steps, read_lead,
-                                step_weights)
+from composer.harmonise import (ArrangeError, choose_chords, chord_fit, file_meter, melody_form, melody_steps,
+                                read_lead, step_weights)
 from composer.io.midi import read_midi, write_midi
 from composer.levels.chords import sample_chord_candidates
 from composer.representation.harmony import ChordGrid
@@ -194,3 +194,19 @@ def test_a_file_of_chords_and_no_melody_gets_a_melody_over_them(tmp_path, capsys
     assert [(c.start_tick // song.resolution, c.root, c.quality) for c in song.chords] == [
         (0, 9, "min"), (4, 5, "maj"), (8, 0, "maj"), (13, 7, "7")]
     assert [t.name for t in song.tracks][:2] == ["Melody", "Piano RH"] and song.tempos[0].bpm == pytest.approx(84)
+
+
+def test_of_meters_at_one_tick_the_last_holds(tmp_path):
+    # POP909 files carry 1/4 and 4/4 at tick 0 (080.mid): the file is in 4/4, not changing meter
+    both = melody_file().replace(time_signatures=(TimeSignature(0, 1, 4), TimeSignature(0, 4, 4)))
+    assert file_meter(both) == "4/4"
+    lead = read_lead(both)
+    assert lead.meter == "4/4" and lead.plan.n_bars == 4
+    # read back from a file as `composer arrange` reads it
+    write_midi(both, tmp_path / "two.mid")
+    assert file_meter(read_midi(tmp_path / "two.mid")) == "4/4"
+    # the same meter again later is no change; a real change after the pair still is one
+    again = both.replace(time_signatures=both.time_signatures + (TimeSignature(3840, 4, 4),))
+    assert file_meter(again) == "4/4"
+    with pytest.raises(ArrangeError, match=r"changes meter \(to 3/4 at bar 2\)"):
+        file_meter(both.replace(time_signatures=both.time_signatures + (TimeSignature(3840, 3, 4),)))
