@@ -150,3 +150,15 @@ def test_a_new_renderer_that_imports_training_is_caught(graph):
     leaks = set(rendering_leaks(graph, contract))
     assert ("composer.render.mix", "composer.training") in leaks
     assert not any(module.endswith(".train") for module, _ in leaks)   # the trainer may, by name
+
+
+def test_the_cascade_loads_no_evaluation_libraries():
+    """Composing never loads muspy (and through it pypianoroll, matplotlib and music21): they
+    are the metrics' readers, and importing them cost the 64-bar bench 130 MB of peak memory
+    and seconds of start-up when a level took one constant from the metrics package."""
+    import subprocess
+    import sys
+    code = ("import sys, composer.pipeline; "
+            "print(sorted(m for m in ('muspy', 'pypianoroll', 'matplotlib', 'music21') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

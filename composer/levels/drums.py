@@ -43,9 +43,8 @@ from composer.errors import ComposerError
 from composer.grid import STEPS_PER_BEAT
 from composer.io.checkpoint import build_model, load_weights, read_config
 from composer.levels.returns import return_start
-from composer.metrics.drums import FILL_DRUMS
 from composer.nets.drums import DrumDenoiser
-from composer.representation.drums import (CLOSED_HAT, CRASH, DRUM_CHANNELS, KICK, MAX_STEPS, N_DRUMS,
+from composer.representation.drums import (CLOSED_HAT, CRASH, DRUM_CHANNELS, FILL_DRUMS, KICK, MAX_STEPS, N_DRUMS,
                                            OPEN_HAT, RIDE, STYLES, bar_condition, from_drum_array,
                                            to_drum_array, track_from_bars)
 from composer.score import Score, Section, Track

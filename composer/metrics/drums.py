@@ -27,10 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-from composer.representation.drums import CRASH, HIGH_TOM, KICK, LOW_TOM, MAX_STEPS, MID_TOM, N_DRUMS, SNARE
-
-FILL_DRUMS = (SNARE, LOW_TOM, MID_TOM, HIGH_TOM)
-"""The drums a fill is played on."""
+from composer.representation.drums import CRASH, FILL_DRUMS, KICK, MAX_STEPS, N_DRUMS
 VELOCITY_BINS = np.arange(0, 129, 8)
 
 

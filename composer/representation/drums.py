@@ -40,6 +40,8 @@ DRUM_NAMES = tuple(k[0] for k in KIT)
 GM_PITCHES = tuple(k[1] for k in KIT)
 N_DRUMS = len(KIT)
 KICK, SNARE, CLOSED_HAT, OPEN_HAT, LOW_TOM, MID_TOM, HIGH_TOM, CRASH, RIDE = range(N_DRUMS)
+FILL_DRUMS = (SNARE, LOW_TOM, MID_TOM, HIGH_TOM)
+"""The drums a fill is played on (the fill measure counts them, the drum level's fills must play them)."""
 PITCH_TO_DRUM = {p: i for i, (_, _, pitches) in enumerate(KIT) for p in pitches}
 
 DRUM_CHANNEL = 9
@@ -163,7 +165,7 @@ def from_drum_array(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 __all__ = ["MAX_STEPS", "KIT", "DRUM_NAMES", "GM_PITCHES", "N_DRUMS", "PITCH_TO_DRUM", "DRUM_CHANNEL",
-           "KICK", "SNARE", "CLOSED_HAT", "OPEN_HAT", "LOW_TOM", "MID_TOM", "HIGH_TOM", "CRASH", "RIDE",
+           "KICK", "SNARE", "CLOSED_HAT", "OPEN_HAT", "LOW_TOM", "MID_TOM", "HIGH_TOM", "CRASH", "RIDE", "FILL_DRUMS",
            "bars_from_track", "track_from_bars", "DRUM_CHANNELS", "STYLE_GROUPS", "STYLES", "METERS",
            "INTENSITIES", "BAR_COND_CHANNELS", "style_index", "bar_condition", "to_drum_array",
            "from_drum_array"]
