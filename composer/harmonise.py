@@ -19,9 +19,9 @@ What is read from the file (:func:`read_lead`):
 * meter, tempo map and key signatures (options override them); a key signature that the
   melody's notes contradict (C major over a melody in E major: a DAW's default) gives way to
   the key estimated from the melody;
-* the form: the file's section markers when they tile its bars from bar 1; else phrases of
-  8 bars (4 where 4 are left) over the bars the melody sounds, an intro and an outro for the
-  bars before and after it, and a phrase whose melody comes back gets the label it had.
+* the form: the file's section markers when they tile its bars from bar 1; else phrases that
+  follow the melody's repeats over the bars it sounds (:func:`form_of`: a phrase whose melody
+  comes back gets the label it had), an intro and an outro for the bars before and after it.
 
 The melody is kept exactly: its notes (pitch, onset, duration, velocity) go into the song's
 Melody track as they are, moved only to the song's 480 ticks per quarter (a finer file's
@@ -57,10 +57,13 @@ STRONG_WEIGHT = 2.0
 """How much a melody step on a strong beat (the bar's first beat; the third of 4/4, the second
 dotted quarter of 6/8) counts against one elsewhere in :func:`chord_fit`."""
 PHRASE_BARS = 8
-"""Phrase length of a form read from the melody (4 where 4 bars are left)."""
+"""Length of the repeats a form read from music looks for, and of a phrase of new material
+with no repeat ahead (:func:`form_of`)."""
 SAME_PHRASE = 0.75
-"""A phrase whose 16th steps agree with an earlier phrase's (same pitch class, or both silent)
-on at least this share takes that phrase's label (a returning melody, a returning section)."""
+"""A phrase whose positions agree with an earlier phrase's (the same pitch class or chord) on
+at least this share of those where either sounds takes that phrase's label (a returning
+melody, a returning section).  On the POP909 validation songs 0.6 to 0.8 score within 0.02
+of each other (benchmarks/form_returns.py)."""
 
 
 class ArrangeError(ComposerError):
@@ -201,21 +204,27 @@ def _phrases(score: Score, form: str | None, n_bars: int, steps: np.ndarray,
 
 def melody_form(steps: np.ndarray, n_bars: int, steps_per_bar: int) -> list[Phrase]:
     """Phrases for a melody (step notes) with no form: :func:`form_of` its pitch class per 16th,
-    a pickup in the second half of a bar ending the intro."""
+    a pickup in the second half of a bar ending the intro, a note a 16th early or late agreeing
+    (a sung melody's returns are rarely on the same 16ths)."""
     pc = np.full(n_bars * steps_per_bar, -1, np.int64)
     for s, d, p, _ in steps:
         pc[s:min(s + d, len(pc))] = p % 12
-    return form_of(pc, steps_per_bar, pickup=True)
+    return form_of(pc, steps_per_bar, pickup=True, tolerance=1)
 
 
-def form_of(values: np.ndarray, per_bar: int, pickup: bool = False) -> list[Phrase]:
+def form_of(values: np.ndarray, per_bar: int, pickup: bool = False, tolerance: int = 0) -> list[Phrase]:
     """Phrases for music with no form, from ``values`` (int [n_bars * per_bar]: what sounds at
     each position, -1 nothing; a melody's pitch class per 16th, a chart's chord per beat): an
     intro ``i`` over the bars before the first sound (with ``pickup``, a bar sounding only in
-    its second half ends the intro), an outro ``o`` after the last, and between them phrases of
-    :data:`PHRASE_BARS` bars (4 where 4 are left; fewer than 4 left join the phrase before).  A
-    phrase that agrees with an earlier one of the same length (:data:`SAME_PHRASE`) takes its
-    label; new material takes the next letter (A, B, C ...)."""
+    its second half ends the intro), an outro ``o`` after the last, and between them phrases
+    that follow the music's repeats.  Left to right, a phrase starting where an earlier
+    phrase's music comes back (its own length, else its first 8 or 4 bars agreeing on
+    :data:`SAME_PHRASE` of the positions where either sounds, a value matching one up to
+    ``tolerance`` positions away) is a return and takes its label; new material runs to the
+    next bar where some repeat of 8 or 4 bars begins (4 to 16 bars on, the first statement of
+    a returning section starting a phrase of its own), else :data:`PHRASE_BARS` bars, and
+    takes the next letter (A, B, C ...).  A repeat beginning less than 4 bars on lengthens the
+    phrase before instead; fewer than 4 bars left join the last phrase."""
     values = np.asarray(values, np.int64)
     bars = values.reshape(-1, per_bar)
     n_bars = len(bars)
@@ -225,33 +234,97 @@ def form_of(values: np.ndarray, per_bar: int, pickup: bool = False) -> list[Phra
     first, last = int(sounding[0]), int(sounding[-1]) + 1
     if pickup and first + 1 < last and bars[first, :per_bar // 2].max() < 0:
         first += 1   # a pickup in the second half of a bar leads into the phrase of the next bar
-    lengths = []
-    left = last - first
-    while left > 0:
-        take = PHRASE_BARS if left >= PHRASE_BARS else left
-        if left - take in (1, 2, 3):   # (a remainder too short for a phrase joins this one)
-            take = left
-        lengths.append(take)
-        left -= take
-    phrases = [Phrase("i", first)] if first else []
-    seen: list[tuple[str, int, np.ndarray]] = []
+    starts = [int(c) + first for c in _repeat_starts(values[first * per_bar:last * per_bar], per_bar, tolerance)]
+    found: list[list] = []          # [start bar, bars, label]
     bar = first
-    for length in lengths:
-        part = values[bar * per_bar:(bar + length) * per_bar]
-        label = None
-        for old_label, old_length, old in seen:
-            if old_length == length and np.mean(old == part) >= SAME_PHRASE:
-                label = old_label
-                break
-        if label is None:
-            used = {lab for lab, _, _ in seen}
-            label = next((c for c in "ABCDEFGHJKLMNPQRSTUVWYZ" if c not in used), "A")
-        seen.append((label, length, part))
-        phrases.append(Phrase(label, length))
-        bar += length
+    while bar < last:
+        left = last - bar
+        if found and left < 4:
+            found[-1][1] += left   # a remainder too short for a phrase joins the one before
+            break
+        back = _return_of(values, per_bar, tolerance, found, bar, last)
+        if back is not None:
+            found.append([bar, *back])
+            bar += back[0]
+            continue
+        soon = [c for c in starts if bar < c < bar + 4]
+        if found and soon and found[-1][1] + soon[0] - bar <= 16:
+            found[-1][1] += soon[0] - bar    # (a repeat just ahead: the phrase before runs up to it)
+            bar = soon[0]
+            continue
+        take = next((c - bar for c in starts if bar + 4 <= c <= min(bar + 16, last)), min(PHRASE_BARS, left))
+        if left - take in (1, 2, 3):
+            take = left
+        used = {lab for _, _, lab in found}
+        found.append([bar, int(take), next((c for c in "ABCDEFGHJKLMNPQRSTUVWYZ" if c not in used), "A")])
+        bar += take
+    phrases = [Phrase("i", first)] if first else []
+    phrases += [Phrase(label, length) for _, length, label in found]
     if last < n_bars:
         phrases.append(Phrase("o", n_bars - last))
     return phrases
+
+
+def _agree(a: np.ndarray, b: np.ndarray, tolerance: int) -> np.ndarray:
+    """bool per position: a's value is one of b's within ``tolerance`` positions and b's one of
+    a's (a note played a 16th early or late still agrees)."""
+    near_a, near_b = a == b, a == b
+    for t in range(1, tolerance + 1):
+        near_a[:-t] |= a[:-t] == b[t:]
+        near_a[t:] |= a[t:] == b[:-t]
+        near_b[:-t] |= b[:-t] == a[t:]
+        near_b[t:] |= b[t:] == a[:-t]
+    return near_a & near_b
+
+
+def _agreement(values: np.ndarray, per_bar: int, tolerance: int, old: int, new: int, length: int) -> float:
+    """The share of positions where either sounds at which the ``length``-bar windows from
+    bars ``old`` and ``new`` agree (1 where neither sounds: the same silence)."""
+    a = values[old * per_bar:(old + length) * per_bar]
+    b = values[new * per_bar:(new + length) * per_bar]
+    sounding = (a >= 0) | (b >= 0)
+    return float((_agree(a, b, tolerance) & sounding).sum() / sounding.sum()) if sounding.any() else 1.0
+
+
+def _return_of(values: np.ndarray, per_bar: int, tolerance: int, found: list, bar: int,
+               last: int) -> tuple[int, str] | None:
+    """(bars, label) of the earlier phrase whose music comes back at ``bar`` (its own length,
+    else its first 8 or 4 bars; the longest, then the closest agreement, then the earliest),
+    None for new material."""
+    best = None
+    for start, length, label in found:
+        for n in dict.fromkeys((length, min(length, PHRASE_BARS))):
+            if start + n > bar or bar + n > last:
+                continue
+            share = _agreement(values, per_bar, tolerance, start, bar, n)
+            if share >= SAME_PHRASE:
+                if best is None or (n, share) > best[:2]:
+                    best = (int(n), share, label)
+                break
+    return None if best is None else (best[0], best[2])
+
+
+def _repeat_starts(values: np.ndarray, per_bar: int, tolerance: int, length: int = PHRASE_BARS) -> np.ndarray:
+    """The bars where a repeat of ``length`` bars begins: both windows of a pair that agree on
+    :data:`SAME_PHRASE` (as :func:`_agreement`, not overlapping) where the pair one bar
+    earlier does not."""
+    n_bars = len(values) // per_bar
+    begins: set[int] = set()
+    same = np.zeros((n_bars + 1, n_bars + 1), bool)
+    for d in range(length, n_bars - length + 1):
+        shift = d * per_bar
+        a, b = values[:-shift], values[shift:]
+        sounding = (a >= 0) | (b >= 0)
+        hits = np.concatenate([[0], np.cumsum(_agree(a, b, tolerance) & sounding)])
+        counts = np.concatenate([[0], np.cumsum(sounding)])
+        i = np.arange(n_bars - d - length + 1)
+        h = hits[(i + length) * per_bar] - hits[i * per_bar]
+        c = counts[(i + length) * per_bar] - counts[i * per_bar]
+        same[i + 1, i + d + 1] = np.where(c > 0, h / np.maximum(c, 1), 1.0) >= SAME_PHRASE
+    i, j = np.nonzero(same[1:, 1:] & ~same[:-1, :-1])
+    begins.update(i.tolist())
+    begins.update(j.tolist())
+    return np.array(sorted(begins), np.int64)
 
 
 # Krumhansl & Kessler's key profiles (probe-tone ratings, C major and C minor).

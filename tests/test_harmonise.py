@@ -210,3 +210,13 @@ def test_of_meters_at_one_tick_the_last_holds(tmp_path):
     assert file_meter(again) == "4/4"
     with pytest.raises(ArrangeError, match=r"changes meter \(to 3/4 at bar 2\)"):
         file_meter(both.replace(time_signatures=both.time_signatures + (TimeSignature(3840, 3, 4),)))
+
+
+def test_a_return_after_a_phrase_of_ten_bars_is_found_though_played_a_16th_late():
+    # A fixed 8-bar grid would cut bars 16-23 across the 10-bar phrase and the return (A8 B8 C10);
+    # the phrases follow the repeat instead, and the late return agrees within a 16th.
+    verse = [[s * 4, 4, 60 + (5 * s * s + 3 * s) % 12, 80] for s in range(32)]        # 8 bars
+    bridge = [[32 * 4 + s * 4, 4, 62 + (7 * s * s + 1) % 11, 80] for s in range(40)]  # 10 bars
+    late = [[18 * 16 + s + 1, d - 1, p, v] for s, d, p, v in verse]                    # bars 19-26
+    form = melody_form(np.array(verse + bridge + late), 27, 16)
+    assert form == [Phrase("A", 8), Phrase("B", 10), Phrase("A", 8), Phrase("o", 1)]
