@@ -8,8 +8,8 @@ import torch
 
 from composer.cli import main
 from composer.form import FormPlan, Phrase, parse_form
-from composer.harmonise import (ArrangeError, choose_chords, chord_fit, file_meter, melody_form, melody_steps,
-                                read_lead, step_weights)
+from composer.harmonise import (ArrangeError, choose_chords, chord_fit, file_meter, form_of, melody_form,
+                                melody_steps, read_lead, step_weights)
 from composer.io.midi import read_midi, write_midi
 from composer.levels.chords import sample_chord_candidates
 from composer.representation.harmony import ChordGrid
@@ -215,8 +215,16 @@ def test_of_meters_at_one_tick_the_last_holds(tmp_path):
 def test_a_return_after_a_phrase_of_ten_bars_is_found_though_played_a_16th_late():
     # A fixed 8-bar grid would cut bars 16-23 across the 10-bar phrase and the return (A8 B8 C10);
     # the phrases follow the repeat instead, and the late return agrees within a 16th.
-    verse = [[s * 4, 4, 60 + (5 * s * s + 3 * s) % 12, 80] for s in range(32)]        # 8 bars
-    bridge = [[32 * 4 + s * 4, 4, 62 + (7 * s * s + 1) % 11, 80] for s in range(40)]  # 10 bars
-    late = [[18 * 16 + s + 1, d - 1, p, v] for s, d, p, v in verse]                    # bars 19-26
+    verse = [[s * 2, 2, 60 + (5 * s * s + 3 * s) % 12, 80] for s in range(64)]        # 8 bars of 8ths
+    bridge = [[64 * 2 + s * 2, 2, 62 + (7 * s * s + 1) % 11, 80] for s in range(80)]  # 10 bars
+    # bars 19-26: every note a 16th late (on the exact 16ths only half agree), the last cut short
+    late = [[18 * 16 + s + 1, 1 if s == 126 else d, p, v] for s, d, p, v in verse]
     form = melody_form(np.array(verse + bridge + late), 27, 16)
     assert form == [Phrase("A", 8), Phrase("B", 10), Phrase("A", 8), Phrase("o", 1)]
+
+
+def test_a_few_bars_before_a_return_join_the_phrase_before_them():
+    # chords per beat: X Y X, two bars of something else, Y again (a fixed grid: A8B8A8C10)
+    x, y, z = [0, 5, 7, 0, 9, 2, 7, 0], [4, 9, 2, 7, 11, 4, 9, 5], [10, 3]
+    chords = np.repeat(x + y + x + z + y, 4)
+    assert form_of(chords, 4) == [Phrase("A", 8), Phrase("B", 8), Phrase("A", 10), Phrase("B", 8)]
