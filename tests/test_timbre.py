@@ -16,7 +16,7 @@ from composer.render.ddsp.analysis import analyse_recording
 from composer.render.ddsp.spectral import a_weighted_loudness, harmonic_amplitudes, track_f0
 from composer.render.ddsp.timbre import (Expression, SynthConfig, find_timbre, installed_timbres, load_timbre,
                                          save_timbre)
-from composer.render.ddsp.train import TimbreRecipe, train_timbre
+from composer.render.ddsp.train import CropBatch, FineTuneTask, TimbreRecipe, train_timbre, warm_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "philharmonia"
@@ -223,6 +223,52 @@ def test_a_time_budget_stops_at_a_checkpoint_saves_what_it_can_and_resume_finish
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(partial[k], b[k]) for k in a)
     assert json.loads((resumed / "config.json").read_text())["metrics"]["training"]["finished"] is True
+
+
+def test_fine_tune_loss_is_the_spectral_loss_plus_the_anchor_times_the_warm_loss(tmp_path):
+    """The fine-tune's anchor (TimbreRecipe.anchor): the warm start's loss on the analysed
+    harmonics and noise floor, weighted, added to the multi-resolution STFT loss."""
+    model, dec, syn = tiny_model()
+    save_timbre(tmp_path / "start", model, dec, syn, Expression())
+    g = torch.Generator().manual_seed(3)
+    batch = CropBatch(f0_hz=torch.full((2, 10, 1), 220.0), loudness_db=-40 + 10 * torch.rand(2, 10, 1, generator=g),
+                      harmonics=torch.rand(2, 10, 8, generator=g) * 0.1, noise=torch.rand(2, 10, 9, generator=g) * 0.01,
+                      audio=torch.rand(2, 1600, generator=g) * 0.2 - 0.1)
+    plain = FineTuneTask(tmp_path / "start", None, 10)
+    anchored = FineTuneTask(tmp_path / "start", None, 10, anchor=0.5)
+    m = plain.build_model()
+    spectral = plain.loss(m, batch, torch.Generator().manual_seed(0))
+    both = anchored.loss(m, batch, torch.Generator().manual_seed(0))
+    anchor = warm_loss(m, batch)
+    assert anchor.item() > 0.1
+    assert torch.equal(both, spectral + 0.5 * anchor)
+    both.backward()   # the anchor's gradient reaches the decoder
+    assert m.decoder.out.weight.grad is not None and m.decoder.out.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.slow
+def test_the_anchor_changes_what_the_fine_tune_learns_and_resumes_exactly(tmp_path):
+    """Same seed, same crops: the recipe's fine-tune (with the anchor) ends elsewhere than one
+    without it, and an interrupted run with the anchor resumes to the same weights."""
+    write_folder(tmp_path / "rec")
+    recipe = tiny_recipe(warm_steps=4, steps=4)
+    assert recipe.anchor == TimbreRecipe().anchor == 2.0
+    anchored = train_timbre(tmp_path / "rec", tmp_path / "anchored", recipe, progress=False, log=lambda s: None)
+    plain = train_timbre(tmp_path / "rec", tmp_path / "plain", replace(recipe, anchor=0.0), progress=False,
+                         log=lambda s: None)
+    a, p = load_timbre(anchored).model.state_dict(), load_timbre(plain).model.state_dict()
+    assert not torch.equal(a["decoder.out.weight"], p["decoder.out.weight"])
+    config = json.loads((anchored / "config.json").read_text())["metrics"]["training"]
+    assert (config["anchor"], config["fine_lr_floor"]) == (2.0, 1.0)
+    # stopped in the room fit, then at the fine-tune's step 4 (its last checkpoint is step 2)
+    log = interrupt_at("reverb:", "step=4")
+    for _ in range(2):
+        with pytest.raises(Interrupted):
+            train_timbre(tmp_path / "rec", tmp_path / "resumed", recipe, resume=True, progress=False, log=log)
+    resumed = train_timbre(tmp_path / "rec", tmp_path / "resumed", recipe, resume=True, progress=False,
+                           log=lambda s: None)
+    b = load_timbre(resumed).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_too_little_sound_is_a_clear_error(tmp_path):

@@ -28,6 +28,22 @@ def protocol_table(summary: dict) -> str:
     return f"SoundFont baseline: FluidR3 Mono GM, {sf}.\n\n" + "\n".join(rows)
 
 
+def fine_tune_note(training: dict) -> str:
+    """How the fine-tune was shaped, for the card: its anchor term and rate schedule, as the
+    training recorded them (timbres trained before issue 21's second round recorded neither:
+    a constant rate and no anchor)."""
+    anchor, floor = training.get("anchor", 0.0), training.get("fine_lr_floor", 1.0)
+    lr = training.get("fine_lr", 1e-3)
+    text = ""
+    if "anchor" not in training:
+        text += " alone (the recipe before the anchor of issue 21: `TimbreRecipe(anchor=0.0)`)"
+    elif anchor:
+        text += (f" plus {anchor:g} x the warm start's loss on the analysed harmonics and noise floor"
+                 f" (an anchor that keeps the spectral envelope)")
+    return text + (f", at a constant rate of {lr:g}" if floor >= 1 else
+                   f", at a rate falling by a cosine from {lr:g} to {floor:g} of it")
+
+
 def write_model_card(folder, audio_dir, log=print, reuse_resynthesis: bool = False) -> dict:
     """Evaluate the timbre in ``folder`` on the held-out recordings of ``audio_dir`` (the
     resynthesis scores and the timbre protocol of ``protocol.py``), store the figures in its
@@ -93,7 +109,7 @@ Training (`{training_command(audio_dir, folder.name, tr)}`,
 {tr.get('warm_steps', '?')} + {tr.get('steps', '?')} steps): analysis (pitch from the file name refined by a harmonic-peak
 tracker, A-weighted loudness, harmonic amplitudes and noise floor per frame), a supervised warm
 start on the analysed harmonics ({tr.get('warm_steps', '?')} steps), then {tr.get('steps', '?')} steps of
-multi-resolution STFT loss through the synthesiser; {wall} s wall time{wall_note} on
+multi-resolution STFT loss through the synthesiser{fine_tune_note(tr)}; {wall} s wall time{wall_note} on
 {HARDWARE}.
 
 ## Range and expression (measured from the recordings)

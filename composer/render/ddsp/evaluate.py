@@ -183,7 +183,8 @@ def midi_vs_reality(timbre, analyses: list, instrument: str | None = None,
     return MidiVsRealityScores(float(np.mean(learned)), None, None, None, len(learned))
 
 
-HARDWARE = "a shared 2-core CPU (Intel Xeon, 2 cores shared with other jobs; torch on 1 thread)"
+HARDWARE = ("a 2-core x86_64 CPU shared with other jobs (Intel Xeon; torch 2.13.0+cpu on 1 thread, "
+            "no GPU)")
 
 
 def training_command(audio_dir, name: str, training: dict) -> str:
