@@ -18,7 +18,7 @@ from composer.io.midi import read_midi, write_midi
 from composer.tasks.drums import DrumTask
 from composer.errors import ComposerError, DataError
 from composer.evaluation_drums import groove_pieces
-from composer.levels.drums import (DEFAULT_FILL_MIN_HITS, DrumLevel, add_drums, pick_fills, plan_sections,
+from composer.levels.drums import (DEFAULT_FILL_MIN_HITS, DrumLevel, add_drums, fill_hits, pick_fills, plan_sections,
                                    regenerate_drums, sample_drums, sections_from_notes)
 from composer.metrics.drums import DrumPiece, drum_measures, onset_position_oa, velocity_oa
 from composer.nets.drums import DrumDenoiser
@@ -234,6 +234,11 @@ def test_pick_fills_keeps_the_first_candidate_that_plays_a_fill():
                                      _net_bar([(0, SNARE), (7, LOW_TOM)]), _net_bar(_snares(8))])])
     assert torch.equal(pick_fills(half, 8, 4)[0], half[0, 1])
     assert torch.equal(pick_fills(cands, 16, 0), cands[:, 0])     # no minimum: the first draw
+    # and busier than the groove it leaves: over a groove of 4, the first with 5 or more
+    grooves = np.array([4, 0, 3])
+    out = pick_fills(cands, 16, 4, grooves)
+    assert torch.equal(out[0], cands[0, 2]) and torch.equal(out[1], cands[1, 1]) and torch.equal(out[2], cands[2, 0])
+    assert fill_hits(cands[:, 2], 16).tolist() == [9, 1, 0]
 
 
 def test_sampler_redraws_thin_fills_only(tiny_drums):
