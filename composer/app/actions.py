@@ -1108,10 +1108,9 @@ def stems_zip(ctx: AppContext, session: Session, fmt: AudioFormat = "wav",
               progress: Progress | None = None) -> Path:
     """One audio file per track of the current version, with the mix's gain (so they add up
     to the mix in a DAW), zipped.  Renders the mix first when it has none yet."""
-    from composer.io.audio import write_audio  # noqa: PLC0415
-    from composer.mastering import DEFAULT_CEILING_DBFS  # noqa: PLC0415
-    from composer.render.base import Audio  # noqa: PLC0415
+    from composer.io.atomic import atomic_path, make_folder  # noqa: PLC0415
     from composer.render.mix import parse_timbre_options, resolve_timbres  # noqa: PLC0415
+    from composer.render.stems import write_stems  # noqa: PLC0415
 
     current = session.current
     if current is None:
@@ -1124,26 +1123,16 @@ def stems_zip(ctx: AppContext, session: Session, fmt: AudioFormat = "wav",
     score = current.score
     chosen = resolve_timbres(score, parse_timbre_options([f"{n}={s}" for n, s in current.timbres]))
     stems = ctx.get_mixer().render_stems(score, ctx.sample_rate, chosen, _levels(current.gains))
-    from composer.io.atomic import atomic_path, make_folder  # noqa: PLC0415
-
     zip_path = session.fresh(file_stem(score, current.name, current.seed, len(current.edits)) + "-stems", ".zip")
     folder = session.fresh("stems", "")
     make_folder(folder, "stems")
     try:
-        # Through the atomic writer, as every output: a full disk is one message, and no
-        # half-written zip is offered for download.
+        # The CLI's writer (names, the mix's gain and ceiling), then through the atomic writer,
+        # as every output: a full disk is one message, and no half-written zip is offered.
+        paths = write_stems(stems, current.gain_plan, folder, f".{fmt}",
+                            progress=lambda i, n: report("audio", i, n))
         with atomic_path(zip_path, suffix=".zip") as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
-            for i, stem in enumerate(stems):
-                report("audio", i, len(stems))
-                samples = stem.audio.samples * current.gain_plan.gains(0, stem.audio.n_samples)[:, None]
-                peak = float(abs(samples).max(initial=0.0))
-                ceiling = 10 ** (DEFAULT_CEILING_DBFS / 20)  # the mix's own ceiling
-                if peak > ceiling:  # a stem that would clip alone is turned down alone
-                    samples = samples * (ceiling / peak)
-                clean = re.sub(r"[^\w-]+", "_", stem.track_name).strip("_") or "track"
-                clean = clean.encode()[:96].decode("utf-8", "ignore")  # a file name has at most 255 bytes
-                path = folder / f"{i:02d}_{clean}.{fmt}"
-                write_audio(path, Audio(samples, ctx.sample_rate))
+            for path in paths:
                 zf.write(path, path.name)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

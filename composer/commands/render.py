@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Sequence
 
 from composer.commands import output_path
 from composer.errors import RenderError, quote_path
-from composer.mastering import DEFAULT_CEILING_DBFS
 
 if TYPE_CHECKING:
     from composer.io.audio import WriteReport
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
     from composer.score import Score
 
 SAMPLE_RATES = (44100, 48000)
-CEILING = 10 ** (DEFAULT_CEILING_DBFS / 20)  # the mix's peak ceiling, linear: stems keep under it too
 
 
 def register(subparsers) -> None:
@@ -137,14 +135,14 @@ def _progress(total_samples: int, sample_rate: int):
 
 def run(args: argparse.Namespace) -> int:
     from composer.io.atomic import all_or_nothing, check_writable, make_folder  # noqa: PLC0415
-    from composer.io.audio import audio_format, write_audio  # noqa: PLC0415
+    from composer.io.audio import audio_format  # noqa: PLC0415
     from composer.io.midi import read_midi  # noqa: PLC0415
-    from composer.audio import Audio  # noqa: PLC0415
     from composer.render.mix import (parse_program_options, parse_timbre_options, resolve_gains,  # noqa: PLC0415
                                      resolve_timbres)
 
     from composer.limits import check_loudness  # noqa: PLC0415
     from composer.render.base import check_render_limits  # noqa: PLC0415
+    from composer.render.stems import stem_paths as stem_files, write_stems  # noqa: PLC0415
 
     # Check every cheap thing before the slow render, so a bad option costs nothing.
     output = check_writable(args.output, args.force)
@@ -164,8 +162,7 @@ def run(args: argparse.Namespace) -> int:
     resolve_gains(score, levels.gains)  # a --gain for a track the file lacks: refused before rendering
     stem_paths = []
     if args.stems is not None:
-        names = _stem_names([t.name for t in score.tracks])
-        stem_paths = [args.stems / f"{name}{output.suffix}" for name in names]
+        stem_paths = stem_files(args.stems, [t.name for t in score.tracks], output.suffix)
         for path in stem_paths:
             if args.stems.is_dir():  # (else the folder is made after the mix)
                 check_writable(path, args.force)  # a folder or a device there is refused too
@@ -184,25 +181,9 @@ def run(args: argparse.Namespace) -> int:
         written.append(output)
         if stem_paths:
             stems = mixer.render_stems(score, rate, timbres, levels)
-            for stem, path in zip(stems, stem_paths):
-                # The mix's gain envelope (base gain and limiter), so that the stems add up to the
-                # mix in a DAW; scaled down further only for a stem that would clip on its own.
-                samples = stem.audio.samples * report.plan.gains(0, stem.audio.n_samples)[:, None]
-                peak = float(abs(samples).max(initial=0.0))
-                if peak > CEILING:
-                    samples = samples * (CEILING / peak)
-                write_audio(path, Audio(samples, rate), bit_depth=args.bit_depth, force=args.force)
-                written.append(path)
+            # The mix's gain envelope, so that the stems add up to the mix in a DAW (render/stems.py).
+            write_stems(stems, report.plan, args.stems, output.suffix, bit_depth=args.bit_depth,
+                        force=args.force, written=written)
             print(f"wrote {len(stems)} stems to {quote_path(args.stems)}")
     return 0
 
-
-def _stem_names(track_names: list[str]) -> list[str]:
-    """File-safe, unique stem names: ``<index>_<track name>``."""
-    safe = []
-    for i, name in enumerate(track_names):
-        clean = "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_") or "track"
-        # A track name may be as long as its file allows; a file name has at most 255 bytes.
-        clean = clean.encode()[:96].decode("utf-8", "ignore")
-        safe.append(f"{i:02d}_{clean}")
-    return safe
