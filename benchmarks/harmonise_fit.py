@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     from composer.harmonise import choose_chords, chord_fit, chord_tones
     from composer.levels.chords import ChordLevel, sample_chord_candidates
     from composer.metrics.song import chord_tone_strong_beats
-    from composer.pipeline import CHORD_VARIATION, default_models_dir
+    from composer.io.checkpoint import default_models_dir
+    from composer.pipeline import CHORD_VARIATION
     from composer.representation.harmony import ChordGrid
 
     p = argparse.ArgumentParser()

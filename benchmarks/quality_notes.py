@@ -23,7 +23,8 @@ from composer.form import FormPlan, parse_form
 from composer.io.midi import write_midi
 from composer.levels.melody import MelodyLevel
 from composer.levels.notes import NoteLevel
-from composer.pipeline import Composer, SUPPORTED_METERS
+from composer.options import SUPPORTED_METERS
+from composer.pipeline import Composer
 from composer.representation.harmony import ChordGrid
 from composer.score import PITCH_CLASS_NAMES
 

@@ -112,7 +112,8 @@ def file_chords(score: Score, meter: str | None = None) -> tuple[ChordGrid, str,
     for a song over a file that brings chords and no melody.  A chord that starts inside a beat
     sounds from the next beat (the levels' chords are per beat)."""
     from composer.harmonise import file_meter  # noqa: PLC0415
-    from composer.pipeline import grid_from_score, parse_meter  # noqa: PLC0415
+    from composer.band import grid_from_score  # noqa: PLC0415
+    from composer.options import parse_meter  # noqa: PLC0415
 
     text = file_meter(score, meter)
     m = parse_meter(text)
@@ -134,7 +135,8 @@ def compose_from_chart(composer, chart: str | ChordGrid, form: str | PartialForm
     the models have one.  ``composer`` is a :class:`composer.pipeline.Composer`; other
     options as its ``compose``."""
     from composer.levels.form import sample_form  # noqa: PLC0415
-    from composer.pipeline import FORM_STEPS, draw_tempo, level_generators, read_options  # noqa: PLC0415
+    from composer.options import draw_tempo, read_options  # noqa: PLC0415
+    from composer.pipeline import FORM_STEPS, level_generators  # noqa: PLC0415
 
     options = read_options(form, None, key, tempo, meter, steps, seed=seed)
     form, parsed_key, m = options.form, options.key, options.meter

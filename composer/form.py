@@ -22,8 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from composer.errors import ComposerError, FormError
-from composer.grid import STEPS_PER_BEAT
+from composer.errors import FormError
 from composer.pitch import key_tonic_name, pitch_class_of
 
 PHRASE_TYPES = ("A", "B", "M", "i", "o", "x")
@@ -206,33 +205,6 @@ def _read_form(text: str, partial: bool) -> PartialForm:
     return PartialForm(tuple(parts), open_end)
 
 
-@dataclass(frozen=True)
-class Meter:
-    """A meter the cascade can write (``composer.pipeline`` and ``composer.harmonise`` read it): ``numerator/denominator`` with ``beats_per_bar``
-    quarter-note beats per bar (4/4: 4, 3/4: 3, 6/8: 3)."""
-
-    numerator: int
-    denominator: int
-
-    @property
-    def beats_per_bar(self) -> int:
-        return self.numerator * 4 // self.denominator
-
-    @property
-    def steps_per_bar(self) -> int:
-        return self.beats_per_bar * STEPS_PER_BEAT
-
-
-SUPPORTED_METERS = ("4/4", "3/4", "2/4", "6/8")
-
-def parse_meter(text: str) -> Meter:
-    """``"4/4"``, ``"3/4"``, ``"2/4"`` or ``"6/8"`` -> Meter; ComposerError otherwise."""
-    if text.strip() not in SUPPORTED_METERS:
-        raise ComposerError(f"unsupported meter {text!r}: choose one of {', '.join(SUPPORTED_METERS)}")
-    num, den = text.strip().split("/")
-    return Meter(int(num), int(den))
-
-
 def format_form(phrases: tuple[Phrase, ...] | list[Phrase]) -> str:
     """Inverse of :func:`parse_form`."""
     return "".join(f"{p.label}{p.n_bars}" for p in phrases)
@@ -258,5 +230,5 @@ _KEY_RE = re.compile("^([A-Ga-g])([#b\u266f\u266d]?)(.*)$")
 _MODE_WORDS = {"": 0, "maj": 0, "major": 0, "m": 1, "min": 1, "minor": 1}
 
 
-__all__ = ["Meter", "SUPPORTED_METERS", "parse_meter", "PHRASE_TYPES", "MAX_PHRASE_BARS", "MAX_SONG_BARS", "Phrase", "phrase_type_of", "FormPlan",
+__all__ = ["PHRASE_TYPES", "MAX_PHRASE_BARS", "MAX_SONG_BARS", "Phrase", "phrase_type_of", "FormPlan",
            "Gap", "PartialForm", "parse_form", "parse_partial_form", "format_form", "form_bars", "parse_key"]

@@ -40,8 +40,9 @@ import torch
 
 from composer.errors import ComposerError, FormError
 from composer.arrange import monophonic
-from composer.form import MAX_SONG_BARS, FormPlan, Phrase, parse_form, parse_key, parse_meter
+from composer.form import MAX_SONG_BARS, FormPlan, Phrase, parse_form, parse_key
 from composer.grid import STEPS_PER_BEAT
+from composer.options import parse_meter
 from composer.representation.harmony import ChordGrid
 from composer.representation.pianoroll import MELODY_RANGE
 from composer.score import CHORD_QUALITIES, QUALITY_NAMES, RESOLUTION, Note, Score, TempoChange, Track

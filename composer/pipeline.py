@@ -5,15 +5,15 @@
     score = composer.regenerate(score, section=2, level="notes", seed=7)
     composer.io.midi.write_midi(score, "song.mid")
 
-Each level is a diffusion model with its own sampler loop (composer/levels/); this module
-checks the user's options, hands one level's result to the next, and dresses the result as
-a DAW-ready Score: sections with display names ("Intro", "Verse 1", "Chorus 2"), chord
-symbols, key signatures, tempo, meter, and the tracks ``Melody`` (GM 71, clarinet: a lead
-with a singer's range, each phrase moved by octaves into its D3..C7 when it strays, silent in
-intros, outros and interludes), ``Piano RH`` and ``Piano LH`` (GM 0, the accompaniment split between the hands,
-with the sustain pedal through each chord) and ``Bass`` (GM 33, finger bass, derived from
-the chords' bass notes), with velocities shaped by metre, section and phrase and a little
-seeded jitter, and ``Drums`` (channel 10, GM kit: the drum level over the form and the band); ``humanize=True`` adds seeded timing and dynamics (composer/arrange.py).
+Each level is a diffusion model with its own sampler (composer/levels/); this module holds the
+cascade alone: :class:`Composer` loads the five levels, reads the user's options once
+(:func:`composer.options.read_options`), hands one level's result to the next (``FormPlan`` ->
+``ChordGrid`` -> melody -> accompaniment -> drums) and has the band's tracks built
+(composer/band.py): a DAW-ready Score with named sections ("Intro", "Verse 1", "Chorus 2"),
+chord symbols, key signatures, tempo, meter, and the tracks ``Melody`` (GM 71, clarinet),
+``Piano RH`` and ``Piano LH`` (GM 0, pedalled), ``Bass`` (GM 33, from the chords' bass notes)
+and ``Drums`` (channel 10, GM kit: the drum level over the form and the band);
+``humanize=True`` adds seeded timing and dynamics (composer/arrange.py).
 
 Randomness: everything comes from ``seed`` (drawn at random and stored in the Score's title
 when not given), through one ``torch.Generator`` per level, so the same seed and options
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -31,14 +30,14 @@ import numpy as np
 import torch
 
 from composer import arrange
-from composer.errors import ComposerError, FormError
-from composer.form import MAX_SONG_BARS, FormPlan, PartialForm, Phrase, parse_form, parse_key, parse_partial_form
-# The meters (below the cascade since composer/harmonise.py reads a file's) and one voice of
-# step notes live with the form and the arrangement; importable from here as before.
-from composer.form import SUPPORTED_METERS, Meter, parse_meter
-from composer.arrange import monophonic
-from composer.grid import STEPS_PER_BEAT
-from composer.limits import check_seed, check_steps, check_tempo
+# The band's tracks and the Score read back (composer/band.py); regenerate builds its tracks
+# with notes_track, _track here.
+from composer.band import (arrange_parts, grid_from_score, key_signatures, named_sections, piano_track,
+                           piano_tracks, plan_from_score)
+from composer.band import notes_track as _track
+from composer.errors import ComposerError
+from composer.form import FormPlan, PartialForm
+from composer.io.checkpoint import default_models_dir
 from composer.levels.chords import ChordLevel, sample_chords
 from composer.levels.drums import DrumLevel, add_drums
 from composer.levels.form import FormLevel, sample_form
@@ -47,18 +46,15 @@ from composer.levels.melody import DEFAULT_REST_BIAS as MELODY_REST_BIAS
 from composer.levels.melody import MelodyLevel, sample_melody
 from composer.levels.notes import (DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_VARIATION, NoteLevel,
                                    decode_roll, sample_notes)
+from composer.options import Meter, check_options, draw_tempo, parse_meter, read_options
 from composer.representation.harmony import ChordGrid
 from composer.representation.melody import notes_to_tokens, tokens_to_notes
 from composer.representation.note_context import NoteContext, reference_shift, shift_pitch_classes
 from composer.representation.pianoroll import song_roll, split_roll, ticks_per_step, track_to_notes
+from composer.score import RESOLUTION, Note, Score, TempoChange, TimeSignature, Track
 from composer.seeds import LEVEL_SEED_STRIDE
-# The track names and programs live in composer/tracks.py; PIANO_TRACKS and MELODY_PROGRAM stay
-# importable from here for the callers that already do.  Songs written before the hands were
-# split have one track "Piano" (PIANO), which piano_track and Composer.regenerate still read.
-from composer.tracks import (BASS, BASS_PROGRAM, MELODY, MELODY_PROGRAM, PIANO, PIANO_PROGRAM,
-                             PIANO_TRACKS)
-from composer.score import (QUALITY_NAMES, RESOLUTION, KeySignature, Note, Score, Section,
-                            TempoChange, TimeSignature, Track)
+from composer.tracks import BASS, BASS_PROGRAM, MELODY, MELODY_PROGRAM, PIANO, PIANO_PROGRAM, PIANO_TRACKS
+from composer.options import SUPPORTED_METERS  # noqa: F401  re-exported for composer/app until its split lands
 
 Progress = Callable[[str, int, int], None]
 """``progress(level, done, total)``: level is "form", "chords", "melody", "notes" (the
@@ -85,225 +81,8 @@ test forms: 0.7 kept 71% of the first statement's melody notes (real songs 82%) 
 2-bar segments near-copies (real 77%); 0.5 kept 86% with 73% near-copies and a melody
 structure ratio of 1.376 (real 1.381), at a harmony structure ratio of 1.38 (real 1.26)."""
 
-SECTION_NAMES = {"i": "Intro", "o": "Outro", "A": "Verse", "B": "Chorus"}
-"""Display names of the label letters; other capitals are bridges, other lowercase
-letters (non-melodic) interludes."""
 
-
-def section_name(label: str) -> str:
-    if label in SECTION_NAMES:
-        return SECTION_NAMES[label]
-    return "Bridge" if label.isupper() else "Interlude"
-
-
-def named_sections(phrases: tuple[Phrase, ...] | list[Phrase]) -> tuple[Section, ...]:
-    """Sections for a form, named "Verse 1", "Chorus 2"... (a name used once has no number)."""
-    names = [section_name(p.label) for p in phrases]
-    total = {n: names.count(n) for n in names}
-    seen: dict[str, int] = {}
-    out, bar = [], 0
-    for ph, name in zip(phrases, names):
-        seen[name] = seen.get(name, 0) + 1
-        out.append(Section(bar, ph.n_bars, ph.label, f"{name} {seen[name]}" if total[name] > 1 else name))
-        bar += ph.n_bars
-    return tuple(out)
-
-
-DRAWN_TEMPO_BPM = (70, 130)
-"""The tempo of a song given none: drawn from these bpm (both included) by the song's seed
-(:func:`draw_tempo`); ``generate --audio`` checks a song's length at the slowest of them."""
-
-
-def draw_tempo(rng: np.random.Generator) -> float:
-    """A tempo in :data:`DRAWN_TEMPO_BPM` from ``rng`` (one draw)."""
-    return float(rng.integers(DRAWN_TEMPO_BPM[0], DRAWN_TEMPO_BPM[1] + 1))
-
-
-@dataclass(frozen=True)
-class Options:
-    """A song's options, checked and parsed once (:func:`read_options`): ``form`` a parsed
-    partial form or None; ``key`` (tonic 0..11, mode 0 major / 1 minor) or None; ``meter``
-    a :class:`Meter`; the rest as the user gave them (None: the cascade's default)."""
-
-    form: PartialForm | None
-    bars: int | None
-    key: tuple[int, int] | None
-    tempo: float | None
-    meter: Meter
-    steps: int | None
-    seed: int | None
-
-
-def read_options(form: str | PartialForm | None, bars: int | None, key: str | None, tempo: float | None,
-                 meter: str, steps: int | None, *, seed: int | None = None) -> Options:
-    """Check every user option before any work and parse it once; one-line ComposerError on
-    the first bad one.  The limits (tempo, steps, seed) are those of :mod:`composer.limits`.
-    ``form`` may be already parsed (a caller that read the options first passes it down)."""
-    if bars is not None and not 1 <= int(bars) <= MAX_SONG_BARS:
-        raise FormError(f"--bars must be 1 to {MAX_SONG_BARS}, not {bars}")
-    if isinstance(form, str):
-        # str.isdigit() takes '²' (which int() refuses) and '８' or '٨' (which it reads as 8):
-        # a form is ASCII, so anything else is refused here, pointing at it.
-        odd = next((i for i, ch in enumerate(form) if not ch.isascii()), None)
-        if odd is not None:
-            raise FormError(f"bad form {form!r}: {form[odd]!r} at position {odd + 1} is not an ASCII "
-                            "letter or digit; write phrases as letter + bars, e.g. 'i4A8B8A8o4'")
-        form = parse_partial_form(form)
-    parsed_key = parse_key(key) if key is not None else None
-    if tempo is not None:
-        check_tempo(tempo)
-    if steps is not None:
-        check_steps(steps)
-    if seed is not None:
-        check_seed(seed)
-    return Options(form, bars, parsed_key, tempo, parse_meter(meter), steps, seed)
-
-
-def check_options(form: str | PartialForm | None, bars: int | None, key: str | None, tempo: float | None,
-                  meter: str, steps: int | None, *,
-                  seed: int | None = None) -> tuple[tuple[int, int] | None, Meter]:
-    """(key, meter) of :func:`read_options`: the options checked, for callers that keep the rest."""
-    options = read_options(form, bars, key, tempo, meter, steps, seed=seed)
-    return options.key, options.meter
-
-
-# ---------------------------------------------------------------------------- note helpers
-def shape_velocities(notes: np.ndarray, steps_per_bar: int, sections: tuple[Section, ...],
-                     base: int, rng: np.random.Generator) -> np.ndarray:
-    """Velocities for step notes ``int [n, 4]`` (column 3 replaced, 1..127): ``base``, plus
-    accents on the downbeat (+8) and other beats (+3), minus off-beats (-4); choruses +6,
-    intros / outros / interludes -6; the last bar of a phrase -4 (a phrase breathes out);
-    plus seeded jitter of +-4."""
-    notes = np.array(notes, dtype=np.int32).reshape(-1, 4)
-    if not len(notes):
-        return notes
-    start = notes[:, 0]
-    pos = start % steps_per_bar
-    vel = np.full(len(notes), float(base))
-    vel += np.where(pos == 0, 8, np.where(pos % STEPS_PER_BEAT == 0, 3, -4))
-    bar = start // steps_per_bar
-    for s in sections:
-        inside = (bar >= s.start_bar) & (bar < s.start_bar + s.n_bars)
-        if s.label == "B":
-            vel[inside] += 6
-        elif s.label.islower():
-            vel[inside] -= 6
-        vel[inside & (bar == s.start_bar + s.n_bars - 1)] -= 4
-    vel += rng.integers(-4, 5, len(notes))
-    notes[:, 3] = np.clip(np.round(vel), 1, 127).astype(np.int32)
-    return notes
-
-
-def bass_line(grid: ChordGrid, steps_per_bar: int) -> np.ndarray:
-    """A bass part from the chords: the chord's bass note (A1..G#2) on every chord change,
-    on each downbeat and on the bar's middle beat, held until the next (minus a 16th).
-    Returns step notes ``int32 [n, 4]`` (velocity 0, set later)."""
-    bpb = grid.beats_per_bar
-    rows = []
-    beats = np.arange(grid.n_beats)
-    hits = []
-    for b in beats:
-        if grid.root[b] < 0:
-            continue
-        in_bar = b % bpb
-        changed = b == 0 or (grid.root[b], grid.quality[b], grid.bass[b]) != (
-            grid.root[b - 1], grid.quality[b - 1], grid.bass[b - 1])
-        if changed or in_bar == 0 or (bpb == 4 and in_bar == 2):
-            hits.append(int(b))
-    for i, b in enumerate(hits):
-        end = min(hits[i + 1] if i + 1 < len(hits) else b + bpb, grid.n_beats)
-        j = b + 1
-        while j < end and grid.root[j] >= 0:
-            j += 1
-        end = j
-        pc = int(grid.bass[b] if grid.bass[b] >= 0 else grid.root[b])
-        dur = max(1, (end - b) * STEPS_PER_BEAT - 1)
-        rows.append((b * STEPS_PER_BEAT, dur, 33 + (pc - 9) % 12, 0))
-    return np.asarray(rows, dtype=np.int32).reshape(-1, 4)
-
-
-MELODY_VELOCITY = 88
-PIANO_VELOCITY = 66
-BASS_VELOCITY = 78
-"""Base velocities of :func:`shape_velocities` for the lead, the piano and the bass (in
-:func:`arrange_parts`): the lead loudest and the piano softest, so the line reads over the band."""
-
-
-@dataclass(frozen=True)
-class Arranged:
-    """The parts as players play them: step notes ``int32 [n, 4]`` (start, duration, pitch,
-    velocity); ``bass`` is None when no bass was asked for."""
-
-    melody: np.ndarray
-    piano: np.ndarray
-    bass: np.ndarray | None
-
-
-def arrange_parts(melody: np.ndarray, piano: np.ndarray, grid: ChordGrid, sections: tuple[Section, ...],
-                  steps_per_bar: int, rng: np.random.Generator, bass: bool,
-                  window: tuple[int, int] | None = None) -> Arranged:
-    """The arrangement (composer/arrange.py), one chain for compose and regenerate: no melody
-    where the form has none, one voice, each phrase in the lead's range; the piano on its
-    sections' grooves; a bass from the chords (when ``bass``); velocities shaped from
-    :data:`MELODY_VELOCITY`, :data:`PIANO_VELOCITY` and :data:`BASS_VELOCITY`, drawn from
-    ``rng`` in that order (melody, piano, bass), so a seed gives the same song.
-
-    window: ``(first step, end step)``: keep only the notes that start inside it, cut at its
-    end (regeneration); the piano's groove is still that of the whole section, the kept bars
-    included, so it is tightened before the cut.  None: the whole song."""
-
-    def inside(notes: np.ndarray) -> np.ndarray:
-        if window is None:
-            return notes
-        lo, hi = window
-        notes = notes[(notes[:, 0] >= lo) & (notes[:, 0] < hi)]
-        notes[:, 1] = np.minimum(notes[:, 0] + notes[:, 1], hi) - notes[:, 0]
-        return notes
-
-    melody = arrange.silence_sections(monophonic(inside(melody)), sections, steps_per_bar)
-    melody = arrange.fit_melody_range(melody, sections, steps_per_bar)
-    melody = shape_velocities(melody, steps_per_bar, sections, MELODY_VELOCITY, rng)
-    piano = inside(arrange.tighten_groove(piano, sections, steps_per_bar))
-    piano = shape_velocities(piano, steps_per_bar, sections, PIANO_VELOCITY, rng)
-    line = (shape_velocities(inside(bass_line(grid, steps_per_bar)), steps_per_bar, sections, BASS_VELOCITY, rng)
-            if bass else None)
-    return Arranged(melody, piano, line)
-
-
-def _track(name: str, program: int, notes: np.ndarray, step: int, controls: tuple = ()) -> Track:
-    return Track(name, program, False, tuple(
-        Note(int(s) * step, int(d) * step, int(p), int(v)) for s, d, p, v in notes), controls)
-
-
-def piano_track(score: Score) -> Track:
-    """The whole accompaniment as one Track "Piano": both hands of :data:`PIANO_TRACKS`
-    merged, or the single "Piano" track of a song written before the hands were split."""
-    names = [t.name for t in score.tracks]
-    if all(n in names for n in PIANO_TRACKS):
-        rh, lh = (score.track(n) for n in PIANO_TRACKS)
-        return Track(PIANO, rh.program, False, rh.notes + lh.notes)
-    return score.track(PIANO)
-
-
-def _piano_tracks(piano: np.ndarray, step: int, chords, resolution: int) -> tuple[Track, Track]:
-    """The two hands of step notes ``piano``, each with the sustain pedal (the hands share a
-    MIDI channel, but a renderer may give each its own)."""
-    rh, lh = arrange.split_hands(piano)
-    both = _track(PIANO, PIANO_PROGRAM, piano, step).notes
-    pedal = arrange.sustain_pedal(chords, both, resolution)
-    return (_track(PIANO_TRACKS[0], PIANO_PROGRAM, rh, step, pedal),
-            _track(PIANO_TRACKS[1], PIANO_PROGRAM, lh, step, pedal))
-
-
-def _key_signatures(plan: FormPlan, bar_ticks: int) -> tuple[KeySignature, ...]:
-    out, last = [], None
-    for bar, (t, m) in enumerate(zip(plan.key_tonic, plan.key_mode)):
-        if (t, m) != last:
-            out.append(KeySignature(bar * bar_ticks, int(t), "minor" if m else "major"))
-            last = (t, m)
-    return tuple(out)
-
-
+# ---------------------------------------------------------------------------- level to level
 def note_context(plan: FormPlan, grid: ChordGrid, steps_per_bar: int) -> tuple[NoteContext, int]:
     """The note level's condition for a plan and its chords, and the shift to C."""
     shift = reference_shift(np.asarray(plan.key_tonic))
@@ -314,56 +93,7 @@ def note_context(plan: FormPlan, grid: ChordGrid, steps_per_bar: int) -> tuple[N
     return ctx, shift
 
 
-# ---------------------------------------------------------------------------- Score <-> plan
-def plan_from_score(score: Score) -> tuple[FormPlan, Meter]:
-    """The form plan (phrases from the sections, a key per bar) and meter of a Score made
-    by :meth:`Composer.compose` (or any Score whose sections tile its bars from bar 0)."""
-    ts = score.time_signatures[0] if score.time_signatures else TimeSignature(0, 4, 4)
-    meter = parse_meter(f"{ts.numerator}/{ts.denominator}")
-    sections = sorted(score.sections)
-    bar = 0
-    phrases = []
-    for s in sections:
-        if s.start_bar != bar:
-            raise ComposerError(f"the score's sections do not tile its bars (gap or overlap at bar "
-                                f"{bar + 1}); regenerate needs a song made by `composer generate`")
-        phrases.append(Phrase(s.label, s.n_bars))
-        bar += s.n_bars
-    if not phrases:
-        raise ComposerError("the score has no sections; regenerate needs a song made by `composer generate`")
-    bar_ticks = ts.ticks_per_bar(score.resolution)
-    tonic, mode = [], []
-    for b in range(bar):
-        k = score.key_at(b * bar_ticks) or KeySignature(0, 0, "major")
-        tonic.append(k.tonic)
-        mode.append(1 if k.mode == "minor" else 0)
-    return FormPlan(tuple(phrases), tuple(tonic), tuple(mode)), meter
-
-
-def grid_from_score(score: Score, n_bars: int, beats_per_bar: int) -> ChordGrid:
-    """The chord per beat of a Score's chord symbols (-1 where none sounds)."""
-    n = n_bars * beats_per_bar
-    root = -np.ones(n, np.int8)
-    qual = -np.ones(n, np.int8)
-    bass = -np.ones(n, np.int8)
-    res = score.resolution
-    for c in score.chords:
-        first = -(-c.start_tick // res)
-        last = min(n, -(-c.end_tick // res))
-        for b in range(max(0, first), last):
-            root[b], qual[b], bass[b] = c.root, QUALITY_NAMES.index(c.quality), c.bass
-    return ChordGrid(root, qual, bass, beats_per_bar)
-
-
 # ---------------------------------------------------------------------------- the pipeline
-def default_models_dir() -> Path:
-    """The shipped ``models/`` of this checkout, or ``$COMPOSER_MODELS`` when set."""
-    env = os.environ.get("COMPOSER_MODELS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / "models"
-
-
 class Composer:
     """The levels (form, chords, melody, accompaniment, drums), ready to write songs on the CPU.
 
@@ -397,13 +127,16 @@ class Composer:
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike | None = None) -> "Composer":
-        """Load ``folder/form``, ``folder/chords``, ``folder/melody`` and ``folder/notes``
-        (default: the shipped models, :func:`default_models_dir`, whatever the working
-        directory).  Without ``melody/`` the note level writes melody and accompaniment
-        together, as before the melody level existed."""
+        """Load ``folder/form``, ``folder/chords``, ``folder/melody``, ``folder/notes`` and
+        ``folder/drums`` (default: the shipped models,
+        :func:`composer.io.checkpoint.default_models_dir`, whatever the working directory).
+        Without ``melody/`` the note level writes melody and accompaniment together, as before
+        the melody level existed; without ``drums/`` (or one with no config.json yet) the songs
+        have no Drums track."""
         folder = Path(folder) if folder is not None else default_models_dir()
         if not folder.is_dir():
-            raise ComposerError(f"model folder {folder} does not exist; it should hold form/, chords/, notes/")
+            raise ComposerError(f"model folder {folder} does not exist; it should hold form/, chords/, "
+                                "melody/, notes/ and drums/")
         torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
         melody = MelodyLevel.from_pretrained(folder / "melody") if (folder / "melody").is_dir() else None
         # a drums/ folder without config.json is a training run in progress, not a model
@@ -578,13 +311,13 @@ class Composer:
         chords = grid.to_symbols(RESOLUTION)
         parts = arrange_parts(melody, piano, grid, sections, m.steps_per_bar, rng, bass)
         tracks = [_track(MELODY, MELODY_PROGRAM, parts.melody, step),
-                  *_piano_tracks(parts.piano, step, chords, RESOLUTION)]    # two hands, pedalled
+                  *piano_tracks(parts.piano, step, chords, RESOLUTION)]    # two hands, pedalled
         if parts.bass is not None:
             tracks.append(_track(BASS, BASS_PROGRAM, parts.bass, step))
         bar_ticks = m.steps_per_bar * step
         return Score(resolution=RESOLUTION, tempos=(TempoChange.from_bpm(0, tempo),),
                      time_signatures=(TimeSignature(0, m.numerator, m.denominator),),
-                     key_signatures=_key_signatures(plan, bar_ticks), sections=sections,
+                     key_signatures=key_signatures(plan, bar_ticks), sections=sections,
                      chords=chords, tracks=tuple(tracks), title=title).validate()
 
     # -------------------------------------------------------------- regenerate
@@ -697,8 +430,5 @@ def _humanized(score: Score, seed: int) -> Score:
     return score.replace(tracks=arrange.humanize(score.tracks, rng, score.resolution)).validate()
 
 
-__all__ = ["Composer", "default_models_dir", "PIANO_TRACKS", "MELODY_PROGRAM", "piano_track", "Progress", "Meter", "parse_meter", "check_options", "named_sections",
-           "section_name", "monophonic", "shape_velocities", "bass_line", "note_context",
-           "arrange_parts", "Arranged", "MELODY_VELOCITY", "PIANO_VELOCITY", "BASS_VELOCITY",
-           "plan_from_score", "grid_from_score", "SUPPORTED_METERS",
-           "Options", "read_options", "DRAWN_TEMPO_BPM", "draw_tempo"]
+__all__ = ["Composer", "Progress", "LEVELS", "level_generators", "note_context", "FORM_STEPS", "CHORD_STEPS",
+           "MELODY_STEPS", "CHORD_VARIATION"]

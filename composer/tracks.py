@@ -27,7 +27,7 @@ from composer.score import Score, Track
 MELODY = "Melody"
 PIANO = "Piano"
 """The accompaniment as one track: songs written before the hands were split, and the merged
-hands (:func:`composer.pipeline.piano_track`)."""
+hands (:func:`composer.band.piano_track`)."""
 PIANO_RH = "Piano RH"
 PIANO_LH = "Piano LH"
 PIANO_TRACKS = (PIANO_RH, PIANO_LH)

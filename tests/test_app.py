@@ -619,7 +619,7 @@ def test_the_page_offers_drums_only_with_a_drum_level(drum_ctx, tmp_path):
 # ---------------------------------------------------------------------------- one fact in one place (issue 24)
 def test_the_apps_ranges_are_the_pipelines():
     from composer.limits import MAX_SEED, MAX_STEPS
-    from composer.pipeline import SUPPORTED_METERS
+    from composer.options import SUPPORTED_METERS
 
     assert act.METERS is SUPPORTED_METERS
     # Any seed the CLI takes is typed back here (the app's own was 2**31 - 1).

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from composer.pipeline import piano_track
+from composer.band import piano_track
 
 from app_server import CHROMIUM, CHROMIUM_ARGS, running_app
 from composer.io.midi import read_midi, write_midi

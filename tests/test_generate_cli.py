@@ -238,7 +238,7 @@ def test_shipped_models_bring_phrases_back():
 
 
 def test_default_models_do_not_depend_on_the_working_directory(tmp_path, monkeypatch):
-    from composer.pipeline import default_models_dir
+    from composer.io.checkpoint import default_models_dir
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("COMPOSER_MODELS", raising=False)
     assert default_models_dir() == REPO / "models"

@@ -1,4 +1,4 @@
-"""A song's options are checked and parsed once (pipeline.read_options) and travel down parsed."""
+"""A song's options are checked and parsed once (composer.options.read_options) and travel down parsed."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from composer.errors import ComposerError, FormError
 from composer.form import parse_partial_form
-from composer.pipeline import DRAWN_TEMPO_BPM, Meter, Options, check_options, draw_tempo, read_options
+from composer.options import DRAWN_TEMPO_BPM, Meter, Options, check_options, draw_tempo, read_options
 
 
 def test_options_are_parsed_once_and_a_parsed_form_passes_through():

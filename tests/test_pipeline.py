@@ -16,8 +16,11 @@ from composer.levels.notes import NoteLevel, repeats_of
 from composer.nets.chords import ChordDenoiser
 from composer.nets.form import FormDenoiser
 from composer.nets.notes import NoteUNet
-from composer.pipeline import (PIANO_TRACKS, Composer, bass_line, grid_from_score, monophonic,
-                               named_sections, parse_meter, piano_track, plan_from_score)
+from composer.arrange import monophonic
+from composer.band import bass_line, grid_from_score, named_sections, piano_track, plan_from_score
+from composer.options import parse_meter
+from composer.pipeline import Composer
+from composer.tracks import PIANO_TRACKS
 from composer.representation.harmony import ChordGrid
 from composer.representation.note_context import NoteContext
 

@@ -520,7 +520,7 @@ def test_readme_states_the_limits_the_code_enforces():
 
 def test_limits_are_checked_in_the_api_too(monkeypatch):
     from composer.mastering import plan_gain, LoudnessMeter
-    from composer.pipeline import check_options
+    from composer.options import check_options
     from composer.render.base import check_render_limits
     with pytest.raises(ComposerError, match="--tempo"):
         check_options(None, None, None, 10.0, "4/4", None)

@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from composer.io.atomic import check_writable
     from composer.io.midi import read_midi, write_midi
     from composer.limits import check_song_limits
-    from composer.pipeline import Composer, read_options
+    from composer.options import read_options
+    from composer.pipeline import Composer
     from composer.tracks import lead_index
 
     # Every cheap check before the models load: a bad option or file costs nothing, writes nothing.
@@ -90,7 +91,8 @@ def _over_file_chords(args: argparse.Namespace, score, out: Path) -> int:
     from composer.chart import compose_from_chart, file_chords
     from composer.form import Phrase, format_form
     from composer.io.midi import write_midi
-    from composer.pipeline import Composer, read_options
+    from composer.options import read_options
+    from composer.pipeline import Composer
 
     grid, meter, file_tempo = file_chords(score, args.meter)
     tempo = args.tempo if args.tempo is not None else file_tempo

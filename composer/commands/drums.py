@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from composer.levels.drums import DEFAULT_STEPS, DrumLevel, add_drums, drum_meter
-    from composer.pipeline import default_models_dir, level_generators
+    from composer.io.checkpoint import default_models_dir
+    from composer.pipeline import level_generators
     drum_meter(score, args.meter)   # a meter the level cannot write: one line before loading
     folder = (args.models if args.models is not None else default_models_dir()) / "drums"
     if not folder.is_dir():

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
     from composer.commands.midi import check_midi_name
     from composer.io.atomic import check_distinct, check_writable
-    from composer.pipeline import Composer, read_options
+    from composer.options import read_options
+    from composer.pipeline import Composer
 
     # Every cheap check first: a bad option costs nothing and writes nothing.  The outputs
     # come first of all: a typo in a path should not wait for the other checks.
@@ -145,7 +146,7 @@ def _check_audio_length(form, bars: int | None, tempo: float | None, beats_per_b
     against :data:`composer.limits.MAX_RENDER_SECONDS`."""
     from composer.form import MAX_SONG_BARS
     from composer.limits import MAX_RENDER_SECONDS
-    from composer.pipeline import DRAWN_TEMPO_BPM
+    from composer.options import DRAWN_TEMPO_BPM
 
     if bars is None and form is not None:
         bars = None if form.open_end else form.n_bars

@@ -30,6 +30,15 @@ FORMAT_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 
 
+def default_models_dir() -> Path:
+    """The shipped ``models/`` of this checkout (one folder per level: form/, chords/, melody/,
+    notes/, drums/), or ``$COMPOSER_MODELS`` when set."""
+    env = os.environ.get("COMPOSER_MODELS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "models"
+
+
 def save_checkpoint(folder: str | os.PathLike, model: torch.nn.Module, kind: str,
                     model_config: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
     """Write ``model``'s weights and config into ``folder``, each file atomically.
