@@ -99,11 +99,11 @@ def read_lead(score: Score, form: str | None = None, key: str | None = None, tem
     """The melody of ``score`` and what the cascade needs around it; options (as ``composer
     generate`` takes them) override the file.  Raises :class:`ArrangeError` (one line)."""
     from composer.limits import check_tempo  # noqa: PLC0415
-    from composer.tracks import lead_index  # noqa: PLC0415
+    from composer.tracks import MELODY, lead_index  # noqa: PLC0415
 
     index = lead_index(score)
     if index is None:
-        raise ArrangeError("no melody found: name the melody's track \"Melody\", or give a file whose "
+        raise ArrangeError(f"no melody found: name the melody's track \"{MELODY}\", or give a file whose "
                            "melody is its highest one-note-at-a-time track")
     meter_text = file_meter(score, meter)
     m = parse_meter(meter_text)

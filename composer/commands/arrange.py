@@ -12,6 +12,7 @@ from pathlib import Path
 
 from composer.commands import level_progress, output_path
 from composer.errors import quote_path
+from composer.tracks import BASS, DRUMS, MELODY
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "arrange", help="write chords, accompaniment, bass and drums under the melody of a MIDI file",
         description="Harmonise and arrange your melody: the cascade chooses chords that fit it from "
                     "the chord level's draws, writes the piano with the melody known, then bass and "
-                    "drums.  The melody is the track named 'Melody', else the highest "
+                    f"drums.  The melody is the track named '{MELODY}', else the highest "
                     "one-note-at-a-time track (a file of one line: that line); its notes are kept "
                     "exactly.  Meter, tempo, key and form come from the file unless given.")
     p.add_argument("input", type=Path, help="MIDI file with the melody (.mid)")
@@ -40,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"chord-level draws to choose the chords from, 1..{MAX_CANDIDATES} "
                         f"(default {DEFAULT_CANDIDATES}; 1: no choosing)")
     p.add_argument("--models", type=Path, default=None, help="folder with the levels (default: the shipped models)")
-    p.add_argument("--no-bass", action="store_true", help="leave out the Bass track derived from the chords")
-    p.add_argument("--no-drums", action="store_true", help="leave out the Drums track of the drum level")
+    p.add_argument("--no-bass", action="store_true", help=f"leave out the {BASS} track derived from the chords")
+    p.add_argument("--no-drums", action="store_true", help=f"leave out the {DRUMS} track of the drum level")
     p.add_argument("--humanize", action="store_true",
                    help="seeded human timing and dynamics for the band (the melody stays as played)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")

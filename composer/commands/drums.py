@@ -10,13 +10,14 @@ from pathlib import Path
 
 from composer.commands import output_path
 from composer.errors import ComposerError, quote_path
+from composer.tracks import DRUMS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from composer.representation.drums import STYLES
     p = subparsers.add_parser(
         "drums", help="add a drum track (GM kit, channel 10) to any MIDI file",
-        description="Add a Drums track written by the drum level to a MIDI file: its tempo and "
+        description=f"Add a {DRUMS} track written by the drum level to a MIDI file: its tempo and "
                     "meter from the file, its sections from the file's markers (without markers, "
                     "from repeats in its notes); a groove per section, a crash on each section's "
                     "downbeat, a fill before each new section, light where the band plays less.  "

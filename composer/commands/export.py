@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from composer.commands import output_path
+from composer.tracks import MELODY
 
 
 def check_musicxml_path(path: Path, force: bool) -> Path:
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise NotationError(f"{args.input}: no chord symbols to play on a chord track (a \"Chords\" track of "
                             "chord names, as `composer generate` writes)")
     if sheet is not None and lead is None:    # refused before anything is written
-        raise NotationError(f"{args.input}: no melody found for a lead sheet (a track named Melody, or the "
+        raise NotationError(f"{args.input}: no melody found for a lead sheet (a track named {MELODY}, or the "
                             "highest single line beside other parts)")
     if out is not None:
         write_musicxml(score, out, lead)
@@ -86,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "melody as a lead sheet with chord symbols, rehearsal marks per section, key, "
                     "tempo and meter, the piano on a grand staff, the bass on its own staff, other "
                     "instruments each on a staff fit for them, drums on a percussion staff.  The melody "
-                    "is the track named Melody, else the highest single line beside other parts; a file "
+                    f"is the track named {MELODY}, else the highest single line beside other parts; a file "
                     "without one keeps every track's notes.  Notes are written on the 16th grid; a "
                     "warning names any staff that does not show every note.")
     p.add_argument("input", type=Path, help="MIDI file (.mid), e.g. one written by `composer generate`")

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "generate", help="write a whole song (form -> chords -> melody -> accompaniment -> drums) to a MIDI file",
         description="Write a whole song with the cascade of diffusion models and save it as a "
                     "DAW-ready MIDI file (section markers, chord symbols, key, tempo; tracks "
-                    "Melody, Piano RH, Piano LH, Bass, Drums).  Every option is optional; what is given is kept exactly. "
+                    f"{', '.join(GENERATED_TRACKS)}).  Every option is optional; what is given is kept exactly. "
                     "Prints the form it used and the seed that reproduces the song.")
     p.add_argument("-o", "--output", type=output_path, required=True, help="MIDI file to write (.mid)")
     p.add_argument("--form", default=None,
@@ -48,9 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--models", type=Path, default=None,
                    help="folder with form/, chords/, melody/, notes/ and drums/ (default: the "
                         "shipped models, or $COMPOSER_MODELS)")
-    p.add_argument("--no-bass", action="store_true", help="leave out the Bass track derived from the chords")
+    p.add_argument("--no-bass", action="store_true", help=f"leave out the {BASS} track derived from the chords")
     p.add_argument("--no-drums", action="store_true",
-                   help="leave out the Drums track (channel 10, GM kit) of the drum level")
+                   help=f"leave out the {DRUMS} track (channel 10, GM kit) of the drum level")
     p.add_argument("--humanize", action="store_true",
                    help="seeded human timing (about 8 ms) and dynamics; off: every note on the 16th grid")
     p.add_argument("--audio", type=output_path, default=None,

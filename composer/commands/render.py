@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from composer.commands import output_path
 from composer.errors import RenderError, quote_path
+from composer.tracks import MELODY, PIANO
 
 if TYPE_CHECKING:
     from composer.io.audio import WriteReport
@@ -59,18 +60,18 @@ def add_timbre_argument(parser: argparse.ArgumentParser, note: str = "") -> None
         "--timbre", action="append", default=[], metavar="TRACK=KIND:VALUE",
         help="per-track timbre: TRACK=sf:PROGRAM (General MIDI program 0..127 on the SoundFont) or "
              "TRACK=ddsp:NAME (a learned timbre, see `composer timbres`); TRACK is a track name "
-             "(Melody, Piano, ...) or 0-based index; repeatable" + (f"; {note}" if note else ""))
+             f"({MELODY}, {PIANO}, ...) or 0-based index; repeatable" + (f"; {note}" if note else ""))
 
 
 def add_gain_arguments(parser: argparse.ArgumentParser) -> None:
     """``--gain TRACK=DB`` and ``--no-balance`` (``composer render`` and ``composer generate``)."""
     parser.add_argument(
         "--gain", action="append", default=[], metavar="TRACK=DB",
-        help="per-track gain in dB after the balance, e.g. Melody=-3 or Piano=+2, or TRACK=mute; "
+        help=f"per-track gain in dB after the balance, e.g. {MELODY}=-3 or {PIANO}=+2, or TRACK=mute; "
              "TRACK is a track name or 0-based index; repeatable")
     parser.add_argument(
         "--no-balance", action="store_true",
-        help="leave every track at its renderer's level (by default the lead, a track named Melody, "
+        help=f"leave every track at its renderer's level (by default the lead, a track named {MELODY}, "
              "is set 4 dB over the loudest other track)")
 
 

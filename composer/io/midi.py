@@ -44,6 +44,7 @@ from mido.midifiles.meta import KeySignatureError, build_meta_message, meta_char
 from composer.errors import ComposerError, MidiError
 from composer.io.atomic import atomic_path, read_regular_file
 from composer.pitch import pitch_class_of
+from composer.tracks import DRUMS
 # Spelling lives in composer/spelling.py; these names stay importable from here for the callers
 # that already read them from the MIDI module.
 from composer.spelling import (LETTERS, QUALITY_SUFFIX, chord_text, key_signature_name,  # noqa: F401
@@ -557,7 +558,7 @@ def _make_tracks(file_type: int, track_names: list[str | None],
                 by_program[first_program] = []
             for program, notes in by_program.items():
                 if file_type == 0:
-                    base = "Drums" if channel == DRUM_CHANNEL else f"Channel {channel + 1}"
+                    base = DRUMS if channel == DRUM_CHANNEL else f"Channel {channel + 1}"
                 else:
                     base = track_names[index]
                     if base is None:

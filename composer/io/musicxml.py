@@ -58,7 +58,7 @@ from composer.errors import ComposerError, NotationError
 from composer.io.atomic import atomic_path
 from composer.pitch import NATURAL_PITCH_CLASSES
 from composer.score import ChordSymbol, KeySignature, Score, Track
-from composer.tracks import MELODY, MELODY_PROGRAM, is_bass, is_melody_name, named_melody_index
+from composer.tracks import BASS, MELODY, MELODY_PROGRAM, PIANO, is_bass, is_melody_name, named_melody_index
 
 STEPS_PER_QUARTER = 4
 """The notation grid: 16th notes."""
@@ -368,7 +368,7 @@ def _instrument(m21, program: int, name: str, part_id: str, role: str = "other",
             name += " in " + _accidental_text(m21.pitch.Pitch("C4").transpose(shift).name)
         inst.partAbbreviation = inst.instrumentAbbreviation and inst.instrumentAbbreviation + "."
     elif role == "bass":
-        name = "Bass"
+        name = BASS
         inst.transposition = m21.interval.Interval("P-8")
         inst.partAbbreviation = inst.instrumentAbbreviation = "Bs."
     inst.partName = name
@@ -507,7 +507,7 @@ def _build(score: Score, lead: int | str | None, lead_only: bool = False):
         staff(t.name, t.program, "lead" if is_melody_name(t) else "other", t.notes,
               _clef_for(m21, t.notes) if t.notes else m21.clef.TrebleClef(), monophonic=True)
     elif lead_only:
-        raise NotationError("no melody to write as a lead sheet: name the melody's track \"Melody\"")
+        raise NotationError(f"no melody to write as a lead sheet: name the melody's track \"{MELODY}\"")
     rest = [] if lead_only else [(i, t) for i, t in enumerate(tracks) if i != lead_index and t.notes]
     keyboards = [(i, t) for i, t in rest if not t.is_drum and not is_bass(t) and t.program in _KEYBOARD_PROGRAMS]
     if len(keyboards) == 2 and is_left_hand_of(keyboards[1][1], keyboards[0][1]):
@@ -519,7 +519,7 @@ def _build(score: Score, lead: int | str | None, lead_only: bool = False):
         # Every piano track on one grand staff, the hands split by pitch (a converted POP909
         # song's accompaniment and bridge tracks are one pianist's part).
         rh_notes, lh_notes = split([t for _, t in keyboards])
-        grand_staff(keyboards[0][1].name if len(keyboards) == 1 else "Piano", keyboards[0][1].program,
+        grand_staff(keyboards[0][1].name if len(keyboards) == 1 else PIANO, keyboards[0][1].program,
                     rh_notes, lh_notes, sum(len(t.notes) for _, t in keyboards))
     for i, t in rest:
         if t.is_drum or any(i == j for j, _ in keyboards):

@@ -24,7 +24,7 @@ import numpy as np
 
 from composer.grid import STEPS_PER_BEAT  # every metric reads the 16th-note grid
 from composer.score import QUALITY_NAMES, Score, Section
-from composer.tracks import classify_tracks, is_bass
+from composer.tracks import MELODY, classify_tracks, is_bass
 
 
 # ---------------------------------------------------------------------------- the view
@@ -163,7 +163,7 @@ def to_muspy(view: SongView) -> muspy.Music:
     """The song as a ``muspy.Music`` at resolution ``STEPS_PER_BEAT`` (16th notes), with the
     melody and the accompaniment as two tracks, for muspy's metrics."""
     tracks = []
-    for name, notes in (("Melody", view.melody), ("Accompaniment", view.accompaniment)):
+    for name, notes in ((MELODY, view.melody), ("Accompaniment", view.accompaniment)):
         tracks.append(muspy.Track(name=name, notes=[
             muspy.Note(time=int(s), pitch=int(p), duration=int(d), velocity=64)
             for s, d, p in notes.tolist()]))

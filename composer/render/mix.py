@@ -26,6 +26,7 @@ from composer.errors import RenderError
 from composer.render.base import Renderer, check_render_limits
 from composer.render.soundfont import SoundFontRenderer, plan_channels
 from composer.score import Score
+from composer.tracks import MELODY
 
 TimbreKind = Literal["sf", "ddsp"]
 TIMBRE_KINDS: tuple[str, ...] = ("sf", "ddsp")
@@ -237,7 +238,7 @@ def parse_gain_options(options: Sequence[str]) -> tuple[GainOption, ...]:
         track, sep, value = str(option).partition("=")
         value = value.strip().lower()
         if not sep or not track.strip() or not value:
-            raise RenderError(f"gain option {option!r} must look like TRACK=DB (e.g. Melody=-3) or TRACK=mute")
+            raise RenderError(f"gain option {option!r} must look like TRACK=DB (e.g. {MELODY}=-3) or TRACK=mute")
         if value in ("mute", "off"):
             parsed.append(GainOption(track.strip(), float("-inf")))
             continue
