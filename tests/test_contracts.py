@@ -1,9 +1,15 @@
 """Probes of the import contracts in pyproject.toml: import-linter itself checks each contract
 on the package's real import graph with one bad import added, and the contract must break on
-that import.  A contract a new file could walk past would stay kept and fail its probe."""
+that import.  A contract a new file could walk past would stay kept and fail its probe.
+
+app.py is a module, not a package, so import-linter cannot see it: :func:`app_script_breaks`
+reads its imports and holds it to its rule (:data:`APP_SCRIPT_MAY_IMPORT`), probed the same way
+on a copy with one bad import added."""
 from __future__ import annotations
 
+import ast
 import copy
+import sys
 import tomllib
 from pathlib import Path
 
@@ -16,6 +22,12 @@ from importlinter.contracts.layers import LayersContract
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLING = "sampling never imports training or data loading"
 RENDERING = "rendering reaches training and data only through the timbres' trainer"
+BENCHMARKS = "benchmarks import composer's rooms, never its faces"
+NOT_BENCHMARKS = "composer never imports its benchmarks"
+APP_SCRIPT_MAY_IMPORT = ("composer.app", "composer.pipeline", "composer.render.ddsp.timbre")
+"""What app.py, the app's launcher, may import of composer: the app package, the cascade it
+hands the app (``Composer``) and the list of installed timbres.  Never the command line (another
+face), training, tasks or data, nor a room the app itself should reach for."""
 
 configure()   # import-linter's settings (its timer), which `lint-imports` sets on start
 
@@ -23,6 +35,10 @@ configure()   # import-linter's settings (its timer), which `lint-imports` sets 
 def _contract(name: str) -> dict:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     return next(c for c in config["tool"]["importlinter"]["contracts"] if c["name"] == name)
+
+
+def _root_packages() -> list[str]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"]
 
 
 def _layers() -> dict:
@@ -35,7 +51,7 @@ def violations(contract: dict, graph) -> set[tuple[str, str]]:
     import-linter reports it (the check runs on a copy: it removes the ignored imports)."""
     kind = {"forbidden": ForbiddenContract, "layers": LayersContract}[contract["type"]]
     options = {k: v for k, v in contract.items() if k not in ("name", "type")}
-    check = kind(name=contract["name"], session_options={"root_packages": ["composer"]},
+    check = kind(name=contract["name"], session_options={"root_packages": _root_packages()},
                  contract_options=options).check(copy.deepcopy(graph), verbose=False)
     found = set()
     if contract["type"] == "forbidden":
@@ -75,9 +91,30 @@ def rendering_leaks(graph, contract: dict) -> list[tuple[str, str]]:
     return found
 
 
+def app_script_imports(source: str) -> set[str]:
+    """Every composer module that the Python ``source`` imports, at the top or inside a function
+    (``from composer import x`` counts as ``composer.x``)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found |= ({f"{node.module}.{alias.name}" for alias in node.names} if node.module == "composer"
+                      else {node.module})
+    return {name for name in found if name == "composer" or name.startswith("composer.")}
+
+
+def app_script_breaks(source: str) -> list[str]:
+    """The composer modules ``source`` (app.py's text) imports outside :data:`APP_SCRIPT_MAY_IMPORT`."""
+    return sorted(name for name in app_script_imports(source)
+                  if not any(name == allowed or name.startswith(allowed + ".") for allowed in APP_SCRIPT_MAY_IMPORT))
+
+
 @pytest.fixture(scope="module")
 def built():
-    return grimp.build_graph("composer")
+    if str(ROOT) not in sys.path:       # benchmarks/ is a package at the repository's root
+        sys.path.insert(0, str(ROOT))
+    return grimp.build_graph(*_root_packages())
 
 
 @pytest.fixture()
@@ -162,3 +199,56 @@ def test_the_cascade_loads_no_evaluation_libraries():
             "print(sorted(m for m in ('muspy', 'pypianoroll', 'matplotlib', 'music21') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_benchmarks_never_import_a_face(graph):
+    """The whole benchmarks package, so a new benchmark is covered the day it is written; the
+    faces are the layers contract's top two lines, so a new face is forbidden them too."""
+    contract = _contract(BENCHMARKS)
+    assert _root_packages() == ["composer", "benchmarks"]
+    assert contract["source_modules"] == ["benchmarks"]
+    faces = {name for line in _layers()["layers"][:2] for name in line.split(" | ")}
+    assert set(contract["forbidden_modules"]) == faces
+    assert "ignore_imports" not in contract
+    assert {"benchmarks.bench_pipeline", "benchmarks.quality_notes"} <= graph.find_descendants("benchmarks")
+    assert violations(contract, graph) == set()
+    assert violations(_contract(NOT_BENCHMARKS), graph) == set()
+
+
+@pytest.mark.parametrize("imported", ["composer.app.actions", "composer.commands.generate", "composer.cli"])
+def test_a_benchmark_that_imports_a_face_is_caught(graph, imported):
+    graph.add_module("benchmarks.bench_new")
+    graph.add_import(importer="benchmarks.bench_new", imported=imported)
+    assert ("benchmarks.bench_new", imported) in violations(_contract(BENCHMARKS), graph)
+
+
+def test_a_benchmark_that_reaches_a_face_through_a_chain_is_caught(graph):
+    """Indirect imports count: a benchmark's helper module that imports the app breaks it too."""
+    graph.add_import(importer="benchmarks.common", imported="composer.app.actions")
+    assert ("benchmarks.common", "composer.app.actions") in violations(_contract(BENCHMARKS), graph)
+
+
+def test_composer_that_imports_a_benchmark_is_caught(graph):
+    graph.add_import(importer="composer.evaluation", imported="benchmarks.music_targets")
+    assert ("composer.evaluation", "benchmarks.music_targets") in violations(_contract(NOT_BENCHMARKS), graph)
+
+
+def test_the_app_script_imports_only_the_app_and_what_it_hands_it():
+    source = (ROOT / "app.py").read_text()
+    imports = app_script_imports(source)
+    assert "composer.pipeline" in imports and any(name.startswith("composer.app.") for name in imports)
+    assert app_script_breaks(source) == []
+
+
+@pytest.mark.parametrize("bad, caught", [
+    ("    from composer.commands.generate import run\n", "composer.commands.generate"),
+    ("    from composer import training\n", "composer.training"),
+    ("    import composer.tasks.form\n", "composer.tasks.form"),
+])
+def test_an_app_script_that_imports_outside_its_rule_is_caught(tmp_path, bad, caught):
+    """A copy of app.py with one bad import added inside main(), where its imports are."""
+    lines = (ROOT / "app.py").read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("def main("))
+    copy_path = tmp_path / "app.py"
+    copy_path.write_text("".join(lines[:at + 1] + [bad] + lines[at + 1:]))
+    assert app_script_breaks(copy_path.read_text()) == [caught]
