@@ -84,7 +84,7 @@ structure ratio of 1.376 (real 1.381), at a harmony structure ratio of 1.38 (rea
 
 # ---------------------------------------------------------------------------- level to level
 def note_context(plan: FormPlan, grid: ChordGrid, steps_per_bar: int) -> tuple[NoteContext, int]:
-    """The note level's condition for a plan and its chords, and the shift to C."""
+    """The condition of the melody and note levels for a plan and its chords, and the shift to C."""
     shift = reference_shift(np.asarray(plan.key_tonic))
     ctx = NoteContext(steps_per_bar, shift_pitch_classes(plan.key_tonic, shift),
                       np.asarray(plan.key_mode, dtype=np.int64),
@@ -93,15 +93,18 @@ def note_context(plan: FormPlan, grid: ChordGrid, steps_per_bar: int) -> tuple[N
     return ctx, shift
 
 
-# ---------------------------------------------------------------------------- the pipeline
+# ---------------------------------------------------------------------------- the cascade
 class Composer:
     """The levels (form, chords, melody, accompaniment, drums), ready to write songs on the CPU.
 
-    form_level / chord_level / note_level: the samplers' models (form and chord levels may
-    be None for :meth:`compose_over`, the note level alone); ``variation`` (0..1) is how
-    far returning phrases may move from their first statement; ``guidance`` the
-    classifier-free guidance scale of the note level on the chords (one for all, or
-    (melody, accompaniment)).
+    form_level / chord_level / melody_level / note_level / drum_level: the samplers' models
+    (form and chord levels may be None for :meth:`compose_over`, the melody and note levels
+    alone; without a melody level the note level writes the melody too; without a drum level
+    the songs have no drums); ``variation`` (0..1) is how far the notes of returning phrases
+    may move from their first statement (``chord_variation`` the same for their chords);
+    ``guidance`` the classifier-free guidance scale of the note level on the chords (one for
+    all, or (melody, accompaniment)); ``melody_guidance``, ``melody_rest_bias`` and
+    ``melody_line_weight`` the melody level's.
     """
 
     def __init__(self, form_level: FormLevel | None, chord_level: ChordLevel | None, note_level: NoteLevel,
@@ -198,8 +201,9 @@ class Composer:
     def compose_over(self, plan: FormPlan, grid: ChordGrid, meter: str = "4/4", tempo: float = 100.0,
                      seed: int = 0, steps: int | None = None, progress: Progress | None = None,
                      bass: bool = True, humanize: bool = False) -> Score:
-        """The note level alone: melody and accompaniment over a given form plan and chords
-        (e.g. a real song's, to judge the note level by itself).  Options as :meth:`compose`."""
+        """The melody and note levels alone (no form, chord or drum level): melody and
+        accompaniment over a given form plan and chords (e.g. a real song's, to judge those
+        levels by themselves).  Options as :meth:`compose`."""
         _, m = check_options(None, None, None, tempo, meter, steps)
         if grid.n_beats != plan.n_bars * m.beats_per_bar:
             raise ComposerError(f"{grid.n_beats} chord beats do not fit {plan.n_bars} bars of {meter}")
