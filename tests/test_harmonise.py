@@ -8,8 +8,8 @@ import torch
 
 from composer.cli import main
 from composer.form import FormPlan, Phrase, parse_form
-from composer.harmonise import (ArrangeError, choose_chords, chord_fit, file_meter, form_of, melody_form,
-                                melody_steps, read_lead, step_weights)
+from composer.harmonise import (MODULATION_COST, ArrangeError, choose_chords, chord_fit, file_meter, form_of,
+                                melody_form, melody_steps, phrase_keys, read_lead, step_weights)
 from composer.io.midi import read_midi, write_midi
 from composer.levels.chords import sample_chord_candidates
 from composer.representation.harmony import ChordGrid
@@ -228,3 +228,62 @@ def test_a_few_bars_before_a_return_join_the_phrase_before_them():
     x, y, z = [0, 5, 7, 0, 9, 2, 7, 0], [4, 9, 2, 7, 11, 4, 9, 5], [10, 3]
     chords = np.repeat(x + y + x + z + y, 4)
     assert form_of(chords, 4) == [Phrase("A", 8), Phrase("B", 8), Phrase("A", 10), Phrase("B", 8)]
+
+
+# Two 8-bar tunes in C major, a quarter note a beat.
+TUNE = [60, 64, 67, 64, 65, 69, 67, 64, 62, 65, 64, 62, 60, 64, 67, 72,
+        71, 67, 69, 65, 64, 62, 60, 64, 62, 67, 71, 74, 72, 67, 64, 60]
+OTHER = [64, 65, 67, 69, 67, 65, 64, 62, 60, 62, 64, 60, 69, 67, 65, 64,
+         62, 64, 65, 67, 69, 71, 72, 67, 65, 64, 62, 59, 60, 60, 64, 60]
+
+
+def quarters(*phrases: list[int]) -> np.ndarray:
+    pitches = [p for phrase in phrases for p in phrase]
+    return np.array([[4 * i, 4, p, 80] for i, p in enumerate(pitches)])
+
+
+def test_a_last_phrase_a_tone_up_gets_its_own_key():
+    steps = quarters(TUNE, OTHER, TUNE, [p + 2 for p in TUNE])        # the last chorus in D
+    tonic, mode = phrase_keys(steps, parse_form("A8B8A8C8"), 16, (0, 0))
+    assert tonic == (0,) * 24 + (2,) * 8 and mode == (0,) * 32
+    # an intro and an outro without melody: the intro in the song's key, the outro in the last one's
+    tonic, _ = phrase_keys(np.array([[s + 32, d, p, v] for s, d, p, v in steps]), parse_form("i2A8B8A8C8o2"),
+                           16, (0, 0))
+    assert tonic == (0,) * 26 + (2,) * 10
+    # a change costs MODULATION_COST: at a cost above the run's gain (8 bars * 0.86) it stays in C
+    assert MODULATION_COST == 4.0
+    assert set(phrase_keys(steps, parse_form("A8B8A8C8"), 16, (0, 0), cost=8.0)[0]) == {0}
+    # read from a file with no key signature (phrases read from the melody too): the song's key
+    # is C, D for the last 8 bars; a key given keeps one key; the melody is not transposed
+    score = Score(tracks=(Track("Melody", 0, False, tuple(Note(s * 120, d * 120, p, v) for s, d, p, v in steps)),),
+                  time_signatures=(TimeSignature(0, 4, 4),))
+    lead = read_lead(score)
+    assert lead.key_from == "melody" and lead.plan.key_tonic == (0,) * 24 + (2,) * 8
+    assert lead.plan.phrase_starts()[-1] == 24 and lead.plan.key_mode == (0,) * 32
+    assert [n.pitch for n in lead.melody.notes] == steps[:, 2].tolist()
+    assert set(read_lead(score, key="C major").plan.key_tonic) == {0}
+    # several key signatures in the file are taken as written
+    written = read_lead(score.replace(key_signatures=(KeySignature(0, 0, "major"), KeySignature(8 * 1920, 7, "major"))))
+    assert written.key_from == "file" and written.plan.key_tonic == (0,) * 8 + (7,) * 24
+
+
+def test_a_melody_with_a_few_borrowed_notes_stays_in_one_key():
+    borrowed = list(TUNE)
+    borrowed[5], borrowed[13], borrowed[21] = 70, 68, 66        # Bb, Ab, F#
+    other = list(OTHER)
+    other[3], other[9] = 70, 63                                  # Bb, Eb
+    steps = quarters(TUNE, other, borrowed, OTHER)
+    assert phrase_keys(steps, parse_form("A8B8A8B8"), 16, (0, 0)) == ((0,) * 32, (0,) * 32)
+    # a short phrase of 2 bars wholly in another key is not a modulation either
+    steps = quarters(TUNE, OTHER, [p + 2 for p in TUNE[:8]], TUNE)
+    assert set(phrase_keys(steps, parse_form("A8B8C2A8"), 16, (0, 0))[0]) == {0}
+
+
+def test_an_arranged_song_changes_key_where_the_melody_does():
+    composer = tiny_composer()
+    steps = quarters(TUNE, OTHER, TUNE, [p + 2 for p in TUNE])
+    score = Score(tracks=(Track("Melody", 0, False, tuple(Note(s * 120, d * 120, p, v) for s, d, p, v in steps)),),
+                  time_signatures=(TimeSignature(0, 4, 4),))
+    song = composer.arrange(score, seed=2, steps=2, candidates=2)
+    assert [(k.tick, str(k)) for k in song.key_signatures] == [(0, "C major"), (24 * 1920, "D major")]
+    assert song.track("Melody").notes == score.tracks[0].notes
