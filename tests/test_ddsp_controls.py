@@ -109,6 +109,44 @@ def test_pitch_bend_and_expression_controllers():
     assert c.loudness_db[60] - c.loudness_db[40] == pytest.approx(40 * np.log10(64 / 127), abs=1e-3)
 
 
+def test_played_length_follows_the_measured_table():
+    ex = Expression(**{**EX.__dict__, "written_seconds": (0.25, 0.5, 1.0), "played_seconds": (0.15, 0.55, 0.9)})
+    assert ex.played_for(0.125) == pytest.approx(0.075)           # below: in proportion
+    assert ex.played_for(0.25) == pytest.approx(0.15)
+    assert ex.played_for(0.75) == pytest.approx(0.725)            # between: interpolated
+    assert ex.played_for(2.0) == pytest.approx(1.9)               # above: the last difference
+    assert EX.played_for(0.25) == 0.25                            # no table: as written
+    with pytest.raises(ValueError):
+        Expression(**{**EX.__dict__, "written_seconds": (0.25,), "played_seconds": ()})
+
+
+def test_a_note_is_let_go_after_its_played_length_unless_the_next_joins_it():
+    ex = Expression(**{**EX.__dict__, "written_seconds": (0.5,), "played_seconds": (0.3,)})
+    c = voice_controls([TimedNote(0.0, 0.5, 69, 96)], ex, FR, 100)
+    assert np.allclose(c.loudness_db[15:30], -26.0)               # held to 0.3 s
+    assert c.loudness_db[30] == pytest.approx(-28.0)              # then 2 dB per frame
+    assert c.loudness_db[49] == pytest.approx(-26.0 - 2.0 * 20)
+    legato = voice_controls([TimedNote(0.0, 0.5, 69, 96), TimedNote(0.5, 1.0, 71, 96, legato=True)], ex, FR, 150)
+    assert legato.loudness_db[15:50].min() == pytest.approx(-26.0)  # joined: held to the next onset
+    # a longer played length never runs into the next note's attack
+    long = Expression(**{**EX.__dict__, "written_seconds": (0.5,), "played_seconds": (0.7,)})
+    c = voice_controls([TimedNote(0.0, 0.5, 69, 96), TimedNote(0.6, 1.0, 69, 96)], long, FR, 150)
+    assert np.allclose(c.loudness_db[15:60], -26.0) and c.loudness_db[60] < -36.0   # re-attacked
+    assert n_frames_for([TimedNote(0.0, 0.5, 69, 96)], long, FR) > n_frames_for([TimedNote(0.0, 0.5, 69, 96)], EX, FR)
+
+
+def test_the_register_sets_the_level_the_network_hears_but_not_the_level_heard():
+    ex = Expression(**{**EX.__dict__, "register_pitch": (60, 84), "register_db": (-6.0, 6.0)})
+    assert ex.loudness_for_velocity(96) == -26.0
+    assert ex.loudness_for_velocity(96, 72) == pytest.approx(-26.0)
+    assert ex.loudness_for_velocity(96, 50) == pytest.approx(-32.0)   # held beyond the table
+    low = voice_controls([TimedNote(0, 1, 60, 96)], ex, FR, 150)
+    high = voice_controls([TimedNote(0, 1, 84, 96)], ex, FR, 150)
+    assert low.loudness_db[50] == pytest.approx(-32.0) and high.loudness_db[50] == pytest.approx(-20.0)
+    heard = lambda c: c.loudness_db[50] + 20 * np.log10(c.gain[50])  # noqa: E731
+    assert heard(low) == pytest.approx(heard(high), abs=1e-4)
+
+
 def test_notes_out_of_range_move_by_octaves():
     notes, moved = fit_range([TimedNote(0, 1, 48, 80), TimedNote(0, 1, 70, 80), TimedNote(0, 1, 110, 80)], 60, 96)
     assert [n.pitch for n in notes] == [60, 70, 86] and moved == 2

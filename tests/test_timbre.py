@@ -123,6 +123,55 @@ def test_a_checkpoint_of_another_kind_or_version_is_refused(tmp_path):
         load_timbre(folder)
 
 
+def test_expression_tables_of_unequal_length_are_refused_on_load(tmp_path):
+    model, dec, syn = tiny_model()
+    folder = save_timbre(tmp_path / "t", model, dec, syn, Expression())
+    config = json.loads((folder / "config.json").read_text())
+    config["expression"].update(register_pitch=[60, 72], register_db=[1.0])
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="register_pitch"):
+        load_timbre(folder)
+
+
+# ----------------------------------------------------------------------------- expression
+def test_register_levels_separate_the_dynamic_from_the_register():
+    from composer.render.ddsp.analysis import register_levels
+
+    dyn, reg = {33: -40.0, 96: -25.0}, {60: -3.0, 66: 0.0, 72: 2.0, 78: 7.0}
+    # fortissimo only in the two top bands, as a flute's: the per-dynamic median would be 5 dB high
+    notes = [(v, p, dyn[v] + reg[p]) for v in (33, 96) for p in reg for _ in range(4)]
+    notes += [(112, p, -20.0 + reg[p]) for p in (72, 78) for _ in range(4)]
+    levels, pitches, offsets = register_levels(notes)
+    shift = float(np.mean([reg[n[1]] for n in notes]))                 # offsets have mean 0
+    assert pitches == (60, 66, 72, 78)
+    assert offsets == pytest.approx([reg[p] - shift for p in pitches], abs=1e-6)
+    assert levels[33] == pytest.approx(-40.0 + shift, abs=1e-6)
+    assert levels[112] == pytest.approx(-20.0 + shift, abs=1e-6)
+
+
+def test_measured_played_length_is_where_the_players_let_go():
+    from composer.data.philharmonia import parse_name
+    from composer.render.ddsp.analysis import Analysis, measure_expression
+
+    def note(name: str, hold: int, level: float = -30.0) -> Analysis:
+        # 5 frames of silence, `hold` frames at `level`, a fall of 4 dB per frame, silence
+        ld = np.concatenate([np.full(5, -90.0), np.full(hold, level), level - 4.0 * np.arange(1, 11),
+                             np.full(20, -90.0)]).astype(np.float32)
+        n = len(ld)
+        return Analysis(parse_name(name), 69.0, np.zeros(n * 10, np.float32), np.full(n, 440.0, np.float32),
+                        ld, ld > -60, np.zeros((n, 2), np.float32), np.zeros((n, 2), np.float32), 5)
+
+    short = [note(f"x_A4_025_forte_normal_{i}.wav", 12) for i in range(5)]
+    long = [note(f"x_A4_1_forte_normal_{i}.wav", 90) for i in range(5)]
+    ex = measure_expression(short + long, 100.0)
+    assert ex.written_seconds == (0.25, 1.0)
+    # the last frame within 10 dB of the sustain is 2 frames into the fall, and the controls'
+    # own release (40 dB per release_seconds) takes a quarter of release_seconds to fall 10 dB
+    assert ex.played_seconds == pytest.approx([0.14 - ex.release_seconds / 4, 0.92 - ex.release_seconds / 4],
+                                              abs=1e-3)
+    assert measure_expression(short[:4] + long, 100.0).written_seconds == (1.0,)   # too few 0.25 s notes
+
+
 # ----------------------------------------------------------------------------- training
 def write_folder(folder: Path, n: int = 6, sr: int = 44100) -> None:
     folder.mkdir()
@@ -379,6 +428,24 @@ def test_render_cli_bounds_a_64_note_chord_with_one_warning_line(tmp_path, monke
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'kazoo'" in err and "installed timbres: tiny" in err
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_expression_only_measures_the_controls_again_and_keeps_the_weights(tmp_path, capsys):
+    from composer.cli import main
+
+    write_folder(tmp_path / "rec")
+    folder = install_tiny_timbre(tmp_path / "timbres", "mine")
+    weights = (folder / "model.safetensors").read_bytes()
+    assert main(["train-timbre", str(tmp_path / "rec"), "--out", str(folder), "--expression-only", "--quiet"]) == 0
+    t = load_timbre(folder)
+    assert (t.expression.pitch_min, t.expression.pitch_max) == (57, 72)   # was 24-96
+    assert t.expression.dynamics_velocity == (49, 96, 112)
+    assert t.expression.written_seconds == (1.5,) and 1.0 < t.expression.played_seconds[0] < 1.7
+    assert (folder / "model.safetensors").read_bytes() == weights
+    assert json.loads((folder / "config.json").read_text())["metrics"]["training"]["expression_remeasured"]
+    capsys.readouterr()
+    assert main(["train-timbre", str(tmp_path / "rec"), "--out", str(tmp_path / "none"), "--expression-only"]) != 0
+    assert "holds no timbre" in capsys.readouterr().err
 
 
 def test_train_timbre_refuses_a_budget_of_no_time_before_any_work(tmp_path, capsys):

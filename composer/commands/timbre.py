@@ -29,8 +29,13 @@ def _train(args: argparse.Namespace) -> int:
     if not Path(args.audio_dir).is_dir():
         raise ComposerError(f"{args.audio_dir} is not a folder of recordings")
 
-    from composer.render.ddsp.train import TimbreRecipe, train_timbre
+    from composer.render.ddsp.train import TimbreRecipe, remeasure_expression, train_timbre
 
+    if args.expression_only:
+        if not (out / "model.safetensors").exists():
+            raise ComposerError(f"{out} holds no timbre to measure the expression for; train one first")
+        remeasure_expression(args.audio_dir, out, progress=not args.quiet)
+        return 0
     if (out / "model.safetensors").exists() and not (args.resume or args.force):
         raise ComposerError(f"{out} already holds a timbre; pass --resume to continue its training "
                             f"or --force to train it again")
@@ -116,6 +121,10 @@ def register(subparsers) -> None:
                    help="time budget: stop at the first checkpoint after it (saving the timbre as it "
                         "is once the fine-tune has started); --resume continues")
     p.add_argument("--force", action="store_true", help="train again over an existing timbre")
+    p.add_argument("--expression-only", action="store_true",
+                   help="train nothing: measure the playing statistics (levels per dynamic and "
+                        "register, played lengths, attack, release, vibrato) from the recordings "
+                        "again and write them into the existing timbre at --out, keeping its weights")
     p.add_argument("--seed", type=int, default=0, help="random seed, 0 .. 2**32 - 1 (default 0)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bar while analysing")

@@ -146,6 +146,10 @@ class ExpressionSettings(_Settings):
     pitch_min: Annotated[int, Field(ge=0, le=127)] = 0
     pitch_max: Annotated[int, Field(ge=0, le=127)] = 127
     silence_db: Annotated[float, Field(ge=-200.0, le=0.0)] = -90.0
+    register_pitch: Annotated[list[Annotated[int, Field(ge=0, le=127)]], Field(max_length=128)] = []
+    register_db: Annotated[list[Annotated[float, Field(ge=-120.0, le=120.0)]], Field(max_length=128)] = []
+    written_seconds: Annotated[list[Annotated[float, Field(gt=0.0, le=600.0)]], Field(max_length=64)] = []
+    played_seconds: Annotated[list[Annotated[float, Field(gt=0.0, le=600.0)]], Field(max_length=64)] = []
 
     @model_validator(mode="after")
     def _tables(self) -> "ExpressionSettings":
@@ -155,6 +159,12 @@ class ExpressionSettings(_Settings):
                              f"{len(loudness)}; they are one table")
         if any(b <= a for a, b in zip(velocities, velocities[1:])):
             raise ValueError("dynamics_velocity must rise from entry to entry")
+        for keys, values in (("register_pitch", "register_db"), ("written_seconds", "played_seconds")):
+            k, v = getattr(self, keys), getattr(self, values)
+            if len(k) != len(v):
+                raise ValueError(f"{keys} has {len(k)} entries and {values} {len(v)}; they are one table")
+            if any(y <= x for x, y in zip(k, k[1:])):
+                raise ValueError(f"{keys} must rise from entry to entry")
         if self.pitch_min > self.pitch_max:
             raise ValueError(f"pitch_min {self.pitch_min} is above pitch_max {self.pitch_max}")
         return self

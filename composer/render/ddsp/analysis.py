@@ -95,9 +95,59 @@ def analyse_recording(info: RecordingInfo, synth: SynthConfig, n_harmonics: int,
                     harm[sl], noise[sl], int(active[0] - start))
 
 
+REGISTER_SEMITONES = 6
+"""Width of the pitch bands whose level offsets :func:`register_levels` measures."""
+REGISTER_MIN_NOTES = 8
+"""A band with fewer notes is merged into the band below it (the lowest into the one above)."""
+PLAYED_MIN_NOTES = 5
+"""Notes of one written length needed to measure how long such notes are held."""
+
+
+def register_levels(notes: list[tuple[int, float, float]], rounds: int = 20
+                    ) -> tuple[dict[int, float], tuple[int, ...], tuple[float, ...]]:
+    """Sustained levels as dynamic + register: ``notes`` are (velocity, pitch, level dB).
+
+    An additive fit by alternating medians (robust to the odd note): each written dynamic's
+    level, and each band of :data:`REGISTER_SEMITONES` semitones' offset (mean 0 over the
+    notes); the two are measured jointly because the recordings do not cover every dynamic in
+    every register (a flute's fortissimo only high up, where it is loud anyway).  Returns
+    ({velocity: level}, band pitches (each band's median pitch), band offsets in dB)."""
+    vel = np.array([n[0] for n in notes])
+    pitch = np.array([n[1] for n in notes], dtype=np.float64)
+    level = np.array([n[2] for n in notes], dtype=np.float64)
+    band = ((pitch - pitch.min()) // REGISTER_SEMITONES).astype(int)
+    while True:                          # merge thin bands into a neighbour
+        ids, counts = np.unique(band, return_counts=True)
+        if len(ids) < 2 or counts.min() >= REGISTER_MIN_NOTES:
+            break
+        k = int(np.argmin(counts))
+        band[band == ids[k]] = ids[k - 1] if k > 0 else ids[1]
+    ids = np.unique(band)
+    offset = {b: 0.0 for b in ids}
+    dyn = {}
+    for _ in range(rounds):
+        dyn = {v: float(np.median(level[vel == v] - [offset[b] for b in band[vel == v]])) for v in np.unique(vel)}
+        offset = {b: float(np.median(level[band == b] - [dyn[v] for v in vel[band == b]])) for b in ids}
+        mean = float(np.mean([offset[b] for b in band]))
+        offset = {b: o - mean for b, o in offset.items()}
+    dyn = {int(v): float(np.median(level[vel == v] - [offset[b] for b in band[vel == v]])) for v in np.unique(vel)}
+    centres = tuple(int(round(float(np.median(pitch[band == b])))) for b in ids)
+    return dyn, centres, tuple(round(offset[b], 2) for b in ids)
+
+
 def measure_expression(analyses: list[Analysis], frame_rate: float) -> Expression:
-    """Playing statistics of an instrument from its analysed recordings (see :class:`Expression`)."""
+    """Playing statistics of an instrument from its analysed recordings (see :class:`Expression`).
+
+    Levels: the sustained loudness (median of the middle half) of the notes of 1 s or longer
+    with a written dynamic, as dynamic + register (:func:`register_levels`).  Played lengths:
+    per written length, the median time from the onset (the first frame within 30 dB of the
+    peak, where the protocol and a listener hear it) to the last frame within 10 dB of the
+    sustained level, less the time the release takes to fall those 10 dB (a quarter of
+    ``release_seconds``): how long the control curve must hold the note to let go where the
+    players did."""
     by_velocity: dict[int, list[float]] = {}
+    levels_at: list[tuple[int, float, float]] = []
+    ends: dict[float, list[float]] = {}
     attacks, releases, decays, rates, depths, delays = [], [], [], [], [], []
     for a in analyses:
         ld = a.loudness_db
@@ -111,6 +161,11 @@ def measure_expression(analyses: list[Analysis], frame_rate: float) -> Expressio
         sustain = float(np.median(body[n // 4: max(n // 4 + 1, 3 * n // 4)]))
         if a.info.velocity is not None and (a.info.duration_seconds or 0) >= 1.0:
             by_velocity.setdefault(a.info.velocity, []).append(sustain)
+            levels_at.append((a.info.velocity, float(a.pitch), sustain))
+        if a.info.duration_seconds:
+            heard = int(np.flatnonzero(ld > ld.max() - 30)[0])
+            within = np.flatnonzero(ld >= sustain - 10)
+            ends.setdefault(float(a.info.duration_seconds), []).append((within[-1] + 1 - heard) / frame_rate)
         reach = np.flatnonzero(body >= sustain - 3)
         if len(reach):
             attacks.append(reach[0] / frame_rate)
@@ -138,23 +193,33 @@ def measure_expression(analyses: list[Analysis], frame_rate: float) -> Expressio
                     over = np.flatnonzero(roll > depth / 2)
                     delays.append(0.15 + (over[0] if len(over) else 0) / frame_rate)
     velocities = sorted(by_velocity)
+    reg_pitch, reg_db = (), ()
     if not velocities:
         ld_all = [float(np.median(a.loudness_db[a.voiced])) for a in analyses if a.voiced.any()]
         velocities, levels = [64], [float(np.median(ld_all))]
     else:
-        levels = [float(np.median(by_velocity[v])) for v in velocities]
+        dyn, reg_pitch, reg_db = register_levels(levels_at)
+        if len(reg_pitch) < 2:
+            reg_pitch, reg_db = (), ()
+        levels = [dyn[v] for v in velocities]
         levels = list(np.maximum.accumulate(levels))     # louder written dynamic never quieter
     med = lambda xs, d: float(np.median(xs)) if xs else d  # noqa: E731
+    release = med(releases, 0.15)
+    written = sorted(w for w, xs in ends.items() if len(xs) >= PLAYED_MIN_NOTES)
+    played = [max(1.0 / frame_rate, med(ends[w], w) - release / 4) for w in written]
+    played = list(np.maximum.accumulate(played))         # a longer note is never let go sooner
     pitches = [int(round(a.pitch)) for a in analyses]
     floor = float(np.percentile(np.concatenate([a.loudness_db for a in analyses]), 1))
     return Expression(
         dynamics_velocity=tuple(int(v) for v in velocities),
-        dynamics_loudness_db=tuple(round(x, 2) for x in levels),
-        attack_seconds=round(med(attacks, 0.06), 4), release_seconds=round(med(releases, 0.15), 4),
+        dynamics_loudness_db=tuple(round(float(x), 2) for x in levels),
+        attack_seconds=round(med(attacks, 0.06), 4), release_seconds=round(release, 4),
         decay_db=round(med(decays, 0.0), 2), vibrato_rate_hz=round(med(rates, 5.0), 3),
         vibrato_depth_cents=round(med(depths, 0.0), 2),
         vibrato_delay_seconds=round(med(delays, 0.3), 3),
-        pitch_min=min(pitches), pitch_max=max(pitches), silence_db=round(max(floor, -100.0), 1))
+        pitch_min=min(pitches), pitch_max=max(pitches), silence_db=round(max(floor, -100.0), 1),
+        register_pitch=reg_pitch, register_db=reg_db,
+        written_seconds=tuple(round(w, 4) for w in written), played_seconds=tuple(round(float(x), 3) for x in played))
 
 
 def analyse_folder(folder: str | Path, cache: Path | None, synth: SynthConfig, n_harmonics: int,

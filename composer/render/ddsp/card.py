@@ -44,6 +44,37 @@ def fine_tune_note(training: dict) -> str:
                    f", at a rate falling by a cosine from {lr:g} to {floor:g} of it")
 
 
+def register_line(ex) -> str:
+    """The card's line for the level offsets per register (empty when none were measured)."""
+    from composer.pitch import pitch_name
+
+    if not ex.register_pitch:
+        return ""
+    return ("- Level by register (pitch: dB above the dynamic's level; the network hears it, the output "
+            "gain evens it out): " + ", ".join(f"{pitch_name(p)}: {d:+.1f}" for p, d in zip(ex.register_pitch, ex.register_db))
+            + "\n")
+
+
+def played_line(ex) -> str:
+    """The card's line for the played length per written length (empty when none was measured)."""
+    if not ex.written_seconds:
+        return ""
+    return ("- Held before the release (written: played s): "
+            + ", ".join(f"{w:g}: {p:.2f}" for w, p in zip(ex.written_seconds, ex.played_seconds)) + "\n")
+
+
+def remeasured_note(training: dict, audio_dir, name: str) -> str:
+    """Says when the expression was measured again after training (``--expression-only``)."""
+    if not training.get("expression_remeasured"):
+        return ""
+    from pathlib import Path
+
+    return (f"\nMeasured again after training, the weights unchanged (`composer train-timbre "
+            f"../shared/data/philharmonia/{Path(audio_dir).name} --out models/timbres/{name} --expression-only`, "
+            f"{training.get('expression_wall_seconds', '?')} s including the analysis; issue 21's third "
+            f"round added the register and the played lengths).\n")
+
+
 def write_model_card(folder, audio_dir, log=print, reuse_resynthesis: bool = False) -> dict:
     """Evaluate the timbre in ``folder`` on the held-out recordings of ``audio_dir`` (the
     resynthesis scores and the timbre protocol of ``protocol.py``), store the figures in its
@@ -115,10 +146,10 @@ multi-resolution STFT loss through the synthesiser{fine_tune_note(tr)}; {wall} s
 ## Range and expression (measured from the recordings)
 
 - Range: {describe_range(ex)} (MIDI {ex.pitch_min}-{ex.pitch_max}); notes outside move by octaves.
-- Loudness per dynamic (velocity: dB): {', '.join(f'{v}: {l:.1f}' for v, l in zip(ex.dynamics_velocity, ex.dynamics_loudness_db))}
-- Attack {ex.attack_seconds:.3f} s, release {ex.release_seconds:.3f} s (40 dB), attack overshoot {ex.decay_db:.1f} dB
-- Vibrato {ex.vibrato_rate_hz:.2f} Hz, depth {ex.vibrato_depth_cents:.1f} cents, after {ex.vibrato_delay_seconds:.2f} s
-
+- Loudness per dynamic (velocity: dB{', at the mean register' if ex.register_pitch else ''}): {', '.join(f'{v}: {l:.1f}' for v, l in zip(ex.dynamics_velocity, ex.dynamics_loudness_db))}
+{register_line(ex)}- Attack {ex.attack_seconds:.3f} s, release {ex.release_seconds:.3f} s (40 dB), attack overshoot {ex.decay_db:.1f} dB
+{played_line(ex)}- Vibrato {ex.vibrato_rate_hz:.2f} Hz, depth {ex.vibrato_depth_cents:.1f} cents, after {ex.vibrato_delay_seconds:.2f} s
+{remeasured_note(tr, audio_dir, folder.name)}
 ## Quality on the {resynth.n_notes} held-out recordings
 
 Resynthesis (f0 and loudness taken from the recording, as in the DDSP paper's Table 1):

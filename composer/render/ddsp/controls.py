@@ -5,14 +5,19 @@ measured on the instrument's own recordings (:class:`~composer.render.ddsp.timbr
 rather than a second network:
 
 * **Dynamics**: a note's sustained loudness is the loudness the instrument was measured to
-  have at that velocity's written dynamic (pp = 33 ... ff = 112, interpolated); expression
+  have at that velocity's written dynamic (pp = 33 ... ff = 112, interpolated) and in that
+  note's register (``register_db``: a flute's high notes are louder at the same dynamic, and
+  brighter because louder); the output gain keeps the level heard even across registers; expression
   (CC 11) lowers it as the DLS curve ``40 log10(value / 127)`` dB does.  Loudness is what the
   timbre network listens to, so a soft note is also darker, as the recordings are.
 * **Envelope**: attack from the current level (silence, or the tail of the previous note)
   rising linearly in amplitude over the measured attack time, shortened by a harder velocity
   and never longer than half the note; the measured overshoot (``decay_db``) relaxing to the
   sustain level over 0.1 s; release falling linearly in dB at the measured rate (40 dB per
-  ``release_seconds``) until the next note or silence.
+  ``release_seconds``) until the next note or silence.  A note that does not join the next
+  one legato is held as long as the players held notes of its written length
+  (``played_for``: shorter for short notes) before its release begins, never past the next
+  note's onset.
 * **Articulation**: a note that is not legato starts its attack at least 20 dB below its
   peak, so a repeated or tongued note is heard as a new note even without a rest.
 * **Legato**: a note marked legato by the voice allocator glides in over 30 ms (pitch and
@@ -100,7 +105,8 @@ def step_curve(events: list[tuple[float, float]], n_frames: int, frame_rate: flo
 def n_frames_for(notes: tuple[TimedNote, ...] | list[TimedNote], expression: Expression,
                  frame_rate: float) -> int:
     """Frames that hold every note plus the longest release to silence."""
-    end = max((n.end_s for n in notes), default=0.0)
+    end = max((max(n.end_s, n.start_s + expression.played_for(n.end_s - n.start_s)) for n in notes),
+              default=0.0)
     top = max(expression.dynamics_loudness_db) + expression.decay_db
     release = expression.release_seconds * max(1.0, (top - expression.silence_db) / 40.0)
     return int(math.ceil((end + release + 0.05) * frame_rate)) + 1
@@ -132,7 +138,11 @@ def voice_controls(notes: tuple[TimedNote, ...] | list[TimedNote], expression: E
         e = min(max(s + 1, int(round(note.end_s * frame_rate))), n_frames)
         nxt = min(int(round(notes[j + 1].start_s * frame_rate)), n_frames) if j + 1 < len(notes) else n_frames
         nxt = max(nxt, e)
-        sustain = ex.loudness_for_velocity(note.velocity)
+        if not (j + 1 < len(notes) and notes[j + 1].legato):
+            # articulation: held as the players held a note of this written length
+            played = ex.played_for(note.end_s - note.start_s)
+            e = min(max(s + 1, int(round((note.start_s + played) * frame_rate))), nxt)
+        sustain = ex.loudness_for_velocity(note.velocity, note.pitch)
         gain_db[s:nxt] = dls_db(note.velocity, REFERENCE_VELOCITY) - (sustain - ref)
         start_level = level[s - 1] if s > 0 else silence
         prev_pitch = midi[s - 1] if s > 0 else note.pitch

@@ -90,6 +90,16 @@ class Expression:
     vibrato_rate_hz, vibrato_depth_cents, vibrato_delay_seconds: on long notes (median).
     pitch_min, pitch_max: the range recorded (MIDI pitches).
     silence_db: loudness of silence (the floor of the recordings).
+    register_pitch / register_db: how much louder (dB) than its dynamic's level a note of
+        each pitch is measured to sound (a flute's sixth octave is 7-15 dB louder than its
+        fourth at the same written dynamic), interpolated between the pitches, held beyond
+        them; empty: the same level at every pitch (timbres measured before issue 21's third
+        round).
+    written_seconds / played_seconds: how long notes of each written length are held before
+        their release begins (the players' articulation: the Philharmonia's 0.25 s notes are
+        let go after about 0.15 s), ascending; between them interpolated, below the shortest
+        scaled in proportion, above the longest the longest's difference added; empty: as
+        written.
     """
 
     dynamics_velocity: tuple[int, ...] = (33, 64, 96, 112)
@@ -103,10 +113,37 @@ class Expression:
     pitch_min: int = 0
     pitch_max: int = 127
     silence_db: float = -90.0
+    register_pitch: tuple[int, ...] = ()
+    register_db: tuple[float, ...] = ()
+    written_seconds: tuple[float, ...] = ()
+    played_seconds: tuple[float, ...] = ()
 
-    def loudness_for_velocity(self, velocity: float) -> float:
-        """Sustained loudness (dB) for a MIDI velocity, interpolated between measured dynamics."""
-        return float(np.interp(velocity, self.dynamics_velocity, self.dynamics_loudness_db))
+    def __post_init__(self) -> None:
+        for a, b in (("register_pitch", "register_db"), ("written_seconds", "played_seconds"),
+                     ("dynamics_velocity", "dynamics_loudness_db")):
+            if len(getattr(self, a)) != len(getattr(self, b)):
+                raise ValueError(f"{a} and {b} differ in length")
+        if any(x <= 0 for x in self.written_seconds + self.played_seconds):
+            raise ValueError("written_seconds and played_seconds must be positive")
+
+    def loudness_for_velocity(self, velocity: float, pitch: float | None = None) -> float:
+        """Sustained loudness (dB) for a MIDI velocity, interpolated between measured dynamics;
+        with ``pitch``, plus that pitch's register offset (``register_db``)."""
+        level = float(np.interp(velocity, self.dynamics_velocity, self.dynamics_loudness_db))
+        if pitch is not None and self.register_pitch:
+            level += float(np.interp(pitch, self.register_pitch, self.register_db))
+        return level
+
+    def played_for(self, seconds: float) -> float:
+        """How long a note written ``seconds`` long is held before its release begins."""
+        w, p = self.written_seconds, self.played_seconds
+        if not w:
+            return float(seconds)
+        if seconds <= w[0]:
+            return float(seconds) * p[0] / w[0]
+        if seconds >= w[-1]:
+            return float(seconds) + p[-1] - w[-1]
+        return float(np.interp(seconds, w, p))
 
 
 @dataclass(frozen=True)
@@ -184,7 +221,8 @@ def load_timbre(folder: str | os.PathLike) -> Timbre:
                         nested={"decoder": TimbreDecoder, "synth": SynthConfig})
     load_weights(folder, model)
     ex = dict(check_arguments(Expression, config.get("expression", {}), f"{folder}/config.json (expression)"))
-    for key in ("dynamics_velocity", "dynamics_loudness_db"):
+    for key in ("dynamics_velocity", "dynamics_loudness_db", "register_pitch", "register_db",
+                "written_seconds", "played_seconds"):
         if key in ex:
             ex[key] = tuple(ex[key])
     try:

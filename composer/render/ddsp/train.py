@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from composer.errors import ComposerError, DataError
+from composer.io.atomic import atomic_path
 from composer.io.checkpoint import read_config, save_checkpoint
 from composer.render.ddsp.analysis import Analysis, analyse_folder, measure_expression, split_held_out
 from composer.render.ddsp.evaluate import evaluate_resynthesis
@@ -411,5 +412,32 @@ def train_timbre(audio_dir: str | Path, out: str | Path, recipe: TimbreRecipe = 
     return folder
 
 
-__all__ = ["train_timbre", "TimbreRecipe", "WarmStartTask", "FineTuneTask", "CropSampler", "CropBatch",
+def remeasure_expression(audio_dir: str | Path, out: str | Path, progress: bool = True,
+                         log: Callable[[str], None] = print) -> Path:
+    """Measure the playing statistics (``measure_expression``) of ``audio_dir``'s training
+    notes again and write them into the timbre at ``out``, keeping its weights and every other
+    setting: how a timbre trained before the measurement improved gets the new controls without
+    retraining (the decoder learned from the recordings' own curves, not from the controls).
+    The analysis is cached in ``OUT/.cache/analysis.npz`` as in training.  Raises ModelError for
+    a folder that holds no timbre."""
+    out = Path(out)
+    t0 = time.time()
+    timbre = load_timbre(out)                                  # a ModelError if there is none
+    sc, dec = timbre.model.synth_config, timbre.model.decoder
+    analyses = analyse_folder(audio_dir, out / ".cache" / "analysis.npz", sc, dec.n_harmonics,
+                              dec.n_noise_bands, progress)
+    train_notes, _ = split_held_out(analyses)
+    expression = measure_expression(train_notes or analyses, sc.frame_rate)
+    config = json.loads((out / "config.json").read_text())
+    config["expression"] = json.loads(json.dumps(asdict(expression)))
+    training = config.setdefault("metrics", {}).setdefault("training", {})
+    training["expression_remeasured"] = True
+    training["expression_wall_seconds"] = round(time.time() - t0, 1)
+    with atomic_path(out / "config.json") as tmp:
+        Path(tmp).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    log(f"expression of {out}: {expression}")
+    return out
+
+
+__all__ = ["train_timbre", "remeasure_expression", "TimbreRecipe", "WarmStartTask", "FineTuneTask", "CropSampler", "CropBatch",
            "fit_reverb", "warm_loss", "DECODER_DEFAULT", "SYNTH_DEFAULT", "MIN_TOTAL_SECONDS"]
