@@ -41,7 +41,8 @@ def main() -> None:
     from composer.app.memory import tune_malloc
 
     tune_malloc()  # before the models load: their buffers too go to mmap and return on free
-    from composer.app.actions import AppLimits
+    from composer.app.actions import warm_up
+    from composer.app.session import AppLimits
     from composer.app.ui import build_ui, launch_options
     from composer.pipeline import Composer
     from composer.render.ddsp.timbre import installed_timbres
@@ -52,7 +53,7 @@ def main() -> None:
 
     torch.set_num_threads(max(1, args.threads))  # after from_pretrained, which sets its own
     app = build_ui(composer, args.out, installed_timbres(), limits)
-    app.composer_context.warm_up()
+    warm_up(app.composer_context)
     # No allowed_paths: the output folders are not served as they are; Gradio serves the
     # files it is handed from its own cache, under unguessable names.
     app.launch(server_name=args.host, server_port=args.port, **launch_options(limits))

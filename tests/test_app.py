@@ -11,8 +11,13 @@ import numpy as np
 import pytest
 
 from composer.app import actions as act
-from composer.app.actions import (SOUNDFONT_DEFAULT, AppContext, Cancelled, Session, describe,
-                                  read_inputs, timbre_choices, timbre_spec)
+from composer.app.inputs import (KEYS, LEVEL_CHORDS, LEVEL_DRUMS, LEVEL_NOTES, METERS, WHOLE_SONG, SongInputs,
+                                 check_gains, read_inputs, user_message)
+from composer.app.outputs import (cleanup_outputs, describe, lead_sheet, render, section_choices, stems_zip,
+                                  zoom_view)
+from composer.app.session import AppContext, Cancelled, Session, choose_take, redo, undo
+from composer.app.timbres import (SOUNDFONT_DEFAULT, check_timbres, default_timbres, merged_timbres, timbre_choices,
+                                  timbre_label, timbre_spec)
 from composer.errors import ComposerError, FormError
 from composer.io.midi import read_midi, write_midi
 from composer.score import Note, Score, Track
@@ -37,26 +42,26 @@ def test_timbre_choices_round_trip_to_specs():
     assert timbre_spec("Learned: cello") == "ddsp:cello"
     assert timbre_spec("sf:40") == "sf:40" and timbre_spec("ddsp:flute") == "ddsp:flute"
     assert [timbre_spec(c) for c in choices[-2:]] == ["ddsp:flute", "ddsp:cello"]
-    assert all(act.timbre_label(timbre_spec(c), ["flute", "cello"]) == c for c in choices)
+    assert all(timbre_label(timbre_spec(c), ["flute", "cello"]) == c for c in choices)
     with pytest.raises(ComposerError):
         timbre_spec("Kazoo")
 
 
 def test_a_melody_starts_on_the_learned_timbre_of_its_own_instrument():
     song = Score(tracks=(Track("Melody", 73), Track("Piano RH", 0)))
-    assert act.default_timbres(song, ["clarinet", "flute"]) == {"Melody": "ddsp:flute", "Piano RH": None}
+    assert default_timbres(song, ["clarinet", "flute"]) == {"Melody": "ddsp:flute", "Piano RH": None}
     lead = Score(tracks=(Track("Melody", 71),))
-    assert act.default_timbres(lead, ["clarinet"]) == {"Melody": "ddsp:clarinet"}
+    assert default_timbres(lead, ["clarinet"]) == {"Melody": "ddsp:clarinet"}
     # No learned timbre of that instrument installed: its own program.
-    assert act.default_timbres(lead, ["flute"]) == {"Melody": None}
-    assert act.default_timbres(Score(tracks=(Track("Lead", 71),)), ["clarinet"]) == {"Lead": None}
+    assert default_timbres(lead, ["flute"]) == {"Melody": None}
+    assert default_timbres(Score(tracks=(Track("Lead", 71),)), ["clarinet"]) == {"Lead": None}
 
 
 def test_blank_inputs_mean_the_model_chooses():
-    assert read_inputs("", None, "(model chooses)", None, "4/4", None, None) == act.SongInputs()
-    assert read_inputs("  ", float("nan"), "", "", None, "", "") == act.SongInputs()
+    assert read_inputs("", None, "(model chooses)", None, "4/4", None, None) == SongInputs()
+    assert read_inputs("  ", float("nan"), "", "", None, "", "") == SongInputs()
     got = read_inputs("i4A8B8o4", 24.0, "A minor", 96, "6/8", 7.0, 4, False)
-    assert got == act.SongInputs("i4A8B8o4", 24, "A minor", 96.0, "6/8", 7, 4, False)
+    assert got == SongInputs("i4A8B8o4", 24, "A minor", 96.0, "6/8", 7, 4, False)
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -83,7 +88,7 @@ def test_bad_inputs_get_one_line_in_the_apps_words(fields, message):
 
 def test_user_message_hides_server_paths_and_flags(tmp_path):
     err = ComposerError(f"{tmp_path}/abc/x.mid: truncated; the form covers 8 bars but --bars says 4")
-    text = act.user_message(err, tmp_path)
+    text = user_message(err, tmp_path)
     assert str(tmp_path) not in text and "/" not in text.split(":")[0]
     assert text.startswith("x.mid: truncated") and "Bars says 4" in text and "--bars" not in text
 
@@ -113,7 +118,7 @@ def test_same_seed_same_song(ctx, session):
 
 
 def test_no_bass_and_every_meter(ctx, session):
-    for meter in act.METERS:
+    for meter in METERS:
         v = act.compose(ctx, session, read_inputs(form="A2", meter=meter, seed=1, steps=2, bass=False),
                         audio=False)
         ts = v.score.time_signatures[0]
@@ -123,7 +128,7 @@ def test_no_bass_and_every_meter(ctx, session):
 
 def test_regenerate_a_section_keeps_the_rest_and_undo_goes_back(ctx, session):
     first = act.compose(ctx, session, read_inputs("A2B2A2", seed=3, steps=2), audio=False)
-    second = act.regenerate(ctx, session, section=2, level=act.LEVEL_NOTES, seed=9, steps=2, audio=False)
+    second = act.regenerate(ctx, session, section=2, level=LEVEL_NOTES, seed=9, steps=2, audio=False)
     bar = first.score.bar_to_tick
     lo, hi = bar(2), bar(4)
 
@@ -134,22 +139,22 @@ def test_regenerate_a_section_keeps_the_rest_and_undo_goes_back(ctx, session):
         assert outside(second.score, name) == outside(first.score, name)
     assert second.score.chords == first.score.chords
     assert second.score != first.score and len(session.history) == 2
-    assert act.undo(session) is first and session.current is first
+    assert undo(session) is first and session.current is first
     with pytest.raises(ComposerError, match="nothing to undo"):
-        act.undo(session)
+        undo(session)
     # Redo goes forward across the regeneration; a new version ends what can be redone.
-    assert act.redo(session) is second and session.current is second
+    assert redo(session) is second and session.current is second
     with pytest.raises(ComposerError, match="nothing to redo"):
-        act.redo(session)
-    act.undo(session)
+        redo(session)
+    undo(session)
     act.regenerate(ctx, session, section=1, seed=2, steps=2, audio=False)
     with pytest.raises(ComposerError, match="nothing to redo"):
-        act.redo(session)
+        redo(session)
 
 
 def test_regenerate_a_bar_range_with_new_chords(ctx, session):
     first = act.compose(ctx, session, read_inputs("A4", seed=4, steps=2), audio=False)
-    second = act.regenerate(ctx, session, bars=(2, 3), level=act.LEVEL_CHORDS, seed=1, steps=2, audio=False)
+    second = act.regenerate(ctx, session, bars=(2, 3), level=LEVEL_CHORDS, seed=1, steps=2, audio=False)
     res = first.score.resolution
     keep = [c for c in first.score.chords if c.end_tick <= 4 * res]
     assert [c for c in second.score.chords if c.end_tick <= 4 * res] == keep
@@ -206,15 +211,15 @@ def test_open_midi_limits_and_errors(ctx, session, tmp_path):
     (tmp_path / "junk.mid").write_bytes(b"nonsense")
     with pytest.raises(ComposerError) as info:
         act.open_midi(ctx, session, tmp_path / "junk.mid")
-    assert str(tmp_path) not in act.user_message(info.value, tmp_path)
+    assert str(tmp_path) not in user_message(info.value, tmp_path)
 
 
 def test_render_unknown_track_or_timbre_is_refused(ctx, session):
     act.compose(ctx, session, read_inputs("A2", seed=1, steps=2), audio=False)
     with pytest.raises(ComposerError, match="no track '0' in this song"):
-        act.render(ctx, session, {"0": "sf:65"})
+        render(ctx, session, {"0": "sf:65"})
     with pytest.raises(ComposerError, match="unknown learned timbre 'kazoo'"):
-        act.render(ctx, session, {"Melody": "ddsp:kazoo"})
+        render(ctx, session, {"Melody": "ddsp:kazoo"})
 
 
 @pytest.mark.slow
@@ -222,14 +227,14 @@ def test_render_uses_the_chosen_timbre_per_track_name(ctx, session):
     """The old app dropped the keys "0", "1", "2": chosen timbres must change the audio."""
     sf = pytest.importorskip("soundfile")
     act.compose(ctx, session, read_inputs("A2", seed=1, steps=2, tempo=120), audio=False)
-    plain = act.render(ctx, session, {})
+    plain = render(ctx, session, {})
     plain_audio = sf.read(plain.audio_path)[0]
-    sax = act.render(ctx, session, {"Piano": "SoundFont: Alto Sax (65)", "Melody": "sf:40"})
+    sax = render(ctx, session, {"Piano": "SoundFont: Alto Sax (65)", "Melody": "sf:40"})
     assert dict(sax.timbres) == {"Piano RH": "sf:65", "Piano LH": "sf:65", "Melody": "sf:40"}
     sax_audio = sf.read(sax.audio_path)[0]
     n = min(len(plain_audio), len(sax_audio))
     assert np.abs(plain_audio[:n] - sax_audio[:n]).mean() > 0.01
-    zpath = act.stems_zip(ctx, session, "flac")
+    zpath = stems_zip(ctx, session, "flac")
     with zipfile.ZipFile(zpath) as zf:
         assert zf.namelist() == ["00_Melody.flac", "01_Piano_RH.flac", "02_Piano_LH.flac", "03_Bass.flac"]
 
@@ -243,7 +248,7 @@ def test_cleanup_removes_old_folders_then_oldest_over_size(tmp_path):
         (f / "a.bin").write_bytes(b"x" * 1000)
         os.utime(f, (now - age, now - age))
         folders.append(f)
-    removed = act.cleanup_outputs(tmp_path, max_age_s=3600, max_total_bytes=2500, now=now,
+    removed = cleanup_outputs(tmp_path, max_age_s=3600, max_total_bytes=2500, now=now,
                                   keep=[folders[1]])
     # s0 is too old; then over 2500 bytes (3000 left): the oldest not kept (s2) goes.
     assert removed == [folders[0], folders[2]]
@@ -260,7 +265,7 @@ def test_history_is_bounded(ctx):
 def test_describe_names_tracks(ctx, session):
     v = act.compose(ctx, session, read_inputs("A2", seed=2, steps=2), audio=False)
     assert "Melody" in describe(v.score, None)
-    assert act.section_choices(v.score) == ["1. Verse (bars 1-2)"]
+    assert section_choices(v.score) == ["1. Verse (bars 1-2)"]
 
 
 def test_build_ui_twice_without_globals(tmp_path):
@@ -286,17 +291,17 @@ def test_build_ui_twice_without_globals(tmp_path):
     args = {name: [(p["parameter_name"], p["parameter_default"]) for p in e["parameters"]]
             for name, e in api.items()}
     assert args == {
-        "/compose": [("form", ""), ("bars", None), ("key", act.KEYS[0]), ("tempo", None),
+        "/compose": [("form", ""), ("bars", None), ("key", KEYS[0]), ("tempo", None),
                      ("meter", "4/4"), ("seed", None), ("steps", None), ("bass", True),
                      ("audio", True), ("audio_format", "wav"), ("chords", ""), ("drums", True)],
-        "/takes": [("form", ""), ("bars", None), ("key", act.KEYS[0]), ("tempo", None),
+        "/takes": [("form", ""), ("bars", None), ("key", KEYS[0]), ("tempo", None),
                    ("meter", "4/4"), ("seed", None), ("steps", None), ("bass", True),
                    ("audio", True), ("audio_format", "wav"), ("chords", ""), ("drums", True), ("takes", 2)],
         "/render": [("midi", None), ("timbres", None), ("audio_format", "wav"), ("gains", None)],
         "/arrange": [("midi", None), ("seed", None), ("key", ""), ("tempo", None), ("meter", ""), ("form", ""),
                      ("bass", True), ("drums", True), ("audio", True), ("audio_format", "wav")],
         "/regenerate": [("midi", None), ("section", None), ("from_bar", None), ("to_bar", None),
-                        ("level", act.LEVEL_NOTES), ("seed", None), ("audio", True),
+                        ("level", LEVEL_NOTES), ("seed", None), ("audio", True),
                         ("audio_format", "wav"), ("timbres", None), ("gains", None)],
     }
     assert all(p["parameter_has_default"] for e in api.values() for p in e["parameters"])
@@ -328,7 +333,7 @@ def test_the_seed_in_the_summary_stays_the_songs_and_the_rewrites_are_listed(ctx
     assert v.seed == 3 and "**Seed** 3" in v.summary and "Seed** 9" not in v.summary
     assert v.edits == ("section 2 (Chorus): new notes, seed 9",)
     assert "**Rewritten** section 2 (Chorus): new notes, seed 9" in v.summary
-    w = act.regenerate(ctx, session, bars=(1, 1), level=act.LEVEL_CHORDS, seed=4, steps=2, audio=False)
+    w = act.regenerate(ctx, session, bars=(1, 1), level=LEVEL_CHORDS, seed=4, steps=2, audio=False)
     assert w.seed == 3 and w.edits[1] == "bars 1-1: new chords and notes, seed 4"
     # Download names carry the seed, key and tempo (and the rewrites), not random hex.
     key = str(w.score.key_signatures[0]).replace(" ", "-").replace("#", "sharp")
@@ -345,9 +350,9 @@ def test_an_opened_song_keeps_its_learned_lead_through_render_and_regenerate(ctx
     again = act.regenerate(ctx, api, section=1, seed=2, steps=2, audio=False)
     assert again.timbres == first.timbres
     # Naming one track keeps the others as they were; the SoundFont default turns it off.
-    assert act._merged_timbres(ctx, again, {"Piano": "sf:4"}) == (
+    assert merged_timbres(ctx, again, {"Piano": "sf:4"}) == (
         ("Melody", "ddsp:clarinet"), ("Piano RH", "sf:4"), ("Piano LH", "sf:4"))
-    assert act._merged_timbres(ctx, again, {"Melody": SOUNDFONT_DEFAULT}) == ()
+    assert merged_timbres(ctx, again, {"Melody": SOUNDFONT_DEFAULT}) == ()
 
 
 @pytest.mark.parametrize("timbres, message", [
@@ -359,7 +364,7 @@ def test_an_opened_song_keeps_its_learned_lead_through_render_and_regenerate(ctx
 def test_timbres_of_the_wrong_shape_get_one_line(ctx, session, timbres, message):
     act.compose(ctx, session, read_inputs("A2", seed=1, steps=2), audio=False)
     with pytest.raises(ComposerError) as info:
-        act.render(ctx, session, timbres)
+        render(ctx, session, timbres)
     assert str(info.value) == message or str(info.value).startswith(message)
 
 
@@ -367,13 +372,13 @@ def test_a_drum_track_is_offered_and_takes_drum_kits_only(ctx, session, tmp_path
     kits = timbre_choices(["clarinet"], drum=True)
     assert kits[0] == SOUNDFONT_DEFAULT and all(k.startswith("Drum kit: ") for k in kits[1:])
     assert timbre_spec("Drum kit: Room (8)") == "sf:8"
-    assert act.timbre_label("sf:8", ["clarinet"], drum=True) == "Drum kit: Room (8)"
+    assert timbre_label("sf:8", ["clarinet"], drum=True) == "Drum kit: Room (8)"
     song = Score(tracks=(Track("Melody", 71, False, (Note(0, 480, 72, 90),)),
                          Track("Drums", 0, True, (Note(0, 120, 36, 100),))))
-    assert act.check_timbres(song, {"Drums": "Drum kit: Jazz (32)"}, ["clarinet"]) == (("Drums", "sf:32"),)
+    assert check_timbres(song, {"Drums": "Drum kit: Jazz (32)"}, ["clarinet"]) == (("Drums", "sf:32"),)
     for bad in ("Learned: clarinet", "sf:73"):
         with pytest.raises(ComposerError, match="Drums is a drum track: it plays a drum kit"):
-            act.check_timbres(song, {"Drums": bad}, ["clarinet"])
+            check_timbres(song, {"Drums": bad}, ["clarinet"])
 
 
 def test_regenerate_refuses_a_section_and_bars_together(ctx, session):
@@ -392,7 +397,7 @@ def test_volumes_are_checked_and_kept(ctx, session):
                            ({"Melody": "loud"}, "The volume of 'Melody' must be a number"),
                            ([1], "gains must map track names to dB")]:
         with pytest.raises(ComposerError, match=re.escape(message)):
-            act.check_gains(v.score, gains)
+            check_gains(v.score, gains)
 
 
 @pytest.mark.parametrize("error, shown, hidden", [
@@ -404,7 +409,7 @@ def test_volumes_are_checked_and_kept(ctx, session):
     (ComposerError(f"cannot read {os.getcwd()}/out/app/x.mid or {os.getcwd()}"), "x.mid", os.getcwd()),
 ])
 def test_messages_show_no_bytes_no_long_echo_no_cli_advice_no_server_folder(error, shown, hidden):
-    text = act.user_message(error)
+    text = user_message(error)
     assert shown in text and hidden not in text and len(text) <= 300
 
 
@@ -414,12 +419,12 @@ def test_the_lead_sheet_is_engraved_once_per_version(ctx, session):
     if shutil.which("mscore3") is None and shutil.which("musescore3") is None:
         pytest.skip("MuseScore 3 is not installed (make system-deps)")
     with pytest.raises(ComposerError, match="compose a song or open a MIDI file first"):
-        act.lead_sheet(ctx, session)
+        lead_sheet(ctx, session)
     act.compose(ctx, session, read_inputs("A2", seed=1, steps=2), audio=False)
-    v = act.lead_sheet(ctx, session)
+    v = lead_sheet(ctx, session)
     assert v.lead_sheet and all(p.read_bytes()[:4] == b"\x89PNG" for p in v.lead_sheet)
     assert v.lead_sheet[0].name == v.midi_path.stem + "-lead-sheet.png"
-    assert act.lead_sheet(ctx, session) is session.current and session.current.lead_sheet == v.lead_sheet
+    assert lead_sheet(ctx, session) is session.current and session.current.lead_sheet == v.lead_sheet
 
 
 def test_warm_up_loads_the_lead_timbre_a_song_starts_on(tmp_path):
@@ -428,7 +433,7 @@ def test_warm_up_loads_the_lead_timbre_a_song_starts_on(tmp_path):
     if "clarinet" not in installed_timbres():
         pytest.skip("the shipped clarinet timbre is not installed")
     ctx = AppContext(tiny_composer(), tmp_path / "out", ("clarinet", "flute"))
-    ctx.warm_up()
+    act.warm_up(ctx)
     assert list(ctx.mixer._renderers) == [("ddsp", "clarinet")]
     assert not any(ctx.out_root.iterdir())  # its trial song left nothing behind
 
@@ -440,10 +445,10 @@ def test_takes_are_songs_of_the_same_settings_and_one_is_kept(ctx, session):
     # Each take is the song its own seed composes.
     alone = act.compose(ctx, Session(ctx.out_root), read_inputs("A2", seed=21, steps=2), audio=False)
     assert session.takes[1].score == alone.score
-    kept = act.choose_take(session, 2)
+    kept = choose_take(session, 2)
     assert kept is session.takes[1] and session.current is kept and len(session.history) == 1
     with pytest.raises(ComposerError, match="Take must be a whole number from 1 to 3, not 4"):
-        act.choose_take(session, 4)
+        choose_take(session, 4)
     with pytest.raises(ComposerError, match="Takes must be a whole number from 1 to 4, not 5"):
         act.compose(ctx, session, read_inputs("A2", steps=2), audio=False, takes=5)
     # A new version ends the choice among takes.
@@ -472,7 +477,7 @@ def test_a_chords_track_for_a_daw_is_muted_in_the_mix_and_follows_new_chords(ctx
     assert ("Chords", float("-inf")) in v.gains
     assert len(v.score.track("Chords").notes) >= 3 * len(v.score.chords)
     assert read_midi(v.midi_path).track("Chords").notes == v.score.track("Chords").notes
-    w = act.regenerate(ctx, session, section=2, level=act.LEVEL_CHORDS, seed=5, steps=2, audio=False)
+    w = act.regenerate(ctx, session, section=2, level=LEVEL_CHORDS, seed=5, steps=2, audio=False)
     from composer.chart import chord_track
     assert w.chord_track and w.score.track("Chords") == chord_track(w.score)
     # Its volume given: it plays.
@@ -522,7 +527,7 @@ def test_new_drums_for_a_section_keep_everything_else_and_undo_goes_back(drum_ct
     first = act.compose(drum_ctx, session, read_inputs("A2B2A2", seed=4, steps=2), audio=False)
     song = first.score
     lo, hi = song.bar_to_tick(2), song.bar_to_tick(4)
-    new = act.regenerate(drum_ctx, session, section=2, level=act.LEVEL_DRUMS, seed=9, audio=False)
+    new = act.regenerate(drum_ctx, session, section=2, level=LEVEL_DRUMS, seed=9, audio=False)
     assert _band(new.score) == _band(song) and new.score.chords == song.chords
     assert new.score.sections == song.sections
     outside = [n for n in _drum_hits(song) if not lo <= n.start_tick < hi]
@@ -533,9 +538,9 @@ def test_new_drums_for_a_section_keep_everything_else_and_undo_goes_back(drum_ct
     # The same seed writes the same drums; Undo goes back to the song before.
     session2 = Session(drum_ctx.out_root)
     act.compose(drum_ctx, session2, read_inputs("A2B2A2", seed=4, steps=2), audio=False)
-    again = act.regenerate(drum_ctx, session2, section=2, level=act.LEVEL_DRUMS, seed=9, audio=False)
+    again = act.regenerate(drum_ctx, session2, section=2, level=LEVEL_DRUMS, seed=9, audio=False)
     assert again.score == new.score
-    assert act.undo(session).score == song and act.redo(session).score == new.score
+    assert undo(session).score == song and redo(session).score == new.score
 
 
 def test_new_drums_for_bars_or_the_whole_song(drum_ctx):
@@ -562,9 +567,9 @@ def test_new_drums_for_an_opened_file_without_drums(drum_ctx, tmp_path):
     write_midi(Score(tracks=(lead,)), tmp_path / "tune.mid")
     act.open_midi(drum_ctx, session, tmp_path / "tune.mid")
     with pytest.raises(ComposerError, match="only songs written by composer can be changed part by part"):
-        act.regenerate(drum_ctx, session, bars=(1, 2), level=act.LEVEL_NOTES, audio=False)
+        act.regenerate(drum_ctx, session, bars=(1, 2), level=LEVEL_NOTES, audio=False)
     # Bars of a song without drums: a whole drum part (a few bars alone would stop mid-song).
-    v = act.regenerate(drum_ctx, session, bars=(1, 2), level=act.LEVEL_DRUMS, seed=3, audio=False)
+    v = act.regenerate(drum_ctx, session, bars=(1, 2), level=LEVEL_DRUMS, seed=3, audio=False)
     assert v.score.tracks[0] == lead and [t.name for t in v.score.tracks[1:]] == ["Drums"]
     assert {n.start_tick // 1920 for n in _drum_hits(v.score)} > {0, 1}
     assert v.summary.startswith("**tune**") and "the whole song (it had no drums): new drums, seed 3" in v.summary
@@ -574,7 +579,7 @@ def test_no_drum_level_no_new_drums(ctx, session):
     act.compose(ctx, session, read_inputs("A2", seed=1, steps=2), audio=False)
     assert not act.has_drum_level(ctx)
     with pytest.raises(ComposerError, match="these models have no drum level"):
-        act.regenerate(ctx, session, whole_song=True, level=act.LEVEL_DRUMS, audio=False)
+        act.regenerate(ctx, session, whole_song=True, level=LEVEL_DRUMS, audio=False)
 
 
 def test_the_drums_are_a_track_like_the_others_in_the_mix_and_stems(drum_ctx):
@@ -583,15 +588,15 @@ def test_the_drums_are_a_track_like_the_others_in_the_mix_and_stems(drum_ctx):
     session = Session(drum_ctx.out_root)
     act.compose(drum_ctx, session, read_inputs("A2", seed=2, steps=2, tempo=120), audio=False)
     assert act.has_drum_level(drum_ctx) and _drum_hits(session.current.score)
-    loud = act.render(drum_ctx, session, {}, gains={"Drums": 6})
+    loud = render(drum_ctx, session, {}, gains={"Drums": 6})
     assert dict(loud.gains) == {"Drums": 6.0}
-    with zipfile.ZipFile(act.stems_zip(drum_ctx, session, "wav")) as zf:
+    with zipfile.ZipFile(stems_zip(drum_ctx, session, "wav")) as zf:
         assert zf.namelist()[-1] == "04_Drums.wav"
         drums = sf.read(zf.open("04_Drums.wav"))[0]
     assert np.abs(drums).max() > 0.01
-    muted = act.render(drum_ctx, session, {}, gains={"Drums": "mute"})
+    muted = render(drum_ctx, session, {}, gains={"Drums": "mute"})
     assert dict(muted.gains) == {"Drums": float("-inf")}
-    with zipfile.ZipFile(act.stems_zip(drum_ctx, session, "wav")) as zf:
+    with zipfile.ZipFile(stems_zip(drum_ctx, session, "wav")) as zf:
         assert np.abs(sf.read(zf.open("04_Drums.wav"))[0]).max() == 0
     a, b = sf.read(loud.audio_path)[0], sf.read(muted.audio_path)[0]
     n = min(len(a), len(b))
@@ -610,10 +615,10 @@ def test_the_page_offers_drums_only_with_a_drum_level(drum_ctx, tmp_path):
             [v for _, v in blocks["what"].choices]
 
     with_drums = controls(build_ui(drum_ctx.composer, tmp_path / "a", []))
-    assert with_drums == (True, [act.LEVEL_NOTES, act.LEVEL_CHORDS, act.LEVEL_DRUMS],
-                          ["a section", "a bar range", act.WHOLE_SONG])
-    assert controls(build_ui(tiny_composer(), tmp_path / "b", []))[:2] == (False, [act.LEVEL_NOTES,
-                                                                               act.LEVEL_CHORDS])
+    assert with_drums == (True, [LEVEL_NOTES, LEVEL_CHORDS, LEVEL_DRUMS],
+                          ["a section", "a bar range", WHOLE_SONG])
+    assert controls(build_ui(tiny_composer(), tmp_path / "b", []))[:2] == (False, [LEVEL_NOTES,
+                                                                               LEVEL_CHORDS])
 
 
 # ---------------------------------------------------------------------------- one fact in one place (issue 24)
@@ -621,7 +626,7 @@ def test_the_apps_ranges_are_the_pipelines():
     from composer.limits import MAX_SEED, MAX_STEPS
     from composer.options import SUPPORTED_METERS
 
-    assert act.METERS is SUPPORTED_METERS
+    assert METERS is SUPPORTED_METERS
     # Any seed the CLI takes is typed back here (the app's own was 2**31 - 1).
     assert read_inputs(seed=MAX_SEED).seed == MAX_SEED and read_inputs(steps=MAX_STEPS).steps == MAX_STEPS
     for fields, field in (({"seed": MAX_SEED + 1}, "Seed"), ({"steps": MAX_STEPS + 1}, "Sampler steps")):
@@ -657,23 +662,23 @@ def _png_size(path):
 
 def test_zoom_draws_the_view_wider_once_per_version(ctx, session):
     with pytest.raises(ComposerError, match="compose a song or open a MIDI file first"):
-        act.zoom_view(session, 2)
+        zoom_view(session, 2)
     v = act.compose(ctx, session, read_inputs("A2B2", seed=3, steps=2), audio=False)
-    assert act.zoom_view(session, 1) == (v.view_path, v.roll) and v.roll.zoom == 1
-    path, roll = act.zoom_view(session, 3)
+    assert zoom_view(session, 1) == (v.view_path, v.roll) and v.roll.zoom == 1
+    path, roll = zoom_view(session, 3)
     assert _png_size(path) == (3 * _png_size(v.view_path)[0], _png_size(v.view_path)[1])
     assert roll.zoom == 3 and roll.song == v.roll.song == v.view_path.name
     # the same bars and times, each bar line at the same place of the song
     assert roll.seconds == v.roll.seconds and roll.sections == v.roll.sections and len(roll.x) == len(v.roll.x)
     assert all(a < b for a, b in zip(roll.x, roll.x[1:]))
     assert '"zoom":3' in roll.to_json()
-    assert act.zoom_view(session, 3) == (path, roll)  # drawn once
+    assert zoom_view(session, 3) == (path, roll)  # drawn once
     with pytest.raises(ComposerError, match="zoom must be one of 1, 2, 3, 5, not 4"):
-        act.zoom_view(session, 4)
+        zoom_view(session, 4)
     # A new version is drawn anew at its zoom; the old version's zoomed views are dropped
     # once it leaves the history.
     act.regenerate(ctx, session, section=1, seed=2, steps=2, audio=False)
-    new_path, new_roll = act.zoom_view(session, 3)
+    new_path, new_roll = zoom_view(session, 3)
     assert new_path != path and new_roll.song != roll.song
 
 
@@ -691,7 +696,7 @@ def test_harmonise_an_opened_melody_then_change_a_section_and_undo(ctx, session,
     # A song like a composed one: a section rewritten, then undone back to the file.
     new = act.regenerate(ctx, session, section=1, seed=1, steps=2, audio=False)
     assert new.score.chords == v.score.chords and "section 1" in new.summary
-    assert act.undo(session) is v and act.undo(session) is opened
+    assert undo(session) is v and undo(session) is opened
     # A file with no melody to harmonise: one line, and the song stays.
     write_midi(Score(tracks=(Track("Drums", 0, True, (Note(0, 120, 36),)),)), tmp_path / "drums.mid")
     act.open_midi(ctx, session, tmp_path / "drums.mid")

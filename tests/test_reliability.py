@@ -551,7 +551,7 @@ def test_limits_are_checked_in_the_api_too(monkeypatch):
 def test_app_compose_refuses_bad_options(tmp_path, options, words):
     """The app's Compose fields go through the same checks as the CLI, in the app's words,
     before any work and without writing anything."""
-    from composer.app.actions import read_inputs, user_message
+    from composer.app.inputs import read_inputs, user_message
     with pytest.raises(ComposerError) as err:
         read_inputs(**{"seed": 1, "steps": 1, **options})
     text = user_message(err.value, tmp_path)
@@ -563,7 +563,8 @@ def test_app_render_refuses_bad_uploads(tmp_path, huge_mid, fifo):
     pytest.importorskip("fluidsynth", reason="libfluidsynth missing: apt-get install fluidsynth")
     from test_pipeline import tiny_composer
 
-    from composer.app.actions import AppContext, Session, open_midi
+    from composer.app.actions import open_midi
+    from composer.app.session import AppContext, Session
     ctx = AppContext(tiny_composer(), tmp_path / "out", ())
     session = Session(ctx.out_root)
     for upload, words in [("/dev/zero", "not a regular file"), (fifo, "not a regular file"),
@@ -923,7 +924,9 @@ def test_app_refuses_what_export_and_plot_refuse(tmp_path):
     from reliability_fixtures import HANG_FILES
     from test_pipeline import tiny_composer
 
-    from composer.app.actions import AppContext, Session, open_midi, user_message
+    from composer.app.actions import open_midi
+    from composer.app.inputs import user_message
+    from composer.app.session import AppContext, Session
     ctx = AppContext(tiny_composer(), tmp_path / "out", ())
     session = Session(ctx.out_root)
     upload = tmp_path / "sections.mid"

@@ -2,7 +2,7 @@
 
 The view stays the PNG that ``composer plot`` draws; what makes it interactive is a small
 script (:data:`ROLL_JS`, run by Gradio once the page loads: ``launch(js=...)``) and the
-song's :class:`~composer.app.actions.RollMap` (where each bar line lies in the picture and
+song's :class:`RollMap` (where each bar line lies in the picture and
 when it sounds), which the app puts in a hidden element beside the view
 (:func:`roll_map_html`).  No library is loaded and nothing is fetched: the script only reads
 the page.
@@ -13,7 +13,7 @@ the page.
   bar; shift-click extends the range to another bar; a double click takes the whole
   section under the pointer.  The chosen bars are shaded on the picture.
 - **Zoom**: the buttons ``#zoom-in`` / ``#zoom-out`` ask the server for the view drawn
-  wider (``actions.zoom_view``: longer notes, text the same size); the map's ``zoom`` says
+  wider (``outputs.zoom_view``: longer notes, text the same size); the map's ``zoom`` says
   how many frames wide the script shows it, the frame scrolling sideways, with the bar that
   was under the frame's middle kept there.  While the player plays, the frame scrolls to
   keep the playhead in sight.  The playhead and the shading are clipped to the frame, and
@@ -23,6 +23,47 @@ the page.
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from composer.score import Score
+
+@dataclass(frozen=True)
+class RollMap:
+    """Where the bars of a drawn song lie, for the page's playhead and bar picking.
+
+    x: the left edge of bars 1..n and the song's end, as fractions of the picture's width
+    (n + 1 values, increasing); seconds: the time of each of those bar lines in the audio;
+    sections: (first bar, last bar, name), 1-based and inclusive, as the picker names them;
+    zoom: the picture is drawn this many times the width of the whole-song view (the page
+    shows it that many frames wide, scrolling); song: names the version drawn, so that the
+    page keeps the bars picked when only the zoom changes.
+    """
+
+    x: tuple[float, ...]
+    seconds: tuple[float, ...]
+    sections: tuple[tuple[int, int, str], ...] = ()
+    zoom: int = 1
+    song: str = ""
+
+    def to_json(self) -> str:
+        import json  # noqa: PLC0415
+
+        return json.dumps({"x": [round(v, 5) for v in self.x], "s": [round(v, 4) for v in self.seconds],
+                           "sections": [list(s) for s in self.sections], "zoom": self.zoom,
+                           "song": self.song}, separators=(",", ":"))
+
+
+def roll_map(score: Score, image) -> RollMap:
+    """The :class:`RollMap` of ``score`` as ``composer.plot.draw_score`` drew it (``image``,
+    its RollImage: pixel = x_scale * tick + x_offset)."""
+    n_bars = max(score.n_bars, max((s.start_bar + s.n_bars for s in score.sections), default=0), 1)
+    ticks = [score.bar_to_tick(b) for b in range(n_bars + 1)]
+    return RollMap(tuple((image.x_scale * t + image.x_offset) / image.width_px for t in ticks),
+                   tuple(score.tick_to_seconds(t) for t in ticks),
+                   tuple((s.start_bar + 1, s.start_bar + s.n_bars, s.name or s.label) for s in sorted(score.sections)))
+
 
 ROLL_JS = r"""
 () => {

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from composer.render.ddsp.programs import GM_PROGRAMS
 from composer.render.ddsp.spectral import a_weighted_loudness, mrstft_loss, stft_magnitude, track_f0
 from composer.render.ddsp.timbre import TimbreModel
 
@@ -106,11 +107,6 @@ def spectral_distance(a: np.ndarray, b: np.ndarray) -> float:
         return float(mrstft_loss()(_to_t(a)[None, None], _to_t(b)[None, None]))
 
 
-GM_PROGRAMS = {
-    # 0-based General MIDI programs of "the instrument of that name" in the default SoundFont;
-    # for the saxophone both alto and tenor are tried and the closer one is the baseline.
-    "flute": (73,), "flute_rv": (73,), "clarinet": (71,), "saxophone": (65, 66), "cello": (42,),
-}
 
 
 @dataclass(frozen=True)
