@@ -553,19 +553,26 @@ def describe_arrangement(lead: Lead, song: Score, seed: int) -> list[str]:
 
 
 def choose_chords(candidates: list[ChordGrid], steps: np.ndarray, plan: FormPlan,
-                  meter: str) -> tuple[ChordGrid, np.ndarray]:
+                  meter: str, bars: tuple[int, int] | None = None) -> tuple[ChordGrid, np.ndarray]:
     """(the grid made of, per phrase, the candidate whose chords fit the melody best, the
     chosen candidate's index per phrase); ties go to the earlier candidate, a phrase without
     melody keeps the first candidate's chords (so its neighbours' join is the model's own when
-    it can be)."""
+    it can be).  bars: ``(start, end)`` (0-based, end exclusive): choose only there, per part
+    of a phrase inside the range (a regenerated range, ``Composer.regenerate(keep_melody=True)``);
+    outside it the first candidate's chords stay (index 0 for a phrase outside)."""
     fits = np.stack([chord_fit(c, steps, meter)[0] for c in candidates])     # [k, n_bars]
     bpb = candidates[0].beats_per_bar
     root, quality, bass = (np.array(getattr(candidates[0], f)) for f in ("root", "quality", "bass"))
+    lo, hi = (0, plan.n_bars) if bars is None else (int(bars[0]), int(bars[1]))
     chosen = []
     for start, phrase in zip(plan.phrase_starts(), plan.phrases):
-        best = int(np.argmax(fits[:, start:start + phrase.n_bars].sum(axis=1)))
+        a, b = max(int(start), lo), min(int(start) + phrase.n_bars, hi)
+        if a >= b:
+            chosen.append(0)
+            continue
+        best = int(np.argmax(fits[:, a:b].sum(axis=1)))
         chosen.append(best)
-        beats = slice(int(start) * bpb, (int(start) + phrase.n_bars) * bpb)
+        beats = slice(a * bpb, b * bpb)
         for arr, field in ((root, "root"), (quality, "quality"), (bass, "bass")):
             arr[beats] = getattr(candidates[best], field)[beats]
     return ChordGrid(root, quality, bass, bpb), np.asarray(chosen)

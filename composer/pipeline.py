@@ -38,7 +38,7 @@ from composer.band import notes_track as _track
 from composer.errors import ComposerError
 from composer.form import FormPlan, PartialForm
 from composer.io.checkpoint import default_models_dir
-from composer.levels.chords import ChordLevel, sample_chords
+from composer.levels.chords import ChordLevel, sample_chord_candidates, sample_chords
 from composer.levels.drums import DrumLevel, add_drums
 from composer.levels.form import FormLevel, sample_form
 from composer.levels.melody import DEFAULT_GUIDANCE as MELODY_GUIDANCE
@@ -327,13 +327,23 @@ class Composer:
     # -------------------------------------------------------------- regenerate
     def regenerate(self, score: Score, bars: tuple[int, int] | None = None, section: int | None = None,
                    level: Literal["notes", "chords"] = "notes", seed: int | None = None,
-                   steps: int | None = None, progress: Progress | None = None) -> Score:
+                   steps: int | None = None, progress: Progress | None = None,
+                   keep_melody: bool = False, candidates: int | None = None) -> Score:
         """Write bars ``start .. end - 1`` (0-based, end exclusive) or section number
         ``section`` (0-based index into ``score.sections``) anew; everything outside stays
         exactly as it was (notes that start outside the range, chords outside it, sections,
         keys, tempo).  level "notes": new melody and accompaniment over the same chords;
         "chords": new chords there, then new notes over them.  The new part is inpainted with
         the rest of the song known, so it joins its neighbours.  Returns a new Score.
+
+        keep_melody: the Melody track stays note for note, inside the range too (a melody the
+        user brought, :meth:`arrange`): "notes" writes a new accompaniment there with the
+        melody known (as :meth:`arrange` does); "chords" draws ``candidates`` chord grids for
+        the range in one batch (default :data:`composer.harmonise.DEFAULT_CANDIDATES`, the rest
+        of the song known) and keeps, per phrase (or the part of one) inside the range, the
+        draw whose chords fit the melody best (:func:`composer.harmonise.choose_chords`), then
+        the accompaniment.  Bass and drums as without it.  Over a range without melody the
+        melody stays empty there (the first draw's chords are kept).
         """
         if (bars is None) == (section is None):
             raise ComposerError("regenerate: give either bars=(start, end) or section=index")
@@ -359,14 +369,29 @@ class Composer:
             return None if progress is None else (lambda i, n: progress(name, i, n))
 
         bpb, spb = m.beats_per_bar, m.steps_per_bar
+        step = ticks_per_step(score.resolution)
         grid = grid_from_score(score, plan.n_bars, bpb)
         new_chords = score.chords
+        lead = None
+        if keep_melody:     # the user's melody as the levels read it (16th grid, one voice)
+            from composer import harmonise  # noqa: PLC0415
+            lead = harmonise.melody_steps(score.track(MELODY).notes, step)[0]
+            k = harmonise.DEFAULT_CANDIDATES if candidates is None else int(candidates)
+            if not 1 <= k <= harmonise.MAX_CANDIDATES:
+                raise ComposerError(f"regenerate: candidates must be 1 to {harmonise.MAX_CANDIDATES}, not {k}")
         if level == "chords":
             keep = np.ones(grid.n_beats, dtype=bool)
             keep[start * bpb:end * bpb] = False
-            grid = sample_chords(self.chord_level, plan, bpb, generator=gens["chords"],
-                                 steps=steps or CHORD_STEPS, known=grid, known_beats=keep,
-                                 progress=prog("chords"))
+            if lead is not None:
+                drawn = sample_chord_candidates(self.chord_level, plan, bpb, k=k, generator=gens["chords"],
+                                                steps=steps or CHORD_STEPS, known=grid, known_beats=keep,
+                                                progress=prog("chords"))
+                grid = harmonise.choose_chords(drawn, lead, plan, f"{m.numerator}/{m.denominator}",
+                                               bars=(start, end))[0]
+            else:
+                grid = sample_chords(self.chord_level, plan, bpb, generator=gens["chords"],
+                                     steps=steps or CHORD_STEPS, known=grid, known_beats=keep,
+                                     progress=prog("chords"))
             res = score.resolution
             lo, hi = start * bpb * res, end * bpb * res
             inside = ChordGrid(grid.root[start * bpb:end * bpb], grid.quality[start * bpb:end * bpb],
@@ -381,14 +406,18 @@ class Composer:
                     outside.append(type(c)(hi, c.end_tick - hi, c.root, c.quality, c.bass))
             new_chords = tuple(outside) + tuple(type(c)(c.start_tick + lo, c.duration_ticks, c.root,
                                                           c.quality, c.bass) for c in inside)
-        step = ticks_per_step(score.resolution)
         ctx, shift = note_context(plan, grid, spb)
-        mel_notes = track_to_notes(score.track(MELODY), score.resolution)
         acc_notes = track_to_notes(piano_track(score), score.resolution)
         keep_steps = np.ones(ctx.n_steps, dtype=bool)
         keep_steps[start * spb:end * spb] = False
-        melody, piano = self._sample_parts(ctx, shift, gens, steps, progress,
-                                           known=(mel_notes, acc_notes), keep_steps=keep_steps)
+        if lead is not None:
+            melody = lead
+            piano = self.accompany(ctx, shift, gens, steps, progress, harmonise.conditioning_melody(lead, shift),
+                                   acc_notes, keep_steps)
+        else:
+            mel_notes = track_to_notes(score.track(MELODY), score.resolution)
+            melody, piano = self._sample_parts(ctx, shift, gens, steps, progress,
+                                               known=(mel_notes, acc_notes), keep_steps=keep_steps)
         lo_s, hi_s = start * spb, end * spb
         sections = tuple(sorted(score.sections))
         # new chords give a new bass there; new notes over the same chords keep the old one
@@ -403,6 +432,9 @@ class Composer:
             new: np.ndarray | None = None
             controls = t.controls
             if t.name == MELODY:
+                if lead is not None:        # kept note for note, the range too
+                    tracks.append(t)
+                    continue
                 new = melody
             elif t.name == PIANO:      # a song written before the hands were split
                 new = piano

@@ -104,14 +104,18 @@ def sample_chords(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4,
 def sample_chord_candidates(level: ChordLevel, plan: FormPlan, beats_per_bar: int = 4, k: int = 8,
                             generator: torch.Generator | None = None, steps: int = 20,
                             variation: float = DEFAULT_VARIATION,
-                            progress: Callable[[int, int], None] | None = None) -> list[ChordGrid]:
+                            progress: Callable[[int, int], None] | None = None,
+                            known: ChordGrid | None = None,
+                            known_beats: np.ndarray | None = None) -> list[ChordGrid]:
     """``k`` independent chord grids for the song of ``plan``, drawn as one batch (one net
     call per step for all of them: on the CPU a batch of 8 costs about 3 single draws), as
     :func:`sample_chords` draws one.  For a caller that chooses among them (composer/harmonise.py
-    keeps per phrase the one that fits a given melody)."""
+    keeps per phrase the one that fits a given melody).  known + known_beats: chords every
+    candidate keeps exactly, as :func:`sample_chords` keeps them (regenerating a range under
+    a melody: ``Composer.regenerate(keep_melody=True)``)."""
     if k < 1:
         raise ComposerError(f"the chord level draws at least 1 candidate, not {k}")
-    return _sample(level, plan, beats_per_bar, generator, steps, "dpm++2m", 1.0, None, None, progress,
+    return _sample(level, plan, beats_per_bar, generator, steps, "dpm++2m", 1.0, known, known_beats, progress,
                    True, variation, True, batch=int(k))
 
 
