@@ -54,7 +54,6 @@ from composer.representation.pianoroll import song_roll, split_roll, ticks_per_s
 from composer.score import RESOLUTION, Note, Score, TempoChange, TimeSignature, Track
 from composer.seeds import LEVEL_SEED_STRIDE
 from composer.tracks import BASS, BASS_PROGRAM, MELODY, MELODY_PROGRAM, PIANO, PIANO_PROGRAM, PIANO_TRACKS
-from composer.options import SUPPORTED_METERS  # noqa: F401  re-exported for composer/app until its split lands
 
 Progress = Callable[[str, int, int], None]
 """``progress(level, done, total)``: level is "form", "chords", "melody", "notes" (the
