@@ -13,10 +13,7 @@ from composer.io.midi import (
     MAX_BYTES,
     MAX_NOTES,
     assign_channels,
-    chord_text,
-    key_signature_name,
     midi_bytes,
-    parse_chord_text,
     parse_section_marker,
     read_midi,
     read_midi_bytes,
@@ -38,6 +35,7 @@ from composer.score import (
     TimeSignature,
     Track,
 )
+from composer.spelling import chord_text, key_signature_name, parse_chord_text
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 POP909_001 = DATA / "POP909-Dataset" / "POP909" / "001" / "001.mid"

@@ -441,7 +441,7 @@ def generated(tmp_path_factory):
 def test_a_generated_song_opens_right_in_musescore(generated, tmp_path):
     score, human = generated
     key = score.key_signatures[0]
-    from composer.io.midi import key_signature_name
+    from composer.spelling import key_signature_name
     name = key_signature_name(key.tonic, key.mode)
     sharps = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7, "F": -1, "Bb": -2,
               "Eb": -3, "Ab": -4, "Db": -5, "Gb": -6, "Cb": -7}

@@ -45,10 +45,7 @@ from composer.errors import ComposerError, MidiError
 from composer.io.atomic import atomic_path, read_regular_file
 from composer.pitch import pitch_class_of
 from composer.tracks import DRUMS
-# Spelling lives in composer/spelling.py; these names stay importable from here for the callers
-# that already read them from the MIDI module.
-from composer.spelling import (LETTERS, QUALITY_SUFFIX, chord_text, key_signature_name,  # noqa: F401
-                               parse_chord_text, pitch_class_name, spell_pitch_class)
+from composer.spelling import LETTERS, chord_text, key_signature_name, parse_chord_text, spell_pitch_class
 from composer.score import (
     CHORD_QUALITIES,
     PITCH_CLASS_NAMES,
