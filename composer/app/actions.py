@@ -43,10 +43,10 @@ def warm_up(ctx: AppContext) -> None:
 
     load_fluidsynth()
     from composer.score import Track  # noqa: PLC0415
-    from composer.tracks import MELODY_PROGRAM  # noqa: PLC0415
+    from composer.tracks import MELODY, MELODY_PROGRAM  # noqa: PLC0415
 
-    melody = Track("Melody", MELODY_PROGRAM)
-    lead = default_timbres(Score(tracks=(melody,)), ctx.installed_timbres).get("Melody")
+    melody = Track(MELODY, MELODY_PROGRAM)
+    lead = default_timbres(Score(tracks=(melody,)), ctx.installed_timbres).get(MELODY)
     if lead is not None:
         mixer.renderer_for(TrackTimbre("ddsp", lead.removeprefix("ddsp:")))
     # And one small song through every step (compose, draw, MusicXML, mix, stems): what

@@ -29,6 +29,7 @@ from composer.app.timbres import merged_timbres
 from composer.errors import ComposerError
 from composer.form import Phrase, format_form
 from composer.score import Score
+from composer.tracks import MELODY, PIANO, PIANO_TRACKS
 
 def describe(score: Score, seed: int | None, name: str | None = None,
              edits: Sequence[str] = ()) -> str:
@@ -73,7 +74,7 @@ def is_editable(score: Score) -> bool:
             return False
         bar += s.n_bars
     names = {t.name for t in score.tracks}
-    return bar > 0 and "Melody" in names and ("Piano" in names or {"Piano RH", "Piano LH"} <= names)
+    return bar > 0 and MELODY in names and (PIANO in names or set(PIANO_TRACKS) <= names)
 
 
 def file_stem(score: Score, name: str, seed: int | None, n_edits: int = 0) -> str:

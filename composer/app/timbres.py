@@ -14,6 +14,7 @@ from composer.app.inputs import short_repr
 from composer.errors import ComposerError
 from composer.render.ddsp.programs import GM_PROGRAMS
 from composer.score import Score
+from composer.tracks import MELODY
 
 if TYPE_CHECKING:
     from composer.app.session import AppContext, Version
@@ -74,7 +75,7 @@ def default_timbres(score: Score, installed: Sequence[str]) -> dict[str, str | N
     ``ddsp:clarinet``, a flute melody -> ``ddsp:flute``: each beats its SoundFont program on
     held-out notes, see the README), every other track its own program."""
     def learned(track) -> str | None:
-        if track.name != "Melody" or track.is_drum:
+        if track.name != MELODY or track.is_drum:
             return None
         names = [n for n in installed if track.program in GM_PROGRAMS.get(n, ())]
         return f"ddsp:{names[0]}" if names else None
