@@ -140,10 +140,10 @@ def read_inputs(form: str | None = "", bars=None, key: str | None = None, tempo=
     # the CLI's (composer.limits).
     seed_value = read_whole(seed, "Seed", 0, MAX_SEED)
     n_steps = read_whole(steps, "Sampler steps", 1, MAX_STEPS)
-    # The CLI's own reading of them all, composer.options (the key's check is its alone; the
-    # form as text, for its ASCII check), so that the app can never accept what the CLI
-    # refuses.  The form parsed above goes down to compose, which does not read it again.
-    m = read_options(form_text, n_bars, key_text, bpm, meter_text, n_steps, seed=seed_value).meter
+    # The CLI's own reading of them all, composer.options (the key's check is its alone), so
+    # that the app can never accept what the CLI refuses.  The form goes in parsed (the grammar
+    # already refused what is not ASCII), and down to compose, which does not read it again.
+    m = read_options(partial, n_bars, key_text, bpm, meter_text, n_steps, seed=seed_value).meter
     chart = None if is_blank(chords) else str(chords).strip()
     if chart is not None:
         from composer.chart import ChartError, parse_chart  # noqa: PLC0415
