@@ -825,8 +825,10 @@ class MetricInfo:
     description: str
 
 
-# The one list of per-song metrics: a metric added here (with its function above and its value
-# in song_metrics below) is a row of `composer eval`, its JSON and composer.metrics' names.
+# The one list of per-song metrics: a metric added here (with its function above, named as its
+# key) is a row of `composer eval`, its JSON and composer.metrics' names.  song_metrics computes
+# the figures that share work from one view and calls the function of any other, so nothing
+# else names it (tests/test_metric_registry.py adds one to a copy of this file and runs eval).
 METRICS: dict[str, MetricInfo] = {
     "structure_ratio_melody": MetricInfo("Structure", "structure ratio, melody",
         "same-label / all phrase-pair similarity of 2-bar melody features"),
@@ -918,7 +920,9 @@ class SongMetrics:
 
 
 def song_metrics(score: Score) -> SongMetrics:
-    """All per-song metrics of ``score`` from one conversion (what ``composer eval`` uses)."""
+    """All per-song metrics of ``score`` from one conversion (what ``composer eval`` uses); a
+    metric of :data:`METRICS` not computed here from the shared view is its own function's
+    value, so a metric added to :data:`METRICS` needs no line here."""
     view = song_view(score)
     music = to_muspy(view)
     features = _distribution_features(view, music)
@@ -971,7 +975,8 @@ def song_metrics(score: Score) -> SongMetrics:
         "accompaniment_pitch_span": span,
         "accompaniment_playable_share": playable,
     }
-    return SongMetrics(tuple(values[n] for n in SONG_METRICS), features, _bar_codes(view))
+    return SongMetrics(tuple(values[n] if n in values else float(globals()[n](score)) for n in SONG_METRICS),
+                       features, _bar_codes(view))
 
 
 __all__ = [
