@@ -177,8 +177,11 @@ def test_the_model_card_carries_the_protocol_and_the_training_command(tmp_path):
 
     folder = install_tiny_timbre(tmp_path / "timbres", "flute", 60, 96)
     config = json.loads((folder / "config.json").read_text())
-    config["metrics"] = {"training": {"warm_steps": 3000, "steps": 150, "wall_seconds": 12.5},
+    config["metrics"] = {"training": {"warm_steps": 3000, "steps": 150, "wall_seconds": 12.5,
+                                      "expression_remeasured": True, "expression_wall_seconds": 3.5},
                          "midi_vs_reality": {"learned": 1.0}}
+    config["expression"].update(register_pitch=[62, 86], register_db=[-4.0, 4.5],
+                                written_seconds=[0.25, 1.0], played_seconds=[0.15, 0.9])
     (folder / "config.json").write_text(json.dumps(config))
     rec = tmp_path / "flute"
     rec.mkdir()
@@ -191,5 +194,7 @@ def test_the_model_card_carries_the_protocol_and_the_training_command(tmp_path):
     assert ("composer train-timbre ../shared/data/philharmonia/flute --out models/timbres/flute "
             "--warm-steps 3000`") in card
     assert "| MR-STFT, RMS-matched |" in card and "| MFCC distance |" in card and "12.5 s wall time" in card
+    assert "D4: -4.0, D6: +4.5" in card and "(written: played s): 0.25: 0.15, 1: 0.90" in card
+    assert "--out models/timbres/flute --expression-only`, 3.5 s" in card
     stored = json.loads((folder / "config.json").read_text())["metrics"]
     assert stored["protocol"]["mfcc"]["share_closer"] in (0.0, 0.5, 1.0)
