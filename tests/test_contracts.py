@@ -159,6 +159,20 @@ def test_the_cascade_and_the_tasks_never_import_each_other(graph, importer, impo
     assert (importer, imported) in violations(_layers(), graph) - before
 
 
+@pytest.mark.parametrize("importer, imported", [("composer.render.mix", "composer.levels.notes"),
+                                                ("composer.levels.notes", "composer.render.mix"),
+                                                ("composer.tracks", "composer.spelling"),
+                                                ("composer.score", "composer.form")])
+def test_siblings_of_a_line_never_import_each_other(graph, importer, imported):
+    """Every line of the layers is "|" siblings (":" would let them import each other): a
+    renderer importing a level, or a level a renderer, breaks it, and so does a bottom room
+    importing its neighbour."""
+    assert not any(":" in line for line in _layers()["layers"])
+    before = violations(_layers(), graph)
+    graph.add_import(importer=importer, imported=imported)
+    assert (importer, imported) in violations(_layers(), graph) - before
+
+
 def test_the_tasks_sit_above_levels_and_training(graph):
     layers = [line.split(" | ") for line in _layers()["layers"]]
     row = {name: i for i, line in enumerate(layers) for name in line}
