@@ -12,6 +12,8 @@ from pathlib import Path
 
 from composer.commands import level_progress, output_path
 from composer.errors import quote_path
+from composer.limits import MAX_TEMPO_BPM, MIN_TEMPO_BPM
+from composer.options import SUPPORTED_METERS
 from composer.tracks import BASS, DRUMS, MELODY
 
 
@@ -33,8 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--key", default=None,
                    help='key, e.g. "A minor" (default: the file\'s key signature when the melody agrees '
                         "with it, else estimated from the melody)")
-    p.add_argument("--tempo", type=float, default=None, help="tempo in bpm, 20..400 (default: the file's)")
-    p.add_argument("--meter", default=None, help="4/4, 3/4, 2/4 or 6/8 (default: the file's)")
+    p.add_argument("--tempo", type=float, default=None,
+                   help=f"tempo in bpm, {MIN_TEMPO_BPM:g}..{MAX_TEMPO_BPM:g} (default: the file's)")
+    p.add_argument("--meter", default=None,
+                   help=f"{', '.join(SUPPORTED_METERS[:-1])} or {SUPPORTED_METERS[-1]} (default: the file's)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
     p.add_argument("--steps", type=int, default=None, help="sampler steps of the chord and accompaniment levels")
     p.add_argument("--candidates", type=int, default=DEFAULT_CANDIDATES,

@@ -13,6 +13,9 @@ from pathlib import Path
 from composer.commands import level_progress, output_path
 from composer.commands.render import add_gain_arguments, add_timbre_argument
 from composer.errors import RenderError, quote_path
+from composer.form import MAX_SONG_BARS
+from composer.limits import MAX_STEPS, MAX_TEMPO_BPM, MIN_TEMPO_BPM
+from composer.options import DRAWN_TEMPO_BPM, SUPPORTED_METERS
 # GENERATED_TRACKS: the tracks that Composer.compose writes, in order (Bass unless --no-bass,
 # Drums unless --no-drums or the models have no drum level): --timbre options are checked
 # against them before composing, so that a misspelt track costs nothing ("Piano=..." names
@@ -31,19 +34,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--form", default=None,
                    help="form string, e.g. i4A8B8A8B8o4 (letter + bars; i intro, o outro, A verse, "
                         "B chorus...); '?N' leaves N bars to the model, a final '*' the rest")
-    p.add_argument("--bars", type=int, default=None, help="song length in bars (1..512)")
+    p.add_argument("--bars", type=int, default=None, help=f"song length in bars (1..{MAX_SONG_BARS})")
     p.add_argument("--chords", default=None, metavar="CHART",
                    help='a chord chart to write the song over, kept exactly: "| C | Am | F G | C |" '
                         "(one chord per equal part of a bar, %% repeats a bar, N.C. none); its bars are "
                         "the song's, its key is estimated unless --key")
     p.add_argument("--key", default=None, help='key of the whole song, e.g. "A minor", "Eb major"')
     p.add_argument("--tempo", type=float, default=None,
-                   help="tempo in bpm, 20..400 (default: chosen by the seed, 70..130)")
-    p.add_argument("--meter", default="4/4", help="4/4 (default), 3/4, 2/4 or 6/8")
+                   help=f"tempo in bpm, {MIN_TEMPO_BPM:g}..{MAX_TEMPO_BPM:g} (default: chosen by the seed, "
+                        f"{DRAWN_TEMPO_BPM[0]}..{DRAWN_TEMPO_BPM[1]})")
+    p.add_argument("--meter", default=SUPPORTED_METERS[0],
+                   help=f"{SUPPORTED_METERS[0]} (default), {', '.join(SUPPORTED_METERS[1:-1])} or {SUPPORTED_METERS[-1]}")
     p.add_argument("--seed", type=int, default=None,
                    help="random seed, 0 .. 2**32 - 1 (default: random, printed)")
     p.add_argument("--steps", type=int, default=None,
-                   help="sampler steps of every level but the drums, 1..100 (default 20 form, "
+                   help=f"sampler steps of every level but the drums, 1..{MAX_STEPS} (default 20 form, "
                         "20 chords, 16 melody, 12 accompaniment; time grows with the steps)")
     p.add_argument("--models", type=Path, default=None,
                    help="folder with form/, chords/, melody/, notes/ and drums/ (default: the "
