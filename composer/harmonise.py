@@ -80,6 +80,19 @@ melody, a returning section).  On the POP909 validation songs 0.65 to 0.8 score 
 of each other (F1 against the human labels, benchmarks/form_returns.py)."""
 
 
+ARRANGED_TITLE = "composer arrange seed"
+"""How the title of an arranged song begins (``composer arrange seed 3``): it stays through
+regeneration and a MIDI file's round trip, so a song opened again still says its melody is
+the user's (:func:`is_arranged`)."""
+
+
+def is_arranged(score: Score) -> bool:
+    """Whether ``score`` was written by ``Composer.arrange`` under a melody the user brought
+    (its title says so): the melody that ``Composer.regenerate(keep_melody=True)`` keeps, and
+    the app keeps by default."""
+    return score.title.startswith(ARRANGED_TITLE + " ")
+
+
 class ArrangeError(ComposerError):
     """A file or option that cannot be arranged (no melody, an unsupported meter ...)."""
 
@@ -619,7 +632,7 @@ def with_lead(score: Score, lead: Lead) -> Score:
                          tempos=lead.tempos).validate()
 
 
-__all__ = ["ArrangeError", "Lead", "read_lead", "file_meter", "melody_steps", "melody_form", "form_of", "key_of_weights",
+__all__ = ["ARRANGED_TITLE", "is_arranged", "ArrangeError", "Lead", "read_lead", "file_meter", "melody_steps", "melody_form", "form_of", "key_of_weights",
            "chord_tones", "step_weights", "chord_fit", "song_fit", "describe_arrangement", "choose_chords",
            "harmonise", "conditioning_melody", "with_lead", "phrase_keys", "DEFAULT_CANDIDATES", "MAX_CANDIDATES",
            "MODULATION_COST",

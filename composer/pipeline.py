@@ -234,7 +234,7 @@ class Composer:
         ctx, shift = note_context(lead.plan, grid, m.steps_per_bar)
         piano = self.accompany(ctx, shift, gens, steps, progress, harmonise.conditioning_melody(lead.steps, shift))
         out = self._score(lead.plan, grid, m, lead.tempos[0].bpm, lead.steps, piano,
-                          np.random.default_rng(seed), bass, f"composer arrange seed {seed}")
+                          np.random.default_rng(seed), bass, f"{harmonise.ARRANGED_TITLE} {seed}")
         out = harmonise.with_lead(out, lead)
         if humanize:  # the band's timing; the melody is the user's, as played
             rng = np.random.default_rng([seed, 1])

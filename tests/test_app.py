@@ -302,7 +302,7 @@ def test_build_ui_twice_without_globals(tmp_path):
                      ("bass", True), ("drums", True), ("audio", True), ("audio_format", "wav")],
         "/regenerate": [("midi", None), ("section", None), ("from_bar", None), ("to_bar", None),
                         ("level", LEVEL_NOTES), ("seed", None), ("audio", True),
-                        ("audio_format", "wav"), ("timbres", None), ("gains", None)],
+                        ("audio_format", "wav"), ("timbres", None), ("gains", None), ("keep_melody", None)],
     }
     assert all(p["parameter_has_default"] for e in api.values() for p in e["parameters"])
     assert all([r["label"] for r in e["returns"]] == ["midi", "audio", "view", "summary"]
@@ -316,7 +316,8 @@ def test_build_ui_twice_without_globals(tmp_path):
             "undo": "Button", "render": "Button", "stems": "Button", "downloads": "File",
             "timbre-0": "Dropdown", "volume-0": "Slider", "mute-0": "Checkbox",
             "compose-message": "Markdown", "change-message": "Markdown",
-            "sound-message": "Markdown", "open-message": "Markdown"}.items() <= kinds.items()
+            "sound-message": "Markdown", "open-message": "Markdown",
+            "keep-melody": "Checkbox"}.items() <= kinds.items()
 
     # The installed timbres, and only they, are offered per track.
     def learned(app):
@@ -705,6 +706,42 @@ def test_harmonise_an_opened_melody_then_change_a_section_and_undo(ctx, session,
     with pytest.raises(ComposerError, match="Seed must be a whole number"):
         act.arrange(ctx, session, seed=-1, steps=2, audio=False)
     assert session.current.name == "drums" and len(session.history) == 2   # (the tune, the drums)
+
+
+def test_a_harmonised_songs_melody_is_kept_when_a_part_changes(ctx, session, tmp_path):
+    """Issue 22: "keep my melody".  A harmonised song keeps the user's melody by default
+    (new notes: a new piano under it; new chords: chosen to fit it), the flag follows the song
+    through a rewrite, undo and its MIDI file opened again; keep_melody=False writes a new one."""
+    path = tmp_path / "tune.mid"
+    lead = tuple(Note(i * 480, 480, 64 + (0, 4, 7, 12, 7, 4, 0, 2)[i % 8], 90) for i in range(32))   # 8 bars
+    write_midi(Score(tracks=(Track("Flute", 73, False, lead),)), path)
+    assert not act.open_midi(ctx, session, path).users_melody
+    song = act.arrange(ctx, session, seed=2, steps=2, audio=False, form="A4B4")
+    assert song.users_melody and song.score.title == "composer arrange seed 2"
+    lo, hi = 4 * 1920, 8 * 1920
+    for level in (LEVEL_NOTES, LEVEL_CHORDS):
+        new = act.regenerate(ctx, session, section=2, level=level, seed=1, steps=2, audio=False)
+        assert new.users_melody and new.score.track("Melody").notes == lead     # the range too
+        piano = [n for n in new.score.track("Piano RH").notes if lo <= n.start_tick < hi]
+        assert piano != [n for n in song.score.track("Piano RH").notes if lo <= n.start_tick < hi]
+        assert f"section 2 (Chorus): {level} (melody kept), seed 1" in new.summary
+        assert undo(session) is song
+    # told otherwise: a new melody there
+    other = act.regenerate(ctx, session, section=2, seed=1, steps=2, audio=False, keep_melody=False)
+    assert other.score.track("Melody").notes != lead and "(melody kept)" not in other.summary
+    assert other.users_melody                      # (the song is still theirs: the next change keeps it)
+    # the song's MIDI file opened again (the API's /regenerate): still the user's melody
+    again = act.open_midi(ctx, Session(ctx.out_root), song.midi_path)
+    assert again.users_melody and again.editable
+    # a composed song: a new melody unless asked; a bad value is one line
+    fresh = Session(ctx.out_root)
+    composed = act.compose(ctx, fresh, read_inputs("A2B2", seed=3, steps=2), audio=False)
+    assert not composed.users_melody
+    mel = composed.score.track("Melody")
+    kept = act.regenerate(ctx, fresh, section=2, seed=4, steps=2, audio=False, keep_melody=True)
+    assert kept.score.track("Melody") == mel
+    with pytest.raises(ComposerError, match="keep_melody must be true, false or left out"):
+        act.regenerate(ctx, fresh, section=2, seed=4, steps=2, audio=False, keep_melody="yes")
 
 
 def test_harmonise_a_file_of_chords_writes_a_melody_over_them(ctx, session, tmp_path):

@@ -698,6 +698,18 @@ def test_harmonise_an_uploaded_melody_then_undo(page, tmp_path):
     # A song like a composed one: its section can be picked and rewritten, and Undo brings the file back.
     assert page.locator("#section input").input_value().startswith("1. ")
     assert not page.locator("#regenerate").is_disabled()
+    # Issue 22: "Keep the melody" is ticked for a harmonised song; new chords and notes for
+    # the section keep every note of the melody.
+    keep = page.locator("#keep-melody input[type=checkbox]")
+    assert keep.is_checked()
+    harmonised = view_src(page)
+    page.get_by_label("new chords and notes").check()
+    click_and_wait_for_view(page, "#regenerate")
+    assert "new chords and notes (melody kept)" in summary(page) and keep.is_checked()
+    wait_for_download(page, "-edit1.mid")
+    rewritten = read_midi(download(page, "-edit1.mid", tmp_path))
+    assert rewritten.track("Melody").notes == song.track("Melody").notes
+    assert click_and_wait_for_view(page, "#undo") == harmonised
     assert click_and_wait_for_view(page, "#undo") == uploaded
 
 
@@ -715,6 +727,14 @@ def test_gradio_client_arrange(server, tmp_path):
     again = read_midi(client.predict(midi=gradio_client.handle_file(str(src)), seed=5, audio=False,
                                      api_name="/arrange")[0])
     assert again == song                           # seeded
+    # Issue 22: /regenerate of the arranged song keeps its melody unless told otherwise
+    arranged = gradio_client.handle_file(midi)
+    kept = read_midi(client.predict(midi=arranged, section=1, level="new chords and notes", seed=2, audio=False,
+                                    api_name="/regenerate")[0])
+    assert kept.track("Melody").notes == song.track("Melody").notes
+    new = read_midi(client.predict(midi=arranged, section=1, seed=2, audio=False, keep_melody=False,
+                                   api_name="/regenerate")[0])
+    assert new.track("Melody").notes != song.track("Melody").notes
     drums = tmp_path / "drums.mid"
     write_midi(Score(tracks=(Track("Drums", 0, True, (Note(0, 120, 36),)),)), drums)
     for kwargs, message in [({"midi": gradio_client.handle_file(str(drums))}, "no melody found"),

@@ -155,7 +155,11 @@ def open_midi(ctx: AppContext, session: Session, path: str | os.PathLike | None)
                             strict=False)
     version = write_version(ctx, session, score, seed=None, name=name, timbres=timbres, audio=False,
                       fmt="wav", progress=None)
-    return session.push(replace(version, summary=describe(score, None, path.name)))
+    from composer.harmonise import is_arranged  # noqa: PLC0415
+
+    # a song composer arranged under someone's melody, downloaded and opened again: still theirs
+    users = version.editable and is_arranged(score)
+    return session.push(replace(version, summary=describe(score, None, path.name), users_melody=users))
 
 
 def arrange(ctx: AppContext, session: Session, *, seed=None, key: str | None = None, tempo=None,
@@ -193,17 +197,19 @@ def arrange(ctx: AppContext, session: Session, *, seed=None, key: str | None = N
                                    meter=meter_text, seed=seed_value, steps=steps, progress=report,
                                    bass=bool(bass), drums=bool(drums))
         said = f"**Over the chords of {current.name}** a melody and the rest written, its chords kept"
+        users = False
     else:
         lead = read_lead(current.score, **options)     # a file without a melody costs nothing
         score = ctx.composer.arrange(current.score, seed=seed_value, progress=report, bass=bool(bass),
                                      drums=bool(drums), steps=steps, **options)
         said = (f"**Under the melody of {current.name}** "
                 + html.escape(" · ".join(describe_arrangement(lead, score, seed_value)[1:]), quote=False))
+        users = True        # "Change a part" keeps it by default
     chosen = check_timbres(score, default_timbres(score, ctx.installed_timbres), ctx.installed_timbres,
                            strict=False)
     version = write_version(ctx, session, score, seed=seed_value, name=current.name, timbres=chosen, audio=audio,
                       fmt=fmt, progress=report)
-    return session.push(replace(version, summary=version.summary + "\n\n" + said))
+    return session.push(replace(version, summary=version.summary + "\n\n" + said, users_melody=users))
 
 
 def has_drum_level(ctx: AppContext) -> bool:
@@ -216,7 +222,8 @@ def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
                seed=None, steps: int | None = None, timbres: Mapping[str, str | None] | None = None,
                audio: bool = True, fmt: AudioFormat = "wav",
                progress: Progress | None = None,
-               gains: Mapping[str, float | None] | None = None) -> Version:
+               gains: Mapping[str, float | None] | None = None,
+               keep_melody: bool | None = None) -> Version:
     """Write one part of the current song anew and push it as a new version (undo goes back).
 
     section: 1-based section number; bars: (first, last) 1-based and inclusive, as musicians
@@ -227,12 +234,18 @@ def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
     opened without drums gets a Drums track).  Audio is rendered again (with ``timbres``
     over the current version's, and its volumes unless ``gains``) when ``audio``.  The
     version keeps the seed that composed the song; the rewrite and its own seed are listed
-    in its summary."""
+    in its summary.  keep_melody: keep the Melody track note for note, the part too (new
+    notes: a new accompaniment under it; new chords: the chords of 16 draws that fit it best,
+    then the accompaniment; ``Composer.regenerate(keep_melody=True)``); None: keep it when the
+    melody is the user's (``Version.users_melody``: a harmonised song), else write a new one."""
     levels = {LEVEL_NOTES: "notes", LEVEL_CHORDS: "chords", LEVEL_DRUMS: "drums",
               "notes": "notes", "chords": "chords", "drums": "drums"}
     if level not in levels:  # the arguments first, then the song
         raise ComposerError(f"choose {LEVEL_NOTES!r}, {LEVEL_CHORDS!r} or {LEVEL_DRUMS!r}, not {short_repr(level)}")
     level = levels[level]
+    if keep_melody is not None and not isinstance(keep_melody, bool):
+        raise ComposerError(f"keep_melody must be true, false or left out (kept for a harmonised song), "
+                            f"not {short_repr(keep_melody)}")
     current = session.current
     if current is None:
         raise ComposerError("compose a song first")
@@ -280,6 +293,7 @@ def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
     if gains is not None:
         check_gains(score, gains)
     report = checked(session, progress)
+    keep = level != "drums" and (current.users_melody if keep_melody is None else keep_melody)
     if level == "drums":
         if not whole_song and not any(t.is_drum for t in score.tracks):
             # A song without drums gets a whole drum part (a few bars of drums alone would
@@ -288,7 +302,7 @@ def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
         new = _new_drums(ctx, score, None if whole_song else (start, end), seed_value, steps, report)
     else:
         new = ctx.composer.regenerate(score, bars=(start, end), level=level, seed=seed_value, steps=steps,
-                                      progress=report)
+                                      progress=report, keep_melody=keep)
     if current.chord_track and level == "chords":  # new chords in the part: the Chords track follows them
         from composer.chart import with_chord_track  # noqa: PLC0415
 
@@ -296,12 +310,12 @@ def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
     chosen = merged_timbres(ctx, current, timbres)
     volumes = check_gains(new, gains) if gains is not None else current.gains
     written = {"notes": LEVEL_NOTES, "chords": LEVEL_CHORDS, "drums": LEVEL_DRUMS}[level]
-    edit = f"{what}: {written}, seed {seed_value}"
+    edit = f"{what}: {written}{' (melody kept)' if keep else ''}, seed {seed_value}"
     version = write_version(ctx, session, new, seed=current.seed, name=current.name, timbres=chosen, audio=audio,
                       fmt=fmt, progress=progress, edits=current.edits + (edit,), gains=volumes)
     if current.seed is None:  # an opened file: its summary is headed by its own name, as open_midi's
         version = replace(version, summary=describe(new, None, current.name, version.edits))
-    return session.push(replace(version, chord_track=current.chord_track))
+    return session.push(replace(version, chord_track=current.chord_track, users_melody=current.users_melody))
 
 
 def _new_drums(ctx: AppContext, score: Score, bars: tuple[int, int] | None, seed: int,

@@ -101,7 +101,9 @@ class Version:
     Piano tracks: a song made by composer); gain_plan: the mix's gain, reused for stems;
     edits: what was rewritten since ``seed`` wrote it ("section 3 (Chorus): new notes, seed
     11"), so the summary says how to make this song again; gains: (track name, dB) the user's
-    volume per track, -inf muted.
+    volume per track, -inf muted; users_melody: the Melody track is a melody the user brought
+    (Harmonise, or an opened file that composer arranged: ``harmonise.is_arranged``), so
+    "Change a part" keeps it unless told otherwise (``actions.regenerate(keep_melody=...)``).
     """
 
     score: Score
@@ -120,6 +122,7 @@ class Version:
     lead_sheet: tuple[Path, ...] = ()
     roll: RollMap | None = field(default=None, compare=False, repr=False)
     chord_track: bool = False
+    users_melody: bool = False
 
 
 API_PREFIX = "api-"

@@ -136,9 +136,12 @@ def _housekeeping(ctx: AppContext, keep: Session | None = None) -> None:
                         keep=[keep.folder] if keep is not None else [], api_max_age_s=limits.api_max_age_s)
 
 
-def _show(ctx: AppContext, version: Version, session: Session, section_label: str | None = None) -> list:
+def _show(ctx: AppContext, version: Version, session: Session, section_label: str | None = None,
+          keep_box: bool = True) -> list:
     """The song outputs for ``version``; the section picker keeps ``section_label`` when
-    the song still has it (a regenerate does not send the picker back to section 1)."""
+    the song still has it (a regenerate does not send the picker back to section 1).
+    keep_box: set "Keep the melody" to the version's own (ticked for a melody the user brought);
+    a regenerate leaves it as the user set it."""
     score = version.score
     drummer = act.has_drum_level(ctx)
     tracks = score.tracks[:MAX_TRACK_ROWS]
@@ -187,6 +190,7 @@ def _show(ctx: AppContext, version: Version, session: Session, section_label: st
         *rows, *vols, *mutes,
         *[gr.update(visible=i < len(tracks)) for i in range(MAX_TRACK_ROWS)],
         1,  # a version is shown whole; the zoom buttons draw it wider
+        gr.update(value=version.users_melody) if keep_box else gr.update(),
     ]
 
 
@@ -272,7 +276,7 @@ def _ui_handlers(ctx: AppContext, tabs: dict[str, Session]) -> SimpleNamespace:
         return [session, *_show(ctx, version, session)]
 
     @guarded
-    def on_regenerate(session, what, section_label, first, last, level, seed, with_audio, fmt,
+    def on_regenerate(session, what, section_label, first, last, level, seed, keep_melody, with_audio, fmt,
                       *tracks, progress=gr.Progress()):
         session = session_of(session)
         if what == "a section":
@@ -285,8 +289,9 @@ def _ui_handlers(ctx: AppContext, tabs: dict[str, Session]) -> SimpleNamespace:
             target = {"bars": (first, last)}
         timbres, gains = _choices_from(session, tracks)
         version = act.regenerate(ctx, session, level=level, seed=seed, timbres=timbres, audio=bool(with_audio),
-                                 fmt=fmt, progress=_progress_callback(progress), gains=gains, **target)
-        return [session, *_show(ctx, version, session, section_label)]
+                                 fmt=fmt, progress=_progress_callback(progress), gains=gains,
+                                 keep_melody=bool(keep_melody), **target)
+        return [session, *_show(ctx, version, session, section_label, keep_box=False)]
 
     @guarded
     def on_undo(session, section_label):
@@ -444,11 +449,13 @@ def _api_handlers(ctx: AppContext) -> SimpleNamespace:
     def regenerate(midi: str | None = None, section: float | None = None, from_bar: float | None = None,
                    to_bar: float | None = None, level: str = LEVEL_NOTES, seed: float | None = None,
                    audio: bool = True, audio_format: str = "wav", timbres: dict | None = None,
-                   gains: dict | None = None, progress=gr.Progress()):
+                   gains: dict | None = None, keep_melody: bool | None = None, progress=gr.Progress()):
         """Write one section (1-based number) or bars from_bar..to_bar (1-based, inclusive) of
         a song made by composer anew: level "new notes" or "new chords and notes"; or "new
         drums" (any song; with no section or bars, the whole song's drums); timbres and gains
-        as in /render."""
+        as in /render.  keep_melody: true keeps the Melody track note for note (new notes: a
+        new accompaniment under it; new chords: chords chosen to fit it), false writes a new
+        melody there; left out (None): kept for a song of /arrange (your melody), else new."""
         session = api_session()
         bars = None if from_bar is None and to_bar is None else (from_bar, to_bar)
         whole = section is None and bars is None and level in (LEVEL_DRUMS, "drums")
@@ -462,7 +469,7 @@ def _api_handlers(ctx: AppContext) -> SimpleNamespace:
         return api_result(act.regenerate(ctx, session, section=section, bars=bars, whole_song=whole,
                                          level=level, seed=seed,
                                          audio=bool(audio), fmt=audio_format, timbres=timbres, gains=gains,
-                                         progress=_progress_callback(progress)))
+                                         keep_melody=keep_melody, progress=_progress_callback(progress)))
 
     return SimpleNamespace(compose=compose, compose_takes=compose_takes, render=render, arrange=arrange,
                            regenerate=regenerate)
@@ -580,12 +587,16 @@ def _change_panel(drummer: bool) -> SimpleNamespace:
                              value=LEVEL_NOTES, label="Write", elem_id="level")
             regen_seed = gr.Textbox(label="Seed", value="", placeholder="random",
                                     elem_id="regen-seed")
+            # Ticked for a harmonised song (the melody is the user's): new notes are then a new
+            # accompaniment under it, new chords the ones of 16 draws that fit it best.
+            keep_melody = gr.Checkbox(False, label="Keep the melody", elem_id="keep-melody",
+                                      info="new piano (and chords) under the same melody")
             regen_button = gr.Button("Regenerate", interactive=False, elem_id="regenerate")
             undo_button = gr.Button("Undo", interactive=False, elem_id="undo")
             redo_button = gr.Button("Redo", interactive=False, elem_id="redo")
         change_message = gr.Markdown("", elem_id="change-message")
     return SimpleNamespace(what=what, section=section, first_bar=first_bar, last_bar=last_bar, level=level,
-                           regen_seed=regen_seed, regen_button=regen_button, undo_button=undo_button,
+                           regen_seed=regen_seed, keep_melody=keep_melody, regen_button=regen_button, undo_button=undo_button,
                            redo_button=redo_button, change_message=change_message)
 
 
@@ -624,7 +635,7 @@ def _wire_ui(app: gr.Blocks, h: SimpleNamespace, session, c: SimpleNamespace, o:
     changes (the song's, for a new version) and the message line it answers on."""
     song_outputs = [s.view, s.roll_html, s.summary, s.player, downloads, ch.section, ch.first_bar, ch.last_bar,
                     ch.undo_button, ch.redo_button, ch.regen_button, s.lead_pages, s.take, *snd.track_rows,
-                    *snd.volumes, *snd.mutes, *snd.row_boxes, s.zoom]
+                    *snd.volumes, *snd.mutes, *snd.row_boxes, s.zoom, ch.keep_melody]
     track_inputs = [*snd.track_rows, *snd.volumes, *snd.mutes]
     private = {"api_visibility": "private"}
 
@@ -653,7 +664,8 @@ def _wire_ui(app: gr.Blocks, h: SimpleNamespace, session, c: SimpleNamespace, o:
     wire_work(snd.render_button.click, h.on_render, [session, snd.fmt, *track_inputs], [session, *song_outputs],
               snd.sound_message)
     wire_work(ch.regen_button.click, h.on_regenerate, [session, ch.what, ch.section, ch.first_bar, ch.last_bar,
-                                                       ch.level, ch.regen_seed, c.with_audio, snd.fmt,
+                                                       ch.level, ch.regen_seed, ch.keep_melody, c.with_audio,
+                                                       snd.fmt,
                                                        *track_inputs],
               [session, *song_outputs], ch.change_message)
     wire_work(snd.stems_button.click, h.on_stems, [session, snd.fmt], [session, downloads], snd.sound_message)
@@ -696,6 +708,9 @@ def _api_panel(api: SimpleNamespace, work: dict) -> None:
         a_from = gr.Number(value=None, label="from_bar")
         a_to = gr.Number(value=None, label="to_bar")
         a_level = gr.Textbox(value=LEVEL_NOTES, label="level")
+        # true, false or null (left out: the song's own, kept for a harmonised song); JSON, as a
+        # check box has no "left out"
+        a_keep = gr.JSON(value=None, label="keep_melody")
         # blank: the file's own (a_key and a_meter default to "model chooses" and 4/4)
         a_file_key = gr.Textbox(value="", label="key")
         a_file_meter = gr.Textbox(value="", label="meter")
@@ -719,7 +734,7 @@ def _api_panel(api: SimpleNamespace, work: dict) -> None:
     a_arrange.click(api.arrange, [a_midi, a_seed, a_file_key, a_tempo, a_file_meter, a_form, a_bass, a_drums,
                                   a_audio, a_fmt], api_outputs, api_name="arrange", **work)
     a_regen.click(api.regenerate, [a_midi, a_section, a_from, a_to, a_level, a_seed, a_audio, a_fmt,
-                                   a_timbres, a_gains], api_outputs, api_name="regenerate", **work)
+                                   a_timbres, a_gains, a_keep], api_outputs, api_name="regenerate", **work)
 
 
 def build_ui(composer, out_dir: str | os.PathLike, installed_timbres: Sequence[str] | None = None,
