@@ -24,6 +24,7 @@ import numpy as np
 from composer.errors import ComposerError
 from composer.harmonise import form_of, key_of_weights
 from composer.form import MAX_SONG_BARS, PartialForm
+from composer.options import Meter
 from composer.representation.harmony import ChordGrid
 from composer.score import CHORD_QUALITIES, QUALITY_NAMES, Note, Score, Track
 from composer.spelling import parse_chord_text
@@ -124,8 +125,9 @@ def file_chords(score: Score, meter: str | None = None) -> tuple[ChordGrid, str,
     return grid_from_score(score, n_bars, m.beats_per_bar), text, tempo
 
 
-def compose_from_chart(composer, chart: str | ChordGrid, form: str | PartialForm | None = None, key: str | None = None,
-                       tempo: float | None = None, meter: str = "4/4", seed: int = 0,
+def compose_from_chart(composer, chart: str | ChordGrid, form: str | PartialForm | None = None,
+                       key: str | tuple[int, int] | None = None, tempo: float | None = None,
+                       meter: str | Meter = "4/4", seed: int = 0,
                        steps: int | None = None, progress: Callable[[str, float, float], None] | None = None,
                        bass: bool = True, humanize: bool = False, drums: bool = True) -> Score:
     """A song over the chords of ``chart`` (a chart's text, or a chord per beat: :func:`file_chords`), kept exactly: phrases of 8 bars by the chart's
@@ -142,7 +144,7 @@ def compose_from_chart(composer, chart: str | ChordGrid, form: str | PartialForm
     form, parsed_key, m = options.form, options.key, options.meter
     grid = parse_chart(chart, m.beats_per_bar) if isinstance(chart, str) else chart
     if grid.beats_per_bar != m.beats_per_bar:
-        raise ChartError(f"chords of {grid.beats_per_bar} beats a bar do not fit {meter}")
+        raise ChartError(f"chords of {grid.beats_per_bar} beats a bar do not fit {m}")
     n_bars = grid.n_beats // m.beats_per_bar
     tonic_mode = parsed_key if parsed_key is not None else estimate_key(grid)
     if tempo is None:
@@ -165,7 +167,7 @@ def compose_from_chart(composer, chart: str | ChordGrid, form: str | PartialForm
                         (tonic_mode[1],) * n_bars)
     else:
         plan = plan_for(form)
-    score = composer.compose_over(plan, grid, meter, float(tempo), seed, steps, progress, bass, humanize)
+    score = composer.compose_over(plan, grid, m, float(tempo), seed, steps, progress, bass, humanize)
     if drums and getattr(composer, "drum_level", None) is not None:
         from composer.levels.drums import add_drums  # noqa: PLC0415
 

@@ -39,6 +39,9 @@ class Meter:
     def steps_per_bar(self) -> int:
         return self.beats_per_bar * STEPS_PER_BEAT
 
+    def __str__(self) -> str:
+        return f"{self.numerator}/{self.denominator}"
+
 
 SUPPORTED_METERS = ("4/4", "3/4", "2/4", "6/8")
 
@@ -75,11 +78,12 @@ class Options:
     seed: int | None
 
 
-def read_options(form: str | PartialForm | None, bars: int | None, key: str | None, tempo: float | None,
-                 meter: str, steps: int | None, *, seed: int | None = None) -> Options:
+def read_options(form: str | PartialForm | None, bars: int | None, key: str | tuple[int, int] | None,
+                 tempo: float | None, meter: str | Meter, steps: int | None, *, seed: int | None = None) -> Options:
     """Check every user option before any work and parse it once; one-line ComposerError on
     the first bad one.  The limits (tempo, steps, seed) are those of :mod:`composer.limits`.
-    ``form`` may be already parsed (a caller that read the options first passes it down)."""
+    ``form``, ``key`` and ``meter`` may be already parsed (a caller that read the options first
+    passes :class:`Options`' fields down), and are then taken as they are."""
     if bars is not None and not 1 <= int(bars) <= MAX_SONG_BARS:
         raise FormError(f"--bars must be 1 to {MAX_SONG_BARS}, not {bars}")
     if isinstance(form, str):
@@ -90,18 +94,34 @@ def read_options(form: str | PartialForm | None, bars: int | None, key: str | No
             raise FormError(f"bad form {form!r}: {form[odd]!r} at position {odd + 1} is not an ASCII "
                             "letter or digit; write phrases as letter + bars, e.g. 'i4A8B8A8o4'")
         form = parse_partial_form(form)
-    parsed_key = parse_key(key) if key is not None else None
+    parsed_key = parse_key(key) if isinstance(key, str) else _parsed_key(key)
     if tempo is not None:
         check_tempo(tempo)
     if steps is not None:
         check_steps(steps)
     if seed is not None:
         check_seed(seed)
-    return Options(form, bars, parsed_key, tempo, parse_meter(meter), steps, seed)
+    return Options(form, bars, parsed_key, tempo, _parsed_meter(meter), steps, seed)
 
 
-def check_options(form: str | PartialForm | None, bars: int | None, key: str | None, tempo: float | None,
-                  meter: str, steps: int | None, *,
+def _parsed_key(key: tuple[int, int] | None) -> tuple[int, int] | None:
+    """A key already parsed (:class:`Options`' ``key``) as it is; ComposerError for anything else."""
+    if key is not None and not (isinstance(key, tuple) and len(key) == 2 and key[0] in range(12) and key[1] in (0, 1)):
+        raise ComposerError(f"a key is a name such as 'A minor' or a parsed (tonic 0..11, mode 0/1), not {key!r}")
+    return key
+
+
+def _parsed_meter(meter: str | Meter) -> Meter:
+    """``meter`` parsed (:func:`parse_meter`), or a :class:`Meter` of the supported ones as it is."""
+    if isinstance(meter, Meter):
+        if str(meter) not in SUPPORTED_METERS:
+            raise ComposerError(f"unsupported meter {str(meter)!r}: choose one of {', '.join(SUPPORTED_METERS)}")
+        return meter
+    return parse_meter(meter)
+
+
+def check_options(form: str | PartialForm | None, bars: int | None, key: str | tuple[int, int] | None,
+                  tempo: float | None, meter: str | Meter, steps: int | None, *,
                   seed: int | None = None) -> tuple[tuple[int, int] | None, Meter]:
     """(key, meter) of :func:`read_options`: the options checked, for callers that keep the rest."""
     options = read_options(form, bars, key, tempo, meter, steps, seed=seed)

@@ -148,19 +148,20 @@ class Composer:
                    NoteLevel.from_pretrained(folder / "notes"), melody_level=melody, drum_level=drums)
 
     # -------------------------------------------------------------- compose
-    def compose(self, form: str | PartialForm | None = None, bars: int | None = None, key: str | None = None,
-                tempo: float | None = None, meter: str = "4/4", seed: int | None = None,
+    def compose(self, form: str | PartialForm | None = None, bars: int | None = None,
+                key: str | tuple[int, int] | None = None, tempo: float | None = None,
+                meter: str | Meter = "4/4", seed: int | None = None,
                 steps: int | None = None, progress: Progress | None = None,
                 bass: bool = True, humanize: bool = False, drums: bool = True) -> Score:
         """Write a whole song.
 
         form: full or partial form string (``i4A8B8A8o4``; ``?N`` and a final ``*`` leave
         parts to the form level), or one already parsed (:func:`read_options`); bars: song
-        length 1..512; key: e.g. ``"A minor"`` for the whole song (default: the form level
-        chooses, modulations allowed); tempo: bpm in 20..400 (default: drawn from
-        :data:`DRAWN_TEMPO_BPM` by the seed); meter: "4/4", "3/4", "2/4" or
-        "6/8"; seed: int (default: random, kept in the Score's title); steps: sampler steps
-        of every level but the drums (default 20 form, 20 chords, 16 melody, 12
+        length 1..512; key: e.g. ``"A minor"`` for the whole song, or parsed (default: the
+        form level chooses, modulations allowed); tempo: bpm in 20..400 (default: drawn from
+        :data:`DRAWN_TEMPO_BPM` by the seed); meter: "4/4", "3/4", "2/4" or "6/8", or a
+        parsed :class:`Meter`; seed: int (default: random, kept in the Score's title); steps:
+        sampler steps of every level but the drums (default 20 form, 20 chords, 16 melody, 12
         accompaniment); progress: see
         :data:`Progress`; bass: add the derived Bass track; humanize: seeded human timing
         and dynamics (:func:`composer.arrange.humanize`, off by default, so the notes sit on
@@ -197,7 +198,7 @@ class Composer:
         prog = None if progress is None else (lambda i, n: progress("drums", i, n))
         return add_drums(self.drum_level, score, gens["drums"], humanize=humanize, progress=prog)
 
-    def compose_over(self, plan: FormPlan, grid: ChordGrid, meter: str = "4/4", tempo: float = 100.0,
+    def compose_over(self, plan: FormPlan, grid: ChordGrid, meter: str | Meter = "4/4", tempo: float = 100.0,
                      seed: int = 0, steps: int | None = None, progress: Progress | None = None,
                      bass: bool = True, humanize: bool = False) -> Score:
         """The melody and note levels alone (no form, chord or drum level): melody and

@@ -62,6 +62,22 @@ def test_generate_writes_midi_and_prints_form(tiny_models, tmp_path, capsys):
     assert "--force" in capsys.readouterr().err
 
 
+def test_generate_reads_form_key_and_meter_once(tiny_models, tmp_path, monkeypatch):
+    """composer generate parses its options once (composer.options.read_options) and hands the
+    cascade the parsed form, key and meter, which it takes as they are."""
+    import composer.options as options
+
+    calls = {"parse_partial_form": 0, "parse_key": 0, "parse_meter": 0}
+    for name in calls:
+        def counted(*args, _name=name, _real=getattr(options, name), **kwargs):
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(options, name, counted)
+    assert main(["generate", "--models", str(tiny_models), "--form", "A4B4", "--key", "E minor", "--meter", "3/4",
+                 "--seed", "5", "--steps", "2", "-o", str(tmp_path / "song.mid")]) == 0
+    assert calls == {"parse_partial_form": 1, "parse_key": 1, "parse_meter": 1}
+
+
 def test_generate_bars_and_no_bass(tiny_models, tmp_path, capsys):
     out = tmp_path / "s.mid"
     assert main(["generate", "--models", str(tiny_models), "--bars", "8", "--seed", "1", "--steps", "2",

@@ -17,6 +17,17 @@ def test_options_are_parsed_once_and_a_parsed_form_passes_through():
     assert check_options("A8", None, "A minor", None, "3/4", None) == ((9, 1), Meter(3, 4))
 
 
+def test_a_parsed_key_and_meter_pass_through():
+    options = read_options(None, None, "A minor", None, "6/8", None)
+    again = read_options(None, None, options.key, None, options.meter, None)
+    assert again.key == (9, 1) and again.meter is options.meter     # taken as they are
+    assert str(Meter(6, 8)) == "6/8" and str(Meter(4, 4)) == "4/4"
+    with pytest.raises(ComposerError, match="unsupported meter '5/4'"):
+        read_options(None, None, None, None, Meter(5, 4), None)
+    with pytest.raises(ComposerError, match="a key is a name"):
+        read_options(None, None, (12, 0), None, "4/4", None)
+
+
 @pytest.mark.parametrize("args, error", [
     (("A８", None, None, None, "4/4", None), FormError),   # a full-width digit
     ((None, 0, None, None, "4/4", None), FormError),

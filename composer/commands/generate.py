@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     if args.timbre and audio_out is None:
         raise RenderError("--timbre sets how the audio sounds; add --audio FILE.wav "
                           "(the MIDI file keeps its General MIDI programs)")
-    # Read once: the parsed form travels down to the cascade, which does not read it again.
+    # Read once: the parsed form, key and meter travel down to the cascade, which does not read
+    # them again.
     song = read_options(args.form, args.bars, args.key, args.tempo, args.meter, args.steps, seed=args.seed)
     meter = song.meter
     if args.chords is not None:  # read before composing: a bad chart costs nothing
@@ -112,12 +113,12 @@ def run(args: argparse.Namespace) -> int:
     with level_progress() as progress:
         if args.chords is not None:
             from composer.chart import compose_from_chart
-            score = compose_from_chart(composer, args.chords, form=song.form, key=args.key, tempo=args.tempo,
-                                       meter=args.meter, seed=seed, steps=args.steps, progress=progress,
+            score = compose_from_chart(composer, args.chords, form=song.form, key=song.key, tempo=args.tempo,
+                                       meter=song.meter, seed=seed, steps=args.steps, progress=progress,
                                        bass=not args.no_bass, humanize=args.humanize, drums=not args.no_drums)
         else:
-            score = composer.compose(form=song.form, bars=args.bars, key=args.key, tempo=args.tempo,
-                                     meter=args.meter, seed=seed, steps=args.steps, progress=progress,
+            score = composer.compose(form=song.form, bars=args.bars, key=song.key, tempo=args.tempo,
+                                     meter=song.meter, seed=seed, steps=args.steps, progress=progress,
                                      bass=not args.no_bass, humanize=args.humanize,
                                      drums=not args.no_drums)
     from composer.io.midi import write_midi

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from composer.commands import output_path
 from composer.errors import RenderError, quote_path
+from composer.mastering import DEFAULT_CEILING_DBFS, DEFAULT_LOUDNESS_LUFS
 from composer.tracks import MELODY, PIANO
 
 if TYPE_CHECKING:
@@ -42,8 +43,9 @@ def register(subparsers) -> None:
     p.add_argument("--stems", type=Path, default=None, metavar="DIR",
                    help="also write one file per track into DIR (same gain as the mix)")
     p.add_argument("--sample-rate", type=int, default=44100, choices=SAMPLE_RATES)
-    p.add_argument("--loudness", type=float, default=-14.0, metavar="LUFS",
-                   help="integrated loudness target in LUFS (default -14); peaks stay under -1 dBFS")
+    p.add_argument("--loudness", type=float, default=DEFAULT_LOUDNESS_LUFS, metavar="LUFS",
+                   help=f"integrated loudness target in LUFS (default {DEFAULT_LOUDNESS_LUFS:g}); peaks stay "
+                        f"under {DEFAULT_CEILING_DBFS:g} dBFS")
     p.add_argument("--no-normalise", action="store_true", help="write FluidSynth's level unchanged")
     p.add_argument("--no-limiter", action="store_true",
                    help="reach the loudness by scaling only (a peaky song then ends quieter), "
