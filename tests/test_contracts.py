@@ -16,6 +16,7 @@ from pathlib import Path
 import grimp
 import pytest
 from importlinter.configuration import configure
+from importlinter.contracts.acyclic_siblings import AcyclicSiblingsContract
 from importlinter.contracts.forbidden import ForbiddenContract
 from importlinter.contracts.layers import LayersContract
 
@@ -24,6 +25,7 @@ SAMPLING = "sampling never imports training or data loading"
 RENDERING = "rendering reaches training and data only through the timbres' trainer"
 BENCHMARKS = "benchmarks import composer's rooms, never its faces"
 NOT_BENCHMARKS = "composer never imports its benchmarks"
+CYCLES = "no cycles between sibling modules"
 APP_SCRIPT_MAY_IMPORT = ("composer.app", "composer.pipeline", "composer.render.ddsp.timbre")
 """What app.py, the app's launcher, may import of composer: the app package, the cascade it
 hands the app (``Composer``) and the list of installed timbres.  Never the command line (another
@@ -171,6 +173,26 @@ def test_siblings_of_a_line_never_import_each_other(graph, importer, imported):
     before = violations(_layers(), graph)
     graph.add_import(importer=importer, imported=imported)
     assert (importer, imported) in violations(_layers(), graph) - before
+
+
+def cycle_breakers(graph) -> dict:
+    """package -> the imports import-linter would cut to break each cycle between its children
+    (the acyclic-siblings contract's check; empty when kept)."""
+    contract = _contract(CYCLES)
+    options = {k: v for k, v in contract.items() if k not in ("name", "type")}
+    check = AcyclicSiblingsContract(name=contract["name"], session_options={"root_packages": _root_packages()},
+                                    contract_options=options).check(copy.deepcopy(graph), verbose=False)
+    assert check.kept == (not check.metadata["cycle_breakers_by_package"])
+    return check.metadata["cycle_breakers_by_package"]
+
+
+def test_a_cycle_between_sibling_modules_is_caught(graph):
+    """Inside a room, where the layers do not look: io's MIDI module imports the atomic writer;
+    the writer importing the MIDI module back closes a cycle, and the contract breaks on it."""
+    assert cycle_breakers(graph) == {}
+    assert "composer.io.atomic" in graph.find_modules_directly_imported_by("composer.io.midi")
+    graph.add_import(importer="composer.io.atomic", imported="composer.io.midi")
+    assert "composer.io" in cycle_breakers(graph)
 
 
 def test_the_tasks_sit_above_levels_and_training(graph):
