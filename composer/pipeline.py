@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 import numpy as np
 import torch
@@ -46,7 +46,7 @@ from composer.levels.melody import DEFAULT_REST_BIAS as MELODY_REST_BIAS
 from composer.levels.melody import MelodyLevel, sample_melody
 from composer.levels.notes import (DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_VARIATION, NoteLevel,
                                    decode_roll, sample_notes)
-from composer.options import Meter, check_options, draw_tempo, parse_meter, read_options
+from composer.options import Meter, check_options, draw_tempo, read_options
 from composer.representation.harmony import ChordGrid
 from composer.representation.melody import notes_to_tokens, tokens_to_notes
 from composer.representation.note_context import NoteContext, reference_shift, shift_pitch_classes
@@ -54,6 +54,9 @@ from composer.representation.pianoroll import song_roll, split_roll, ticks_per_s
 from composer.score import RESOLUTION, Note, Score, TempoChange, TimeSignature, Track
 from composer.seeds import LEVEL_SEED_STRIDE
 from composer.tracks import BASS, BASS_PROGRAM, MELODY, MELODY_PROGRAM, PIANO, PIANO_PROGRAM, PIANO_TRACKS
+
+if TYPE_CHECKING:
+    from composer.harmonise import Lead
 
 Progress = Callable[[str, int, int], None]
 """``progress(level, done, total)``: level is "form", "chords", "melody", "notes" (the
@@ -214,17 +217,19 @@ class Composer:
     def arrange(self, score: Score, form: str | None = None, key: str | None = None, tempo: float | None = None,
                 meter: str | None = None, seed: int | None = None, steps: int | None = None,
                 progress: Progress | None = None, bass: bool = True, humanize: bool = False,
-                drums: bool = True, candidates: int | None = None) -> Score:
+                drums: bool = True, candidates: int | None = None, lead: Lead | None = None) -> Score:
         """A song under the melody of ``score`` (any Score, e.g. a MIDI file read): chords chosen
         for it from the chord level's draws, the accompaniment written with it known, the bass
         and drums; the melody's notes kept exactly (composer/harmonise.py).  form / key /
         tempo / meter override the file's; candidates: chord grids drawn to choose from
-        (default :data:`composer.harmonise.DEFAULT_CANDIDATES`); the rest as :meth:`compose`."""
+        (default :data:`composer.harmonise.DEFAULT_CANDIDATES`); lead: ``score``'s melody as
+        :func:`composer.harmonise.read_lead` already read it with these options (``composer
+        arrange`` reads it to check the file before loading the models), which is then not read
+        again; the rest as :meth:`compose`."""
         from composer import harmonise  # noqa: PLC0415
 
-        lead = harmonise.read_lead(score, form, key, tempo, meter)
-        read_options(None, None, None, None, lead.meter, steps, seed=seed)
-        m = parse_meter(lead.meter)
+        lead = harmonise.read_lead(score, form, key, tempo, meter) if lead is None else lead
+        m = read_options(None, None, None, None, lead.meter, steps, seed=seed).meter
         seed = int(secrets.randbits(31)) if seed is None else int(seed)
         gens = level_generators(seed)
         grid = harmonise.harmonise(self.chord_level, lead.plan, lead.steps, lead.meter, gens["chords"],

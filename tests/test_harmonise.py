@@ -171,6 +171,24 @@ def test_arrange_on_the_command_line(tmp_path, capsys):
     assert not (tmp_path / "x.mid").exists()
 
 
+def test_arrange_reads_the_melody_once(tmp_path, monkeypatch):
+    """composer arrange reads the file's melody (harmonise.read_lead) to check it before loading
+    the models and hands it to Composer.arrange, which does not read it again."""
+    import composer.commands.arrange  # noqa: F401 - the command's lazy imports read harmonise's names
+    from composer import harmonise
+    from reliability_fixtures import save_tiny_models
+
+    models = save_tiny_models(tmp_path / "models")
+    src = tmp_path / "melody.mid"
+    write_midi(melody_file(), src)
+    reads = []
+    real = harmonise.read_lead
+    monkeypatch.setattr(harmonise, "read_lead", lambda *args, **kwargs: reads.append(1) or real(*args, **kwargs))
+    assert main(["arrange", str(src), "--models", str(models), "--seed", "3", "--steps", "2", "--candidates", "2",
+                 "-o", str(tmp_path / "song.mid")]) == 0
+    assert len(reads) == 1
+
+
 def test_a_file_of_chords_and_no_melody_gets_a_melody_over_them(tmp_path, capsys):
     from composer.chart import file_chords
     from composer.score import ChordSymbol

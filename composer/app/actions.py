@@ -201,7 +201,7 @@ def arrange(ctx: AppContext, session: Session, *, seed=None, key: str | None = N
     else:
         lead = read_lead(current.score, **options)     # a file without a melody costs nothing
         score = ctx.composer.arrange(current.score, seed=seed_value, progress=report, bass=bool(bass),
-                                     drums=bool(drums), steps=steps, **options)
+                                     drums=bool(drums), steps=steps, lead=lead, **options)
         said = (f"**Under the melody of {current.name}** "
                 + html.escape(" · ".join(describe_arrangement(lead, score, seed_value)[1:]), quote=False))
         users = True        # "Change a part" keeps it by default

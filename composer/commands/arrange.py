@@ -73,14 +73,15 @@ def run(args: argparse.Namespace) -> int:
     check_song_limits(score, quote_path(args.input), "composer arrange reads")
     if lead_index(score) is None and score.chords:
         return _over_file_chords(args, score, out)
-    lead = read_lead(score, args.form, args.key, args.tempo, args.meter)
+    lead = read_lead(score, args.form, args.key, args.tempo, args.meter)   # read once, handed to arrange
     read_options(None, None, None, None, lead.meter, args.steps, seed=args.seed)
     seed = int(secrets.randbits(31)) if args.seed is None else args.seed
     composer = Composer.from_pretrained(args.models)
     with level_progress() as progress:
         song = composer.arrange(score, form=args.form, key=args.key, tempo=args.tempo, meter=args.meter,
                                 seed=seed, steps=args.steps, progress=progress, bass=not args.no_bass,
-                                humanize=args.humanize, drums=not args.no_drums, candidates=args.candidates)
+                                humanize=args.humanize, drums=not args.no_drums, candidates=args.candidates,
+                                lead=lead)
     write_midi(song, out)
     for line in describe_arrangement(lead, song, seed):
         print(line)
