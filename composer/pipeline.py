@@ -22,7 +22,6 @@ give the same Score, and the same MIDI bytes.
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Literal
 
@@ -52,7 +51,7 @@ from composer.representation.melody import notes_to_tokens, tokens_to_notes
 from composer.representation.note_context import NoteContext, reference_shift, shift_pitch_classes
 from composer.representation.pianoroll import song_roll, split_roll, ticks_per_step, track_to_notes
 from composer.score import RESOLUTION, Note, Score, TempoChange, TimeSignature, Track
-from composer.seeds import LEVEL_SEED_STRIDE
+from composer.seeds import LEVEL_SEED_STRIDE, random_seed
 from composer.tracks import BASS, BASS_PROGRAM, MELODY, MELODY_PROGRAM, PIANO, PIANO_PROGRAM, PIANO_TRACKS
 
 if TYPE_CHECKING:
@@ -174,7 +173,7 @@ class Composer:
         """
         options = read_options(form, bars, key, tempo, meter, steps, seed=seed)
         m = options.meter
-        seed = int(secrets.randbits(31)) if seed is None else int(seed)
+        seed = random_seed() if seed is None else int(seed)
         gens = level_generators(seed)
         rng = np.random.default_rng(seed)
         if tempo is None:
@@ -230,7 +229,7 @@ class Composer:
 
         lead = harmonise.read_lead(score, form, key, tempo, meter) if lead is None else lead
         m = read_options(None, None, None, None, lead.meter, steps, seed=seed).meter
-        seed = int(secrets.randbits(31)) if seed is None else int(seed)
+        seed = random_seed() if seed is None else int(seed)
         gens = level_generators(seed)
         grid = harmonise.harmonise(self.chord_level, lead.plan, lead.steps, lead.meter, gens["chords"],
                                    harmonise.DEFAULT_CANDIDATES if candidates is None else candidates,
@@ -366,7 +365,7 @@ class Composer:
         if not 0 <= start < end <= plan.n_bars:
             raise ComposerError(f"regenerate: bars ({start}, {end}) are not a range inside the song's "
                                 f"{plan.n_bars} bars (0-based, end exclusive)")
-        seed = int(secrets.randbits(31)) if seed is None else int(seed)
+        seed = random_seed() if seed is None else int(seed)
         gens = level_generators(seed)
         rng = np.random.default_rng(seed)
 

@@ -5,11 +5,21 @@ trains (training): the shipped models and the same-seed-same-bytes tests depend 
 """
 from __future__ import annotations
 
+import secrets
+
 # ---- sampling
 LEVEL_SEED_STRIDE = 7
 """Level i of a song with seed s draws from ``torch.Generator().manual_seed(s * 7 + i)``:
 one independent stream per level, so adding a level (the melody came last) keeps the
 streams, and the songs, of the levels before it."""
+
+
+
+def random_seed() -> int:
+    """The seed of a song asked for without one: 31 random bits (0 .. 2**31 - 1, within
+    :data:`composer.limits.MAX_SEED`), printed or shown so that the song can be made again."""
+    return int(secrets.randbits(31))
+
 
 # ---- training
 VALID_NOISE_OFFSET = 12345
@@ -28,5 +38,5 @@ validation losses of one run compare."""
 TOY_VALID_SEED = 99
 """Validation batches of the toy task the training-loop tests use."""
 
-__all__ = ["LEVEL_SEED_STRIDE", "VALID_NOISE_OFFSET", "RANK_SEED_STRIDE", "RESUME_STEP_STRIDE",
+__all__ = ["LEVEL_SEED_STRIDE", "random_seed", "VALID_NOISE_OFFSET", "RANK_SEED_STRIDE", "RESUME_STEP_STRIDE",
            "VALID_BATCH_SEED", "VALID_CROP_SEED", "TOY_VALID_SEED"]

@@ -45,3 +45,16 @@ def test_the_drawn_tempo_is_one_draw_from_70_to_130_bpm():
     assert min(tempos) == 70 and max(tempos) == 130
     # the draw the cascade has always made, so seeded songs keep their tempo
     assert draw_tempo(np.random.default_rng(3)) == float(np.random.default_rng(3).integers(70, 131))
+
+
+def test_a_song_given_no_seed_draws_it_in_one_place():
+    """Every entry point (the commands, Composer, the app) draws a missing seed with
+    seeds.random_seed, within the seeds a user may give back."""
+    from pathlib import Path
+
+    from composer.limits import MAX_SEED
+    from composer.seeds import random_seed
+
+    assert all(0 <= random_seed() < 2**31 <= MAX_SEED for _ in range(50))
+    package = Path(__file__).resolve().parents[1] / "composer"
+    assert [p.name for p in package.rglob("*.py") if "randbits(" in p.read_text() and p.name != "seeds.py"] == []

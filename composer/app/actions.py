@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import secrets
 from dataclasses import replace
 from pathlib import Path
 from typing import Mapping
@@ -25,6 +24,7 @@ from composer.app.timbres import check_timbres, default_timbres, merged_timbres
 from composer.errors import ComposerError, MidiError
 from composer.limits import MAX_SEED
 from composer.score import Score
+from composer.seeds import random_seed
 
 
 def warm_up(ctx: AppContext) -> None:
@@ -77,7 +77,7 @@ def compose(ctx: AppContext, session: Session, inputs: SongInputs,
     muted in the mix unless ``gains`` names it."""
     check_format(fmt)
     n_takes = read_whole(takes, "Takes", 1, MAX_TAKES) or 1
-    first = inputs.seed if inputs.seed is not None else int(secrets.randbits(31))
+    first = inputs.seed if inputs.seed is not None else random_seed()
     made = []
     # the form as read_inputs parsed it (a SongInputs made by hand has only the text)
     form = inputs.parsed_form if inputs.parsed_form is not None else inputs.form
@@ -181,7 +181,7 @@ def arrange(ctx: AppContext, session: Session, *, seed=None, key: str | None = N
         raise ComposerError("open a MIDI file with a melody first")
     check_format(fmt)
     seed_value = read_whole(seed, "Seed", 0, MAX_SEED)
-    seed_value = seed_value if seed_value is not None else int(secrets.randbits(31))
+    seed_value = seed_value if seed_value is not None else random_seed()
     options = {"form": None if is_blank(form) else str(form).strip(),
                "key": None if is_blank(key) or key == KEY_MODEL_CHOOSES else str(key).strip(),
                "tempo": None if is_blank(tempo) else read_number(tempo, "Tempo"),
@@ -288,7 +288,7 @@ def regenerate(ctx: AppContext, session: Session, *, section: int | None = None,
         start, end = first - 1, last
         what = f"bars {first}-{last}"
     seed_value = read_whole(seed, "Seed", 0, MAX_SEED)
-    seed_value = seed_value if seed_value is not None else int(secrets.randbits(31))
+    seed_value = seed_value if seed_value is not None else random_seed()
     merged_timbres(ctx, current, timbres)  # a bad timbre or volume costs nothing
     if gains is not None:
         check_gains(score, gains)

@@ -14,6 +14,7 @@ from composer.commands import level_progress, output_path
 from composer.errors import quote_path
 from composer.limits import MAX_TEMPO_BPM, MIN_TEMPO_BPM
 from composer.options import SUPPORTED_METERS
+from composer.seeds import random_seed
 from composer.tracks import BASS, DRUMS, MELODY
 
 
@@ -54,7 +55,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import secrets
 
     from composer.commands.midi import check_midi_name
     from composer.harmonise import MAX_CANDIDATES, ArrangeError, describe_arrangement, read_lead
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         return _over_file_chords(args, score, out)
     lead = read_lead(score, args.form, args.key, args.tempo, args.meter)   # read once, handed to arrange
     read_options(None, None, None, None, lead.meter, args.steps, seed=args.seed)
-    seed = int(secrets.randbits(31)) if args.seed is None else args.seed
+    seed = random_seed() if args.seed is None else args.seed
     composer = Composer.from_pretrained(args.models)
     with level_progress() as progress:
         song = composer.arrange(score, form=args.form, key=args.key, tempo=args.tempo, meter=args.meter,
@@ -92,7 +92,6 @@ def run(args: argparse.Namespace) -> int:
 def _over_file_chords(args: argparse.Namespace, score, out: Path) -> int:
     """A file with chords (a Chords track or chord markers) and no melody: the melody and the
     rest written over its chords, kept exactly (as ``generate --chords`` does over a chart)."""
-    import secrets
 
     from composer.chart import compose_from_chart, file_chords
     from composer.form import Phrase, format_form
@@ -103,7 +102,7 @@ def _over_file_chords(args: argparse.Namespace, score, out: Path) -> int:
     grid, meter, file_tempo = file_chords(score, args.meter)
     tempo = args.tempo if args.tempo is not None else file_tempo
     read_options(args.form, None, args.key, tempo, meter, args.steps, seed=args.seed)
-    seed = int(secrets.randbits(31)) if args.seed is None else args.seed
+    seed = random_seed() if args.seed is None else args.seed
     composer = Composer.from_pretrained(args.models)
     with level_progress() as progress:
         song = compose_from_chart(composer, grid, form=args.form, key=args.key, tempo=tempo, meter=meter, seed=seed,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from composer.commands import output_path
 from composer.errors import ComposerError, quote_path
+from composer.seeds import random_seed
 from composer.tracks import DRUMS
 
 
@@ -41,7 +42,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import secrets
 
     from composer.commands.midi import check_midi_name
     from composer.io.atomic import check_distinct, check_writable
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         raise ComposerError(f"{folder} does not exist; --models must hold a trained drums/ model")
     level = DrumLevel.from_pretrained(folder)
     torch.set_num_threads(1)   # one bar is 16 tokens: a second thread costs more than it gives
-    seed = int(secrets.randbits(31)) if args.seed is None else args.seed
+    seed = random_seed() if args.seed is None else args.seed
     new = add_drums(level, score, level_generators(seed)["drums"], humanize=args.humanize,
                     steps=args.steps or DEFAULT_STEPS, meter=args.meter, style=args.style)
     write_midi(new, out)

@@ -16,6 +16,7 @@ from composer.errors import RenderError, quote_path
 from composer.form import MAX_SONG_BARS
 from composer.limits import MAX_STEPS, MAX_TEMPO_BPM, MIN_TEMPO_BPM
 from composer.options import DRAWN_TEMPO_BPM, SUPPORTED_METERS
+from composer.seeds import random_seed
 # GENERATED_TRACKS: the tracks that Composer.compose writes, in order (Bass unless --no-bass,
 # Drums unless --no-drums or the models have no drum level): --timbre options are checked
 # against them before composing, so that a misspelt track costs nothing ("Piano=..." names
@@ -71,7 +72,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import secrets
 
     from composer.commands.midi import check_midi_name
     from composer.io.atomic import check_distinct, check_writable
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if audio_out is not None:
         _check_audio_length(song.form, args.bars, args.tempo, meter.beats_per_bar)
         mixer, options = _prepare_audio(args, audio_out)
-    seed = int(secrets.randbits(31)) if args.seed is None else args.seed
+    seed = random_seed() if args.seed is None else args.seed
     composer = Composer.from_pretrained(args.models)
 
     with level_progress() as progress:
