@@ -2,7 +2,7 @@
 
 Inputs, all produced by the repo's own commands:
 
-* ``out/eval/cascade.json``: ``composer eval`` of 100 songs from the whole cascade
+* ``out/eval/cascade.json``: ``composer eval`` of the songs (``make quality``: 200) from the whole cascade
   (``python -m benchmarks.quality_notes --out out/eval/cascade``: the test songs' forms, keys,
   tempi; chords from the chord level, notes from the note level);
 * ``out/eval/real_chords.json``: the same with the test songs' real chords
@@ -82,11 +82,16 @@ def eval_table(cascade: dict[str, dict], real_chords: dict[str, dict],
     return rows
 
 
+def _songs(metrics: dict[str, dict]) -> int:
+    """How many generated songs a set's figures came from (``make quality``'s ``--n``)."""
+    return max((int(m.get("n_generated") or 0) for m in metrics.values()), default=0)
+
+
 def _optional(path: Path) -> dict[str, dict]:
     return _metrics(path) if path.is_file() else {}
 
 
-def melody_card(cascade: dict[str, dict], pipe: dict | None, hw: str) -> None:
+def melody_card(cascade: dict[str, dict], pipe: dict | None, hw: str, nothing: dict[str, dict] | None = None) -> None:
     """models/melody/MODEL_CARD.md from its config.json and the measured results."""
     from benchmarks.music_targets import table
     cfg = json.loads((ROOT / "models" / "melody" / "config.json").read_text())
@@ -116,8 +121,8 @@ def melody_card(cascade: dict[str, dict], pipe: dict | None, hw: str) -> None:
         f"- Validation loss (cross-entropy of the posterior, EMA weights): {tr['valid_loss']:.4f}; history: "
         + ", ".join(f"{h['step']}: {h['valid_loss']:.4f}" for h in tr["history"]) + ".", "",
         "## Quality: the music targets (issue 10)", "",
-        "`composer eval` of 100 songs on the test songs' forms, keys and tempi and 100 songs from the seed "
-        "alone, against the 74 real test songs (`make quality`):", "", table(), "",
+        f"`composer eval` of {_songs(cascade)} songs on the test songs' forms, keys and tempi and "
+        f"{_songs(nothing or {})} songs from the seed alone, against the 74 real test songs (`make quality`):", "", table(), "",
         "The full table of figures is in the README (Model quality).", ""]
     if pipe:
         lines += ["## Speed", "", f"64-bar song, form string to MIDI: {pipe['median_s']:.2f} s median "
@@ -172,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- Wall time: {tr['wall_seconds'] / 60:.0f} min on {hw}.",
         f"- Validation loss (v-prediction MSE, EMA weights): {tr['valid_loss']:.4f}; history: "
         + ", ".join(f"{h['step']}: {h['valid_loss']:.4f}" for h in tr["history"]) + ".", "",
-        "## Quality: `composer eval` on 100 generated songs against the 74 real test songs", "",
+        f"## Quality: `composer eval` on {_songs(cascade)} generated songs against the 74 real test songs", "",
         "Song i takes the form, main key, tempo and meter of test song i mod 74 and seed i "
         "(`python -m benchmarks.quality_notes`). Whole cascade: chords from the chord level; "
         "note level on real chords: the test song's own chords. The last column is the real test "
@@ -200,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     CARD.write_text("\n".join(lines))
     print(f"wrote {CARD}")
     if (ROOT / "models" / "melody" / "config.json").is_file():
-        melody_card(cascade, pipe, hw)
+        melody_card(cascade, pipe, hw, nothing)
     if args.readme:
         write_readme(cascade, real_chords, pipe, nothing)
     return 0
@@ -229,8 +234,9 @@ def write_readme(cascade: dict[str, dict], real_chords: dict[str, dict], pipe: d
              f"| chords | diatonic share | {c['diatonic_share']['generated']:.3f} | {c['diatonic_share']['real']:.3f} |",
              f"| chords | harmony structure ratio (same label / all pairs) | "
              f"{c['structure_ratio']['generated']:.3f} | {c['structure_ratio']['real']:.3f} |", "",
-             "Songs: `composer eval` on 100 songs generated from the test songs' forms, keys and tempi "
-             "(whole cascade), 100 from the seed alone, and (when measured) 100 from the melody and note "
+             f"Songs: `composer eval` on {_songs(cascade)} songs generated from the test songs' forms, keys and "
+             f"tempi (whole cascade), {_songs(nothing or {})} from the seed alone, and (when measured) "
+             f"{_songs(real_chords)} from the melody and note "
              "levels on the real chords, against the 74 real test songs; the last column is the real test "
              "songs' own figures (OA rows: one half of them against the other; copying: against the "
              "training songs).", "",
