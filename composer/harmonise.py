@@ -46,10 +46,12 @@ the song.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # only a type here: `composer --help` and `arrange --help` must not load torch
+    import torch
 
 from composer.errors import ComposerError, FormError
 from composer.arrange import monophonic
