@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from composer.levels.chords import ChordLevel, sample_chord_candidates
     from composer.metrics.song import chord_tone_strong_beats
     from composer.io.checkpoint import default_models_dir
+    from composer.options import Meter, parse_meter
     from composer.pipeline import CHORD_VARIATION
     from composer.representation.harmony import ChordGrid
 
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     def add(name: str, value: float) -> None:
         rows.setdefault(name, []).append(value)
 
-    def figures(name: str, grid: ChordGrid, ex, real: ChordGrid, meter: str) -> None:
+    def figures(name: str, grid: ChordGrid, ex, real: ChordGrid, meter: Meter) -> None:
         score = ex.to_score().replace(chords=grid.to_symbols())
         add(f"{name} chord_tone_strong_beats", chord_tone_strong_beats(score))
         fit, weight = chord_fit(grid, ex.melody, meter)
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     for i, ex in enumerate(songs):
-        meter = f"{ex.meter[0]}/{ex.meter[1]}"
+        meter = parse_meter(f"{ex.meter[0]}/{ex.meter[1]}")
         plan = FormPlan(parse_form(ex.form), tuple(int(t) for t in ex.key_tonic),
                         tuple(int(m) for m in ex.key_mode))
         real = ChordGrid.from_example(ex)

@@ -89,6 +89,7 @@ def fit_figures(songs, cost: float) -> dict[str, float]:
     from composer.harmonise import DEFAULT_CANDIDATES, choose_chords
     from composer.levels.chords import ChordLevel, sample_chord_candidates
     from composer.metrics.song import chord_tone_strong_beats
+    from composer.options import parse_meter
     from composer.pipeline import CHORD_VARIATION, default_models_dir
 
     level = ChordLevel.from_pretrained(default_models_dir() / "chords")
@@ -97,7 +98,7 @@ def fit_figures(songs, cost: float) -> dict[str, float]:
     start = time.perf_counter()
     for i, ex in enumerate(songs):
         phrases, one, per = estimates(ex, cost)
-        meter = f"{ex.meter[0]}/{ex.meter[1]}"
+        meter = parse_meter(f"{ex.meter[0]}/{ex.meter[1]}")
         got = {}
         for name, keys in (("one", one), ("phrase", per)):
             if name == "phrase" and np.array_equal(one, per):

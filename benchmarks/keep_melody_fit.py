@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     from composer.band import grid_from_score
     from composer.data.example import load_split
     from composer.harmonise import chord_fit, melody_steps
+    from composer.options import parse_meter
     from composer.pipeline import Composer
     from composer.representation.pianoroll import ticks_per_step
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         full = ex.to_score()
         user = full.replace(tracks=(full.track("Melody"),), chords=())
         song = composer.arrange(user, seed=i, drums=False)
-        meter = f"{ex.meter[0]}/{ex.meter[1]}"
+        meter = parse_meter(f"{ex.meter[0]}/{ex.meter[1]}")
         bpb = ex.beats_per_bar
         n_bars = sum(s.n_bars for s in song.sections)
         lead = melody_steps(song.track("Melody").notes, ticks_per_step(song.resolution))[0]

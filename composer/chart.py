@@ -107,22 +107,20 @@ def estimate_key(grid: ChordGrid) -> tuple[int, int]:
                           and minor_chord == bool(mode))
 
 
-def file_chords(score: Score, meter: str | None = None) -> tuple[ChordGrid, str, float]:
-    """(a chord per beat, the meter, the first tempo in bpm) of a MIDI file's chord symbols
+def file_chords(score: Score, meter: str | None = None) -> tuple[ChordGrid, Meter, float]:
+    """(a chord per beat, the meter (parsed), the first tempo in bpm) of a MIDI file's chord symbols
     (its Chords track or chord cue markers, as :func:`composer.io.midi.read_midi` reads them),
     for a song over a file that brings chords and no melody.  A chord that starts inside a beat
     sounds from the next beat (the levels' chords are per beat)."""
     from composer.harmonise import file_meter  # noqa: PLC0415
     from composer.band import grid_from_score  # noqa: PLC0415
-    from composer.options import parse_meter  # noqa: PLC0415
 
-    text = file_meter(score, meter)
-    m = parse_meter(text)
+    m = file_meter(score, meter)
     n_bars = -(-max(c.end_tick for c in score.chords) // (m.beats_per_bar * score.resolution))
     if n_bars > MAX_SONG_BARS:
         raise ChartError(f"the file's chords last {n_bars} bars; a song has at most {MAX_SONG_BARS}")
     tempo = score.tempos[0].bpm if score.tempos else 120.0   # a file without a tempo plays at 120
-    return grid_from_score(score, n_bars, m.beats_per_bar), text, tempo
+    return grid_from_score(score, n_bars, m.beats_per_bar), m, tempo
 
 
 def compose_from_chart(composer, chart: str | ChordGrid, form: str | PartialForm | None = None,

@@ -57,7 +57,7 @@ from composer.errors import ComposerError, FormError
 from composer.arrange import monophonic
 from composer.form import MAX_SONG_BARS, FormPlan, Phrase, parse_form, parse_key
 from composer.grid import STEPS_PER_BEAT
-from composer.options import parse_meter
+from composer.options import Meter, parse_meter
 from composer.representation.harmony import ChordGrid
 from composer.representation.pianoroll import MELODY_RANGE
 from composer.score import CHORD_QUALITIES, QUALITY_NAMES, RESOLUTION, Note, Score, TempoChange, Track
@@ -106,7 +106,7 @@ class Lead:
     melody: the melody track, kept exactly (at :data:`composer.score.RESOLUTION`), named as
     the file named it; steps: its notes on the 16th grid, ``int32 [n, 4]`` (start, duration,
     pitch, velocity), one voice, what the levels read; off_grid: how many of its notes start
-    or end off that grid; plan: form and keys; meter: "4/4", "3/4", "2/4" or "6/8"; tempos: the
+    or end off that grid; plan: form and keys; meter: 4/4, 3/4, 2/4 or 6/8, parsed once; tempos: the
     tempo map; form_from / key_from: where they came from ("option", "markers", "melody";
     "option", "file", "melody"); left_out: the names of the file's other tracks."""
 
@@ -114,7 +114,7 @@ class Lead:
     steps: np.ndarray
     off_grid: int
     plan: FormPlan
-    meter: str
+    meter: Meter
     tempos: tuple[TempoChange, ...]
     form_from: str
     key_from: str
@@ -133,8 +133,7 @@ def read_lead(score: Score, form: str | None = None, key: str | None = None, tem
     if index is None:
         raise ArrangeError(f"no melody found: name the melody's track \"{MELODY}\", or give a file whose "
                            "melody is its highest one-note-at-a-time track")
-    meter_text = file_meter(score, meter)
-    m = parse_meter(meter_text)
+    m = file_meter(score, meter)
     if tempo is not None:
         check_tempo(tempo)
     src = score.tracks[index]
@@ -149,13 +148,13 @@ def read_lead(score: Score, form: str | None = None, key: str | None = None, tem
     phrases, form_from = _phrases(score, form, n_bars, steps, m.steps_per_bar)
     n_bars = sum(p.n_bars for p in phrases)
     if n_bars > MAX_SONG_BARS:
-        raise ArrangeError(f"the melody lasts {n_bars} bars of {meter_text}; a song has at most {MAX_SONG_BARS}")
+        raise ArrangeError(f"the melody lasts {n_bars} bars of {m}; a song has at most {MAX_SONG_BARS}")
     tonic, mode, key_from = _keys(score, key, steps, n_bars, bar_ticks, phrases, m.steps_per_bar)
     tempos = ((TempoChange.from_bpm(0, tempo),) if tempo is not None
               else tuple(TempoChange(_tick(t.tick, score.resolution), t.us_per_quarter) for t in score.tempos)
               or (TempoChange.from_bpm(0, 120.0),))           # a file without a tempo plays at 120
     left_out = tuple(t.name or f"Track {i + 1}" for i, t in enumerate(score.tracks) if i != index and t.notes)
-    return Lead(melody, steps, off_grid, FormPlan(tuple(phrases), tonic, mode), meter_text, tempos, form_from,
+    return Lead(melody, steps, off_grid, FormPlan(tuple(phrases), tonic, mode), m, tempos, form_from,
                 key_from, left_out)
 
 
@@ -164,13 +163,12 @@ def _tick(tick: int, resolution: int) -> int:
     return (tick * RESOLUTION + resolution // 2) // resolution
 
 
-def file_meter(score: Score, meter: str | None = None) -> str:
-    """The meter to read a file in: ``meter`` when given (checked), else the file's one meter
-    (4/4 without one); ArrangeError for a file that changes meter or is in one composer does
-    not write."""
+def file_meter(score: Score, meter: str | None = None) -> Meter:
+    """The meter to read a file in, parsed (the one :func:`parse_meter` of an arrangement):
+    ``meter`` when given, else the file's one meter (4/4 without one); ArrangeError for a file
+    that changes meter or is in one composer does not write."""
     if meter is not None:
-        parse_meter(meter)
-        return meter.strip()
+        return parse_meter(meter)
     # Of several time signatures at one tick the last holds (as every reader takes it, and
     # Score.tick_to_bar: POP909 files carry 1/4 and 4/4 at tick 0), and one that repeats the
     # meter before it changes nothing.
@@ -185,11 +183,10 @@ def file_meter(score: Score, meter: str | None = None) -> str:
                            f"{score.tick_to_bar(later.tick) + 1}); arrange writes one meter: give --meter")
     text = "4/4" if not meters else str(meters[0])
     try:
-        parse_meter(text)
+        return parse_meter(text)
     except ComposerError:
         raise ArrangeError(f"the file is in {text}, a meter composer does not write: give --meter "
                            "(4/4, 3/4, 2/4 or 6/8) to read it in one") from None
-    return text
 
 
 def melody_steps(notes: tuple[Note, ...], step: int) -> tuple[np.ndarray, int]:
@@ -501,28 +498,27 @@ def chord_tones(grid: ChordGrid) -> np.ndarray:
     return table
 
 
-def step_weights(n_bars: int, meter: str) -> np.ndarray:
+def step_weights(n_bars: int, meter: Meter) -> np.ndarray:
     """float [n_bars * steps per bar]: :data:`STRONG_WEIGHT` on the steps of a strong beat
     (the bar's first beat; the third of 4/4; the second dotted quarter of 6/8), 1 elsewhere."""
-    m = parse_meter(meter)
-    pos = np.arange(m.steps_per_bar)
+    pos = np.arange(meter.steps_per_bar)
     strong = pos < STEPS_PER_BEAT
-    if (m.numerator, m.denominator) in ((4, 4), (6, 8)):
-        half = m.steps_per_bar // 2
+    if (meter.numerator, meter.denominator) in ((4, 4), (6, 8)):
+        half = meter.steps_per_bar // 2
         strong |= (pos >= half) & (pos < half + STEPS_PER_BEAT)
     return np.tile(np.where(strong, STRONG_WEIGHT, 1.0), n_bars)
 
 
-def chord_fit(grid: ChordGrid, steps: np.ndarray, meter: str) -> tuple[np.ndarray, np.ndarray]:
+def chord_fit(grid: ChordGrid, steps: np.ndarray, meter: Meter) -> tuple[np.ndarray, np.ndarray]:
     """(fit, weight), each float [n_bars]: per bar, the weighted 16th steps where the melody
     (step notes ``steps``) sounds a tone of the chord under it, and the weighted steps where
     it sounds at all (:func:`step_weights`); fit / weight is the share 0..1."""
     return _fit(chord_tones(grid), steps, meter, grid.n_bars)
 
 
-def _fit(tones: np.ndarray, steps: np.ndarray, meter: str, n_bars: int) -> tuple[np.ndarray, np.ndarray]:
+def _fit(tones: np.ndarray, steps: np.ndarray, meter: Meter, n_bars: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`chord_fit` over ``tones`` (bool [n_beats, 12], each beat's chord tones)."""
-    spb = parse_meter(meter).steps_per_bar
+    spb = meter.steps_per_bar
     pc = np.full(n_bars * spb, -1, np.int64)
     for s, d, p, _ in steps:
         pc[s:min(s + d, len(pc))] = p % 12
@@ -537,7 +533,7 @@ def _fit(tones: np.ndarray, steps: np.ndarray, meter: str, n_bars: int) -> tuple
 def song_fit(song: Score, lead: Lead) -> float:
     """The share 0..1 of :func:`chord_fit` of ``lead``'s melody under ``song``'s chord symbols
     (what the CLI and the app report of an arranged song)."""
-    n_beats = lead.plan.n_bars * parse_meter(lead.meter).beats_per_bar
+    n_beats = lead.plan.n_bars * lead.meter.beats_per_bar
     tones = np.zeros((n_beats, 12), bool)
     for c in song.chords:
         first, last = -(-c.start_tick // song.resolution), min(n_beats, -(-c.end_tick // song.resolution))
@@ -568,7 +564,7 @@ def describe_arrangement(lead: Lead, song: Score, seed: int) -> list[str]:
 
 
 def choose_chords(candidates: list[ChordGrid], steps: np.ndarray, plan: FormPlan,
-                  meter: str, bars: tuple[int, int] | None = None) -> tuple[ChordGrid, np.ndarray]:
+                  meter: Meter, bars: tuple[int, int] | None = None) -> tuple[ChordGrid, np.ndarray]:
     """(the grid made of, per phrase, the candidate whose chords fit the melody best, the
     chosen candidate's index per phrase); ties go to the earlier candidate, a phrase without
     melody keeps the first candidate's chords (so its neighbours' join is the model's own when
@@ -593,7 +589,7 @@ def choose_chords(candidates: list[ChordGrid], steps: np.ndarray, plan: FormPlan
     return ChordGrid(root, quality, bass, bpb), np.asarray(chosen)
 
 
-def harmonise(chord_level, plan: FormPlan, steps: np.ndarray, meter: str, generator: torch.Generator,
+def harmonise(chord_level, plan: FormPlan, steps: np.ndarray, meter: Meter, generator: torch.Generator,
               candidates: int = DEFAULT_CANDIDATES, sampler_steps: int = 20, variation: float = 0.5,
               progress: Callable[[int, int], None] | None = None) -> ChordGrid:
     """Chords for the melody ``steps`` (step notes, absolute pitches) over ``plan``:
@@ -602,7 +598,7 @@ def harmonise(chord_level, plan: FormPlan, steps: np.ndarray, meter: str, genera
     from composer.levels.chords import sample_chord_candidates  # noqa: PLC0415
     if not 1 <= int(candidates) <= MAX_CANDIDATES:
         raise ArrangeError(f"candidates must be 1 to {MAX_CANDIDATES}, not {candidates}")
-    drawn = sample_chord_candidates(chord_level, plan, parse_meter(meter).beats_per_bar, k=int(candidates),
+    drawn = sample_chord_candidates(chord_level, plan, meter.beats_per_bar, k=int(candidates),
                                     generator=generator, steps=sampler_steps, variation=variation,
                                     progress=progress)
     return choose_chords(drawn, steps, plan, meter)[0]

@@ -228,10 +228,10 @@ class Composer:
         from composer import harmonise  # noqa: PLC0415
 
         lead = harmonise.read_lead(score, form, key, tempo, meter) if lead is None else lead
-        m = read_options(None, None, None, None, lead.meter, steps, seed=seed).meter
+        m = read_options(None, None, None, None, lead.meter, steps, seed=seed).meter   # the lead's Meter, as it is
         seed = random_seed() if seed is None else int(seed)
         gens = level_generators(seed)
-        grid = harmonise.harmonise(self.chord_level, lead.plan, lead.steps, lead.meter, gens["chords"],
+        grid = harmonise.harmonise(self.chord_level, lead.plan, lead.steps, m, gens["chords"],
                                    harmonise.DEFAULT_CANDIDATES if candidates is None else candidates,
                                    steps or CHORD_STEPS,
                                    self.chord_variation,
@@ -390,8 +390,7 @@ class Composer:
                 drawn = sample_chord_candidates(self.chord_level, plan, bpb, k=k, generator=gens["chords"],
                                                 steps=steps or CHORD_STEPS, known=grid, known_beats=keep,
                                                 progress=prog("chords"))
-                grid = harmonise.choose_chords(drawn, lead, plan, f"{m.numerator}/{m.denominator}",
-                                               bars=(start, end))[0]
+                grid = harmonise.choose_chords(drawn, lead, plan, m, bars=(start, end))[0]
             else:
                 grid = sample_chords(self.chord_level, plan, bpb, generator=gens["chords"],
                                      steps=steps or CHORD_STEPS, known=grid, known_beats=keep,

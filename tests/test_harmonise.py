@@ -12,6 +12,7 @@ from composer.harmonise import (MODULATION_COST, ArrangeError, choose_chords, ch
                                 melody_form, melody_steps, phrase_keys, read_lead, step_weights)
 from composer.io.midi import read_midi, write_midi
 from composer.levels.chords import sample_chord_candidates
+from composer.options import Meter
 from composer.representation.harmony import ChordGrid
 from composer.score import KeySignature, Note, Score, TempoChange, TimeSignature, Track
 from test_pipeline import tiny_composer
@@ -26,20 +27,20 @@ def grid(*bars: tuple[int, int, int]) -> ChordGrid:
 
 
 def test_strong_beats_are_the_first_and_third_of_four_four():
-    w = step_weights(1, "4/4")
+    w = step_weights(1, Meter(4, 4))
     assert w.tolist() == [2.0] * 4 + [1.0] * 4 + [2.0] * 4 + [1.0] * 4
-    assert step_weights(1, "3/4").tolist() == [2.0] * 4 + [1.0] * 8
-    assert step_weights(1, "6/8").tolist() == [2.0] * 4 + [1.0] * 2 + [2.0] * 4 + [1.0] * 2
+    assert step_weights(1, Meter(3, 4)).tolist() == [2.0] * 4 + [1.0] * 8
+    assert step_weights(1, Meter(6, 8)).tolist() == [2.0] * 4 + [1.0] * 2 + [2.0] * 4 + [1.0] * 2
 
 
 def test_chord_fit_counts_melody_time_on_chord_tones():
     # bar 1 over C: E for a half note (tone, strong beat 1), F for a half note (not, beat 3)
     # bar 2 over Am: A a whole note (tone); bar 3: a rest
     steps = np.array([[0, 8, 64, 80], [8, 8, 65, 80], [16, 16, 69, 80]])
-    fit, weight = chord_fit(grid(C, AM, C), steps, "4/4")
+    fit, weight = chord_fit(grid(C, AM, C), steps, Meter(4, 4))
     assert weight.tolist() == [24.0, 24.0, 0.0]
     assert fit.tolist() == [12.0, 24.0, 0.0]       # E: 4 strong steps * 2 + 4 weak
-    fit, _ = chord_fit(grid(AM, C, C), steps, "4/4")
+    fit, _ = chord_fit(grid(AM, C, C), steps, Meter(4, 4))
     assert fit.tolist() == [12.0, 0.0, 0.0]        # E is a tone of Am too, F of neither, A not of C
 
 
@@ -47,11 +48,11 @@ def test_each_phrase_keeps_its_best_fitting_candidate():
     steps = np.array([[0, 16, 60, 80], [16, 16, 67, 80], [32, 16, 69, 80], [48, 16, 64, 80]])  # C G A E
     plan = FormPlan(parse_form("A2B2"), (0,) * 4, (0,) * 4)
     first, second = grid(C, G, C, C), grid(AM, AM, AM, AM)
-    chosen, which = choose_chords([first, second], steps, plan, "4/4")
+    chosen, which = choose_chords([first, second], steps, plan, Meter(4, 4))
     assert which.tolist() == [0, 1]                # C G fits phrase A; Am Am fits A E
     assert chosen.root.tolist() == [0] * 4 + [7] * 4 + [9] * 8
     # a tie goes to the earlier candidate
-    assert choose_chords([second, second], steps, plan, "4/4")[1].tolist() == [0, 0]
+    assert choose_chords([second, second], steps, plan, Meter(4, 4))[1].tolist() == [0, 0]
 
 
 def test_chord_candidates_are_seeded_and_differ():
@@ -109,7 +110,7 @@ def test_reading_a_file_keeps_the_melody_and_finds_its_key():
     assert read_lead(melody_file((KeySignature(0, 1, "minor"),))).key_from == "file"
     given = read_lead(score, form="A4B4", key="B major", tempo=70, meter="2/4")    # 2/4: 8 bars
     assert given.plan.form == "A4B4" and set(given.plan.key_tonic) == {11} and given.form_from == "option"
-    assert [t.bpm for t in given.tempos] == pytest.approx([70]) and given.meter == "2/4"
+    assert [t.bpm for t in given.tempos] == pytest.approx([70]) and given.meter == Meter(2, 4)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -189,6 +190,28 @@ def test_arrange_reads_the_melody_once(tmp_path, monkeypatch):
     assert len(reads) == 1
 
 
+def test_arrange_parses_the_meter_once(monkeypatch):
+    """Composer.arrange reads the meter once (harmonise.file_meter, the file's or the option)
+    and hands the parsed Meter down to the chord fit of every candidate (issue 24)."""
+    import composer.options as options
+    from composer import harmonise
+
+    composer = tiny_composer()
+    calls = []
+    real = options.parse_meter
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(options, "parse_meter", counted)
+    monkeypatch.setattr(harmonise, "parse_meter", counted)     # harmonise's own name for it
+    for meter, parsed in ((None, Meter(4, 4)), (" 2/4", Meter(2, 4))):
+        calls.clear()
+        song = composer.arrange(melody_file(), meter=meter, seed=3, steps=2, candidates=3)
+        ts = song.time_signatures[0]
+        assert len(calls) == 1 and (ts.numerator, ts.denominator) == (parsed.numerator, parsed.denominator)
+
+
 def test_a_file_of_chords_and_no_melody_gets_a_melody_over_them(tmp_path, capsys):
     from composer.chart import file_chords
     from composer.score import ChordSymbol
@@ -200,7 +223,7 @@ def test_a_file_of_chords_and_no_melody_gets_a_melody_over_them(tmp_path, capsys
                    for b in range(4))
     score = Score(resolution=R, tempos=(TempoChange.from_bpm(0, 84),), chords=chords, tracks=())
     grid, meter, tempo = file_chords(score)
-    assert meter == "4/4" and tempo == pytest.approx(84) and grid.n_bars == 4
+    assert meter == Meter(4, 4) and tempo == pytest.approx(84) and grid.n_bars == 4
     assert grid.root.tolist() == [9] * 4 + [5] * 4 + [0] * 4 + [-1] + [7] * 3
     src = tmp_path / "chords.mid"
     write_midi(score, src)
@@ -217,15 +240,15 @@ def test_a_file_of_chords_and_no_melody_gets_a_melody_over_them(tmp_path, capsys
 def test_of_meters_at_one_tick_the_last_holds(tmp_path):
     # POP909 files carry 1/4 and 4/4 at tick 0 (080.mid): the file is in 4/4, not changing meter
     both = melody_file().replace(time_signatures=(TimeSignature(0, 1, 4), TimeSignature(0, 4, 4)))
-    assert file_meter(both) == "4/4"
+    assert file_meter(both) == Meter(4, 4)
     lead = read_lead(both)
-    assert lead.meter == "4/4" and lead.plan.n_bars == 4
+    assert lead.meter == Meter(4, 4) and lead.plan.n_bars == 4
     # read back from a file as `composer arrange` reads it
     write_midi(both, tmp_path / "two.mid")
-    assert file_meter(read_midi(tmp_path / "two.mid")) == "4/4"
+    assert file_meter(read_midi(tmp_path / "two.mid")) == Meter(4, 4)
     # the same meter again later is no change; a real change after the pair still is one
     again = both.replace(time_signatures=both.time_signatures + (TimeSignature(3840, 4, 4),))
-    assert file_meter(again) == "4/4"
+    assert file_meter(again) == Meter(4, 4)
     with pytest.raises(ArrangeError, match=r"changes meter \(to 3/4 at bar 2\)"):
         file_meter(both.replace(time_signatures=both.time_signatures + (TimeSignature(3840, 3, 4),)))
 

@@ -10,6 +10,7 @@ from composer.band import grid_from_score, plan_from_score
 from composer.harmonise import choose_chords, chord_fit, melody_steps
 from composer.io.midi import midi_bytes
 from composer.levels.chords import sample_chord_candidates
+from composer.options import Meter
 from composer.pipeline import level_generators
 from composer.score import Note, Score, TempoChange, TimeSignature, Track
 from test_pipeline import _outside, pedal_alternates, tiny_composer, tiny_composer_with_melody
@@ -88,15 +89,15 @@ def test_the_chords_chosen_fit_the_melody_best_of_the_draws(arranged):
     drawn = sample_chord_candidates(composer.chord_level, plan, 4, k=K, generator=level_generators(seed)["chords"],
                                     steps=2, known=grid_from_score(song, 12, 4), known_beats=keep)
     lead = melody_steps(song.track("Melody").notes, 120)[0]
-    fits = [chord_fit(g, lead, "4/4")[0][4:8].sum() for g in drawn]
+    fits = [chord_fit(g, lead, Meter(4, 4))[0][4:8].sum() for g in drawn]
     assert len(set(fits)) > 1                    # the draws differ in fit: a choice to make
     got = grid_from_score(new, 12, 4)
-    got_fit = chord_fit(got, lead, "4/4")[0][4:8].sum()
+    got_fit = chord_fit(got, lead, Meter(4, 4))[0][4:8].sum()
     assert got_fit == max(fits) > fits[0]         # (this seed's first draw fits worst: 14 of 48)
     best = drawn[int(np.argmax(fits))]
     assert np.array_equal(got.root[16:32], best.root[16:32]) and np.array_equal(got.quality[16:32],
                                                                                 best.quality[16:32])
-    assert choose_chords(drawn, lead, plan, "4/4", bars=(4, 8))[1].tolist() == [0, int(np.argmax(fits)), 0]
+    assert choose_chords(drawn, lead, plan, Meter(4, 4), bars=(4, 8))[1].tolist() == [0, int(np.argmax(fits)), 0]
 
 
 def test_a_composed_song_keeps_its_melody_and_a_range_without_one_is_allowed():

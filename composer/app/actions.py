@@ -191,10 +191,10 @@ def arrange(ctx: AppContext, session: Session, *, seed=None, key: str | None = N
         # chords and no melody (a Chords track, chord markers): the melody and the rest over them
         from composer.chart import compose_from_chart, file_chords  # noqa: PLC0415
 
-        grid, meter_text, file_tempo = file_chords(current.score, options["meter"])
+        grid, chart_meter, file_tempo = file_chords(current.score, options["meter"])
         score = compose_from_chart(ctx.composer, grid, form=options["form"], key=options["key"],
                                    tempo=options["tempo"] if options["tempo"] is not None else file_tempo,
-                                   meter=meter_text, seed=seed_value, steps=steps, progress=report,
+                                   meter=chart_meter, seed=seed_value, steps=steps, progress=report,
                                    bass=bool(bass), drums=bool(drums))
         said = f"**Over the chords of {current.name}** a melody and the rest written, its chords kept"
         users = False
